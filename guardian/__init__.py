@@ -1,0 +1,3 @@
+"""Guardian: a household filtering web proxy."""
+
+__version__ = "0.1.0"
