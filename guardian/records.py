@@ -36,3 +36,5 @@ class RequestRecord:
     schedule: str | None = None
     error_kind: ErrorKind | None = None
     cache: str | None = None  # "HIT", "MISS", "REVALIDATED" or None
+    upstream_addr: str | None = None  # the address actually connected to
+    content_type: str | None = None  # of the response sent to the client

@@ -1,0 +1,112 @@
+"""The access log: one line per request or tunnel in Squid's native format.
+
+    time.ms elapsed client code/status bytes method URL ident hierarchy/peer type
+
+Lines are queued by the request path and written by one thread, so the proxy never
+waits on the disk (a full queue drops lines and counts them). The file rotates by size
+(`access.log.1` ... `.N`), and `reopen()` (SIGUSR1) lets an external logrotate take over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import threading
+from pathlib import Path
+
+from guardian.records import RequestRecord
+
+log = logging.getLogger(__name__)
+
+
+def squid_line(record: RequestRecord) -> str:
+    if record.action == "blocked" or record.status == 403:
+        code = "TCP_DENIED"
+    elif record.method == "CONNECT":
+        code = "TCP_TUNNEL"
+    elif record.cache == "HIT":
+        code = "TCP_HIT"
+    elif record.cache == "REVALIDATED":
+        code = "TCP_REFRESH_UNMODIFIED"
+    elif record.action == "error":
+        code = "TAG_NONE" if record.status == 0 else "TCP_MISS"
+    else:
+        code = "TCP_MISS"
+    if record.method == "CONNECT":
+        url = f"{record.host}:{record.port}"
+    elif record.host:
+        host = f"[{record.host}]" if ":" in record.host else record.host
+        port = "" if record.port == 80 else f":{record.port}"
+        url = f"{record.scheme}://{host}{port}{record.target}"
+    else:
+        url = "-"
+    hierarchy = f"HIER_DIRECT/{record.upstream_addr}" if record.upstream_addr else "HIER_NONE/-"
+    content_type = (record.content_type or "-").split(";", 1)[0].strip() or "-"
+    return (f"{record.started:.3f} {round(record.duration_ms):6d} {record.client_addr} {code}/{record.status:03d} "
+            f"{record.bytes_to_client} {record.method} {url.replace(' ', '%20')} - {hierarchy} {content_type}\n")
+
+
+class AccessLog:
+    def __init__(self, path: Path, max_bytes: int = 16 * 2**20, keep: int = 4, queue_size: int = 10000) -> None:
+        self.path = Path(path)
+        self.max_bytes = max_bytes
+        self.keep = keep
+        self.dropped = 0
+        self._queue: queue.Queue[str | None] = queue.Queue(queue_size)
+        self._reopen = threading.Event()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - owned by the writer thread
+        self._thread = threading.Thread(target=self._write_loop, name="access-log", daemon=True)
+        self._thread.start()
+
+    def record(self, record: RequestRecord) -> None:
+        try:
+            self._queue.put_nowait(squid_line(record))
+        except queue.Full:
+            self.dropped += 1
+
+    def reopen(self) -> None:
+        self._reopen.set()
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait("")  # wake the writer
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(5)
+
+    def _write_loop(self) -> None:
+        while True:
+            line = self._queue.get()
+            batch = [line]
+            with contextlib.suppress(queue.Empty):
+                while len(batch) < 1000:
+                    batch.append(self._queue.get_nowait())
+            stop = None in batch
+            try:
+                if self._reopen.is_set():
+                    self._reopen.clear()
+                    self._file.close()
+                    self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+                self._file.write("".join(x for x in batch if x))
+                self._file.flush()
+                if self.max_bytes and self._file.tell() >= self.max_bytes:
+                    self._rotate()
+            except OSError:
+                log.exception("cannot write the access log %s", self.path)
+            if stop:
+                self._file.close()
+                return
+
+    def _rotate(self) -> None:
+        self._file.close()
+        if self.keep == 0:
+            os.truncate(self.path, 0)
+        else:
+            for n in range(self.keep - 1, 0, -1):
+                older = self.path.with_name(f"{self.path.name}.{n}")
+                if older.exists():
+                    os.replace(older, self.path.with_name(f"{self.path.name}.{n + 1}"))
+            os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115

@@ -1,0 +1,700 @@
+"""The configuration model: one TOML file, loaded, validated and saved atomically.
+
+Strategy: the file is parsed with `tomllib` (syntax errors carry their line), then each
+table is checked by a small function that knows its keys. Any unknown key, wrong type or
+bad value raises `ConfigError` naming the dotted key path, so Guardian never starts
+half-configured. The result is a tree of frozen dataclasses shared read-only by every
+thread; a reload builds a new tree and swaps one reference.
+
+Where to find the file: an explicit `--config`, then `$GUARDIAN_CONFIG`, then
+`./guardian.toml`, then `/etc/guardian/guardian.toml`, else the embedded development
+defaults (`guardian/default.toml`: loopback only, data in `./.guardian-data`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+import zoneinfo
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+CONFIG_ENV = "GUARDIAN_CONFIG"
+SEARCH_PATHS = (Path("guardian.toml"), Path("/etc/guardian/guardian.toml"))
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+LIST_FORMATS = ("auto", "abp", "hosts", "domains")
+YOUTUBE_MODES = ("off", "moderate", "strict")
+LOG_DETAILS = ("full", "host", "none")
+_REFRESH_RE = re.compile(r"^(daily|off|every (\d+)h)$")
+_TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
+_LIST_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_MAC_RE = re.compile(r"^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$")
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message names the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyConfig:
+    listen: Address = Address("0.0.0.0", 3128)
+    allowed_clients: tuple[IPNetwork, ...] = tuple(
+        ipaddress.ip_network(n)
+        for n in (
+            "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12",
+            "192.168.0.0/16", "fc00::/7", "fe80::/10",
+        )
+    )
+    connect_ports: tuple[int, ...] = (443,)
+    deny_destinations: tuple[IPNetwork, ...] = tuple(
+        ipaddress.ip_network(n)
+        for n in ("127.0.0.0/8", "::1/128", "0.0.0.0/8", "169.254.0.0/16", "fe80::/10")
+    )
+    deny_own_addresses: bool = True
+    forwarded_for: bool = False
+    head_timeout: float = 10.0
+    idle_timeout: float = 120.0
+    connect_timeout: float = 10.0
+    response_timeout: float = 60.0
+    tunnel_idle_timeout: float = 600.0
+    max_connections: int = 4096
+    access_log: bool = True
+    access_log_max_mb: int = 16
+    access_log_keep: int = 4
+
+
+@dataclass(frozen=True, slots=True)
+class WebConfig:
+    listen: Address = Address("0.0.0.0", 8080)
+    names: tuple[str, ...] = ("guardian", "guardian.lan")
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshConfig:
+    schedule: str = "daily"  # daily | every Nh | off
+    window: tuple[str, str] = ("03:00", "05:00")
+
+
+@dataclass(frozen=True, slots=True)
+class ListConfig:
+    id: str
+    name: str
+    url: str
+    format: str = "auto"
+    enabled: bool = True
+    refresh: str | None = None  # per-list override of [refresh] schedule
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleConfig:
+    name: str
+    days: tuple[str, ...]
+    start: str  # "HH:MM", the TOML key is `from`
+    end: str  # "HH:MM", the TOML key is `to`; earlier than start means overnight
+    block_all: bool
+    block: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileConfig:
+    name: str
+    lists: tuple[str, ...] = ()
+    block: tuple[str, ...] = ()
+    allow: tuple[str, ...] = ()
+    safe_search: bool = False
+    youtube: str = "off"
+    schedules: tuple[ScheduleConfig, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceConfig:
+    name: str
+    match: tuple[str, ...]
+    profile: str = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class CacheConfig:
+    enabled: bool = True
+    max_bytes: int = 64 * 2**20
+    max_object_bytes: int = 4 * 2**20
+    content_types: tuple[str, ...] = (
+        "image/*", "text/css", "text/javascript", "application/javascript",
+        "application/x-javascript", "font/*", "application/font-woff", "application/font-woff2",
+        "application/vnd.ms-fontobject", "audio/*", "video/*", "application/wasm",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    enabled: bool = True
+    detail: str = "full"
+    keep_days: int = 30
+    max_mb: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    data_dir: Path = Path("/var/lib/guardian")
+    timezone: str = ""  # IANA name; "" means the system's
+    proxy: ProxyConfig = field(default_factory=ProxyConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    refresh: RefreshConfig = field(default_factory=RefreshConfig)
+    lists: tuple[ListConfig, ...] = ()
+    profiles: tuple[ProfileConfig, ...] = (ProfileConfig(name="default"),)
+    devices: tuple[DeviceConfig, ...] = ()
+    cache: CacheConfig = field(default_factory=CacheConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    source: str = "<defaults>"  # where it was loaded from, for messages
+
+    def profile(self, name: str) -> ProfileConfig:
+        for profile in self.profiles:
+            if profile.name == name:
+                return profile
+        raise KeyError(name)
+
+    def list_by_id(self, list_id: str) -> ListConfig:
+        for entry in self.lists:
+            if entry.id == list_id:
+                return entry
+        raise KeyError(list_id)
+
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone or system_timezone())
+
+
+def system_timezone() -> str:
+    """The machine's IANA zone name, or UTC when it cannot be told."""
+    tz = os.environ.get("TZ", "").lstrip(":")
+    if tz and _valid_zone(tz):
+        return tz
+    try:
+        name = Path("/etc/timezone").read_text().strip()
+        if _valid_zone(name):
+            return name
+    except OSError:
+        pass
+    try:
+        target = os.readlink("/etc/localtime")
+        if "zoneinfo/" in target:
+            name = target.split("zoneinfo/", 1)[1]
+            if _valid_zone(name):
+                return name
+    except OSError:
+        pass
+    return "UTC"
+
+
+def _valid_zone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+# ---------------------------------------------------------------- finding and loading
+
+
+def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The file every `guardian` command acts on; None means the embedded defaults."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    for candidate in SEARCH_PATHS:
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def default_config_text() -> str:
+    return resources.files("guardian").joinpath("default.toml").read_text(encoding="utf-8")
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Load and validate the configuration at `path` (found as documented when None)."""
+    found = find_config_path(path)
+    if found is None:
+        return parse_config(default_config_text(), source="<embedded defaults>")
+    try:
+        text = Path(found).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{found}: no such configuration file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{found}: cannot read: {exc}") from None
+    return parse_config(text, source=str(found))
+
+
+def parse_config(text: str, source: str = "<string>") -> Config:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        return _build_config(raw, source)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+# ---------------------------------------------------------------- validation helpers
+
+
+def _check_keys(table: Any, path: str, allowed: set[str]) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: expected a table")
+    for key in table:
+        if key not in allowed:
+            where = f"{path}.{key}" if path else key
+            raise ConfigError(f"{where}: unknown key (allowed here: {', '.join(sorted(allowed))})")
+    return table
+
+
+def _typed(value: Any, kind: type | tuple[type, ...], path: str, what: str) -> Any:
+    # bool is an int in Python; a TOML `true` must not pass as a number
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        raise ConfigError(f"{path}: expected {what}, got a boolean")
+    if not isinstance(value, kind):
+        raise ConfigError(f"{path}: expected {what}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _string(value: Any, path: str) -> str:
+    return _typed(value, str, path, "a string")
+
+
+def _bool(value: Any, path: str) -> bool:
+    return _typed(value, bool, path, "true or false")
+
+
+def _int(value: Any, path: str, low: int, high: int) -> int:
+    _typed(value, int, path, "a whole number")
+    if not low <= value <= high:
+        raise ConfigError(f"{path}: {value} is out of range ({low} to {high})")
+    return value
+
+
+def _seconds(value: Any, path: str) -> float:
+    _typed(value, (int, float), path, "a number of seconds")
+    if not 0 < value <= 86400:
+        raise ConfigError(f"{path}: {value} must be above 0 and at most 86400 seconds")
+    return float(value)
+
+
+def _strings(value: Any, path: str) -> tuple[str, ...]:
+    _typed(value, list, path, "a list of strings")
+    return tuple(_string(item, f"{path}[{i}]") for i, item in enumerate(value))
+
+
+def _choice(value: Any, path: str, choices: tuple[str, ...]) -> str:
+    _string(value, path)
+    if value not in choices:
+        raise ConfigError(f"{path}: {value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def parse_address(value: str, path: str = "address") -> Address:
+    """'HOST:PORT' or '[IPv6]:PORT' into an Address, with a message naming `path`."""
+    m = re.fullmatch(r"\[([0-9a-fA-F:.]+)\]:(\d{1,5})|([^:\[\]]+):(\d{1,5})", value or "")
+    if not m:
+        raise ConfigError(f"{path}: {value!r} is not HOST:PORT (IPv6 as [addr]:port)")
+    host = m.group(1) or m.group(3)
+    port = int(m.group(2) or m.group(4))
+    if not 0 < port < 65536:
+        raise ConfigError(f"{path}: port {port} is out of range (1 to 65535)")
+    try:
+        host = str(ipaddress.ip_address(host))
+    except ValueError:
+        if not re.fullmatch(r"[A-Za-z0-9.-]+", host) or m.group(1):
+            raise ConfigError(f"{path}: {host!r} is not an IP address or host name") from None
+    return Address(host, port)
+
+
+def _networks(value: Any, path: str) -> tuple[IPNetwork, ...]:
+    nets = []
+    for i, item in enumerate(_strings(value, path)):
+        try:
+            nets.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(f"{path}[{i}]: {item!r} is not an IP network or address") from None
+    return tuple(nets)
+
+
+def parse_clock(value: Any, path: str) -> str:
+    _string(value, path)
+    if not _TIME_RE.match(value):
+        raise ConfigError(f"{path}: {value!r} is not a time of day as HH:MM (00:00 to 24:00)")
+    return value
+
+
+def normalise_mac(value: str) -> str | None:
+    """'AA-BB-…' or 'aa:bb:…' as 'aa:bb:cc:dd:ee:ff'; None when it is not a MAC address."""
+    lowered = value.strip().lower()
+    if not _MAC_RE.match(lowered):
+        return None
+    return lowered.replace("-", ":")
+
+
+def check_device_match(item: str, path: str) -> str:
+    """An IP address, a CIDR network or a MAC address; returns its normal form."""
+    mac = normalise_mac(item)
+    if mac:
+        return mac
+    try:
+        if "/" in item:
+            return str(ipaddress.ip_network(item, strict=False))
+        return str(ipaddress.ip_address(item))
+    except ValueError:
+        raise ConfigError(f"{path}: {item!r} is not an IP address, a network (CIDR) or a MAC address") from None
+
+
+# ---------------------------------------------------------------- the tables
+
+
+def _build_config(raw: dict[str, Any], source: str) -> Config:
+    _check_keys(raw, "", {
+        "data_dir", "timezone", "proxy", "web", "refresh", "lists", "profiles", "devices", "cache", "log",
+    })
+    defaults = Config()
+    data_dir = Path(_string(raw.get("data_dir", str(defaults.data_dir)), "data_dir"))
+    if not str(data_dir):
+        raise ConfigError("data_dir: must not be empty")
+    timezone = _string(raw.get("timezone", ""), "timezone")
+    if timezone and not _valid_zone(timezone):
+        raise ConfigError(f"timezone: {timezone!r} is not an IANA time zone name (like Europe/London)")
+    lists = _lists(raw.get("lists", []))
+    list_ids = {entry.id for entry in lists}
+    profiles = _profiles(raw.get("profiles", []), list_ids, lists)
+    devices = _devices(raw.get("devices", []), {p.name for p in profiles})
+    return Config(
+        data_dir=data_dir,
+        timezone=timezone,
+        proxy=_proxy(raw.get("proxy", {})),
+        web=_web(raw.get("web", {})),
+        refresh=_refresh(raw.get("refresh", {})),
+        lists=lists,
+        profiles=profiles,
+        devices=devices,
+        cache=_cache(raw.get("cache", {})),
+        log=_log(raw.get("log", {})),
+        source=source,
+    )
+
+
+def _proxy(table: Any) -> ProxyConfig:
+    p = "proxy"
+    _check_keys(table, p, set(ProxyConfig.__slots__))
+    d = ProxyConfig()
+    ports = tuple(
+        _int(v, f"{p}.connect_ports[{i}]", 1, 65535)
+        for i, v in enumerate(_typed(table.get("connect_ports", list(d.connect_ports)), list, f"{p}.connect_ports",
+                                     "a list of port numbers"))
+    )
+    return ProxyConfig(
+        listen=parse_address(_string(table["listen"], f"{p}.listen"), f"{p}.listen") if "listen" in table else d.listen,
+        allowed_clients=_networks(table["allowed_clients"], f"{p}.allowed_clients")
+        if "allowed_clients" in table else d.allowed_clients,
+        connect_ports=ports,
+        deny_destinations=_networks(table["deny_destinations"], f"{p}.deny_destinations")
+        if "deny_destinations" in table else d.deny_destinations,
+        deny_own_addresses=_bool(table.get("deny_own_addresses", d.deny_own_addresses), f"{p}.deny_own_addresses"),
+        forwarded_for=_bool(table.get("forwarded_for", d.forwarded_for), f"{p}.forwarded_for"),
+        head_timeout=_seconds(table.get("head_timeout", d.head_timeout), f"{p}.head_timeout"),
+        idle_timeout=_seconds(table.get("idle_timeout", d.idle_timeout), f"{p}.idle_timeout"),
+        connect_timeout=_seconds(table.get("connect_timeout", d.connect_timeout), f"{p}.connect_timeout"),
+        response_timeout=_seconds(table.get("response_timeout", d.response_timeout), f"{p}.response_timeout"),
+        tunnel_idle_timeout=_seconds(table.get("tunnel_idle_timeout", d.tunnel_idle_timeout),
+                                     f"{p}.tunnel_idle_timeout"),
+        max_connections=_int(table.get("max_connections", d.max_connections), f"{p}.max_connections", 16, 100_000),
+        access_log=_bool(table.get("access_log", d.access_log), f"{p}.access_log"),
+        access_log_max_mb=_int(table.get("access_log_max_mb", d.access_log_max_mb), f"{p}.access_log_max_mb",
+                               1, 10_000),
+        access_log_keep=_int(table.get("access_log_keep", d.access_log_keep), f"{p}.access_log_keep", 0, 100),
+    )
+
+
+def _web(table: Any) -> WebConfig:
+    _check_keys(table, "web", {"listen", "names"})
+    d = WebConfig()
+    names = _strings(table["names"], "web.names") if "names" in table else d.names
+    for i, name in enumerate(names):
+        if not re.fullmatch(r"[A-Za-z0-9.-]+", name):
+            raise ConfigError(f"web.names[{i}]: {name!r} is not a host name")
+    return WebConfig(
+        listen=parse_address(_string(table["listen"], "web.listen"), "web.listen") if "listen" in table else d.listen,
+        names=tuple(n.lower() for n in names),
+    )
+
+
+def check_refresh(value: Any, path: str) -> str:
+    _string(value, path)
+    m = _REFRESH_RE.match(value)
+    if not m or (m.group(2) and not 1 <= int(m.group(2)) <= 168):
+        raise ConfigError(f"{path}: {value!r} is not 'daily', 'every Nh' (N from 1 to 168) or 'off'")
+    return value
+
+
+def _refresh(table: Any) -> RefreshConfig:
+    _check_keys(table, "refresh", {"schedule", "window"})
+    d = RefreshConfig()
+    schedule = check_refresh(table.get("schedule", d.schedule), "refresh.schedule")
+    window = d.window
+    if "window" in table:
+        text = _string(table["window"], "refresh.window")
+        parts = text.split("-")
+        if len(parts) != 2:
+            raise ConfigError(f"refresh.window: {text!r} is not a window like 03:00-05:00")
+        start = parse_clock(parts[0].strip(), "refresh.window")
+        end = parse_clock(parts[1].strip(), "refresh.window")
+        if start == end:
+            raise ConfigError("refresh.window: start and end are the same time")
+        window = (start, end)
+    return RefreshConfig(schedule=schedule, window=window)
+
+
+def _lists(value: Any) -> tuple[ListConfig, ...]:
+    _typed(value, list, "lists", "an array of [[lists]] tables")
+    seen: set[str] = set()
+    entries = []
+    for i, table in enumerate(value):
+        p = f"lists[{i}]"
+        _check_keys(table, p, {"id", "name", "url", "format", "enabled", "refresh"})
+        for key in ("id", "url"):
+            if key not in table:
+                raise ConfigError(f"{p}.{key}: missing")
+        list_id = _string(table["id"], f"{p}.id")
+        if not _LIST_ID_RE.match(list_id):
+            raise ConfigError(f"{p}.id: {list_id!r} must be lower-case letters, digits, '-' or '_'")
+        if list_id in seen:
+            raise ConfigError(f"{p}.id: {list_id!r} is used by another list")
+        seen.add(list_id)
+        url = _string(table["url"], f"{p}.url")
+        if not url.strip():
+            raise ConfigError(f"{p}.url: must not be empty")
+        if ("://" in url and not url.startswith(("http://", "https://", "file://"))) or (
+            ":" in url.split("/", 1)[0] and "://" not in url and not url.startswith("builtin:")
+        ):
+            raise ConfigError(f"{p}.url: {url!r}: only http, https, file and builtin: URLs or local paths")
+        entries.append(ListConfig(
+            id=list_id,
+            name=_string(table.get("name", list_id), f"{p}.name"),
+            url=url,
+            format=_choice(table.get("format", "auto"), f"{p}.format", LIST_FORMATS),
+            enabled=_bool(table.get("enabled", True), f"{p}.enabled"),
+            refresh=check_refresh(table["refresh"], f"{p}.refresh") if "refresh" in table else None,
+        ))
+    return tuple(entries)
+
+
+def _schedules(value: Any, path: str) -> tuple[ScheduleConfig, ...]:
+    _typed(value, list, path, "an array of [[profiles.schedules]] tables")
+    seen: set[str] = set()
+    result = []
+    for i, table in enumerate(value):
+        p = f"{path}[{i}]"
+        _check_keys(table, p, {"name", "days", "from", "to", "block"})
+        for key in ("name", "from", "to"):
+            if key not in table:
+                raise ConfigError(f"{p}.{key}: missing")
+        name = _string(table["name"], f"{p}.name").strip()
+        if not name:
+            raise ConfigError(f"{p}.name: must not be empty")
+        if name in seen:
+            raise ConfigError(f"{p}.name: {name!r} is used by another schedule of this profile")
+        seen.add(name)
+        days = _strings(table.get("days", list(DAYS)), f"{p}.days")
+        for j, day in enumerate(days):
+            if day not in DAYS:
+                raise ConfigError(f"{p}.days[{j}]: {day!r} is not a day ({', '.join(DAYS)})")
+        start = parse_clock(table["from"], f"{p}.from")
+        end = parse_clock(table["to"], f"{p}.to")
+        if start == end:
+            raise ConfigError(f"{p}.to: the window from {start} to {end} is empty")
+        block = table.get("block", "all")
+        if block == "all":
+            block_all, rules = True, ()
+        elif isinstance(block, list):
+            block_all, rules = False, _strings(block, f"{p}.block")
+        else:
+            raise ConfigError(f"{p}.block: expected \"all\" or a list of rules")
+        result.append(ScheduleConfig(name=name, days=tuple(dict.fromkeys(days)), start=start, end=end,
+                                     block_all=block_all, block=rules))
+    return tuple(result)
+
+
+def _profiles(value: Any, list_ids: set[str], lists: tuple[ListConfig, ...]) -> tuple[ProfileConfig, ...]:
+    _typed(value, list, "profiles", "an array of [[profiles]] tables")
+    seen: set[str] = set()
+    result = []
+    for i, table in enumerate(value):
+        p = f"profiles[{i}]"
+        _check_keys(table, p, {"name", "lists", "block", "allow", "safe_search", "youtube", "schedules"})
+        if "name" not in table:
+            raise ConfigError(f"{p}.name: missing")
+        name = _string(table["name"], f"{p}.name").strip()
+        if not name:
+            raise ConfigError(f"{p}.name: must not be empty")
+        if name in seen:
+            raise ConfigError(f"{p}.name: {name!r} is used by another profile")
+        seen.add(name)
+        profile_lists = _strings(table.get("lists", []), f"{p}.lists")
+        for j, list_id in enumerate(profile_lists):
+            if list_id not in list_ids:
+                raise ConfigError(f"{p}.lists[{j}]: no list has the id {list_id!r}")
+        result.append(ProfileConfig(
+            name=name,
+            lists=tuple(dict.fromkeys(profile_lists)),
+            block=_strings(table.get("block", []), f"{p}.block"),
+            allow=_strings(table.get("allow", []), f"{p}.allow"),
+            safe_search=_bool(table.get("safe_search", False), f"{p}.safe_search"),
+            youtube=_choice(table.get("youtube", "off"), f"{p}.youtube", YOUTUBE_MODES),
+            schedules=_schedules(table.get("schedules", []), f"{p}.schedules"),
+        ))
+    if "default" not in seen:
+        # The default profile always exists; left out of the file, it takes every enabled list.
+        result.insert(0, ProfileConfig(name="default", lists=tuple(e.id for e in lists if e.enabled)))
+    return tuple(result)
+
+
+def _devices(value: Any, profile_names: set[str]) -> tuple[DeviceConfig, ...]:
+    _typed(value, list, "devices", "an array of [[devices]] tables")
+    seen_names: set[str] = set()
+    seen_matches: dict[str, str] = {}
+    result = []
+    for i, table in enumerate(value):
+        p = f"devices[{i}]"
+        _check_keys(table, p, {"name", "match", "profile"})
+        for key in ("name", "match"):
+            if key not in table:
+                raise ConfigError(f"{p}.{key}: missing")
+        name = _string(table["name"], f"{p}.name").strip()
+        if not name:
+            raise ConfigError(f"{p}.name: must not be empty")
+        if name in seen_names:
+            raise ConfigError(f"{p}.name: {name!r} is used by another device")
+        seen_names.add(name)
+        matches = []
+        for j, item in enumerate(_strings(table["match"], f"{p}.match")):
+            normal = check_device_match(item, f"{p}.match[{j}]")
+            if normal in seen_matches:
+                raise ConfigError(f"{p}.match[{j}]: {item!r} already identifies device {seen_matches[normal]!r}")
+            seen_matches[normal] = name
+            matches.append(normal)
+        if not matches:
+            raise ConfigError(f"{p}.match: give at least one IP address, network or MAC address")
+        profile = _string(table.get("profile", "default"), f"{p}.profile")
+        if profile not in profile_names:
+            raise ConfigError(f"{p}.profile: no profile is named {profile!r}")
+        result.append(DeviceConfig(name=name, match=tuple(matches), profile=profile))
+    return tuple(result)
+
+
+def _cache(table: Any) -> CacheConfig:
+    _check_keys(table, "cache", {"enabled", "max_bytes", "max_object_bytes", "content_types"})
+    d = CacheConfig()
+    max_bytes = _int(table.get("max_bytes", d.max_bytes), "cache.max_bytes", 0, 2**40)
+    max_object = _int(table.get("max_object_bytes", d.max_object_bytes), "cache.max_object_bytes", 0, 2**40)
+    if max_object > max_bytes:
+        raise ConfigError("cache.max_object_bytes: larger than cache.max_bytes")
+    return CacheConfig(
+        enabled=_bool(table.get("enabled", d.enabled), "cache.enabled"),
+        max_bytes=max_bytes,
+        max_object_bytes=max_object,
+        content_types=tuple(t.lower() for t in _strings(table["content_types"], "cache.content_types"))
+        if "content_types" in table else d.content_types,
+    )
+
+
+def _log(table: Any) -> LogConfig:
+    _check_keys(table, "log", {"enabled", "detail", "keep_days", "max_mb"})
+    d = LogConfig()
+    return LogConfig(
+        enabled=_bool(table.get("enabled", d.enabled), "log.enabled"),
+        detail=_choice(table.get("detail", d.detail), "log.detail", LOG_DETAILS),
+        keep_days=_int(table.get("keep_days", d.keep_days), "log.keep_days", 1, 3650),
+        max_mb=_int(table.get("max_mb", d.max_mb), "log.max_mb", 1, 1_000_000),
+    )
+
+
+# ---------------------------------------------------------------- printing
+
+
+def to_toml_dict(config: Config) -> dict[str, Any]:
+    """The effective configuration as plain TOML values (every default filled in)."""
+    p = config.proxy
+    return {
+        "data_dir": str(config.data_dir),
+        "timezone": config.timezone or system_timezone(),
+        "proxy": {
+            "listen": str(p.listen),
+            "allowed_clients": [str(n) for n in p.allowed_clients],
+            "connect_ports": list(p.connect_ports),
+            "deny_destinations": [str(n) for n in p.deny_destinations],
+            "deny_own_addresses": p.deny_own_addresses,
+            "forwarded_for": p.forwarded_for,
+            "head_timeout": p.head_timeout,
+            "idle_timeout": p.idle_timeout,
+            "connect_timeout": p.connect_timeout,
+            "response_timeout": p.response_timeout,
+            "tunnel_idle_timeout": p.tunnel_idle_timeout,
+            "max_connections": p.max_connections,
+            "access_log": p.access_log,
+            "access_log_max_mb": p.access_log_max_mb,
+            "access_log_keep": p.access_log_keep,
+        },
+        "web": {"listen": str(config.web.listen), "names": list(config.web.names)},
+        "refresh": {"schedule": config.refresh.schedule, "window": "-".join(config.refresh.window)},
+        "cache": {
+            "enabled": config.cache.enabled,
+            "max_bytes": config.cache.max_bytes,
+            "max_object_bytes": config.cache.max_object_bytes,
+            "content_types": list(config.cache.content_types),
+        },
+        "log": {
+            "enabled": config.log.enabled,
+            "detail": config.log.detail,
+            "keep_days": config.log.keep_days,
+            "max_mb": config.log.max_mb,
+        },
+        "lists": [
+            {"id": e.id, "name": e.name, "url": e.url, "format": e.format, "enabled": e.enabled}
+            | ({"refresh": e.refresh} if e.refresh else {})
+            for e in config.lists
+        ],
+        "profiles": [
+            {
+                "name": pr.name, "lists": list(pr.lists), "block": list(pr.block), "allow": list(pr.allow),
+                "safe_search": pr.safe_search, "youtube": pr.youtube,
+                "schedules": [
+                    {"name": s.name, "days": list(s.days), "from": s.start, "to": s.end,
+                     "block": "all" if s.block_all else list(s.block)}
+                    for s in pr.schedules
+                ],
+            }
+            for pr in config.profiles
+        ],
+        "devices": [{"name": d.name, "match": list(d.match), "profile": d.profile} for d in config.devices],
+    }
+
+
+def describe(config: Config) -> str:
+    """The effective configuration as TOML, for `guardian config check`."""
+    import tomlkit
+
+    return f"# effective configuration from {config.source}\n" + tomlkit.dumps(to_toml_dict(config))

@@ -1,0 +1,96 @@
+"""Hosts of URLs, registrable domains, and the `$domain=` test.
+
+Registrable domains (eTLD+1) come from `tldextract` with the public suffix list snapshot
+bundled in the package: it is built with no list URLs, so it never touches the network,
+and with no cache dir, so it writes nothing. Lookups are memoised per host because a proxy
+sees the same few hundred hosts over and over; the memo is cleared when it grows large so
+a long-running proxy's memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import re
+
+import tldextract
+
+# Scheme, optional user info, then the host: a bracketed IPv6 address or up to the port.
+_HOST_RE = re.compile(r"[a-z][a-z0-9+.-]*://(?:[^/?#@]*@)?(\[[^\]/?#]*\]|[^/?#:]*)")
+_MEMO_LIMIT = 50_000
+
+
+def url_host(url_lower: str) -> str:
+    """The host of an already lower-cased URL, without port or trailing dot ("" if none)."""
+    found = _HOST_RE.match(url_lower)
+    if found is None:
+        return ""
+    host = found.group(1)
+    return host[:-1] if host.endswith(".") else host
+
+
+class PublicSuffixes:
+    """Registrable domains and public suffixes of hosts, from the bundled snapshot only."""
+
+    def __init__(self) -> None:
+        self._extract: tldextract.TLDExtract | None = None
+        self._memo: dict[str, tuple[str, str]] = {}
+
+    def _split(self, host: str) -> tuple[str, str]:
+        """(registrable domain, public suffix) of a host; an IP address is its own domain."""
+        split = self._memo.get(host)
+        if split is None:
+            if self._extract is None:
+                # Built on first use: reading the snapshot costs tens of ms that a
+                # restart from cache should not pay when no rule needs it.
+                self._extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+            parts = self._extract(host)
+            if parts.domain and parts.suffix:
+                split = (f"{parts.domain}.{parts.suffix}", parts.suffix)
+            else:
+                split = (host, parts.suffix)
+            if len(self._memo) >= _MEMO_LIMIT:
+                self._memo.clear()
+            self._memo[host] = split
+        return split
+
+    def registrable(self, host: str) -> str:
+        return self._split(host)[0]
+
+    def is_third_party(self, host: str, source_host: str) -> bool:
+        return self._split(host)[0] != self._split(source_host)[0]
+
+    def entity(self, host: str) -> str | None:
+        """`host` with its public suffix replaced by `*` (`www.google.*`), None if it has none."""
+        suffix = self._split(host)[1]
+        if not suffix or len(suffix) >= len(host):
+            return None
+        return host[: -len(suffix)] + "*"
+
+
+def domain_applies(
+    domains: dict[str, bool], has_includes: bool, has_entities: bool, source_host: str,
+    suffixes: PublicSuffixes,
+) -> bool:
+    """Whether a `$domain=` list admits a page on `source_host`.
+
+    The most specific entry wins: walk the host from itself up to its top label and take
+    the first entry met, checking `name.*` entity entries beside the plain name at each
+    level. No entry met: the rule applies only if it lists no included domain.
+    """
+    entity = suffixes.entity(source_host) if has_entities else None
+    host = source_host
+    while True:
+        verdict = domains.get(host)
+        if verdict is not None:
+            return verdict
+        if entity is not None:
+            verdict = domains.get(entity)
+            if verdict is not None:
+                return verdict
+        dot = host.find(".")
+        if dot < 0:
+            return not has_includes
+        host = host[dot + 1 :]
+        if entity is not None:
+            dot = entity.find(".")
+            # Once only the suffix is left ("*"), there is no entity name to test.
+            entity = entity[dot + 1 :] if dot >= 0 and entity[dot + 1 :] != "*" else None

@@ -1,0 +1,244 @@
+"""FilterEngine: decide whether a request is blocked, and by which rule of which list.
+
+Decision order follows uBlock Origin:
+1. Find a blocking rule that matches. None: the request is allowed, rule None.
+2. If it is `$important`, it decides. Otherwise look for a matching exception; none:
+   blocked by the rule found.
+3. An exception matched: an `$important` blocking rule would still win, so look for one
+   (rare, hence only now); otherwise the exception allows the request.
+
+Each search walks the index (see index.py): the host and its parents in the host tables,
+then each token of the URL in the token table. A candidate rule is tested from cheapest
+to dearest: type bit, pattern (substring test or a regex compiled on first use), party,
+then `$domain=`. Party and `$domain=` need the page's host; when it is unknown, party
+options are not evaluated and a `$domain=` rule applies only if it excludes domains only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import NamedTuple
+
+from .cache import cache_path, lists_key, read_cache, write_cache
+from .domains import PublicSuffixes, domain_applies, url_host
+from .index import DOMAINS, FLAGS, LIST_ID, PATTERN, RAW, TYPES, RuleIndex
+from .patterns import TOKEN_RE, pattern_regex
+from .report import ParseReport
+from .request_types import DOCUMENT, request_type_bit
+from .rules import (
+    FIRST_PARTY,
+    HAS_ENTITIES,
+    HAS_INCLUDES,
+    IMPORTANT,
+    MATCH_CASE,
+    PARTY_FLAGS,
+    PLAIN,
+    THIRD_PARTY,
+)
+
+
+class Decision(NamedTuple):
+    blocked: bool
+    rule: str | None  # the deciding rule's text; the exception's when one allowed the request
+    list: str | None  # name of the list the rule came from
+
+
+NOT_MATCHED = Decision(False, None, None)
+
+
+class _Request:
+    """One request's facts, computed once and shared by every rule tested against it."""
+
+    __slots__ = ("host", "source_host", "third_party", "type_bit", "url", "url_lower")
+
+    def __init__(self, url: str, url_lower: str, host: str, source_host: str, type_bit: int) -> None:
+        self.url = url
+        self.url_lower = url_lower
+        self.host = host
+        self.source_host = source_host  # "" when the page is unknown
+        self.type_bit = type_bit
+        self.third_party: bool | None = None  # worked out when a rule first asks
+
+
+class FilterEngine:
+    def __init__(self, index: RuleIndex) -> None:
+        self._index = index
+        self._rules = index.rules
+        self._list_names = index.list_names
+        self._plain_hosts = index.plain_hosts
+        self._suffixes = PublicSuffixes()
+        self._regexes: dict[int, re.Pattern[str]] = {}
+
+    @classmethod
+    def from_lists(
+        cls,
+        lists: Mapping[str, str],
+        formats: Mapping[str, str] | None = None,
+        cache_dir: Path | str | None = None,
+    ) -> FilterEngine:
+        """Build from {list name: text}; formats maps a name to "auto", "abp", "hosts" or
+        "domains" (default "auto"). With cache_dir, reuse the index built for the same lists
+        last time, or build it and save it there."""
+        formats = dict(formats or {})
+        if cache_dir is None:
+            return cls(RuleIndex.build(lists, formats))
+        path = cache_path(Path(cache_dir), lists_key(lists, formats))
+        payload = read_cache(path)
+        if payload is not None:
+            try:
+                return cls(RuleIndex.from_plain(payload))
+            except (TypeError, ValueError, KeyError):
+                pass  # the right checksum on the wrong shape: an older layout; rebuild
+        index = RuleIndex.build(lists, formats)
+        try:
+            write_cache(path, index.to_plain())
+        except OSError:
+            pass  # a read-only or full disk costs the next restart time, not this load
+        return cls(index)
+
+    @classmethod
+    def from_files(
+        cls, paths: list[str | os.PathLike[str]], fmt: str = "auto", cache_dir: Path | str | None = None
+    ) -> FilterEngine:
+        """Build from list files, each named by its file name's stem."""
+        lists = {Path(path).stem: Path(path).read_text(encoding="utf-8", errors="replace") for path in paths}
+        return cls.from_lists(lists, dict.fromkeys(lists, fmt), cache_dir)
+
+    @property
+    def report(self) -> dict[str, ParseReport]:
+        return {report.list_name: report for report in self._index.reports}
+
+    @property
+    def rule_count(self) -> int:
+        return self._index.rule_count
+
+    def match(self, url: str, source_url: str | None = None, request_type: str | None = None) -> Decision:
+        url_lower = url.lower()
+        source_host = url_host(source_url.lower()) if source_url else ""
+        request = _Request(url, url_lower, url_host(url_lower), source_host, request_type_bit(request_type))
+        return self._decide(request, with_tokens=True)
+
+    def match_host(self, host: str) -> Decision:
+        """Decide on a host alone (a CONNECT tunnel): only rules that are the host itself
+        (`||host^`, hosts and domain lines) and apply to documents take part."""
+        host = host.lower()
+        if host.startswith("["):
+            host = host[: host.find("]") + 1]
+        elif host.count(":") == 1:
+            host = host.partition(":")[0]
+        host = host.rstrip(".")
+        return self._decide(_Request("", "", host, "", DOCUMENT), with_tokens=False)
+
+    def _decide(self, request: _Request, with_tokens: bool) -> Decision:
+        index = self._index
+        block_tokens = index.block_tokens if with_tokens else None
+        exception_tokens = index.exception_tokens if with_tokens else None
+        block_untokened = index.block_untokened if with_tokens else ()
+        block = self._search(request, True, index.block_hosts, block_tokens, block_untokened, False)
+        if block is None:
+            return NOT_MATCHED
+        if not block[1] & IMPORTANT:
+            allow = self._search(
+                request, False, index.exception_hosts, exception_tokens,
+                index.exception_untokened if with_tokens else (), False,
+            )
+            if allow is not None:
+                important = self._search(request, False, index.block_hosts, block_tokens, block_untokened, True)
+                if important is None:
+                    return Decision(False, allow[0], self._list_names[allow[2]])
+                block = important
+        return Decision(True, block[0], self._list_names[block[2]])
+
+    def _search(
+        self,
+        request: _Request,
+        with_plain: bool,
+        by_host: dict[str, tuple[int, ...]],
+        by_token: dict[str, tuple[int, ...]] | None,
+        untokened: tuple[int, ...],
+        important_only: bool,
+    ) -> tuple[str, int, int] | None:
+        """(raw, flags, list id) of the first rule in these tables that applies.
+
+        With important_only, only `$important` rules count; by_token None means host
+        rules only (match_host).
+        """
+        rules = self._rules
+        host = request.host
+        plain_hosts = self._plain_hosts if with_plain else None
+        while host:
+            if plain_hosts is not None:
+                origin = plain_hosts.get(host)
+                if origin is not None:
+                    if origin.__class__ is int:
+                        return f"||{host}^", 0, origin
+                    return origin[1], 0, origin[0]
+            rule_ids = by_host.get(host)
+            if rule_ids is not None:
+                for rule_id in rule_ids:
+                    rule = rules[rule_id]
+                    if (not important_only or rule[FLAGS] & IMPORTANT) and self._applies(rule, request):
+                        return rule[RAW], rule[FLAGS], rule[LIST_ID]
+            dot = host.find(".")
+            if dot < 0:
+                break
+            host = host[dot + 1 :]
+        if by_token is None:
+            return None
+        for token in TOKEN_RE.findall(request.url_lower):
+            rule_ids = by_token.get(token)
+            if rule_ids is not None:
+                for rule_id in rule_ids:
+                    rule = rules[rule_id]
+                    if (
+                        (not important_only or rule[FLAGS] & IMPORTANT)
+                        and rule[TYPES] & request.type_bit
+                        and self._pattern_matches(rule_id, rule, request)
+                        and self._applies(rule, request)
+                    ):
+                        return rule[RAW], rule[FLAGS], rule[LIST_ID]
+        for rule_id in untokened:
+            rule = rules[rule_id]
+            if (
+                (not important_only or rule[FLAGS] & IMPORTANT)
+                and rule[TYPES] & request.type_bit
+                and self._pattern_matches(rule_id, rule, request)
+                and self._applies(rule, request)
+            ):
+                return rule[RAW], rule[FLAGS], rule[LIST_ID]
+        return None
+
+    def _pattern_matches(self, rule_id: int, rule: tuple, request: _Request) -> bool:
+        flags = rule[FLAGS]
+        target = request.url if flags & MATCH_CASE else request.url_lower
+        if flags & PLAIN:
+            return rule[PATTERN] in target
+        regex = self._regexes.get(rule_id)
+        if regex is None:
+            regex = self._regexes[rule_id] = pattern_regex(flags, rule[PATTERN])
+        return regex.search(target) is not None
+
+    def _applies(self, rule: tuple, request: _Request) -> bool:
+        """Type, party and `$domain=` checks (the pattern is already known to match)."""
+        flags = rule[FLAGS]
+        if not rule[TYPES] & request.type_bit:
+            return False
+        source_host = request.source_host
+        if flags & PARTY_FLAGS and source_host:
+            third_party = request.third_party
+            if third_party is None:
+                third_party = request.third_party = self._suffixes.is_third_party(request.host, source_host)
+            if (flags & THIRD_PARTY and not third_party) or (flags & FIRST_PARTY and third_party):
+                return False
+        domains = rule[DOMAINS]
+        if domains is not None:
+            if not source_host:
+                return not flags & HAS_INCLUDES
+            return domain_applies(
+                domains, bool(flags & HAS_INCLUDES), bool(flags & HAS_ENTITIES), source_host, self._suffixes
+            )
+        return True
+

@@ -1,0 +1,61 @@
+"""How much of a request the log keeps: the `[log] detail` setting.
+
+- "full": everything in the record, including path and query (`target`).
+- "host": as full, but no path or query.
+- "none": nothing but counts. No host, port, path, client address, and none of the
+  block words (`reason`, `rule`), which usually name the site. Kept: time, duration,
+  device, profile, method, scheme, status, byte counts, action, list, schedule, error
+  kind and cache result, so totals, shares, per-device figures and "blocked by list X"
+  still work. One row per request is still written, which is what makes counts exact.
+
+The level is applied when a record is queued, so changing it affects new records only.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from guardian.records import RequestRecord
+
+Detail = Literal["full", "host", "none"]
+DETAIL_LEVELS: tuple[str, ...] = get_args(Detail)
+
+# Column order of `requests` after `id`, as `to_row` produces it.
+ROW_COLUMNS = (
+    "started", "duration_ms", "client_addr", "device", "profile", "method", "scheme", "host", "port",
+    "target", "status", "bytes_from_client", "bytes_to_client", "action", "reason", "rule", "list_id",
+    "schedule", "error_kind", "cache", "detail",
+)
+
+
+def check_detail(detail: str) -> Detail:
+    if detail not in DETAIL_LEVELS:
+        raise ValueError(f"log detail must be one of {', '.join(DETAIL_LEVELS)}, not {detail!r}")
+    return detail  # type: ignore[return-value]
+
+
+def to_row(rec: RequestRecord, detail: Detail) -> tuple[object, ...]:
+    hidden = detail == "none"
+    return (
+        rec.started,
+        rec.duration_ms,
+        None if hidden else rec.client_addr,
+        rec.device,
+        rec.profile,
+        rec.method,
+        rec.scheme,
+        None if hidden else rec.host,
+        None if hidden else rec.port,
+        rec.target if detail == "full" else None,
+        rec.status,
+        rec.bytes_from_client,
+        rec.bytes_to_client,
+        rec.action,
+        None if hidden else rec.reason,
+        None if hidden else rec.rule,
+        rec.list_id,
+        rec.schedule,
+        rec.error_kind,
+        rec.cache,
+        detail,
+    )

@@ -1,0 +1,111 @@
+"""`LogStore`: the one object the rest of Guardian holds for the request log.
+
+Hot path: `record()` puts the record and the current privacy level on a bounded queue
+with put_nowait and returns; when the queue is full the record is dropped and counted.
+The proxy never waits on the disk. Everything else (writing, roll-ups, retention)
+happens on other threads over the store's single write connection, which a lock
+hands between the writer thread and whoever runs the scheduled jobs.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+from guardian.logstore.database import open_database
+from guardian.logstore.privacy import Detail, check_detail
+from guardian.logstore.queries import LogQueries
+from guardian.logstore.retention import RetentionResult, apply_retention
+from guardian.logstore.rollup import roll_up
+from guardian.logstore.writer import STOP, BatchWriter, DropCounter
+from guardian.records import RequestRecord
+
+MB = 1024 * 1024
+
+
+class LogStore:
+    def __init__(
+        self,
+        path: Path,
+        detail: str = "full",
+        keep_days: int = 30,
+        max_mb: float = 200,
+        queue_size: int = 10_000,
+        clock: Callable[[], float] = time.time,
+        *,
+        batch_size: int = 500,
+        flush_interval: float = 1.0,
+    ) -> None:
+        self.path = path
+        self.keep_days = keep_days
+        self.max_mb = max_mb
+        self._detail: Detail = check_detail(detail)
+        self._clock = clock
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
+        self._drops = DropCounter()
+        self._write_lock = threading.Lock()
+        self._closed = False
+        self._conn = open_database(path, clock)
+        self._writer = BatchWriter(
+            self._queue, self._conn, self._write_lock, self._drops, batch_size, flush_interval
+        )
+        self._writer.start()
+        self.queries = LogQueries(path, clock)
+
+    @property
+    def detail(self) -> Detail:
+        return self._detail
+
+    @detail.setter
+    def detail(self, value: str) -> None:
+        self._detail = check_detail(value)
+
+    @property
+    def dropped(self) -> int:
+        """Records lost since this store was opened (full queue, failed writes)."""
+        return self._drops.count
+
+    def record(self, rec: RequestRecord) -> None:
+        if self._closed:
+            self._drops.add()
+            return
+        try:
+            self._queue.put_nowait((rec, self._detail))
+        except queue.Full:
+            self._drops.add()
+
+    def rollup(self) -> int:
+        """Fold new raw rows into the hourly roll-ups; returns how many were folded.
+
+        Takes no time argument: roll-ups go by record id (see rollup.py), so the clock
+        does not matter to them.
+        """
+        return roll_up(self._conn, self._write_lock)
+
+    def apply_retention(self, now: float | None = None) -> RetentionResult:
+        return apply_retention(
+            self._conn, self._write_lock, self._clock() if now is None else now,
+            self.keep_days, int(self.max_mb * MB),
+        )
+
+    def close(self) -> None:
+        """Write everything queued so far, then close the database. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(STOP)  # blocking is fine here: the writer is draining the queue
+        self._writer.join()
+        with self._write_lock:
+            self._conn.close()
+
+    def __enter__(self) -> LogStore:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -1,0 +1,564 @@
+"""One client connection: read requests, ask the decider, forward or tunnel, record.
+
+Strategy: a handler thread owns its client socket for the connection's life. Each
+request is parsed strictly (http1), decided (hooks.Decider), then either answered by
+the decider's response, forwarded over a pooled upstream connection with the body
+streamed both ways (framing), or, for CONNECT and upgrades, handed to the relay.
+After every request one RequestRecord goes to the recorder. A connection is closed
+after anything doubtful: a malformed request, a body we could not frame, an upstream
+that broke mid-response.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import select
+import socket
+import struct
+import time
+
+from guardian.proxy.context import ProxyContext, ProxySettings
+from guardian.proxy.framing import Body, EmptyBody, LengthBody, framing_for_request, framing_for_response
+from guardian.proxy.hooks import RequestInfo, Verdict
+from guardian.proxy.http1 import (
+    MAX_HEAD,
+    MAX_TARGET,
+    ProtocolError,
+    RequestHead,
+    ResponseHead,
+    connection_tokens,
+    end_to_end,
+    parse_request_head,
+    parse_response_head,
+    serialise_head,
+)
+from guardian.proxy.relay import HAVE_SPLICE, relay, splice_exact
+from guardian.proxy.responses import error_response, phrase
+from guardian.proxy.stream import BufferedSocket, HeadTooLarge, PeerClosed, Timeout
+from guardian.proxy.upstream import DestinationDenied, UpstreamError, connect
+from guardian.records import RequestRecord
+
+log = logging.getLogger(__name__)
+
+# absolute-form http URI: scheme "://" authority path-abempty [ "?" query ]
+_ABSOLUTE = re.compile(r"(?i)(http|https)://([^/?#]*)([^#]*)")
+_HOST_NAME = re.compile(r"[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?\.?")
+_AUTHORITY = re.compile(r"\[([0-9a-fA-F:.]+)\](?::(\d{1,5}))?|([^:@\[\]]+)(?::(\d{1,5}))?")
+EXPECT_WAIT = 1.0  # how long to wait for an upstream's 100 Continue before sending the body anyway
+SEND_TIMEOUT = 60.0
+SPLICE_MIN = 256 * 1024  # bodies at least this large go through the kernel (os.splice)
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+
+
+class ClientGone(Exception):
+    """The client closed or stopped reading; nothing more can be sent."""
+
+
+class UpstreamBroke(Exception):
+    """The upstream failed after the response started: the client must be aborted."""
+
+
+def parse_authority(authority: str, default_port: int) -> tuple[str, int]:
+    """host (lower case, IPv6 without brackets) and port from an authority; ProtocolError if bad."""
+    m = _AUTHORITY.fullmatch(authority)
+    if not m or "@" in authority:
+        raise ProtocolError(400, f"invalid host in request target {authority[:80]!r}")
+    host = (m.group(1) or m.group(3)).lower()
+    port_text = m.group(2) or m.group(4)
+    port = int(port_text) if port_text else default_port
+    if not 0 < port < 65536:
+        raise ProtocolError(400, f"invalid port {port}")
+    if m.group(1) is None and not _HOST_NAME.fullmatch(host):
+        raise ProtocolError(400, f"invalid host name {host[:80]!r}")
+    return host.rstrip("."), port
+
+
+def _format_authority(host: str, port: int, default_port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return shown if port == default_port else f"{shown}:{port}"
+
+
+class ClientConnection:
+    """Serves one client connection until it closes, errs, idles out or the proxy stops."""
+
+    def __init__(self, ctx: ProxyContext, sock: socket.socket, client_ip: str) -> None:
+        self.ctx = ctx
+        self.sock = sock
+        self.client_ip = client_ip
+        self.reader = BufferedSocket(sock)
+        self.idle = True  # between requests: the server may close us at shutdown
+        self.bytes_sent = 0
+
+    # ------------------------------------------------------------------ connection loop
+
+    def run(self) -> None:
+        try:
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            settings = self.ctx.settings
+            if not settings.client_allowed(self.client_ip):
+                self._refuse_client(settings)
+                return
+            first = True
+            while not self.ctx.stopping.is_set():
+                settings = self.ctx.settings
+                wait = settings.proxy.head_timeout if first else settings.proxy.idle_timeout
+                self.idle = True
+                try:
+                    self.reader.wait_for_data(time.monotonic() + wait)
+                except (Timeout, PeerClosed):
+                    return
+                self.idle = False
+                if not self._serve_one(settings):
+                    return
+                first = False
+        except (ClientGone, OSError):
+            pass
+        except Exception:
+            log.exception("unexpected error serving %s", self.client_ip)
+        finally:
+            with contextlib.suppress(OSError):
+                self.sock.close()
+
+    def _refuse_client(self, settings: ProxySettings) -> None:
+        started = time.time()
+        self._send(error_response(403, "This device is not allowed to use this proxy."))
+        self._record(RequestRecord(started=started, duration_ms=0.0, client_addr=self.client_ip, method="-",
+                                   scheme="-", host="", port=0, target="", status=403, action="error",
+                                   error_kind="denied", reason="client address not in proxy.allowed_clients",
+                                   bytes_to_client=self.bytes_sent))
+
+    def _serve_one(self, settings: ProxySettings) -> bool:
+        """Read, decide and answer one request. Returns whether to keep the connection."""
+        started = time.time()
+        t0 = time.monotonic()
+        read_before = self.reader.bytes_read - len(self.reader.buffer)
+        sent_before = self.bytes_sent
+        record = RequestRecord(started=started, duration_ms=0.0, client_addr=self.client_ip, method="-",
+                               scheme="http", host="", port=0, target="", status=0)
+        keep = False
+        try:
+            keep = self._handle(settings, t0, record)
+        except ProtocolError as exc:
+            self._fail(record, exc.status, exc.message, "bad_request")
+        except Timeout:
+            self._fail(record, 408, "The request did not arrive in time.", "timeout")
+        except HeadTooLarge:
+            self._fail(record, *self._oversize_status(), "bad_request")
+        except PeerClosed:
+            record.action, record.error_kind = "error", "client"
+        except UpstreamBroke as exc:
+            record.action, record.error_kind, record.reason = "error", "upstream", str(exc)
+            self._abort()
+        except ClientGone:
+            record.action, record.error_kind = "error", "client"
+        finally:
+            record.duration_ms = (time.monotonic() - t0) * 1000
+            record.bytes_from_client = self.reader.bytes_read - len(self.reader.buffer) - read_before
+            record.bytes_to_client = self.bytes_sent - sent_before
+            if record.method != "-" or record.status:
+                self._record(record)
+        return keep
+
+    def _oversize_status(self) -> tuple[int, str]:
+        first_line_end = self.reader.buffer.find(b"\r\n")
+        if first_line_end < 0 or first_line_end > MAX_TARGET + 32:
+            return 414, "The request target is too long."
+        return 431, "The request header section is too large."
+
+    def _fail(self, record: RequestRecord, status: int, message: str, kind: str) -> None:
+        record.status = status
+        record.action = "error"
+        record.error_kind = kind  # type: ignore[assignment]
+        record.reason = message
+        with contextlib.suppress(ClientGone):
+            self._send(error_response(status, message))
+
+    # ------------------------------------------------------------------ one request
+
+    def _handle(self, settings: ProxySettings, t0: float, record: RequestRecord) -> bool:
+        head = self.reader.read_head(t0 + settings.proxy.head_timeout, MAX_HEAD + MAX_TARGET + 64)
+        request = parse_request_head(head)
+        record.method = request.method
+        for name, value in request.headers:
+            if name.lower() == "via" and settings.via_name in value:
+                self._fail(record, 403, "This request has already passed through Guardian (a loop).", "denied")
+                return False
+        if request.method == "CONNECT":
+            return self._connect(settings, request, record)
+        m = _ABSOLUTE.fullmatch(request.target)
+        if m is None:
+            if request.target.startswith("/"):
+                raise ProtocolError(400, "This is a proxy: configure it as your browser's HTTP proxy.")
+            raise ProtocolError(400, f"invalid request target {request.target[:80]!r}")
+        if m.group(1).lower() != "http":
+            self._fail(record, 501, "HTTPS URLs must be requested through CONNECT.", "bad_request")
+            return False
+        host, port = parse_authority(m.group(2), 80)
+        path = m.group(3) or "/"
+        if not path.startswith("/"):
+            path = "/" + path
+        record.host, record.port, record.target = host, port, path
+        body = framing_for_request(self.reader, request.headers, request.version)
+        info = RequestInfo(self.client_ip, request.method, "http", host, port, path, request.headers)
+
+        settings_page = settings.settings_page_target(host, port)
+        if settings_page is not None:
+            verdict = Verdict(allowed=True, connect_host=settings_page.host)
+            port = settings_page.port
+        else:
+            verdict = self.ctx.decider.decide(info)
+        self._note_verdict(record, verdict)
+        if not verdict.allowed:
+            return self._send_verdict(request, verdict, body, record)
+        return self._forward(settings, request, host, port, path, body, verdict, record,
+                             checked=settings_page is None)
+
+    def _note_verdict(self, record: RequestRecord, verdict: Verdict) -> None:
+        record.device, record.profile = verdict.device, verdict.profile
+        record.rule, record.list_id, record.schedule = verdict.rule, verdict.list_id, verdict.schedule
+        record.reason = verdict.reason
+        if not verdict.allowed:
+            record.action = "blocked"
+
+    def _send_verdict(self, request: RequestHead, verdict: Verdict, body: Body, record: RequestRecord) -> bool:
+        # A request body we have not read would be taken for the next request: close instead.
+        keep = isinstance(body, EmptyBody) and self._client_wants_keepalive(request)
+        headers = [(k, v) for k, v in verdict.headers if k.lower() not in ("connection", "content-length")]
+        headers.append(("Content-Length", str(len(verdict.body))))
+        if not keep:
+            headers.append(("Connection", "close"))
+        payload = b"" if request.method == "HEAD" else verdict.body
+        self._send(serialise_head(f"HTTP/1.1 {verdict.status} {phrase(verdict.status)}", headers) + payload)
+        record.status = verdict.status
+        record.content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
+        return keep
+
+    def _client_wants_keepalive(self, request: RequestHead) -> bool:
+        tokens = connection_tokens(request.headers)
+        if request.version == "HTTP/1.1":
+            return "close" not in tokens
+        return "keep-alive" in tokens
+
+    # ------------------------------------------------------------------ forwarding
+
+    def _open_upstream(self, settings: ProxySettings, host: str, port: int, checked: bool,
+                       record: RequestRecord) -> tuple[socket.socket, str, bool] | None:
+        """A pooled or new upstream connection; None when an error answer was sent."""
+        pooled = self.ctx.pool.get(host, port)
+        if pooled:
+            return pooled[0], pooled[1], True
+        try:
+            if checked:
+                sock, addr = connect(host, port, settings.destinations, settings.proxy.connect_timeout)
+            else:
+                sock, addr = self._connect_unchecked(host, port, settings.proxy.connect_timeout)
+        except DestinationDenied as exc:
+            record.action, record.reason = "blocked", f"destination denied: {exc}"
+            self._send(error_response(403, f"Guardian does not connect to this address: {exc}."))
+            record.status = 403
+            return None
+        except UpstreamError as exc:
+            status = 504 if exc.kind == "timeout" else 502
+            self._fail(record, status, exc.message, exc.kind)
+            return None
+        return sock, addr, False
+
+    @staticmethod
+    def _connect_unchecked(host: str, port: int, timeout: float) -> tuple[socket.socket, str]:
+        """The settings page's own address, exempt from the destination check."""
+        try:
+            sock = socket.create_connection((host, port), timeout)
+        except OSError as exc:
+            raise UpstreamError("refused", f"the settings page is not answering: {exc}") from None
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock, host
+
+    def _forward(self, settings: ProxySettings, request: RequestHead, host: str, port: int, path: str,
+                 body: Body, verdict: Verdict, record: RequestRecord, checked: bool) -> bool:
+        connect_host = verdict.connect_host or host
+        target = verdict.target or path
+        upgrade = self._upgrade_requested(request)
+        headers = end_to_end(request.headers, keep=frozenset({"upgrade"}) if upgrade else frozenset())
+        # Host is rebuilt from the URI; Expect means nothing from an HTTP/1.0 client (RFC 9110 §10.1.1).
+        dropped = ("host", "expect") if request.version == "HTTP/1.0" else ("host",)
+        headers = [(k, v) for k, v in headers if k.lower() not in dropped]
+        headers.insert(0, ("Host", _format_authority(host, record.port, 80)))
+        headers.append(("Via", f"{request.version[5:]} {settings.via_name}"))
+        if settings.proxy.forwarded_for:
+            headers.append(("X-Forwarded-For", self.client_ip))
+        if body.chunked:
+            headers.append(("Transfer-Encoding", "chunked"))
+        if upgrade:
+            headers.append(("Connection", "Upgrade"))
+        expect_continue = request.version == "HTTP/1.1" and any(
+            k.lower() == "expect" and v.strip().lower() == "100-continue" for k, v in request.headers)
+        head_bytes = serialise_head(f"{request.method} {target} HTTP/1.1", headers)
+
+        for attempt in (1, 2):
+            opened = self._open_upstream(settings, connect_host, port, checked, record)
+            if opened is None:
+                return False
+            upstream, addr, reused = opened
+            record.upstream_addr = addr
+            try:
+                response, up_reader, continue_sent = self._exchange(
+                    settings, upstream, head_bytes, request, body, expect_continue)
+                break
+            except _RetryableUpstreamError:
+                upstream.close()
+                # A reused connection the origin had closed: safe to retry once when nothing was consumed.
+                if not (reused and attempt == 1 and request.method in IDEMPOTENT and isinstance(body, EmptyBody)):
+                    self._fail(record, 502, "The website closed the connection without answering.", "upstream")
+                    return False
+            except UpstreamError as exc:
+                upstream.close()
+                self._fail(record, 504 if exc.kind == "timeout" else 502, exc.message, exc.kind)
+                return False
+            except ProtocolError as exc:
+                upstream.close()
+                if exc.status >= 500:
+                    self._fail(record, exc.status, f"The website sent an invalid response: {exc.message}", "upstream")
+                    return False
+                # the client's body was malformed while we streamed it
+                self._fail(record, exc.status, exc.message, "bad_request")
+                return False
+            except BaseException:
+                upstream.close()
+                raise
+        return self._relay_response(settings, request, upstream, up_reader, response, body, record,
+                                    continue_sent, host, connect_host, port, upgrade)
+
+    @staticmethod
+    def _upgrade_requested(request: RequestHead) -> bool:
+        return request.get("upgrade") is not None and "upgrade" in connection_tokens(request.headers)
+
+    def _exchange(self, settings: ProxySettings, upstream: socket.socket, head_bytes: bytes,
+                  request: RequestHead, body: Body,
+                  expect_continue: bool) -> tuple[ResponseHead, BufferedSocket, bool]:
+        """Send the request, return the first non-1xx (or 101) response head."""
+        up_reader = BufferedSocket(upstream)
+        timeout = settings.proxy.response_timeout
+        continue_sent = False
+        try:
+            upstream.settimeout(SEND_TIMEOUT)
+            if isinstance(body, EmptyBody):
+                upstream.sendall(head_bytes)
+            else:
+                upstream.sendall(head_bytes)
+                if expect_continue:
+                    early = self._await_continue(up_reader)
+                    if early is not None:
+                        return early, up_reader, False
+                    self._send(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    continue_sent = True
+                self._send_body_upstream(upstream, body, settings.proxy.idle_timeout)
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            raise _RetryableUpstreamError() from exc
+        except TimeoutError:
+            raise UpstreamError("timeout", "The website stopped accepting the request.") from None
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                raw = up_reader.read_head(deadline, MAX_HEAD + 8192)
+            except PeerClosed:
+                if up_reader.bytes_read == 0:
+                    raise _RetryableUpstreamError() from None
+                raise UpstreamError("upstream", "The website closed the connection mid-answer.") from None
+            except Timeout:
+                raise UpstreamError("timeout", "The website did not answer in time.") from None
+            except HeadTooLarge:
+                raise ProtocolError(502, "response head too large") from None
+            response = parse_response_head(raw)
+            if response.status == 101 or response.status >= 200:
+                return response, up_reader, continue_sent
+            # Interim responses: 100 only if the client asked and has not had one; others (103) for 1.1.
+            if request.version == "HTTP/1.1" and (response.status != 100 or (expect_continue and not continue_sent)):
+                self._send(serialise_head(f"HTTP/1.1 {response.status} {response.reason}",
+                                          end_to_end(response.headers)))
+                continue_sent = continue_sent or response.status == 100
+
+    def _await_continue(self, up_reader: BufferedSocket) -> ResponseHead | None:
+        """Wait briefly for the upstream's answer to Expect: 100-continue.
+        Returns a final response that came instead, or None to go ahead with the body."""
+        ready, _, _ = select.select([up_reader.sock], [], [], EXPECT_WAIT)
+        if not ready:
+            return None
+        raw = up_reader.read_head(time.monotonic() + 10, MAX_HEAD + 8192)
+        response = parse_response_head(raw)
+        return None if response.status == 100 else response
+
+    def _send_body_upstream(self, upstream: socket.socket, body: Body, timeout: float) -> None:
+        if isinstance(body, EmptyBody):
+            return
+        if body.chunked:
+            for piece in body.chunks(timeout):
+                upstream.sendall(b"%x\r\n%b\r\n" % (len(piece), piece))
+            upstream.sendall(b"0\r\n\r\n")
+        else:
+            for piece in body.chunks(timeout):
+                upstream.sendall(piece)
+
+    # ------------------------------------------------------------------ the response
+
+    def _relay_response(self, settings: ProxySettings, request: RequestHead, upstream: socket.socket,
+                        up_reader: BufferedSocket, response: ResponseHead, request_body: Body,
+                        record: RequestRecord, continue_sent: bool, host: str, connect_host: str, port: int,
+                        upgrade: bool) -> bool:
+        record.status = response.status
+        if response.status == 101 and upgrade:
+            return self._relay_upgrade(settings, upstream, up_reader, response)
+        try:
+            body = framing_for_response(up_reader, response.headers, response.status, request.method)
+        except ProtocolError as exc:
+            upstream.close()
+            self._fail(record, 502, f"The website sent an invalid response: {exc.message}", "upstream")
+            return False
+        # The client's request body was not sent (an early final answer to Expect): close after.
+        request_done = request_body.complete or isinstance(request_body, EmptyBody)
+        keep = self._client_wants_keepalive(request) and request_done and not (
+            body.until_close and request.version == "HTTP/1.0")
+        headers = end_to_end(response.headers)
+        headers.append(("Via", f"{response.version[5:]} {settings.via_name}"))
+        rechunk = body.chunked or body.until_close
+        if rechunk:
+            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+            if request.version == "HTTP/1.1":
+                headers.append(("Transfer-Encoding", "chunked"))
+            else:
+                keep = False
+        if not keep:
+            headers.append(("Connection", "close"))
+        elif request.version == "HTTP/1.0":
+            headers.append(("Connection", "keep-alive"))
+        record.content_type = response.get("content-type")
+        head = serialise_head(f"HTTP/1.1 {response.status} {response.reason}", headers)
+        chunked_out = rechunk and request.version == "HTTP/1.1"
+        self._stream_body(settings, head, body, up_reader, chunked_out)
+
+        upstream_reusable = (body.complete and body.reusable and not body.until_close and request_done
+                             and response.version == "HTTP/1.1"
+                             and "close" not in connection_tokens(response.headers) and not up_reader.buffer)
+        if upstream_reusable:
+            self.ctx.pool.put(connect_host, port, upstream, record.upstream_addr or "")
+        else:
+            upstream.close()
+        return keep
+
+    def _stream_body(self, settings: ProxySettings, head: bytes, body: Body, up_reader: BufferedSocket,
+                     chunked_out: bool) -> None:
+        timeout = settings.proxy.response_timeout
+        try:
+            if isinstance(body, LengthBody) and len(up_reader.buffer) >= body.length:
+                # the whole (small) body is here already: one send for head and body
+                self._send(head + up_reader.read_exact(body.length, None))
+                body.remaining = 0
+                body.complete = True
+                return
+            self._send(head)
+            if isinstance(body, LengthBody) and HAVE_SPLICE and body.length >= SPLICE_MIN:
+                self._splice_length_body(body, up_reader, timeout)
+                return
+            for piece in body.chunks(timeout):
+                self._send(b"%x\r\n%b\r\n" % (len(piece), piece) if chunked_out else piece)
+            if chunked_out:
+                self._send(b"0\r\n\r\n")
+        except (PeerClosed, Timeout, ProtocolError) as exc:
+            raise UpstreamBroke(f"the website's answer broke off: {type(exc).__name__}") from None
+
+    def _splice_length_body(self, body: LengthBody, up_reader: BufferedSocket, timeout: float) -> None:
+        buffered = up_reader.take_buffer()
+        if buffered:
+            self._send(buffered)
+            body.remaining -= len(buffered)
+        moved = splice_exact(up_reader.sock, self.sock, body.remaining, timeout)
+        self.bytes_sent += moved
+        body.remaining -= moved
+        if body.remaining:
+            raise UpstreamBroke("the website's answer broke off")
+        body.complete = True
+
+    def _relay_upgrade(self, settings: ProxySettings, upstream: socket.socket, up_reader: BufferedSocket,
+                       response: ResponseHead) -> bool:
+        headers = end_to_end(response.headers, keep=frozenset({"upgrade"}))
+        headers += [("Connection", "Upgrade"), ("Via", f"1.1 {settings.via_name}")]
+        self._send(serialise_head(f"HTTP/1.1 101 {response.reason}", headers) + up_reader.take_buffer())
+        try:
+            self._tunnel(settings, upstream)
+        finally:
+            upstream.close()
+        return False
+
+    # ------------------------------------------------------------------ CONNECT
+
+    def _connect(self, settings: ProxySettings, request: RequestHead, record: RequestRecord) -> bool:
+        record.scheme = "https"
+        host, port = parse_authority(request.target, 0)
+        if port == 0:
+            raise ProtocolError(400, "CONNECT needs host:port")
+        record.host, record.port = host, port
+        if port not in settings.proxy.connect_ports:
+            record.action, record.reason = "blocked", f"CONNECT to port {port} is not allowed"
+            self._send(error_response(403, f"Guardian only opens tunnels to port(s) "
+                                           f"{', '.join(map(str, settings.proxy.connect_ports))}."))
+            record.status = 403
+            return False
+        info = RequestInfo(self.client_ip, "CONNECT", "https", host, port, "", request.headers)
+        verdict = self.ctx.decider.decide(info)
+        self._note_verdict(record, verdict)
+        if not verdict.allowed:
+            self._send_verdict(request, verdict, EmptyBody(), record)
+            return False
+        opened = self._open_upstream(settings, verdict.connect_host or host, port, True, record)
+        if opened is None:
+            return False
+        upstream, addr, _ = opened
+        record.upstream_addr = addr
+        record.status = 200
+        self._send(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        try:
+            self._tunnel(settings, upstream)
+        finally:
+            upstream.close()
+        return False
+
+    def _tunnel(self, settings: ProxySettings, upstream: socket.socket) -> None:
+        """Relay both ways; bytes the client pipelined after its request go first."""
+        early = self.reader.take_buffer()
+        try:
+            if early:
+                upstream.settimeout(SEND_TIMEOUT)
+                upstream.sendall(early)
+        except OSError:
+            return
+        up, down = relay(self.sock, upstream, settings.proxy.tunnel_idle_timeout, self.ctx.force_close.is_set)
+        self.bytes_sent += down
+        self.reader.bytes_read += up
+
+    # ------------------------------------------------------------------ sending
+
+    def _send(self, data: bytes) -> None:
+        try:
+            self.sock.settimeout(SEND_TIMEOUT)
+            self.sock.sendall(data)
+        except OSError as exc:
+            raise ClientGone() from exc
+        self.bytes_sent += len(data)
+
+    def _abort(self) -> None:
+        """Close with a reset so the client sees a broken transfer, never a clean end."""
+        with contextlib.suppress(OSError):
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+    def _record(self, record: RequestRecord) -> None:
+        try:
+            self.ctx.recorder.record(record)
+        except Exception:
+            log.exception("recorder failed")
+
+
+class _RetryableUpstreamError(Exception):
+    """The upstream closed before answering anything."""

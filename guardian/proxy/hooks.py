@@ -1,0 +1,79 @@
+"""The two places where the rest of Guardian plugs into the proxy core.
+
+The core parses and frames HTTP; it knows nothing of lists, devices or schedules. For
+every request (and every CONNECT) it builds a `RequestInfo` and asks one `decide()`;
+once the exchange is over it hands one `RequestRecord` to `record()`. Policy, the
+block page, safe search, the access log and the SQLite log all live behind these two
+calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from guardian.records import RequestRecord
+
+
+@dataclass(slots=True)
+class RequestInfo:
+    client_ip: str
+    method: str  # "CONNECT" for a tunnel
+    scheme: str  # "http", or "https" for CONNECT
+    host: str  # lower-case, no brackets for IPv6
+    port: int
+    target: str  # path and query; "" for CONNECT
+    headers: list[tuple[str, str]] = field(default_factory=list)  # as the client sent them
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        default = 80 if self.scheme == "http" else 443
+        netloc = host if self.port == default else f"{host}:{self.port}"
+        return f"{self.scheme}://{netloc}{self.target or '/'}"
+
+    def header(self, name: str) -> str | None:
+        lowered = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lowered:
+                return value
+        return None
+
+
+@dataclass(slots=True)
+class Verdict:
+    """What to do with one request. Blocked: the core sends `status`, `headers`, `body`
+    and nothing goes upstream. Allowed: the core forwards, connecting to `connect_host`
+    (resolved instead of the requested host, which is kept in the request: safe search)
+    and sending `target` instead of the client's when set."""
+
+    allowed: bool
+    status: int = 403
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    connect_host: str | None = None
+    target: str | None = None
+    device: str | None = None
+    profile: str | None = None
+    reason: str | None = None
+    rule: str | None = None
+    list_id: str | None = None
+    schedule: str | None = None
+
+
+ALLOW = Verdict(allowed=True)
+
+
+class Decider(Protocol):
+    def decide(self, request: RequestInfo) -> Verdict: ...
+
+
+class Recorder(Protocol):
+    def record(self, record: RequestRecord) -> None: ...
+
+
+class AllowAll:
+    """The decider for a bare proxy core: everything allowed, nothing said."""
+
+    def decide(self, request: RequestInfo) -> Verdict:
+        return ALLOW
