@@ -65,8 +65,26 @@ class ChunkedBody(Body):
     def __init__(self, reader: BufferedSocket) -> None:
         super().__init__()
         self.reader = reader
+        self._ahead: list[bytes] = []
+        self._rest: Iterator[bytes] | None = None
+
+    def prefetch(self, limit: int, timeout: float) -> None:
+        """Read and validate up to `limit` bytes of payload before anything is forwarded,
+        so a small body with broken framing never reaches the origin at all."""
+        self._rest = self._read(timeout)
+        size = 0
+        for piece in self._rest:
+            self._ahead.append(piece)
+            size += len(piece)
+            if size >= limit:
+                break
 
     def chunks(self, timeout: float) -> Iterator[bytes]:
+        ahead, self._ahead = self._ahead, []
+        yield from ahead
+        yield from self._rest if self._rest is not None else self._read(timeout)
+
+    def _read(self, timeout: float) -> Iterator[bytes]:
         reader = self.reader
         while True:
             try:

@@ -20,7 +20,7 @@ import struct
 import time
 
 from guardian.proxy.context import ProxyContext, ProxySettings
-from guardian.proxy.framing import Body, EmptyBody, LengthBody, framing_for_request, framing_for_response
+from guardian.proxy.framing import Body, ChunkedBody, EmptyBody, LengthBody, framing_for_request, framing_for_response
 from guardian.proxy.hooks import RequestInfo, Verdict
 from guardian.proxy.http1 import (
     MAX_HEAD,
@@ -49,6 +49,7 @@ _AUTHORITY = re.compile(r"\[([0-9a-fA-F:.]+)\](?::(\d{1,5}))?|([^:@\[\]]+)(?::(\
 EXPECT_WAIT = 1.0  # how long to wait for an upstream's 100 Continue before sending the body anyway
 SEND_TIMEOUT = 60.0
 SPLICE_MIN = 256 * 1024  # bodies at least this large go through the kernel (os.splice)
+PREFETCH_LIMIT = 64 * 1024  # a chunked request body up to this size is validated before it is forwarded
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
 
@@ -295,6 +296,8 @@ class ClientConnection:
         expect_continue = request.version == "HTTP/1.1" and any(
             k.lower() == "expect" and v.strip().lower() == "100-continue" for k, v in request.headers)
         head_bytes = serialise_head(f"{request.method} {target} HTTP/1.1", headers)
+        if isinstance(body, ChunkedBody) and not expect_continue:
+            body.prefetch(PREFETCH_LIMIT, settings.proxy.idle_timeout)
 
         for attempt in (1, 2):
             opened = self._open_upstream(settings, connect_host, port, checked, record)
