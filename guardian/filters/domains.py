@@ -10,6 +10,7 @@ a long-running proxy's memory stays bounded.
 from __future__ import annotations
 
 import re
+import threading
 
 import tldextract
 
@@ -20,37 +21,58 @@ _MEMO_LIMIT = 50_000
 
 def url_host(url_lower: str) -> str:
     """The host of an already lower-cased URL, without port or trailing dot ("" if none)."""
+    return url_host_span(url_lower)[0]
+
+
+def url_host_span(url_lower: str) -> tuple[str, int, int]:
+    """(host without trailing dot, start, end) of the host as written in the URL."""
     found = _HOST_RE.match(url_lower)
     if found is None:
-        return ""
+        return "", 0, 0
+    start, end = found.span(1)
     host = found.group(1)
-    return host[:-1] if host.endswith(".") else host
+    return (host[:-1] if host.endswith(".") else host), start, end
 
 
 class PublicSuffixes:
-    """Registrable domains and public suffixes of hosts, from the bundled snapshot only."""
+    """Registrable domains and public suffixes of hosts, from the bundled snapshot only.
+
+    One instance (`public_suffixes`) serves every engine: the suffix list is the same for
+    all, and building it costs about 50 ms.
+    """
 
     def __init__(self) -> None:
         self._extract: tldextract.TLDExtract | None = None
+        self._build_lock = threading.Lock()
         self._memo: dict[str, tuple[str, str]] = {}
 
     def _split(self, host: str) -> tuple[str, str]:
         """(registrable domain, public suffix) of a host; an IP address is its own domain."""
         split = self._memo.get(host)
         if split is None:
-            if self._extract is None:
-                # Built on first use: reading the snapshot costs tens of ms that a
-                # restart from cache should not pay when no rule needs it.
-                self._extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
-            parts = self._extract(host)
+            parts = (self._extract or self._build())(host)
             if parts.domain and parts.suffix:
                 split = (f"{parts.domain}.{parts.suffix}", parts.suffix)
+            elif parts.ipv4 or host.startswith("[") or "." not in host:
+                split = (host, "")
             else:
-                split = (host, parts.suffix)
+                # A top-level label the list does not know (`.example`, `.lan`): the list's
+                # own default rule, `*`, makes the last label the suffix.
+                suffix = host.rsplit(".", 1)[1]
+                split = (".".join(host.rsplit(".", 2)[-2:]), suffix)
             if len(self._memo) >= _MEMO_LIMIT:
                 self._memo.clear()
             self._memo[host] = split
         return split
+
+    def _build(self) -> tldextract.TLDExtract:
+        # Built on first use: a restart from cache should not pay for it before a rule needs it.
+        with self._build_lock:
+            if self._extract is None:
+                extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+                extract("example.com")  # reads the snapshot now, under the lock
+                self._extract = extract
+            return self._extract
 
     def registrable(self, host: str) -> str:
         return self._split(host)[0]
@@ -64,6 +86,9 @@ class PublicSuffixes:
         if not suffix or len(suffix) >= len(host):
             return None
         return host[: -len(suffix)] + "*"
+
+
+public_suffixes = PublicSuffixes()
 
 
 def domain_applies(

@@ -16,16 +16,16 @@ options are not evaluated and a `$domain=` rule applies only if it excludes doma
 
 from __future__ import annotations
 
+import contextlib
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
 from .cache import cache_path, lists_key, read_cache, write_cache
-from .domains import PublicSuffixes, domain_applies, url_host
+from .domains import domain_applies, public_suffixes, url_host, url_host_span
 from .index import DOMAINS, FLAGS, LIST_ID, PATTERN, RAW, TYPES, RuleIndex
-from .patterns import TOKEN_RE, pattern_regex
+from .patterns import TOKEN_RE, Glob, RegexMatcher, compile_pattern
 from .report import ParseReport
 from .request_types import DOCUMENT, request_type_bit
 from .rules import (
@@ -52,12 +52,14 @@ NOT_MATCHED = Decision(False, None, None)
 class _Request:
     """One request's facts, computed once and shared by every rule tested against it."""
 
-    __slots__ = ("host", "source_host", "third_party", "type_bit", "url", "url_lower")
+    __slots__ = ("host", "host_end", "host_start", "source_host", "third_party", "type_bit", "url", "url_lower")
 
-    def __init__(self, url: str, url_lower: str, host: str, source_host: str, type_bit: int) -> None:
+    def __init__(
+        self, url: str, url_lower: str, host_span: tuple[str, int, int], source_host: str, type_bit: int
+    ) -> None:
         self.url = url
         self.url_lower = url_lower
-        self.host = host
+        self.host, self.host_start, self.host_end = host_span
         self.source_host = source_host  # "" when the page is unknown
         self.type_bit = type_bit
         self.third_party: bool | None = None  # worked out when a rule first asks
@@ -69,8 +71,8 @@ class FilterEngine:
         self._rules = index.rules
         self._list_names = index.list_names
         self._plain_hosts = index.plain_hosts
-        self._suffixes = PublicSuffixes()
-        self._regexes: dict[int, re.Pattern[str]] = {}
+        self._suffixes = public_suffixes
+        self._matchers: dict[int, Glob | RegexMatcher] = {}  # built on first use, by rule id
 
     @classmethod
     def from_lists(
@@ -93,10 +95,9 @@ class FilterEngine:
             except (TypeError, ValueError, KeyError):
                 pass  # the right checksum on the wrong shape: an older layout; rebuild
         index = RuleIndex.build(lists, formats)
-        try:
+        # A read-only or full disk costs the next restart time, not this load.
+        with contextlib.suppress(OSError):
             write_cache(path, index.to_plain())
-        except OSError:
-            pass  # a read-only or full disk costs the next restart time, not this load
         return cls(index)
 
     @classmethod
@@ -118,7 +119,7 @@ class FilterEngine:
     def match(self, url: str, source_url: str | None = None, request_type: str | None = None) -> Decision:
         url_lower = url.lower()
         source_host = url_host(source_url.lower()) if source_url else ""
-        request = _Request(url, url_lower, url_host(url_lower), source_host, request_type_bit(request_type))
+        request = _Request(url, url_lower, url_host_span(url_lower), source_host, request_type_bit(request_type))
         return self._decide(request, with_tokens=True)
 
     def match_host(self, host: str) -> Decision:
@@ -130,7 +131,7 @@ class FilterEngine:
         elif host.count(":") == 1:
             host = host.partition(":")[0]
         host = host.rstrip(".")
-        return self._decide(_Request("", "", host, "", DOCUMENT), with_tokens=False)
+        return self._decide(_Request("", "", (host, 0, 0), "", DOCUMENT), with_tokens=False)
 
     def _decide(self, request: _Request, with_tokens: bool) -> Decision:
         index = self._index
@@ -146,7 +147,9 @@ class FilterEngine:
                 index.exception_untokened if with_tokens else (), False,
             )
             if allow is not None:
-                important = self._search(request, False, index.block_hosts, block_tokens, block_untokened, True)
+                important = self._search(
+                    request, False, index.block_hosts, block_tokens, block_untokened, True
+                )
                 if important is None:
                     return Decision(False, allow[0], self._list_names[allow[2]])
                 block = important
@@ -216,10 +219,10 @@ class FilterEngine:
         target = request.url if flags & MATCH_CASE else request.url_lower
         if flags & PLAIN:
             return rule[PATTERN] in target
-        regex = self._regexes.get(rule_id)
-        if regex is None:
-            regex = self._regexes[rule_id] = pattern_regex(flags, rule[PATTERN])
-        return regex.search(target) is not None
+        matcher = self._matchers.get(rule_id)
+        if matcher is None:
+            matcher = self._matchers[rule_id] = compile_pattern(flags, rule[PATTERN])
+        return matcher.matches(target, request.host_start, request.host_end)
 
     def _applies(self, rule: tuple, request: _Request) -> bool:
         """Type, party and `$domain=` checks (the pattern is already known to match)."""

@@ -25,7 +25,7 @@ from .hosts import FORMATS, detect_format, domain_line, hosts_line
 from .patterns import bounded_tokens
 from .report import ParseReport
 from .request_types import ALL_TYPES
-from .rules import BADFILTER, EXCEPTION, HOST_ANCHOR, REGEX, Invalid, NetworkRule, Skipped, parse_line, twin_key
+from .rules import BADFILTER, EXCEPTION, HOST_ANCHOR, REGEX, NetworkRule, Skipped, parse_line, twin_key
 
 # Positions in a stored rule tuple: (raw, flags, types, pattern, domains, list_id).
 RAW, FLAGS, TYPES, PATTERN, DOMAINS, LIST_ID = range(6)
@@ -85,7 +85,8 @@ def read_list(name: str, text: str, fmt: str = "auto") -> tuple[list[tuple[int, 
 class RuleIndex:
     list_names: list[str]
     rules: list[StoredRule]
-    plain_hosts: dict[str, int | tuple[int, str]]  # host -> list id, or (list id, raw) if raw is not `||host^`
+    # host -> list id, or (list id, raw) when the raw text is not `||host^`
+    plain_hosts: dict[str, int | tuple[int, str]]
     block_hosts: dict[str, tuple[int, ...]]  # host -> rule ids
     exception_hosts: dict[str, tuple[int, ...]]
     block_tokens: dict[str, tuple[int, ...]]  # token -> rule ids
@@ -139,10 +140,11 @@ class _Builder:
 
     def add(self, rule: NetworkRule, list_id: int) -> None:
         host = rule.host
-        if host is not None and rule.flags == HOST_ANCHOR and rule.types == ALL_TYPES and rule.domains is None:
+        plain = rule.flags == HOST_ANCHOR and rule.types == ALL_TYPES and rule.domains is None
+        if host is not None and plain:
             if host not in self.plain_hosts:
-                canonical = rule.raw in (f"||{host}^", host)
-                self.plain_hosts[host] = list_id if canonical else (list_id, rule.raw)
+                # Most raws are `||host^`, rebuilt from the key at match time instead of stored.
+                self.plain_hosts[host] = list_id if rule.raw == f"||{host}^" else (list_id, rule.raw)
             return
         rule_id = len(self.rules)
         self.rules.append((rule.raw, rule.flags, rule.types, rule.pattern, rule.domains, list_id))

@@ -83,7 +83,8 @@ def parse_line(line: str) -> ParsedLine:
         return Skipped("blank")
     first = text[0]
     if first == "!":
-        return Skipped("directive" if text.startswith(("!#if", "!#endif", "!#else", "!#include")) else "comment")
+        directive = text.startswith(("!#if", "!#endif", "!#else", "!#include"))
+        return Skipped("directive" if directive else "comment")
     if first == "[" and text.endswith("]"):
         return Skipped("comment")
     if "#" in text or "$$" in text or "$@$" in text:
@@ -117,7 +118,7 @@ def parse_network_rule(text: str) -> ParsedLine:
     domains: dict[str, bool] | None = None
     if options is not None:
         parsed = _parse_options(options)
-        if not isinstance(parsed, tuple):
+        if isinstance(parsed, Skipped | Invalid):
             return parsed
         option_flags, types, domains = parsed
         flags |= option_flags
@@ -191,10 +192,7 @@ def _parse_options(options: str) -> tuple[int, int, dict[str, bool] | None] | Sk
         return Skipped("$popup")
     if flags & PARTY_FLAGS == PARTY_FLAGS:
         return Invalid("both $third-party and $first-party")
-    if included_types:
-        types = included_types & ~excluded_types
-    else:
-        types = ALL_TYPES & ~excluded_types
+    types = (included_types or ALL_TYPES) & ~excluded_types
     if not types:
         return Invalid("no request type left")
     if domains is not None:
@@ -257,7 +255,7 @@ def twin_key(rule: NetworkRule) -> str:
     body, options = _split_options(raw)
     if options is None:
         return raw
-    kept = sorted(option.strip().lower() for option in options.split(",") if option.strip().lower() != "badfilter")
+    kept = sorted(option for option in (part.strip().lower() for part in options.split(",")) if option != "badfilter")
     return f"{body}${','.join(kept)}" if kept else str(body)
 
 
