@@ -111,11 +111,9 @@ def main() -> None:
         queries = LogQueries(path)
 
         raw_only = {name: timed(fn) for name, fn in dashboard(queries, now).items()}
-        store = LogStore(path)
         began = time.perf_counter()
-        store.rollup()
+        LogStore(path).close()  # opening rolls up every row generated above
         rollup_s = time.perf_counter() - began
-        store.close()
         began = time.perf_counter()
         LogStore(path).close()
         open_s = time.perf_counter() - began
@@ -125,7 +123,8 @@ def main() -> None:
 
     print(f"Log store benchmark: {args.records:,} records over 30 days, {platform.machine()}, "
           f"{platform.python_implementation()} {platform.python_version()}\n")
-    print(f"generate {gen_s:.1f} s · database {size_mb:.0f} MB · first roll-up of all rows {rollup_s:.1f} s · "
+    print(f"generate {gen_s:.1f} s · database {size_mb:.0f} MB · "
+          f"first open (quick_check + roll-up of all rows) {rollup_s:.1f} s · "
           f"open with quick_check {open_s * 1000:.0f} ms\n")
     print("| query | rolled up: median ms | worst ms | nothing rolled up yet: median ms | worst ms | target |")
     print("| --- | ---: | ---: | ---: | ---: | --- |")

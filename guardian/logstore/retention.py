@@ -85,7 +85,9 @@ def apply_retention(
         expired_hours = conn.execute("DELETE FROM hourly_devices WHERE hour < ?", (hour_cutoff,)).rowcount
         expired_hours += conn.execute("DELETE FROM hourly_hosts WHERE hour < ?", (hour_cutoff,)).rowcount
     with write_lock:
-        conn.execute("PRAGMA incremental_vacuum").fetchall()
+        # executescript, not execute: each step of this pragma frees one page, and
+        # execute() stops after the first step because the pragma returns no rows.
+        conn.executescript("PRAGMA incremental_vacuum")
         # PASSIVE never waits for readers; whatever it cannot copy now goes next time.
         conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
     return RetentionResult(expired, over_size, expired_hours)

@@ -50,6 +50,8 @@ class LogStore:
         self._write_lock = threading.Lock()
         self._closed = False
         self._conn = open_database(path, clock)
+        # Catch up before serving: queries are only fast while the unrolled tail is small.
+        roll_up(self._conn, self._write_lock)
         self._writer = BatchWriter(
             self._queue, self._conn, self._write_lock, self._drops, batch_size, flush_interval
         )
