@@ -1,0 +1,236 @@
+"""Refreshing subscribed lists, and handing the engine a complete set of list texts.
+
+Strategy: each list is refreshed on its own in a small thread pool, so a server that hangs
+or a list that keeps failing never holds up the others. One list's refresh: skip it if
+its `! Expires:` interval has not passed (unless forced); conditional GET with the stored
+ETag / Last-Modified; transient failures (timeouts, refused connections, 5xx) are retried
+a few times with growing delays (`sleep` is injectable); a new body is validated and only
+then stored. Every failure keeps the last good copy and is recorded in words in the
+metadata. Built-in lists (`builtin:NAME`) are never fetched: `texts_for` reads them from
+the source tree on every build.
+
+`texts_for` is what an engine build uses: the last good copy of every enabled list, never
+a partial set; a list that failed tonight contributes what it had yesterday.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from guardian.config import Config, ListConfig
+
+from .catalog import is_builtin, read_builtin
+from .download import DownloadError, Fetched, Limits, fetch
+from .store import FAILED_KEPT, FAILED_NONE, OK, UNCHANGED, ListMeta, ListStore, sha256_hex, utcnow
+from .validate import ValidationError, check_list
+
+log = logging.getLogger(__name__)
+
+UPDATED = "updated"
+SKIPPED = "skipped"
+FAILED = "failed"
+BUILTIN = "built in"
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshPolicy:
+    limits: Limits = field(default_factory=Limits)
+    attempts: int = 3  # tries per list for transient failures
+    first_delay: float = 10.0  # seconds before the second try
+    backoff: float = 4.0  # each further delay is this many times longer
+    workers: int = 4
+
+
+@dataclass(frozen=True, slots=True)
+class ListResult:
+    id: str
+    outcome: str  # UPDATED, UNCHANGED, SKIPPED, FAILED or BUILTIN
+    message: str  # one line for the command line and the log
+
+    @property
+    def changed(self) -> bool:
+        return self.outcome == UPDATED
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshSummary:
+    results: tuple[ListResult, ...]
+
+    @property
+    def changed(self) -> bool:
+        """Whether the engine needs rebuilding."""
+        return any(result.changed for result in self.results)
+
+    @property
+    def failed(self) -> tuple[ListResult, ...]:
+        return tuple(result for result in self.results if result.outcome == FAILED)
+
+
+def refresh_lists(
+    config: Config,
+    store: ListStore,
+    ids: Iterable[str] | None = None,
+    *,
+    force: bool = False,
+    policy: RefreshPolicy = RefreshPolicy(),
+    sleep: Callable[[float], None] = time.sleep,
+    now: Callable[[], datetime] = utcnow,
+) -> RefreshSummary:
+    """Refresh the lists named by `ids` (default: every enabled list); unknown ids raise KeyError."""
+    entries = [config.list_by_id(i) for i in ids] if ids is not None else [e for e in config.lists if e.enabled]
+    if not entries:
+        return RefreshSummary(())
+    with ThreadPoolExecutor(max_workers=max(1, min(policy.workers, len(entries))),
+                            thread_name_prefix="list-refresh") as pool:
+        futures = [pool.submit(refresh_one, e, store, force=force, policy=policy, sleep=sleep, now=now)
+                   for e in entries]
+        results = tuple(future.result() for future in futures)
+    for result in results:
+        log.log(logging.WARNING if result.outcome == FAILED else logging.INFO,
+                "list %s: %s", result.id, result.message)
+    return RefreshSummary(results)
+
+
+def refresh_one(
+    entry: ListConfig,
+    store: ListStore,
+    *,
+    force: bool = False,
+    policy: RefreshPolicy = RefreshPolicy(),
+    sleep: Callable[[float], None] = time.sleep,
+    now: Callable[[], datetime] = utcnow,
+) -> ListResult:
+    if is_builtin(entry.url):
+        return ListResult(entry.id, BUILTIN, "built in, read from the source tree")
+    with store.lock(entry.id):
+        try:
+            return _refresh_locked(entry, store, force, policy, sleep, now)
+        except Exception as exc:  # a bug must cost one list, not the whole refresh
+            log.exception("list %s: refresh crashed", entry.id)
+            return ListResult(entry.id, FAILED, f"internal error: {exc}")
+
+
+def _refresh_locked(
+    entry: ListConfig,
+    store: ListStore,
+    force: bool,
+    policy: RefreshPolicy,
+    sleep: Callable[[float], None],
+    now: Callable[[], datetime],
+) -> ListResult:
+    stored = store.read_bytes(entry.id)
+    old = store.load_meta(entry.id)
+    # The metadata describes the stored copy only if the URL and the checksum agree; if not
+    # (a changed URL, a cut between the two writes), trust neither validators nor counts.
+    trusted = old is not None and stored is not None and old.url == entry.url and old.sha256 == sha256_hex(stored)
+    meta = old if trusted and old is not None else ListMeta(entry.id, entry.url)
+    # The shrink check compares with the copy this list had, even if its checksum is off.
+    baseline = old.rules if old is not None and stored is not None and old.url == entry.url else None
+    started = now()
+
+    if not force and trusted and meta.expires_seconds and meta.confirmed_at:
+        fresh_until = meta.confirmed_at + timedelta(seconds=meta.expires_seconds)
+        if started < fresh_until:
+            hours = (fresh_until - started).total_seconds() / 3600
+            return ListResult(entry.id, SKIPPED, f"skipped: the list asks for at most one download per "
+                              f"{_duration(meta.expires_seconds)} ({hours:.1f} h to go)")
+
+    def fail(message: str) -> ListResult:
+        meta.status = FAILED_KEPT if stored is not None else FAILED_NONE
+        meta.error = message
+        meta.checked_at = now()
+        _save_meta_quietly(store, meta)
+        return ListResult(entry.id, FAILED, f"{meta.status}: {message}")
+
+    try:
+        fetched = _fetch_with_retries(entry.url, meta if trusted else None, policy, sleep)
+    except DownloadError as exc:
+        return fail(str(exc))
+
+    checked = now()
+    if fetched.body is None or (trusted and sha256_hex(fetched.body) == meta.sha256):
+        meta.status, meta.error = UNCHANGED, None
+        meta.etag, meta.last_modified = fetched.etag, fetched.last_modified
+        meta.checked_at = meta.confirmed_at = checked
+        _save_meta_quietly(store, meta)
+        return ListResult(entry.id, UNCHANGED, "unchanged")
+
+    try:
+        result = check_list(entry.id, fetched.body, entry.format, baseline, force)
+    except ValidationError as exc:
+        return fail(f"rejected: {exc}")
+
+    new = ListMeta(
+        id=entry.id, url=entry.url, status=OK, etag=fetched.etag, last_modified=fetched.last_modified,
+        fetched_at=checked, checked_at=checked, confirmed_at=checked, size=len(fetched.body),
+        sha256=sha256_hex(fetched.body), format=result.format, rules=result.rules, errors=result.errors,
+        kinds=result.kinds, expires_seconds=result.expires_seconds,
+    )
+    try:
+        store.save_copy(new, fetched.body)
+    except OSError as exc:
+        return fail(f"could not save the new copy: {exc.strerror or exc}")
+    dropped = f", {result.errors} invalid lines dropped" if result.errors else ""
+    return ListResult(entry.id, UPDATED, f"updated: {result.rules} rules ({result.format}){dropped}")
+
+
+def _fetch_with_retries(
+    url: str, meta: ListMeta | None, policy: RefreshPolicy, sleep: Callable[[float], None]
+) -> Fetched:
+    delay = policy.first_delay
+    attempt = 1
+    while True:
+        try:
+            return fetch(url, etag=meta.etag if meta else None,
+                         last_modified=meta.last_modified if meta else None, limits=policy.limits)
+        except DownloadError as exc:
+            if not exc.transient or attempt >= policy.attempts:
+                raise
+            log.info("%s: %s; trying again in %g s", url, exc, delay)
+            sleep(delay)
+            delay *= policy.backoff
+            attempt += 1
+
+
+def _save_meta_quietly(store: ListStore, meta: ListMeta) -> None:
+    # Metadata is a report, not the list: a full disk here must not turn into a crash.
+    try:
+        store.save_meta(meta)
+    except OSError as exc:
+        log.warning("list %s: could not save its metadata: %s", meta.id, exc)
+
+
+def _duration(seconds: int) -> str:
+    return f"{seconds // 86400} days" if seconds % 86400 == 0 else f"{seconds / 3600:g} h"
+
+
+def texts_for(config: Config, store: ListStore) -> dict[str, str]:
+    """{list id: text} of every enabled list that has a good copy, for `FilterEngine.from_lists`.
+
+    A list that has never been downloaded is left out (it has nothing to contribute yet);
+    a list whose last refresh failed contributes its last good copy.
+    """
+    texts: dict[str, str] = {}
+    for entry in config.lists:
+        if not entry.enabled:
+            continue
+        if is_builtin(entry.url):
+            try:
+                texts[entry.id] = read_builtin(entry.url)
+            except (OSError, ValueError) as exc:
+                log.error("list %s: cannot read built-in list %s: %s", entry.id, entry.url, exc)
+            continue
+        text = store.read_text(entry.id)
+        if text is not None:
+            texts[entry.id] = text
+    return texts
+
+
+def formats_for(config: Config) -> dict[str, str]:
+    """{list id: format} for `FilterEngine.from_lists(texts, formats=...)`."""
+    return {entry.id: entry.format for entry in config.lists if entry.enabled}
