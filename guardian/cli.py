@@ -49,8 +49,9 @@ def _config_check(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: a subcommand's own --config must not reset one given before the subcommand
-    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help="configuration file (default: $GUARDIAN_CONFIG, "
-                        "./guardian.toml, /etc/guardian/guardian.toml, else built-in defaults)")
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                        help="configuration file (default: $GUARDIAN_CONFIG, ./guardian.toml, "
+                        "/etc/guardian/guardian.toml, else built-in defaults)")
 
     parser = argparse.ArgumentParser(prog="guardian", description="A household filtering web proxy.",
                                      parents=[common])

@@ -60,7 +60,7 @@ class ProxyConfig:
             "192.168.0.0/16", "fc00::/7", "fe80::/10",
         )
     )
-    connect_ports: tuple[int, ...] = (443,)
+    connect_ports: tuple[int | str, ...] = (443,)  # ports, or "LOW-HIGH" ranges
     deny_destinations: tuple[IPNetwork, ...] = tuple(
         ipaddress.ip_network(n)
         for n in ("127.0.0.0/8", "::1/128", "0.0.0.0/8", "169.254.0.0/16", "fe80::/10")
@@ -402,9 +402,9 @@ def _proxy(table: Any) -> ProxyConfig:
     _check_keys(table, p, set(ProxyConfig.__slots__))
     d = ProxyConfig()
     ports = tuple(
-        _int(v, f"{p}.connect_ports[{i}]", 1, 65535)
+        _port_entry(v, f"{p}.connect_ports[{i}]")
         for i, v in enumerate(_typed(table.get("connect_ports", list(d.connect_ports)), list, f"{p}.connect_ports",
-                                     "a list of port numbers"))
+                                     "a list of ports or \"LOW-HIGH\" ranges"))
     )
     return ProxyConfig(
         listen=parse_address(_string(table["listen"], f"{p}.listen"), f"{p}.listen") if "listen" in table else d.listen,
@@ -427,6 +427,27 @@ def _proxy(table: Any) -> ProxyConfig:
                                1, 10_000),
         access_log_keep=_int(table.get("access_log_keep", d.access_log_keep), f"{p}.access_log_keep", 0, 100),
     )
+
+
+def _port_entry(value: Any, path: str) -> int | str:
+    if isinstance(value, str):
+        m = re.fullmatch(r"(\d{1,5})-(\d{1,5})", value)
+        if not m or not 1 <= int(m.group(1)) <= int(m.group(2)) <= 65535:
+            raise ConfigError(f"{path}: {value!r} is not a port range like \"8000-8999\" (1 to 65535)")
+        return value
+    return _int(value, path, 1, 65535)
+
+
+def port_ranges(entries: tuple[int | str, ...]) -> tuple[tuple[int, int], ...]:
+    """connect_ports entries as inclusive (low, high) ranges."""
+    ranges = []
+    for entry in entries:
+        if isinstance(entry, int):
+            ranges.append((entry, entry))
+        else:
+            low, high = entry.split("-")
+            ranges.append((int(low), int(high)))
+    return tuple(ranges)
 
 
 def _web(table: Any) -> WebConfig:

@@ -124,6 +124,8 @@ class Guardian:
             if new.proxy.listen != self.config.proxy.listen or new.data_dir != self.config.data_dir:
                 log.warning("proxy.listen and data_dir changes take effect after a restart")
             self.ctx.settings = ProxySettings.build(new.proxy, new.web)
+            # pooled connections were checked against the old destination rules
+            self.ctx.pool.close()
             self.config = new
             log.info("configuration reloaded from %s", new.source)
             return True

@@ -12,7 +12,7 @@ import socket
 import threading
 from dataclasses import dataclass, field
 
-from guardian.config import Address, ProxyConfig, WebConfig
+from guardian.config import Address, ProxyConfig, WebConfig, port_ranges
 from guardian.proxy.hooks import AllowAll, Decider, Recorder
 from guardian.proxy.upstream import DestinationPolicy, UpstreamPool
 from guardian.records import RequestRecord
@@ -43,6 +43,7 @@ class ProxySettings:
     destinations: DestinationPolicy
     via_name: str
     web_connect: Address | None  # where the settings page really listens, None when off
+    connect_ranges: tuple[tuple[int, int], ...]
 
     @classmethod
     def build(cls, proxy: ProxyConfig, web: WebConfig, web_enabled: bool = True) -> ProxySettings:
@@ -59,7 +60,10 @@ class ProxySettings:
             elif host == "::":
                 host = "::1"
             web_connect = Address(host, web.listen.port)
-        return cls(proxy, web, destinations, via_name, web_connect)
+        return cls(proxy, web, destinations, via_name, web_connect, port_ranges(proxy.connect_ports))
+
+    def connect_allowed(self, port: int) -> bool:
+        return any(low <= port <= high for low, high in self.connect_ranges)
 
     def client_allowed(self, ip: str) -> bool:
         try:

@@ -132,9 +132,9 @@ class UntilCloseBody(Body):
         self.complete = True
 
 
-def framing_for_request(reader: BufferedSocket, headers: list[tuple[str, str]], version: str) -> Body:
-    chunked = is_chunked(headers)
-    length = content_length(headers)
+def framing_for_request(reader: BufferedSocket, fields: dict[str, str], version: str) -> Body:
+    chunked = is_chunked(fields)
+    length = content_length(fields)
     if chunked and length is not None:
         raise ProtocolError(400, "both Content-Length and Transfer-Encoding")
     if chunked:
@@ -146,23 +146,20 @@ def framing_for_request(reader: BufferedSocket, headers: list[tuple[str, str]], 
     return EmptyBody()
 
 
-def framing_for_response(reader: BufferedSocket, headers: list[tuple[str, str]], status: int,
+def framing_for_response(reader: BufferedSocket, fields: dict[str, str], status: int,
                          request_method: str) -> Body:
     if request_method == "HEAD" or status in (204, 304) or 100 <= status < 200:
         return EmptyBody()
     try:
-        chunked = is_chunked(headers)
-        length = None if chunked else content_length(headers)
+        chunked = is_chunked(fields)
+        length = None if chunked else content_length(fields)
     except ProtocolError as exc:
         raise ProtocolError(502, f"upstream framing: {exc.message}") from None
     if chunked:
         body = ChunkedBody(reader)
-        body.reusable = not content_length_present(headers)
+        body.reusable = "content-length" not in fields
         return body
     if length is not None:
         return LengthBody(reader, length) if length else EmptyBody()
     return UntilCloseBody(reader)
 
-
-def content_length_present(headers: list[tuple[str, str]]) -> bool:
-    return any(name.lower() == "content-length" for name, _ in headers)

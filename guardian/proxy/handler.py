@@ -36,7 +36,7 @@ from guardian.proxy.http1 import (
 )
 from guardian.proxy.relay import HAVE_SPLICE, relay, splice_exact
 from guardian.proxy.responses import error_response, phrase
-from guardian.proxy.stream import BufferedSocket, HeadTooLarge, PeerClosed, Timeout
+from guardian.proxy.stream import BufferedSocket, HeadTooLarge, PeerClosed, Timeout, set_send_timeout
 from guardian.proxy.upstream import DestinationDenied, UpstreamError, connect
 from guardian.records import RequestRecord
 
@@ -97,21 +97,22 @@ class ClientConnection:
     def run(self) -> None:
         try:
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            set_send_timeout(self.sock, SEND_TIMEOUT)
             settings = self.ctx.settings
             if not settings.client_allowed(self.client_ip):
                 self._refuse_client(settings)
                 return
             first = True
             while not self.ctx.stopping.is_set():
-                settings = self.ctx.settings
-                wait = settings.proxy.head_timeout if first else settings.proxy.idle_timeout
+                proxy = self.ctx.settings.proxy
                 self.idle = True
                 try:
-                    self.reader.wait_for_data(time.monotonic() + wait)
+                    self.reader.wait_for_data(time.monotonic() + (proxy.head_timeout if first else proxy.idle_timeout))
                 except (Timeout, PeerClosed):
                     return
                 self.idle = False
-                if not self._serve_one(settings):
+                # read after the wait: a reload while this connection idled applies to its next request
+                if not self._serve_one(self.ctx.settings):
                     return
                 first = False
         except (ClientGone, OSError):
@@ -182,10 +183,10 @@ class ClientConnection:
         head = self.reader.read_head(t0 + settings.proxy.head_timeout, MAX_HEAD + MAX_TARGET + 64)
         request = parse_request_head(head)
         record.method = request.method
-        for name, value in request.headers:
-            if name.lower() == "via" and settings.via_name in value:
-                self._fail(record, 403, "This request has already passed through Guardian (a loop).", "denied")
-                return False
+        via = request.fields.get("via")
+        if via is not None and settings.via_name in via:
+            self._fail(record, 403, "This request has already passed through Guardian (a loop).", "denied")
+            return False
         if request.method == "CONNECT":
             return self._connect(settings, request, record)
         m = _ABSOLUTE.fullmatch(request.target)
@@ -201,7 +202,7 @@ class ClientConnection:
         if not path.startswith("/"):
             path = "/" + path
         record.host, record.port, record.target = host, port, path
-        body = framing_for_request(self.reader, request.headers, request.version)
+        body = framing_for_request(self.reader, request.fields, request.version)
         info = RequestInfo(self.client_ip, request.method, "http", host, port, path, request.headers)
 
         settings_page = settings.settings_page_target(host, port)
@@ -237,7 +238,7 @@ class ClientConnection:
         return keep
 
     def _client_wants_keepalive(self, request: RequestHead) -> bool:
-        tokens = connection_tokens(request.headers)
+        tokens = connection_tokens(request.fields)
         if request.version == "HTTP/1.1":
             return "close" not in tokens
         return "keep-alive" in tokens
@@ -245,9 +246,9 @@ class ClientConnection:
     # ------------------------------------------------------------------ forwarding
 
     def _open_upstream(self, settings: ProxySettings, host: str, port: int, checked: bool,
-                       record: RequestRecord) -> tuple[socket.socket, str, bool] | None:
+                       record: RequestRecord, verify: bool = True) -> tuple[BufferedSocket, str, bool] | None:
         """A pooled or new upstream connection; None when an error answer was sent."""
-        pooled = self.ctx.pool.get(host, port)
+        pooled = self.ctx.pool.get(host, port, verify)
         if pooled:
             return pooled[0], pooled[1], True
         try:
@@ -264,7 +265,8 @@ class ClientConnection:
             status = 504 if exc.kind == "timeout" else 502
             self._fail(record, status, exc.message, exc.kind)
             return None
-        return sock, addr, False
+        set_send_timeout(sock, SEND_TIMEOUT)
+        return BufferedSocket(sock), addr, False
 
     @staticmethod
     def _connect_unchecked(host: str, port: int, timeout: float) -> tuple[socket.socket, str]:
@@ -281,7 +283,7 @@ class ClientConnection:
         connect_host = verdict.connect_host or host
         target = verdict.target or path
         upgrade = self._upgrade_requested(request)
-        headers = end_to_end(request.headers, keep=frozenset({"upgrade"}) if upgrade else frozenset())
+        headers = end_to_end(request, keep=frozenset({"upgrade"}) if upgrade else frozenset())
         # Host is rebuilt from the URI; Expect means nothing from an HTTP/1.0 client (RFC 9110 §10.1.1).
         dropped = ("host", "expect") if request.version == "HTTP/1.0" else ("host",)
         headers = [(k, v) for k, v in headers if k.lower() not in dropped]
@@ -293,26 +295,27 @@ class ClientConnection:
             headers.append(("Transfer-Encoding", "chunked"))
         if upgrade:
             headers.append(("Connection", "Upgrade"))
-        expect_continue = request.version == "HTTP/1.1" and any(
-            k.lower() == "expect" and v.strip().lower() == "100-continue" for k, v in request.headers)
+        expect_continue = request.version == "HTTP/1.1" and (request.get("expect") or "").lower() == "100-continue"
         head_bytes = serialise_head(f"{request.method} {target} HTTP/1.1", headers)
         if isinstance(body, ChunkedBody) and not expect_continue:
             body.prefetch(PREFETCH_LIMIT, settings.proxy.idle_timeout)
 
+        # A retry is only safe for a request that can be sent again as it was.
+        retryable = request.method in IDEMPOTENT and isinstance(body, EmptyBody)
         for attempt in (1, 2):
-            opened = self._open_upstream(settings, connect_host, port, checked, record)
+            opened = self._open_upstream(settings, connect_host, port, checked, record, verify=not retryable)
             if opened is None:
                 return False
             upstream, addr, reused = opened
             record.upstream_addr = addr
             try:
-                response, up_reader, continue_sent = self._exchange(
-                    settings, upstream, head_bytes, request, body, expect_continue)
+                response, continue_sent = self._exchange(settings, upstream, head_bytes, request, body,
+                                                         expect_continue)
                 break
             except _RetryableUpstreamError:
                 upstream.close()
-                # A reused connection the origin had closed: safe to retry once when nothing was consumed.
-                if not (reused and attempt == 1 and request.method in IDEMPOTENT and isinstance(body, EmptyBody)):
+                # A reused connection the origin had closed: retry once on a new one.
+                if not (reused and attempt == 1 and retryable):
                     self._fail(record, 502, "The website closed the connection without answering.", "upstream")
                     return False
             except UpstreamError as exc:
@@ -330,43 +333,40 @@ class ClientConnection:
             except BaseException:
                 upstream.close()
                 raise
-        return self._relay_response(settings, request, upstream, up_reader, response, body, record,
-                                    continue_sent, host, connect_host, port, upgrade)
+        return self._relay_response(settings, request, upstream, response, body, record,
+                                    continue_sent, connect_host, port, upgrade)
 
     @staticmethod
     def _upgrade_requested(request: RequestHead) -> bool:
-        return request.get("upgrade") is not None and "upgrade" in connection_tokens(request.headers)
+        return "upgrade" in request.fields and "upgrade" in connection_tokens(request.fields)
 
-    def _exchange(self, settings: ProxySettings, upstream: socket.socket, head_bytes: bytes,
-                  request: RequestHead, body: Body,
-                  expect_continue: bool) -> tuple[ResponseHead, BufferedSocket, bool]:
+    def _exchange(self, settings: ProxySettings, up_reader: BufferedSocket, head_bytes: bytes,
+                  request: RequestHead, body: Body, expect_continue: bool) -> tuple[ResponseHead, bool]:
         """Send the request, return the first non-1xx (or 101) response head."""
-        up_reader = BufferedSocket(upstream)
+        upstream = up_reader.sock
         timeout = settings.proxy.response_timeout
         continue_sent = False
+        read_before = up_reader.bytes_read
         try:
-            upstream.settimeout(SEND_TIMEOUT)
-            if isinstance(body, EmptyBody):
-                upstream.sendall(head_bytes)
-            else:
-                upstream.sendall(head_bytes)
+            upstream.sendall(head_bytes)
+            if not isinstance(body, EmptyBody):
                 if expect_continue:
                     early = self._await_continue(up_reader)
                     if early is not None:
-                        return early, up_reader, False
+                        return early, False
                     self._send(b"HTTP/1.1 100 Continue\r\n\r\n")
                     continue_sent = True
                 self._send_body_upstream(upstream, body, settings.proxy.idle_timeout)
         except (BrokenPipeError, ConnectionResetError) as exc:
             raise _RetryableUpstreamError() from exc
-        except TimeoutError:
+        except (TimeoutError, BlockingIOError):  # SO_SNDTIMEO expired
             raise UpstreamError("timeout", "The website stopped accepting the request.") from None
         deadline = time.monotonic() + timeout
         while True:
             try:
                 raw = up_reader.read_head(deadline, MAX_HEAD + 8192)
             except PeerClosed:
-                if up_reader.bytes_read == 0:
+                if up_reader.bytes_read == read_before:
                     raise _RetryableUpstreamError() from None
                 raise UpstreamError("upstream", "The website closed the connection mid-answer.") from None
             except Timeout:
@@ -375,11 +375,11 @@ class ClientConnection:
                 raise ProtocolError(502, "response head too large") from None
             response = parse_response_head(raw)
             if response.status == 101 or response.status >= 200:
-                return response, up_reader, continue_sent
+                return response, continue_sent
             # Interim responses: 100 only if the client asked and has not had one; others (103) for 1.1.
             if request.version == "HTTP/1.1" and (response.status != 100 or (expect_continue and not continue_sent)):
                 self._send(serialise_head(f"HTTP/1.1 {response.status} {response.reason}",
-                                          end_to_end(response.headers)))
+                                          end_to_end(response)))
                 continue_sent = continue_sent or response.status == 100
 
     def _await_continue(self, up_reader: BufferedSocket) -> ResponseHead | None:
@@ -405,24 +405,23 @@ class ClientConnection:
 
     # ------------------------------------------------------------------ the response
 
-    def _relay_response(self, settings: ProxySettings, request: RequestHead, upstream: socket.socket,
-                        up_reader: BufferedSocket, response: ResponseHead, request_body: Body,
-                        record: RequestRecord, continue_sent: bool, host: str, connect_host: str, port: int,
-                        upgrade: bool) -> bool:
+    def _relay_response(self, settings: ProxySettings, request: RequestHead, up_reader: BufferedSocket,
+                        response: ResponseHead, request_body: Body, record: RequestRecord, continue_sent: bool,
+                        connect_host: str, port: int, upgrade: bool) -> bool:
         record.status = response.status
         if response.status == 101 and upgrade:
-            return self._relay_upgrade(settings, upstream, up_reader, response)
+            return self._relay_upgrade(settings, up_reader, response)
         try:
-            body = framing_for_response(up_reader, response.headers, response.status, request.method)
+            body = framing_for_response(up_reader, response.fields, response.status, request.method)
         except ProtocolError as exc:
-            upstream.close()
+            up_reader.close()
             self._fail(record, 502, f"The website sent an invalid response: {exc.message}", "upstream")
             return False
         # The client's request body was not sent (an early final answer to Expect): close after.
         request_done = request_body.complete or isinstance(request_body, EmptyBody)
         keep = self._client_wants_keepalive(request) and request_done and not (
             body.until_close and request.version == "HTTP/1.0")
-        headers = end_to_end(response.headers)
+        headers = end_to_end(response)
         headers.append(("Via", f"{response.version[5:]} {settings.via_name}"))
         rechunk = body.chunked or body.until_close
         if rechunk:
@@ -442,11 +441,11 @@ class ClientConnection:
 
         upstream_reusable = (body.complete and body.reusable and not body.until_close and request_done
                              and response.version == "HTTP/1.1"
-                             and "close" not in connection_tokens(response.headers) and not up_reader.buffer)
+                             and "close" not in connection_tokens(response.fields) and not up_reader.buffer)
         if upstream_reusable:
-            self.ctx.pool.put(connect_host, port, upstream, record.upstream_addr or "")
+            self.ctx.pool.put(connect_host, port, up_reader, record.upstream_addr or "")
         else:
-            upstream.close()
+            up_reader.close()
         return keep
 
     def _stream_body(self, settings: ProxySettings, head: bytes, body: Body, up_reader: BufferedSocket,
@@ -482,15 +481,14 @@ class ClientConnection:
             raise UpstreamBroke("the website's answer broke off")
         body.complete = True
 
-    def _relay_upgrade(self, settings: ProxySettings, upstream: socket.socket, up_reader: BufferedSocket,
-                       response: ResponseHead) -> bool:
-        headers = end_to_end(response.headers, keep=frozenset({"upgrade"}))
+    def _relay_upgrade(self, settings: ProxySettings, up_reader: BufferedSocket, response: ResponseHead) -> bool:
+        headers = end_to_end(response, keep=frozenset({"upgrade"}))
         headers += [("Connection", "Upgrade"), ("Via", f"1.1 {settings.via_name}")]
-        self._send(serialise_head(f"HTTP/1.1 101 {response.reason}", headers) + up_reader.take_buffer())
         try:
-            self._tunnel(settings, upstream)
+            self._send(serialise_head(f"HTTP/1.1 101 {response.reason}", headers) + up_reader.take_buffer())
+            self._tunnel(settings, up_reader.sock)
         finally:
-            upstream.close()
+            up_reader.close()
         return False
 
     # ------------------------------------------------------------------ CONNECT
@@ -501,7 +499,7 @@ class ClientConnection:
         if port == 0:
             raise ProtocolError(400, "CONNECT needs host:port")
         record.host, record.port = host, port
-        if port not in settings.proxy.connect_ports:
+        if not settings.connect_allowed(port):
             record.action, record.reason = "blocked", f"CONNECT to port {port} is not allowed"
             self._send(error_response(403, f"Guardian only opens tunnels to port(s) "
                                            f"{', '.join(map(str, settings.proxy.connect_ports))}."))
@@ -519,9 +517,9 @@ class ClientConnection:
         upstream, addr, _ = opened
         record.upstream_addr = addr
         record.status = 200
-        self._send(b"HTTP/1.1 200 Connection established\r\n\r\n")
         try:
-            self._tunnel(settings, upstream)
+            self._send(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            self._tunnel(settings, upstream.sock)
         finally:
             upstream.close()
         return False
@@ -531,7 +529,6 @@ class ClientConnection:
         early = self.reader.take_buffer()
         try:
             if early:
-                upstream.settimeout(SEND_TIMEOUT)
                 upstream.sendall(early)
         except OSError:
             return
@@ -543,7 +540,6 @@ class ClientConnection:
 
     def _send(self, data: bytes) -> None:
         try:
-            self.sock.settimeout(SEND_TIMEOUT)
             self.sock.sendall(data)
         except OSError as exc:
             raise ClientGone() from exc

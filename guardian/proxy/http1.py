@@ -52,9 +52,11 @@ class RequestHead:
     target: str
     version: str  # "HTTP/1.1" or "HTTP/1.0"
     headers: list[tuple[str, str]]  # names as sent, values stripped
+    fields: dict[str, str]  # lower-case name -> value (repeats joined with ", ")
 
     def get(self, name: str) -> str | None:
-        return header_value(self.headers, name)
+        """The value of the lower-case header `name`."""
+        return self.fields.get(name)
 
 
 @dataclass(slots=True)
@@ -63,17 +65,10 @@ class ResponseHead:
     status: int
     reason: str
     headers: list[tuple[str, str]]
+    fields: dict[str, str]
 
     def get(self, name: str) -> str | None:
-        return header_value(self.headers, name)
-
-
-def header_value(headers: list[tuple[str, str]], name: str) -> str | None:
-    """The value of `name`; repeated fields are joined with ', ' as RFC 9110 §5.3 allows."""
-    found = [v for k, v in headers if k.lower() == name]
-    if not found:
-        return None
-    return found[0] if len(found) == 1 else ", ".join(found)
+        return self.fields.get(name)
 
 
 def comma_tokens(value: str | None) -> list[str]:
@@ -91,10 +86,12 @@ def _split_lines(head: bytes) -> list[bytes]:
     return lines
 
 
-def _parse_fields(lines: list[bytes]) -> list[tuple[str, str]]:
+def _parse_fields(lines: list[bytes]) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """The fields in order, and indexed by lower-case name (RFC 9110 §5.3: repeats join with ', ')."""
     if len(lines) > MAX_FIELDS:
         raise ProtocolError(431, f"more than {MAX_FIELDS} header fields")
     headers = []
+    fields: dict[str, str] = {}
     for line in lines:
         if line[:1] in (b" ", b"\t"):
             raise ProtocolError(400, "obsolete line folding in a header")
@@ -106,8 +103,11 @@ def _parse_fields(lines: list[bytes]) -> list[tuple[str, str]]:
             if colon > 0 and line[colon - 1:colon] in (b" ", b"\t"):
                 raise ProtocolError(400, "whitespace before a header colon")
             raise ProtocolError(400, f"malformed header line {line[:80]!r}")
-        headers.append((m.group(1).decode("ascii"), m.group(2).decode("latin-1")))
-    return headers
+        name, value = m.group(1).decode("ascii"), m.group(2).decode("latin-1")
+        headers.append((name, value))
+        key = name.lower()
+        fields[key] = f"{fields[key]}, {value}" if key in fields else value
+    return headers, fields
 
 
 def parse_request_head(head: bytes) -> RequestHead:
@@ -133,7 +133,7 @@ def parse_request_head(head: bytes) -> RequestHead:
         raise ProtocolError(505, f"{version} is not supported; use HTTP/1.1")
     if len(head) - len(request_line) > MAX_HEAD:
         raise ProtocolError(431, "header section over 64 KiB")
-    return RequestHead(method, target, version, _parse_fields(lines[1:]))
+    return RequestHead(method, target, version, *_parse_fields(lines[1:]))
 
 
 def parse_response_head(head: bytes) -> ResponseHead:
@@ -145,19 +145,16 @@ def parse_response_head(head: bytes) -> ResponseHead:
     if major != b"1":
         raise ProtocolError(502, "upstream answered with an unsupported HTTP version")
     return ResponseHead(
-        f"HTTP/1.{minor.decode()}", int(status), (reason or b"").decode("latin-1"), _parse_fields(lines[1:])
+        f"HTTP/1.{minor.decode()}", int(status), (reason or b"").decode("latin-1"), *_parse_fields(lines[1:])
     )
 
 
-def content_length(headers: list[tuple[str, str]]) -> int | None:
+def content_length(fields: dict[str, str]) -> int | None:
     """The one Content-Length, digits only; identical repeats are one value (RFC 9110 §8.6)."""
-    values: set[str] = set()
-    for name, value in headers:
-        if name.lower() == "content-length":
-            for item in value.split(","):
-                values.add(item.strip())
-    if not values:
+    value = fields.get("content-length")
+    if value is None:
         return None
+    values = {item.strip() for item in value.split(",")}
     if len(values) > 1:
         raise ProtocolError(400, "differing Content-Length values")
     (value,) = values
@@ -166,16 +163,14 @@ def content_length(headers: list[tuple[str, str]]) -> int | None:
     return int(value)
 
 
-def is_chunked(headers: list[tuple[str, str]]) -> bool:
+def is_chunked(fields: dict[str, str]) -> bool:
     """True for `Transfer-Encoding: chunked`; any other coding is refused."""
-    codings: list[str] = []
-    for name, value in headers:
-        if name.lower() == "transfer-encoding":
-            codings += comma_tokens(value) or [""]
-    if not codings:
+    value = fields.get("transfer-encoding")
+    if value is None:
         return False
+    codings = comma_tokens(value)
     if codings != ["chunked"]:
-        raise ProtocolError(400, f"unsupported Transfer-Encoding {', '.join(codings)!r}")
+        raise ProtocolError(400, f"unsupported Transfer-Encoding {value[:40]!r}")
     return True
 
 
@@ -187,20 +182,23 @@ def parse_chunk_line(line: bytes) -> int:
     return int(m.group(1), 16)
 
 
-def connection_tokens(headers: list[tuple[str, str]]) -> set[str]:
-    tokens: set[str] = set()
-    for name, value in headers:
-        if name.lower() in ("connection", "proxy-connection"):
-            tokens.update(comma_tokens(value))
-    return tokens
+def connection_tokens(fields: dict[str, str]) -> set[str]:
+    tokens = comma_tokens(fields.get("connection"))
+    if "proxy-connection" in fields:
+        tokens += comma_tokens(fields["proxy-connection"])
+    return set(tokens)
 
 
-def end_to_end(headers: list[tuple[str, str]], keep: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+def end_to_end(message: RequestHead | ResponseHead, keep: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
     """Headers minus hop-by-hop ones and those the Connection header names (RFC 9110 §7.6.1).
     `keep` lets an upgrade relay keep `upgrade`."""
-    named = connection_tokens(headers) - NEVER_REMOVED
-    drop = (HOP_BY_HOP | named) - keep
-    return [(k, v) for k, v in headers if k.lower() not in drop]
+    fields = message.fields
+    drop = HOP_BY_HOP
+    if "connection" in fields or "proxy-connection" in fields:
+        drop = drop | (connection_tokens(fields) - NEVER_REMOVED)
+    if keep:
+        drop = drop - keep
+    return [(k, v) for k, v in message.headers if k.lower() not in drop]
 
 
 def serialise_head(first_line: str, headers: list[tuple[str, str]]) -> bytes:

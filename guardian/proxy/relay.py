@@ -175,4 +175,7 @@ def splice_exact(src: socket.socket, dst: socket.socket, count: int, timeout: fl
         pass
     finally:
         direction.close()
+        # both sockets carry on in blocking mode (kernel timeouts) for the next request
+        src.setblocking(True)
+        dst.setblocking(True)
     return direction.moved

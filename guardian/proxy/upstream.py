@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable
 
 from guardian.config import IPNetwork
+from guardian.proxy.stream import BufferedSocket
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -143,37 +144,44 @@ def _is_alive(sock: socket.socket) -> bool:
 
 
 class UpstreamPool:
-    """Idle keep-alive connections per (connect host, port)."""
+    """Idle keep-alive connections per (connect host, port), kept as BufferedSockets so their
+    kernel timeouts stay set between requests."""
+
+    # Connections idle for less than this are reused without a liveness probe when the
+    # request can be retried (a stale one then costs a retry, not an error).
+    PROBE_AFTER = 1.0
 
     def __init__(self, idle_timeout: float = 30.0, max_per_origin: int = 16, max_total: int = 512) -> None:
         self.idle_timeout = idle_timeout
         self.max_per_origin = max_per_origin
         self.max_total = max_total
-        self._idle: dict[tuple[str, int], list[tuple[float, socket.socket, str]]] = {}
+        self._idle: dict[tuple[str, int], list[tuple[float, BufferedSocket, str]]] = {}
         self._count = 0
         self._lock = threading.Lock()
 
-    def get(self, host: str, port: int) -> tuple[socket.socket, str] | None:
+    def get(self, host: str, port: int, verify: bool = True) -> tuple[BufferedSocket, str] | None:
+        """An idle connection to host:port; `verify` probes it even when it was just used."""
         now = time.monotonic()
         while True:
             with self._lock:
                 stack = self._idle.get((host, port))
                 if not stack:
                     return None
-                since, sock, addr = stack.pop()
+                since, conn, addr = stack.pop()
                 self._count -= 1
-            if now - since < self.idle_timeout and _is_alive(sock):
-                return sock, addr
-            sock.close()
+            idle = now - since
+            if idle < self.idle_timeout and ((not verify and idle < self.PROBE_AFTER) or _is_alive(conn.sock)):
+                return conn, addr
+            conn.close()
 
-    def put(self, host: str, port: int, sock: socket.socket, addr: str) -> None:
+    def put(self, host: str, port: int, conn: BufferedSocket, addr: str) -> None:
         with self._lock:
             stack = self._idle.setdefault((host, port), [])
             if len(stack) < self.max_per_origin and self._count < self.max_total:
-                stack.append((time.monotonic(), sock, addr))
+                stack.append((time.monotonic(), conn, addr))
                 self._count += 1
                 return
-        sock.close()
+        conn.close()
 
     def reap(self) -> None:
         """Close connections idle for longer than the timeout (called from a timer)."""
@@ -188,9 +196,9 @@ class UpstreamPool:
                     self._idle[key] = keep
                 else:
                     del self._idle[key]
-        for sock in expired:
+        for conn in expired:
             with contextlib.suppress(OSError):
-                sock.close()
+                conn.close()
 
     def close(self) -> None:
         with self._lock:
@@ -198,6 +206,6 @@ class UpstreamPool:
             self._idle.clear()
             self._count = 0
         for stack in stacks:
-            for _, sock, _ in stack:
+            for _, conn, _ in stack:
                 with contextlib.suppress(OSError):
-                    sock.close()
+                    conn.close()
