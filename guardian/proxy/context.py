@@ -12,6 +12,7 @@ import socket
 import threading
 from dataclasses import dataclass, field
 
+from guardian.cache import Cache
 from guardian.config import Address, ProxyConfig, WebConfig, port_ranges
 from guardian.proxy.hooks import AllowAll, Decider, Recorder
 from guardian.proxy.upstream import DestinationPolicy, UpstreamPool
@@ -97,6 +98,6 @@ class ProxyContext:
     decider: Decider = field(default_factory=AllowAll)
     recorder: Recorder = field(default_factory=NullRecorder)
     pool: UpstreamPool = field(default_factory=UpstreamPool)
-    cache: object | None = None  # guardian.cache.HttpCache when enabled
+    cache: Cache | None = None
     stopping: threading.Event = field(default_factory=threading.Event)  # no new requests
     force_close: threading.Event = field(default_factory=threading.Event)  # grace is over: end tunnels too

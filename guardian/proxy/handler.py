@@ -19,6 +19,7 @@ import socket
 import struct
 import time
 
+from guardian.cache import CachedResponse, Lookup, Outcome, Writer, with_x_cache
 from guardian.proxy.context import ProxyContext, ProxySettings
 from guardian.proxy.framing import Body, ChunkedBody, EmptyBody, LengthBody, framing_for_request, framing_for_response
 from guardian.proxy.hooks import RequestInfo, Verdict
@@ -280,10 +281,40 @@ class ClientConnection:
 
     def _forward(self, settings: ProxySettings, request: RequestHead, host: str, port: int, path: str,
                  body: Body, verdict: Verdict, record: RequestRecord, checked: bool) -> bool:
+        """Forward upstream, through the cache for GET and HEAD when there is one."""
+        cache = self.ctx.cache
+        upgrade = self._upgrade_requested(request)
+        if cache is None or not checked or upgrade or request.method not in ("GET", "HEAD"):
+            return self._forward_upstream(settings, request, host, port, path, body, verdict, record, checked,
+                                          upgrade, None)
+        url = f"http://{_format_authority(host, record.port, 80)}{verdict.target or path}"
+        with cache.lookup(request.method, url, request.headers) as lookup:
+            if lookup.outcome is Outcome.HIT:
+                return self._send_cached(settings, request, lookup.response, record, "HIT")
+            return self._forward_upstream(settings, request, host, port, path, body, verdict, record, checked,
+                                          upgrade, None if lookup.outcome is Outcome.BYPASS else lookup)
+
+    def _send_cached(self, settings: ProxySettings, request: RequestHead, cached: CachedResponse,
+                     record: RequestRecord, label: str) -> bool:
+        keep = self._client_wants_keepalive(request)
+        headers = [*cached.headers, ("Via", f"1.1 {settings.via_name}")]
+        if not keep:
+            headers.append(("Connection", "close"))
+        elif request.version == "HTTP/1.0":
+            headers.append(("Connection", "keep-alive"))
+        self._send(serialise_head(f"HTTP/1.1 {cached.status} {phrase(cached.status)}", headers) + cached.body)
+        record.status, record.cache, record.action = cached.status, label, "cached"
+        record.content_type = next((v for k, v in cached.headers if k.lower() == "content-type"), None)
+        return keep
+
+    def _forward_upstream(self, settings: ProxySettings, request: RequestHead, host: str, port: int, path: str,
+                          body: Body, verdict: Verdict, record: RequestRecord, checked: bool, upgrade: bool,
+                          lookup: Lookup | None) -> bool:
         connect_host = verdict.connect_host or host
         target = verdict.target or path
-        upgrade = self._upgrade_requested(request)
         headers = end_to_end(request, keep=frozenset({"upgrade"}) if upgrade else frozenset())
+        if lookup is not None:
+            headers = lookup.upstream_headers(headers)
         # Host is rebuilt from the URI; Expect means nothing from an HTTP/1.0 client (RFC 9110 §10.1.1).
         dropped = ("host", "expect") if request.version == "HTTP/1.0" else ("host",)
         headers = [(k, v) for k, v in headers if k.lower() not in dropped]
@@ -334,7 +365,7 @@ class ClientConnection:
                 upstream.close()
                 raise
         return self._relay_response(settings, request, upstream, response, body, record,
-                                    continue_sent, connect_host, port, upgrade)
+                                    continue_sent, connect_host, port, upgrade, lookup)
 
     @staticmethod
     def _upgrade_requested(request: RequestHead) -> bool:
@@ -407,7 +438,7 @@ class ClientConnection:
 
     def _relay_response(self, settings: ProxySettings, request: RequestHead, up_reader: BufferedSocket,
                         response: ResponseHead, request_body: Body, record: RequestRecord, continue_sent: bool,
-                        connect_host: str, port: int, upgrade: bool) -> bool:
+                        connect_host: str, port: int, upgrade: bool, lookup: Lookup | None) -> bool:
         record.status = response.status
         if response.status == 101 and upgrade:
             return self._relay_upgrade(settings, up_reader, response)
@@ -417,12 +448,21 @@ class ClientConnection:
             up_reader.close()
             self._fail(record, 502, f"The website sent an invalid response: {exc.message}", "upstream")
             return False
+        cache = self.ctx.cache
+        if lookup is not None and lookup.outcome is Outcome.REVALIDATE and response.status == 304:
+            self._release_upstream(up_reader, body, response, True, connect_host, port, record)
+            return self._send_cached(settings, request, cache.revalidated(lookup, response.headers), record,
+                                     "REVALIDATED")
+        writer = cache.begin_store(lookup, response.status, response.headers) if lookup is not None else None
         # The client's request body was not sent (an early final answer to Expect): close after.
         request_done = request_body.complete or isinstance(request_body, EmptyBody)
         keep = self._client_wants_keepalive(request) and request_done and not (
             body.until_close and request.version == "HTTP/1.0")
         headers = end_to_end(response)
         headers.append(("Via", f"{response.version[5:]} {settings.via_name}"))
+        if lookup is not None:
+            headers = with_x_cache(headers, "MISS")
+            record.cache = "MISS"
         rechunk = body.chunked or body.until_close
         if rechunk:
             headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
@@ -437,33 +477,45 @@ class ClientConnection:
         record.content_type = response.get("content-type")
         head = serialise_head(f"HTTP/1.1 {response.status} {response.reason}", headers)
         chunked_out = rechunk and request.version == "HTTP/1.1"
-        self._stream_body(settings, head, body, up_reader, chunked_out)
+        with writer or contextlib.nullcontext():
+            self._stream_body(settings, head, body, up_reader, chunked_out, writer)
+            if writer is not None and body.complete:
+                writer.finish()
+        self._release_upstream(up_reader, body, response, request_done, connect_host, port, record)
+        return keep
 
-        upstream_reusable = (body.complete and body.reusable and not body.until_close and request_done
-                             and response.version == "HTTP/1.1"
-                             and "close" not in connection_tokens(response.fields) and not up_reader.buffer)
-        if upstream_reusable:
+    def _release_upstream(self, up_reader: BufferedSocket, body: Body, response: ResponseHead, request_done: bool,
+                          connect_host: str, port: int, record: RequestRecord) -> None:
+        """Back to the pool when the exchange ended cleanly in frame, else closed."""
+        reusable = (body.complete and body.reusable and not body.until_close and request_done
+                    and response.version == "HTTP/1.1"
+                    and "close" not in connection_tokens(response.fields) and not up_reader.buffer)
+        if reusable:
             self.ctx.pool.put(connect_host, port, up_reader, record.upstream_addr or "")
         else:
             up_reader.close()
-        return keep
 
     def _stream_body(self, settings: ProxySettings, head: bytes, body: Body, up_reader: BufferedSocket,
-                     chunked_out: bool) -> None:
+                     chunked_out: bool, writer: Writer | None) -> None:
         timeout = settings.proxy.response_timeout
         try:
             if isinstance(body, LengthBody) and len(up_reader.buffer) >= body.length:
                 # the whole (small) body is here already: one send for head and body
-                self._send(head + up_reader.read_exact(body.length, None))
+                payload = up_reader.read_exact(body.length, None)
+                self._send(head + payload)
+                if writer is not None:
+                    writer.write(payload)
                 body.remaining = 0
                 body.complete = True
                 return
             self._send(head)
-            if isinstance(body, LengthBody) and HAVE_SPLICE and body.length >= SPLICE_MIN:
+            if writer is None and isinstance(body, LengthBody) and HAVE_SPLICE and body.length >= SPLICE_MIN:
                 self._splice_length_body(body, up_reader, timeout)
                 return
             for piece in body.chunks(timeout):
                 self._send(b"%x\r\n%b\r\n" % (len(piece), piece) if chunked_out else piece)
+                if writer is not None:
+                    writer.write(piece)
             if chunked_out:
                 self._send(b"0\r\n\r\n")
         except (PeerClosed, Timeout, ProtocolError) as exc:

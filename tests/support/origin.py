@@ -208,6 +208,25 @@ class Origin:
             text = "\n".join(f"{k}: {v}" for k, v in req.headers)
             conn.send(_response("200 OK", text.encode()))
             return True
+        if path.startswith("/asset/"):
+            # cacheable static assets: /asset/<name>?max-age=N&etag=X&delay=S&type=T&cc=...
+            from urllib.parse import parse_qs, urlsplit
+
+            query = {k: v[0] for k, v in parse_qs(urlsplit(path).query).items()}
+            time.sleep(float(query.get("delay", 0)))
+            etag = f'"{query.get("etag", "v1")}"'
+            cache_control = query.get("cc", f"max-age={query.get('max-age', '60')}")
+            headers = [("Content-Type", query.get("type", "image/png")), ("Cache-Control", cache_control),
+                       ("ETag", etag)]
+            if req.header("if-none-match") == etag:
+                conn.send(("HTTP/1.1 304 Not Modified\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
+                           + "\r\n").encode())
+                return True
+            body = f"asset {urlsplit(path).path}".encode() * int(query.get("repeat", 1))
+            conn.send(_response("200 OK", b"" if head_only else body, headers) if not head_only else
+                      ("HTTP/1.1 200 OK\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
+                       + f"Content-Length: {len(body)}\r\n\r\n").encode())
+            return True
         if path == "/slow":
             time.sleep(1.5)
             conn.send(_response("200 OK", b"slow but complete"))
