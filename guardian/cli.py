@@ -12,8 +12,8 @@ import logging
 import sys
 from pathlib import Path
 
-from guardian import __version__
-from guardian.config import ConfigError, describe, load_config, parse_address
+from guardian import __version__, control
+from guardian.config import LIST_FORMATS, Config, ConfigError, describe, find_config_path, load_config, parse_address
 
 
 def _address(value: str):
@@ -27,6 +27,7 @@ def _serve(args: argparse.Namespace) -> int:
     from guardian.service import Guardian, Overrides
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every job it adds
     overrides = Overrides(listen=args.listen, web_listen=args.web_listen,
                           data_dir=Path(args.data_dir) if args.data_dir else None)
     try:
@@ -44,6 +45,117 @@ def _config_check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     print(describe(config), end="")
     return 0
+
+
+def _stored_policy(config: Config):
+    """The policy a running service with this configuration applies, built from the stored lists."""
+    from guardian.lists import ListStore, texts_for
+    from guardian.policy import PauseStore, Policy
+
+    store = ListStore.for_data_dir(config.data_dir)
+    return Policy(config, texts_for(config, store), cache_dir=config.data_dir / "cache" / "filters",
+                  pauses=PauseStore.for_data_dir(config.data_dir))
+
+
+def _check(args: argparse.Namespace) -> int:
+    from guardian.policy.commands import check_command
+
+    config = load_config(args.config)
+    return check_command(_stored_policy(config), args.url, args.client, args.at, args.source, args.type, args.json)
+
+
+def _filters_report(args: argparse.Namespace) -> int:
+    from guardian.filters.commands import report_command
+
+    return report_command(args.lists, args.format)
+
+
+def _filters_match(args: argparse.Namespace) -> int:
+    from guardian.filters.commands import match_command
+
+    return match_command(args.lists, args.url, args.source, args.type)
+
+
+def _lists(args: argparse.Namespace) -> int:
+    from guardian.lists import commands
+
+    config = load_config(args.config)
+    action = args.lists_command or "status"
+    if action == "status":
+        return commands.lists_status_command(config)
+    if action == "catalog":
+        return commands.lists_catalog_command()
+    if action == "update":
+        try:
+            reply = control.call(config.data_dir, "lists-update", ids=args.ids, force=args.force)
+        except control.NotRunning:
+            return commands.lists_update_command(config, args.ids, args.force)
+        for result in reply.get("results", []):
+            print(f"{result['id']}: {result['message']}")
+        if "error" in reply:
+            print(f"guardian lists update: {reply['error']}", file=sys.stderr)
+        return 0 if reply.get("ok") else 1
+    config_path = find_config_path(args.config)
+    if action == "add":
+        return commands.lists_add_command(config_path, args.url, args.id, args.name, args.format, args.profile)
+    return commands.lists_remove_command(config_path, args.id)
+
+
+def _pause(args: argparse.Namespace) -> int:
+    from guardian.policy.commands import pause_command
+
+    return pause_command(load_config(args.config), profile=args.profile, device=args.device, minutes=args.minutes)
+
+
+def _allow(args: argparse.Namespace) -> int:
+    from guardian.policy.commands import allow_command
+
+    return allow_command(load_config(args.config), host=args.host, profile=args.profile, device=args.device,
+                         minutes=args.minutes)
+
+
+def _pauses(args: argparse.Namespace) -> int:
+    from guardian.policy.commands import pauses_command
+
+    return pauses_command(load_config(args.config), cancel=args.cancel, as_json=args.json)
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from guardian.logstore.commands import stats_command
+
+    config = load_config(args.config)
+    return stats_command(config.data_dir / "guardian.db", args.since, args.device, args.json,
+                         tz=config.timezone or None)
+
+
+def _log(args: argparse.Namespace) -> int:
+    from guardian.logstore.commands import log_command
+
+    config = load_config(args.config)
+    return log_command(config.data_dir / "guardian.db", args.device, args.blocked, args.host, args.since, args.limit,
+                       args.json, tz=config.timezone or None)
+
+
+def _cache(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    command = "cache-clear" if args.cache_command == "clear" else "cache-stats"
+    try:
+        reply = control.call(config.data_dir, command, timeout=10)
+    except control.NotRunning:
+        print("guardian cache: no running guardian serve (the cache lives in its memory)", file=sys.stderr)
+        return 1
+    if command == "cache-clear":
+        print(f"cleared {reply['cleared']} entries")
+    else:
+        for key, value in reply["stats"].items():
+            print(f"{key:>14}: {value}")
+    return 0
+
+
+def _who(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--profile")
+    group.add_argument("--device")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,6 +181,77 @@ def build_parser() -> argparse.ArgumentParser:
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
     check = config_commands.add_parser("check", parents=[common], help="validate and print the effective configuration")
     check.set_defaults(func=_config_check)
+
+    check_url = commands.add_parser("check", parents=[common], help="the decision the policy makes for a URL")
+    check_url.add_argument("url")
+    check_url.add_argument("--client", required=True, metavar="IP", help="the asking device's address")
+    check_url.add_argument("--at", metavar="ISO8601", help="when (default now; local time in the configured zone)")
+    check_url.add_argument("--source", metavar="URL", help="the page the request comes from")
+    check_url.add_argument("--type", metavar="TYPE", help="request type: document, image, script, ...")
+    check_url.add_argument("--json", action="store_true")
+    check_url.set_defaults(func=_check)
+
+    filters = commands.add_parser("filters", parents=[common], help="inspect filter list files")
+    filter_commands = filters.add_subparsers(dest="filters_command", required=True, metavar="COMMAND")
+    report = filter_commands.add_parser("report", parents=[common], help="parse report of list files")
+    report.add_argument("lists", nargs="+", metavar="LIST")
+    report.add_argument("--format", default="auto", choices=LIST_FORMATS)
+    report.set_defaults(func=_filters_report)
+    match = filter_commands.add_parser("match", parents=[common], help="match a URL against list files")
+    match.add_argument("lists", nargs="+", metavar="LIST")
+    match.add_argument("url")
+    match.add_argument("--source", metavar="URL")
+    match.add_argument("--type", metavar="TYPE")
+    match.set_defaults(func=_filters_match)
+
+    lists = commands.add_parser("lists", parents=[common], help="filter-list subscriptions (default: status)")
+    lists.set_defaults(func=_lists, lists_command=None)
+    list_commands = lists.add_subparsers(dest="lists_command", metavar="COMMAND")
+    list_commands.add_parser("status", parents=[common], help="status of every list")
+    list_commands.add_parser("catalog", parents=[common], help="well-known lists to subscribe to")
+    update = list_commands.add_parser("update", parents=[common], help="refresh lists now")
+    update.add_argument("ids", nargs="*", metavar="ID")
+    update.add_argument("--force", action="store_true", help="accept a much smaller list; ignore Expires")
+    add = list_commands.add_parser("add", parents=[common], help="subscribe to a list (URL, path or catalog id)")
+    add.add_argument("url")
+    add.add_argument("--id")
+    add.add_argument("--name")
+    add.add_argument("--format", choices=LIST_FORMATS)
+    add.add_argument("--profile", help="also add it to this profile's lists")
+    remove = list_commands.add_parser("remove", parents=[common], help="unsubscribe from a list")
+    remove.add_argument("id")
+
+    pause = commands.add_parser("pause", parents=[common], help="pause filtering for a profile or device")
+    _who(pause)
+    pause.add_argument("--minutes", type=float, required=True)
+    pause.set_defaults(func=_pause)
+    allow = commands.add_parser("allow", parents=[common], help="allow one host for a while")
+    _who(allow)
+    allow.add_argument("--host", required=True)
+    allow.add_argument("--minutes", type=float, required=True)
+    allow.set_defaults(func=_allow)
+    pauses = commands.add_parser("pauses", parents=[common], help="list pauses and allowances, or cancel one")
+    pauses.add_argument("--cancel", metavar="ID")
+    pauses.add_argument("--json", action="store_true")
+    pauses.set_defaults(func=_pauses)
+
+    stats = commands.add_parser("stats", parents=[common], help="household statistics from the request log")
+    stats.add_argument("--since", default="24h", help="a duration like 30m, 24h, 7d")
+    stats.add_argument("--device")
+    stats.add_argument("--json", action="store_true")
+    stats.set_defaults(func=_stats)
+    log_parser = commands.add_parser("log", parents=[common], help="search the request log")
+    log_parser.add_argument("--device")
+    log_parser.add_argument("--blocked", action="store_true")
+    log_parser.add_argument("--host", metavar="TEXT")
+    log_parser.add_argument("--since", default="1h")
+    log_parser.add_argument("--limit", type=int, default=50)
+    log_parser.add_argument("--json", action="store_true")
+    log_parser.set_defaults(func=_log)
+
+    cache = commands.add_parser("cache", parents=[common], help="the running service's static-asset cache")
+    cache.add_argument("cache_command", choices=("stats", "clear"))
+    cache.set_defaults(func=_cache)
     return parser
 
 

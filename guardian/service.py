@@ -1,22 +1,40 @@
 """`guardian serve`: builds every part from the configuration and runs them together.
 
-This is the one place that knows all the parts: the proxy core, the access log, and
-the services that plug into the core's two hooks. Signals: SIGHUP (or the file
-changing on disk) reloads the configuration, keeping the old one if the new one is
-invalid; SIGUSR1 reopens log files; SIGTERM/SIGINT stop gracefully.
+This is the one place that knows all the parts. The proxy core gets two hooks: the
+policy (a PolicyHolder, rebuilt off the request path and swapped on reload or after a
+list refresh) and a recorder (the access log and the SQLite log store). Around them run
+the static-asset cache, the list store with its nightly refresh, the log store's
+roll-up and retention jobs (APScheduler), the control socket for the command line, and
+the settings page.
+
+Signals: SIGHUP (or the file changing on disk) reloads the configuration, keeping the
+old one if the new one is invalid; SIGUSR1 reopens log files; SIGTERM/SIGINT stop
+gracefully, letting requests in flight finish within a bound.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import os
 import signal
+import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
 
 from guardian.accesslog import AccessLog
+from guardian.cache import Cache
 from guardian.config import Address, Config, ConfigError, find_config_path, load_config
+from guardian.config_edit import edit_config
+from guardian.control import ControlServer
+from guardian.lists import ListStore, RefreshSummary, refresh_lists, register_refresh_job, texts_for
+from guardian.logstore import LogQueries, LogStore, register_jobs
+from guardian.policy import NeighbourTable, PauseStore, Policy, PolicyHolder, SeenDevices
 from guardian.proxy.context import FanOutRecorder, ProxyContext, ProxySettings
 from guardian.proxy.server import ProxyServer, open_listener
 
@@ -24,6 +42,11 @@ log = logging.getLogger("guardian")
 
 CONFIG_POLL_SECONDS = 2.0
 STOP_GRACE_SECONDS = 10.0
+SEEN_DEVICES_FLUSH_SECONDS = 60
+
+
+class ConfigConflict(Exception):
+    """The configuration file changed since the editor read it."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,16 +76,56 @@ class Guardian:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.stopped = threading.Event()
         self._reload_lock = threading.Lock()
+        self._rebuild_lock = threading.Lock()
         self._config_mtime = self._mtime()
 
+        self.list_store = ListStore.for_data_dir(self.data_dir)
+        self.pauses = PauseStore.for_data_dir(self.data_dir)
+        self.neighbours = NeighbourTable()
+        self.devices_seen = SeenDevices(self.data_dir / "devices_seen.json", self.neighbours)
+        self.policy = PolicyHolder(self._build_policy(self.config, previous=None))
+        for problem in self.policy.policy.problems:
+            log.warning("configuration: %s", problem)
+        self.cache = Cache(self.config.cache)
+        self.log_store = self._open_log_store()
         self.access_log = None
         if self.config.proxy.access_log:
             self.access_log = AccessLog(self.data_dir / "logs" / "access.log",
                                         self.config.proxy.access_log_max_mb * 2**20, self.config.proxy.access_log_keep)
-        self.recorder = FanOutRecorder(*[r for r in (self.access_log,) if r is not None])
+        recorders = [r for r in (self.access_log, self.log_store) if r is not None]
         self.ctx = ProxyContext(settings=ProxySettings.build(self.config.proxy, self.config.web),
-                                recorder=self.recorder)
+                                decider=self.policy, recorder=FanOutRecorder(*recorders), cache=self.cache)
         self.proxy = ProxyServer(self.ctx, open_listener(self.config.proxy.listen))
+        self.scheduler = BackgroundScheduler(timezone=self.config.zone())
+        self.control: ControlServer | None = None
+
+    # ------------------------------------------------------------------ the parts
+
+    @property
+    def log_queries(self) -> LogQueries | None:
+        return self.log_store.queries if self.log_store is not None else None
+
+    def _open_log_store(self) -> LogStore | None:
+        if not self.config.log.enabled:
+            return None
+        try:
+            return LogStore(self.data_dir / "guardian.db", detail=self.config.log.detail,
+                            keep_days=self.config.log.keep_days, max_mb=self.config.log.max_mb)
+        except Exception:
+            # Guardian always starts: without its log rather than not at all.
+            log.exception("the request log cannot be opened; running without it")
+            return None
+
+    def _build_policy(self, config: Config, previous: Policy | None) -> Policy:
+        return Policy(config, texts_for(config, self.list_store), cache_dir=self.data_dir / "cache" / "filters",
+                      neighbours=self.neighbours, seen=self.devices_seen, pauses=self.pauses, previous=previous)
+
+    def rebuild_policy(self) -> None:
+        """Build a new policy off the request path from the stored lists, then swap it in."""
+        with self._rebuild_lock:
+            new = self._build_policy(self.config, previous=self.policy.policy)
+            self.policy.swap(new)
+        log.info("policy rebuilt: %d profiles", len(self.config.profiles))
 
     # ------------------------------------------------------------------ running
 
@@ -71,6 +134,13 @@ class Guardian:
         host, port = self.proxy.address
         log.info("Guardian proxy listening on %s:%s (config: %s, data: %s)", host, port,
                  self.config.source, self.data_dir)
+        register_refresh_job(self.scheduler, lambda: self.config, self.list_store, self.rebuild_policy)
+        if self.log_store is not None:
+            register_jobs(self.scheduler, self.log_store)
+        self.scheduler.add_job(self.devices_seen.flush, "interval", seconds=SEEN_DEVICES_FLUSH_SECONDS,
+                               id="guardian-devices-seen", coalesce=True, max_instances=1)
+        self.scheduler.start()
+        self.control = ControlServer(self.data_dir, self._control_handlers())
         threading.Thread(target=self._watch_config, name="config-watch", daemon=True).start()
 
     def install_signal_handlers(self) -> None:
@@ -89,7 +159,14 @@ class Guardian:
 
     def stop(self) -> None:
         self.stopped.set()
+        if self.control is not None:
+            self.control.close()
         self.proxy.stop(STOP_GRACE_SECONDS)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        self.devices_seen.flush()
+        if self.log_store is not None:
+            self.log_store.close()
         if self.access_log:
             self.access_log.close()
 
@@ -123,9 +200,94 @@ class Guardian:
                 return False
             if new.proxy.listen != self.config.proxy.listen or new.data_dir != self.config.data_dir:
                 log.warning("proxy.listen and data_dir changes take effect after a restart")
+            policy = self._build_policy(new, previous=self.policy.policy)
+            for problem in policy.problems:
+                log.warning("configuration: %s", problem)
+            with self._rebuild_lock:
+                self.config = new
+                self.policy.swap(policy)
             self.ctx.settings = ProxySettings.build(new.proxy, new.web)
             # pooled connections were checked against the old destination rules
             self.ctx.pool.close()
-            self.config = new
+            self.cache.configure(new.cache)
+            if self.log_store is not None:
+                self.log_store.detail = new.log.detail
+                self.log_store.keep_days, self.log_store.max_mb = new.log.keep_days, new.log.max_mb
+            if self.scheduler.running:
+                register_refresh_job(self.scheduler, lambda: self.config, self.list_store, self.rebuild_policy)
             log.info("configuration reloaded from %s", new.source)
             return True
+
+    # ------------------------------------------------------------------ what the CLI and the settings page call
+
+    def refresh_lists(self, ids: list[str] | None = None, force: bool = False) -> RefreshSummary:
+        summary = refresh_lists(self.config, self.list_store, ids, force=force)
+        if summary.changed:
+            self.rebuild_policy()
+        return summary
+
+    def writable_config_path(self) -> Path:
+        """Where edits go: the file in use, or ./guardian.toml (found first on the next start) for the defaults."""
+        return self.config_path or Path("guardian.toml").resolve()
+
+    def config_version(self) -> str:
+        try:
+            text = self.writable_config_path().read_bytes()
+        except FileNotFoundError:
+            text = b""
+        return hashlib.sha256(text).hexdigest()
+
+    def apply_config_edit(self, mutate: Callable[[Any], None], expected_version: str | None = None) -> Config:
+        """Validate and write an edit (keeping comments), then apply it live."""
+        with self._reload_lock:
+            if expected_version is not None and expected_version != self.config_version():
+                raise ConfigConflict("the configuration was changed elsewhere since this page was loaded")
+            path = self.writable_config_path()
+            edit_config(self.config_path, mutate, create_at=path)
+            if self.config_path is None:
+                self.config_path = path
+        self.reload()
+        return self.config
+
+    def proxy_address(self) -> str:
+        return _public_address(self.config.proxy.listen)
+
+    def web_address(self) -> str:
+        return _public_address(self.config.web.listen)
+
+    def _control_handlers(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
+        def lists_update(request: dict[str, Any]) -> dict[str, Any]:
+            ids = request.get("ids") or None
+            summary = self.refresh_lists(list(ids) if ids else None, bool(request.get("force")))
+            return {"ok": not summary.failed,
+                    "results": [{"id": r.id, "outcome": r.outcome, "message": r.message} for r in summary.results]}
+
+        def reload(_: dict[str, Any]) -> dict[str, Any]:
+            return {"ok": self.reload()}
+
+        def cache_stats(_: dict[str, Any]) -> dict[str, Any]:
+            return {"ok": True, "stats": self.cache.stats()}
+
+        def cache_clear(_: dict[str, Any]) -> dict[str, Any]:
+            return {"ok": True, "cleared": self.cache.clear()}
+
+        return {"lists-update": lists_update, "reload": reload, "cache-stats": cache_stats,
+                "cache-clear": cache_clear}
+
+
+def _public_address(address: Address) -> str:
+    """The address a device on the network should use: the Pi's own when listening on all."""
+    host = address.host
+    if host in ("0.0.0.0", "::"):
+        host = _primary_ip()
+    return f"[{host}]:{address.port}" if ":" in host else f"{host}:{address.port}"
+
+
+def _primary_ip() -> str:
+    # A UDP "connect" sends nothing; it only asks the kernel which source address it would use.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))
+            return probe.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
