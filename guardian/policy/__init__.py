@@ -1,0 +1,20 @@
+"""Household policy: which device asks, which of its profile's rules apply right now
+(schedules, pauses, allowances), safe search, and the block page.
+
+    policy = Policy(config, list_texts, cache_dir=..., neighbours=NeighbourTable(),
+                    seen=SeenDevices(data_dir / "devices_seen.json"),
+                    pauses=PauseStore.for_data_dir(data_dir))
+    holder = PolicyHolder(policy)        # the proxy's Decider
+    holder.swap(Policy(new_config, texts, previous=holder.policy, ...))   # on reload
+
+Modules: devices.py (who), schedules.py (when), pauses.py (temporary exceptions),
+rulesets.py (the parents' rules), safesearch.py, blockpage.py, decide.py (the
+precedence), commands.py (what the command line calls).
+"""
+
+from .decide import Policy, PolicyHolder
+from .devices import NeighbourTable, SeenDevices
+from .pauses import Pause, PauseStore
+from .rulesets import CUSTOM_LIST
+
+__all__ = ["CUSTOM_LIST", "NeighbourTable", "Pause", "PauseStore", "Policy", "PolicyHolder", "SeenDevices"]

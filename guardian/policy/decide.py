@@ -1,0 +1,315 @@
+"""The one decision: who is asking, which rules apply to them now, and what they get.
+
+Precedence (first that applies decides; docs/policy.md has the table):
+  1. device -> profile (unknown devices use the profile "default")
+  2. a pause or an allowance for the device or its profile -> allowed
+  3. an active schedule: `block = "all"` -> blocked; its own rules matching -> blocked
+  4. the profile's `allow` rules -> allowed
+  5. the profile's `block` rules -> blocked
+  6. the profile's subscribed lists (their exceptions included) -> blocked or allowed
+  7. otherwise allowed
+An allowed request to a search or video host of a profile with safe search gets the
+vendor's safe address as `connect_host` (and the safe parameter for plain HTTP).
+
+Strategy: `Policy` is an immutable snapshot of everything a decision needs, built off
+the request path from the configuration and the lists' texts: per profile the compiled
+rules, schedules and safe-search table; one FilterEngine per distinct set of subscribed
+lists (shared by the profiles with that set, and reused from the previous snapshot when
+the lists did not change). `PolicyHolder` swaps snapshots with one reference assignment,
+so a rebuild never blocks or disturbs a request in flight. What changes at run time
+(pauses, the neighbour table, devices seen) lives in shared objects the snapshot points to.
+
+A decision does no DNS and no network I/O: the host is matched as a name, and only a
+blocked or an allowed Verdict leaves here; the proxy core connects afterwards, if at all.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
+
+from guardian.config import Config, ProfileConfig
+from guardian.filters import FilterEngine, infer_request_type
+from guardian.proxy.hooks import RequestInfo, Verdict
+
+from .blockpage import BlockInfo, page_response, stand_in_response, wants_page
+from .devices import DeviceDirectory, NeighbourTable, SeenDevices
+from .pauses import PauseStore
+from .rulesets import CUSTOM_LIST, RuleSet, compile_rules, split_rules
+from .safesearch import SafeSearch
+from .schedules import Window, ZoneClock, compile_window, until_text
+
+EngineKey = tuple[tuple[str, str, str], ...]  # ((list id, format, text), ...) sorted by id
+
+
+class _Schedule(NamedTuple):
+    name: str
+    label: str  # "Bedtime": the name as a sentence starts
+    window: Window
+    block_all: bool
+    rules: RuleSet | None
+
+
+class _Profile(NamedTuple):
+    name: str
+    schedules: tuple[_Schedule, ...]
+    allow: RuleSet | None
+    block: RuleSet | None
+    engine: FilterEngine | None
+    safe: SafeSearch | None
+
+
+class _Who(NamedTuple):
+    """A configured device (or 'any other device') with its profile, and the Verdict for
+    a request nothing matched: built once, as the core only reads Verdicts."""
+
+    device: str | None
+    profile: _Profile
+    allowed: Verdict
+
+
+def _who(device: str | None, profile: _Profile) -> _Who:
+    return _Who(device, profile, Verdict(allowed=True, device=device, profile=profile.name))
+
+
+class Policy:
+    def __init__(
+        self,
+        config: Config,
+        list_texts: Mapping[str, str],
+        *,
+        cache_dir: Path | None = None,
+        neighbours: NeighbourTable | None = None,
+        seen: SeenDevices | None = None,
+        pauses: PauseStore | None = None,
+        previous: Policy | None = None,
+    ) -> None:
+        """Build a snapshot. `list_texts` maps list ids to their stored text (missing or
+        disabled lists are left out and noted in `problems`); `previous` lends its
+        engines for lists whose text did not change."""
+        self.config = config
+        self.zone = config.zone()
+        self.problems: list[str] = []
+        self._clock = ZoneClock(self.zone)
+        self._seen = seen
+        self._pauses = pauses
+        self._list_names = {entry.id: entry.name for entry in config.lists}
+        self._engines: dict[EngineKey, FilterEngine] = {}
+        old_engines = previous._engines if previous is not None else {}
+        profiles = {
+            p.name: self._compile_profile(p, list_texts, cache_dir, old_engines) for p in config.profiles
+        }
+        self._unknown = _who(None, profiles["default"])
+        self._devices: DeviceDirectory[_Who] = DeviceDirectory(
+            ((d.match, _who(d.name, profiles[d.profile])) for d in config.devices), neighbours
+        )
+
+    # ------------------------------------------------------------ building
+
+    def _compile_profile(
+        self, profile: ProfileConfig, list_texts: Mapping[str, str], cache_dir: Path | None,
+        old_engines: dict[EngineKey, FilterEngine],
+    ) -> _Profile:
+        where = f"profile {profile.name!r}"
+        blocks, allows = split_rules(profile.block, profile.allow)
+        schedules = tuple(
+            _Schedule(s.name, s.name[:1].upper() + s.name[1:], compile_window(s), s.block_all,
+                      None if s.block_all else compile_rules(s.block, f"{where}, schedule {s.name!r}", self.problems))
+            for s in profile.schedules
+        )
+        safe = SafeSearch(profile.safe_search, profile.youtube)
+        return _Profile(
+            name=profile.name,
+            schedules=schedules,
+            allow=compile_rules(allows, f"{where}, allow", self.problems),
+            block=compile_rules(blocks, f"{where}, block", self.problems),
+            engine=self._lists_engine(profile, list_texts, cache_dir, old_engines),
+            safe=safe if safe.enabled else None,
+        )
+
+    def _lists_engine(
+        self, profile: ProfileConfig, list_texts: Mapping[str, str], cache_dir: Path | None,
+        old_engines: dict[EngineKey, FilterEngine],
+    ) -> FilterEngine | None:
+        parts = []
+        for list_id in sorted(profile.lists):
+            entry = self.config.list_by_id(list_id)
+            if not entry.enabled:
+                continue
+            text = list_texts.get(list_id)
+            if text is None:
+                self.problems.append(f"profile {profile.name!r}: list {list_id!r} has no stored copy yet; not applied")
+                continue
+            parts.append((list_id, entry.format, text))
+        if not parts:
+            return None
+        key: EngineKey = tuple(parts)
+        engine = self._engines.get(key) or old_engines.get(key)
+        if engine is None:
+            engine = FilterEngine.from_lists(
+                {lid: text for lid, _, text in parts}, formats={lid: fmt for lid, fmt, _ in parts}, cache_dir=cache_dir
+            )
+        self._engines[key] = engine
+        return engine
+
+    # ------------------------------------------------------------ deciding
+
+    def decide(self, request: RequestInfo, now: datetime | None = None) -> Verdict:
+        timestamp = time.time() if now is None else now.timestamp()
+        who = self._devices.identify(request.client_ip)
+        if who is None:
+            who = self._unknown
+            if self._seen is not None:
+                self._seen.note(request.client_ip, timestamp)
+        if request.method == "CONNECT":
+            return self._evaluate(who, request.client_ip, "CONNECT", request.host, None, "",
+                                  None, None, None, timestamp)
+        headers = {name.lower(): value for name, value in request.headers}
+        url = request.url
+        return self._evaluate(who, request.client_ip, request.method, request.host, url,
+                              request.target, headers.get("referer"),
+                              infer_request_type(request.method, url, headers), headers.get("accept"), timestamp)
+
+    def explain(
+        self,
+        url: str,
+        client_ip: str,
+        at: datetime | None = None,
+        source_url: str | None = None,
+        request_type: str | None = None,
+    ) -> dict[str, Any]:
+        """The decision for a URL (or a bare host, decided as a CONNECT would be) as
+        `guardian check --json` prints it. A naive `at` is local time in the configured zone."""
+        if at is not None and at.tzinfo is None:
+            at = at.replace(tzinfo=self.zone)
+        timestamp = time.time() if at is None else at.timestamp()
+        who = self._devices.identify(client_ip) or self._unknown
+        if "://" in url:
+            parts = urlsplit(url)
+            host = (parts.hostname or "").rstrip(".")
+            parts.port  # noqa: B018 -- raises ValueError for a port out of range, as a bad URL should
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            if request_type is None:
+                request_type = infer_request_type("GET", url, {})
+            verdict = self._evaluate(who, client_ip, "GET", host, url, target, source_url, request_type,
+                                     None, timestamp)
+        else:
+            host = url.strip().lower().partition(":")[0].rstrip(".")
+            verdict = self._evaluate(who, client_ip, "CONNECT", host, None, "",
+                                     None, None, None, timestamp)
+        return {
+            "action": "allow" if verdict.allowed else "block",
+            "reason": verdict.reason or "No rule matched",
+            "rule": verdict.rule,
+            "list": verdict.list_id,
+            "schedule": verdict.schedule,
+            "device": verdict.device,
+            "profile": verdict.profile,
+        }
+
+    def _evaluate(
+        self, who: _Who, client_ip: str, method: str, host: str, url: str | None, target: str,
+        source_url: str | None, request_type: str | None, accept: str | None, timestamp: float,
+    ) -> Verdict:
+        """The precedence table, in order. `url` None means a CONNECT to `host`."""
+        profile = who.profile
+        if self._pauses is not None:
+            entry = self._pauses.find(profile.name, who.device, host, timestamp)
+            if entry is not None:
+                return self._allow(who, host, url, target, entry.describe(self.zone), None, None)
+
+        if profile.schedules:
+            minute = self._clock.minute_of_week(timestamp)
+            for schedule in profile.schedules:
+                if not schedule.window.active(minute):
+                    continue
+                rule = None
+                if not schedule.block_all:
+                    rule = schedule.rules.match(host, url, source_url, request_type) if schedule.rules else None
+                    if rule is None:
+                        continue
+                reason = f"{schedule.label} {until_text(minute, schedule.window.ends_at(minute))}"
+                return self._block(who, client_ip, method, host, url, request_type, accept, reason,
+                                   rule, CUSTOM_LIST if rule else None, schedule.name)
+
+        if profile.allow is not None:
+            rule = profile.allow.match(host, url, source_url, request_type)
+            if rule is not None:
+                return self._allow(who, host, url, target, "Allowed by a parent's rule", rule, CUSTOM_LIST)
+
+        if profile.block is not None:
+            rule = profile.block.match(host, url, source_url, request_type)
+            if rule is not None:
+                return self._block(who, client_ip, method, host, url, request_type, accept,
+                                   "A parent blocked this site", rule, CUSTOM_LIST, None)
+
+        engine = profile.engine
+        if engine is not None:
+            decision = engine.match(url, source_url, request_type) if url is not None else engine.match_host(host)
+            if decision.blocked:
+                name = self._list_names.get(decision.list or "", decision.list)
+                return self._block(who, client_ip, method, host, url, request_type, accept,
+                                   f'On the block list "{name}"', decision.rule, decision.list, None)
+            if decision.rule is not None:
+                name = self._list_names.get(decision.list or "", decision.list)
+                return self._allow(who, host, url, target, f'Allowed by an exception in the list "{name}"',
+                                   decision.rule, decision.list)
+        return self._allow(who, host, url, target, None, None, None)
+
+    def _allow(self, who: _Who, host: str, url: str | None, target: str, reason: str | None,
+               rule: str | None, list_id: str | None) -> Verdict:
+        safe = who.profile.safe
+        if safe is not None:
+            safe_host = safe.connect_host(host)
+            if safe_host is not None:
+                return Verdict(
+                    allowed=True, connect_host=safe_host,
+                    target=SafeSearch.target(safe_host, target) if url is not None else None,
+                    device=who.device, profile=who.profile.name,
+                    reason=reason or f"Safe search: connected to {safe_host}", rule=rule, list_id=list_id,
+                )
+        if reason is None:
+            return who.allowed
+        return Verdict(allowed=True, device=who.device, profile=who.profile.name, reason=reason, rule=rule,
+                       list_id=list_id)
+
+    def _block(
+        self, who: _Who, client_ip: str, method: str, host: str, url: str | None,
+        request_type: str | None, accept: str | None, reason: str, rule: str | None, list_id: str | None,
+        schedule: str | None,
+    ) -> Verdict:
+        if url is not None and wants_page(method, request_type, accept):
+            detail = None
+            if rule is not None:
+                source = "a parent's own rules" if list_id == CUSTOM_LIST else \
+                    f'the list "{self._list_names.get(list_id or "", list_id)}"'
+                detail = f"Rule {rule} from {source}"
+            info = BlockInfo(url, reason, detail, who.device, client_ip, who.profile.name, host)
+            status, headers, body = page_response(info)
+        else:
+            status, headers, body = stand_in_response(request_type if url is not None else None, reason)
+        return Verdict(allowed=False, status=status, headers=headers, body=body, device=who.device,
+                       profile=who.profile.name, reason=reason, rule=rule, list_id=list_id, schedule=schedule)
+
+
+class PolicyHolder:
+    """The proxy's Decider: delegates to the current snapshot, swapped in one assignment."""
+
+    def __init__(self, policy: Policy) -> None:
+        self._policy = policy
+
+    @property
+    def policy(self) -> Policy:
+        return self._policy
+
+    def swap(self, new: Policy) -> Policy:
+        """Install `new`; returns the old one. Requests already deciding finish with it."""
+        old, self._policy = self._policy, new
+        return old
+
+    def decide(self, request: RequestInfo) -> Verdict:
+        return self._policy.decide(request)
