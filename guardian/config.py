@@ -504,6 +504,8 @@ def _lists(value: Any) -> tuple[ListConfig, ...]:
             raise ConfigError(f"{p}.id: {list_id!r} must be lower-case letters, digits, '-' or '_'")
         if list_id in seen:
             raise ConfigError(f"{p}.id: {list_id!r} is used by another list")
+        if list_id == "custom":
+            raise ConfigError(f"{p}.id: 'custom' is reserved for the parents' own rules")
         seen.add(list_id)
         url = _string(table["url"], f"{p}.url")
         if not url.strip():

@@ -83,6 +83,7 @@ class Guardian:
         self.pauses = PauseStore.for_data_dir(self.data_dir)
         self.neighbours = NeighbourTable()
         self.devices_seen = SeenDevices(self.data_dir / "devices_seen.json", self.neighbours)
+        self._fetch_missing_local_lists()
         self.policy = PolicyHolder(self._build_policy(self.config, previous=None))
         for problem in self.policy.policy.problems:
             log.warning("configuration: %s", problem)
@@ -115,6 +116,16 @@ class Guardian:
             # Guardian always starts: without its log rather than not at all.
             log.exception("the request log cannot be opened; running without it")
             return None
+
+    def _fetch_missing_local_lists(self) -> None:
+        """Lists on this machine (paths, file:// URLs) are stored before the first build,
+        so they apply from the first request; remote ones arrive with the first refresh."""
+        missing = [e.id for e in self.config.lists
+                   if e.enabled and not e.url.startswith(("http://", "https://", "builtin:"))
+                   and not self.list_store.has_copy(e.id)]
+        if missing:
+            for result in refresh_lists(self.config, self.list_store, missing).results:
+                log.info("list %s: %s", result.id, result.message)
 
     def _build_policy(self, config: Config, previous: Policy | None) -> Policy:
         return Policy(config, texts_for(config, self.list_store), cache_dir=self.data_dir / "cache" / "filters",
