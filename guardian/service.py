@@ -15,6 +15,7 @@ gracefully, letting requests in flight finish within a bound.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import hashlib
 import logging
 import os
@@ -85,6 +86,7 @@ class Guardian:
         self.devices_seen = SeenDevices(self.data_dir / "devices_seen.json", self.neighbours)
         self._fetch_missing_local_lists()
         self.policy = PolicyHolder(self._build_policy(self.config, previous=None))
+        _freeze_long_lived_objects()
         for problem in self.policy.policy.problems:
             log.warning("configuration: %s", problem)
         self.cache = Cache(self.config.cache)
@@ -136,6 +138,7 @@ class Guardian:
         with self._rebuild_lock:
             new = self._build_policy(self.config, previous=self.policy.policy)
             self.policy.swap(new)
+        _freeze_long_lived_objects()
         log.info("policy rebuilt: %d profiles", len(self.config.profiles))
 
     # ------------------------------------------------------------------ running
@@ -217,6 +220,7 @@ class Guardian:
             with self._rebuild_lock:
                 self.config = new
                 self.policy.swap(policy)
+            _freeze_long_lived_objects()
             self.ctx.settings = ProxySettings.build(new.proxy, new.web)
             # pooled connections were checked against the old destination rules
             self.ctx.pool.close()
@@ -284,6 +288,15 @@ class Guardian:
 
         return {"lists-update": lists_update, "reload": reload, "cache-stats": cache_stats,
                 "cache-clear": cache_clear}
+
+
+def _freeze_long_lived_objects() -> None:
+    """Move everything alive now (the filter engines' hundreds of thousands of objects)
+    out of the cyclic garbage collector's view. Without this every full collection walks
+    the whole rule index while requests wait; frozen objects are still freed by reference
+    counting when a later rebuild drops them."""
+    gc.collect()
+    gc.freeze()
 
 
 def _public_address(address: Address) -> str:
