@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -28,6 +29,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every job it adds
+    # Until the real handlers are installed, a SIGHUP (logrotate, a quick edit) must not kill the start.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     overrides = Overrides(listen=args.listen, web_listen=args.web_listen,
                           data_dir=Path(args.data_dir) if args.data_dir else None)
     try:
@@ -152,6 +156,13 @@ def _cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def _set_password(args: argparse.Namespace) -> int:
+    from guardian.web.commands import set_password_command
+
+    config = load_config(args.config)
+    return set_password_command(Path(args.data_dir) if args.data_dir else config.data_dir, args.stdin)
+
+
 def _who(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--profile")
@@ -248,6 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
     log_parser.add_argument("--limit", type=int, default=50)
     log_parser.add_argument("--json", action="store_true")
     log_parser.set_defaults(func=_log)
+
+    password = commands.add_parser("set-password", parents=[common], help="set the settings page's password")
+    password.add_argument("--stdin", action="store_true", help="read the password from standard input")
+    password.add_argument("--data-dir", metavar="DIR", help="the data directory (default: data_dir of the config)")
+    password.set_defaults(func=_set_password)
 
     cache = commands.add_parser("cache", parents=[common], help="the running service's static-asset cache")
     cache.add_argument("cache_command", choices=("stats", "clear"))

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import waitress
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from guardian.accesslog import AccessLog
@@ -38,16 +39,14 @@ from guardian.logstore import LogQueries, LogStore, register_jobs
 from guardian.policy import NeighbourTable, PauseStore, Policy, PolicyHolder, SeenDevices
 from guardian.proxy.context import FanOutRecorder, ProxyContext, ProxySettings
 from guardian.proxy.server import ProxyServer, open_listener
+from guardian.web import create_app
+from guardian.web.services import ConfigConflict
 
 log = logging.getLogger("guardian")
 
 CONFIG_POLL_SECONDS = 2.0
 STOP_GRACE_SECONDS = 10.0
 SEEN_DEVICES_FLUSH_SECONDS = 60
-
-
-class ConfigConflict(Exception):
-    """The configuration file changed since the editor read it."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +100,10 @@ class Guardian:
         self.proxy = ProxyServer(self.ctx, open_listener(self.config.proxy.listen))
         self.scheduler = BackgroundScheduler(timezone=self.config.zone())
         self.control: ControlServer | None = None
+        # Created now so a first start prints the settings page's one-time set-up code at once.
+        self.web_app = create_app(self)
+        self.web_server = waitress.create_server(self.web_app, host=self.config.web.listen.host,
+                                                 port=self.config.web.listen.port, threads=8, ident="Guardian")
 
     # ------------------------------------------------------------------ the parts
 
@@ -155,6 +158,8 @@ class Guardian:
                                id="guardian-devices-seen", coalesce=True, max_instances=1)
         self.scheduler.start()
         self.control = ControlServer(self.data_dir, self._control_handlers())
+        threading.Thread(target=self.web_server.run, name="settings-page", daemon=True).start()
+        log.info("settings page on http://%s/", self.web_address())
         threading.Thread(target=self._watch_config, name="config-watch", daemon=True).start()
 
     def install_signal_handlers(self) -> None:
@@ -175,6 +180,7 @@ class Guardian:
         self.stopped.set()
         if self.control is not None:
             self.control.close()
+        self.web_server.close()
         self.proxy.stop(STOP_GRACE_SECONDS)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)

@@ -37,9 +37,20 @@ class GuardianProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "guardian.cli", "serve", "--config", str(config_path), *(extra_args or [])],
             cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
-        if not wait_port(port):
+        # the port accepts connections from construction on; the service is up once it says so
+        if not wait_port(port) or not self._wait_log("proxy listening"):
             self.stop()
-            raise RuntimeError(f"guardian serve did not listen on {port}:\n{self.log()}")
+            raise RuntimeError(f"guardian serve did not start on {port}:\n{self.log()}")
+
+    def _wait_log(self, text: str, timeout: float = 30.0) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if text in self.log():
+                return True
+            if self.proc.poll() is not None:
+                return False
+            time.sleep(0.05)
+        return False
 
     def log(self) -> str:
         return self.log_path.read_text()

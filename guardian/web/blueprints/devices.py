@@ -1,0 +1,120 @@
+"""Devices: the configured ones and the ones seen on the network; naming, profiles,
+pausing filtering and extra time, each one tap (a small form per button)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+
+from guardian.logstore import LogUnavailableError
+
+from .. import forms, mutations
+from ..editing import save
+from ..forms import FieldError
+from ..state import services
+from .dashboard import start_of_today
+
+bp = Blueprint("devices", __name__)
+PAUSE_CHOICES = (15, 30, 60, 120)
+
+
+def _requests_today() -> dict[str, int]:
+    queries = services().log_queries
+    if queries is None:
+        return {}
+    try:
+        return {d.device: d.requests for d in queries.top_devices(start_of_today(), limit=1000) if d.device}
+    except LogUnavailableError:
+        return {}
+
+
+def unnamed_devices() -> list[dict[str, Any]]:
+    """Seen devices no configured device matches by IP or MAC, most recent first."""
+    configured = {match for device in services().config.devices for match in device.match}
+    return [seen for seen in services().devices_seen.devices()
+            if seen.get("ip") not in configured and seen.get("mac") not in configured]
+
+
+def pauses_by_device() -> dict[str, Any]:
+    return {p.name: p for p in services().pauses.active() if p.kind == "pause" and p.scope == "device"}
+
+
+@bp.get("/devices")
+def index() -> str:
+    config = services().config
+    return render_template("devices/index.html", title="Devices", devices=config.devices,
+                           profiles=[p.name for p in config.profiles], seen=unnamed_devices(),
+                           today=_requests_today(), pauses=pauses_by_device(), choices=PAUSE_CHOICES)
+
+
+def _profile_field() -> str:
+    return forms.choice(request.form.get("profile"), "Profile", tuple(p.name for p in services().config.profiles))
+
+
+@bp.post("/devices/name")
+def name() -> Response:
+    try:
+        match = forms.device_match(request.form.get("match"))
+        label = forms.text(request.form.get("name"), "Name")
+        profile = _profile_field()
+    except FieldError as exc:
+        flash(str(exc), "error")
+    else:
+        save(lambda doc: mutations.add_device(doc, label, match, profile), f"{label} is now a named device.")
+    return redirect(url_for("devices.index"), 303)
+
+
+@bp.post("/devices/update")
+def update() -> Response:
+    old = request.form.get("device", "")
+    try:
+        label = forms.text(request.form.get("name"), "Name")
+        profile = _profile_field()
+    except FieldError as exc:
+        flash(str(exc), "error")
+    else:
+        save(lambda doc: mutations.update_device(doc, old, label, profile), f"{label} saved.")
+    return redirect(url_for("devices.index"), 303)
+
+
+@bp.post("/devices/remove")
+def remove() -> Response:
+    old = request.form.get("device", "")
+    save(lambda doc: mutations.remove_device(doc, old), f"{old} is no longer a named device.")
+    return redirect(url_for("devices.index"), 303)
+
+
+def _named_device() -> str:
+    name = request.form.get("device", "")
+    if not any(d.name == name for d in services().config.devices):
+        raise FieldError("That device is not in the configuration any more.")
+    return name
+
+
+@bp.post("/devices/pause")
+def pause() -> Response:
+    """Filtering off for the device for N minutes; "extra" adds the minutes to a pause
+    still running instead of starting from now."""
+    try:
+        device = _named_device()
+        minutes = forms.minutes(request.form.get("minutes"))
+    except FieldError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("devices.index"), 303)
+    start = time.time()
+    running = pauses_by_device().get(device)
+    if request.form.get("extra") and running is not None:
+        start = max(start, running.expires)
+    entry = services().pauses.add_pause("device", device, minutes, now=start)
+    flash(entry.describe(services().config.zone()) + ".", "ok")
+    return redirect(url_for("devices.index"), 303)
+
+
+@bp.post("/pauses/cancel")
+def cancel() -> Response:
+    entry = services().pauses.cancel(request.form.get("id", ""))
+    flash("Ended." if entry else "That had already ended.", "ok" if entry else "note")
+    return redirect(request.referrer if request.referrer and request.referrer.startswith(request.host_url)
+                    else url_for("devices.index"), 303)

@@ -1,0 +1,113 @@
+"""The request log: search with paging, why a request was blocked, and the two ways to
+let it through ("allow for this profile" adds a rule; "allow for N minutes" adds an
+allowance for the device, or for the profile when the device has no name)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+
+from guardian.logstore import LogUnavailableError
+from guardian.logstore.queries import LoggedRequest
+
+from .. import forms, mutations
+from ..editing import save
+from ..forms import FieldError
+from ..state import services
+
+bp = Blueprint("log", __name__)
+ACTIONS = ("allowed", "blocked", "cached", "error")
+PAGE = 50
+ALLOW_CHOICES = (15, 30, 60, 120)
+
+
+def _filters() -> dict:
+    """The search form's fields, checked; a bad one is flashed and left out."""
+    args = request.args
+    zone = services().config.zone()
+    found: dict = {}
+    try:
+        if args.get("host"):
+            found["host"] = forms.text(args["host"], "Site", 253).lower()
+        if args.get("device"):
+            found["device"] = forms.text(args["device"], "Device")
+        if args.get("action"):
+            found["action"] = forms.choice(args["action"], "Action", ACTIONS)
+        for key, field in (("since", "from"), ("until", "to")):
+            moment = forms.local_datetime(args.get(field), field.capitalize())
+            if moment is not None:
+                found[key] = (moment if moment.tzinfo else moment.replace(tzinfo=zone)).timestamp()
+        if args.get("before"):
+            found["before_id"] = forms.whole_number(args["before"], "Page", 1, 2**62)
+    except FieldError as exc:
+        flash(str(exc), "error")
+    return found
+
+
+@bp.get("/log")
+def index() -> str:
+    queries = services().log_queries
+    page, error = None, None
+    filters = _filters()
+    if queries is None:
+        error = "The request log is turned off (Settings → Log)."
+    else:
+        try:
+            page = queries.search(limit=PAGE, **filters)
+        except LogUnavailableError as exc:
+            error = f"The request log cannot be read: {exc}"
+    devices = [d.name for d in services().config.devices]
+    next_args = {**request.args, "before": page.next_before_id} if page and page.next_before_id else None
+    return render_template("log/index.html", title="Log", page=page, error=error, devices=devices,
+                           actions=ACTIONS, args=request.args, next_args=next_args)
+
+
+def _record(record_id: int) -> LoggedRequest:
+    queries = services().log_queries
+    if queries is None:
+        abort(404)
+    try:
+        record = queries.record(record_id)
+    except LogUnavailableError:
+        abort(404)
+    if record is None:
+        abort(404)
+    return record
+
+
+@bp.get("/log/<int:record_id>")
+def why(record_id: int) -> str:
+    record = _record(record_id)
+    queries = services().log_queries
+    assert queries is not None
+    explanation = queries.why_blocked(record_id)
+    return render_template("log/why.html", title="Why", record=record,
+                           summary=explanation.summary if explanation else "", choices=ALLOW_CHOICES)
+
+
+@bp.post("/log/allow-profile")
+def allow_profile() -> Response:
+    record = _record(forms.whole_number(request.form.get("record"), "Record", 1, 2**62))
+    if not record.host or not record.profile:
+        flash("This request was logged without its site or profile, so it cannot be allowed from here.", "error")
+        return redirect(url_for("log.why", record_id=record.id), 303)
+    config = services().config
+    host, profile = record.host, record.profile
+    save(lambda doc: mutations.add_rule(doc, profile, "allow", host, config),
+         f"{host} is now always allowed for the profile {profile}.")
+    return redirect(url_for("log.why", record_id=record.id), 303)
+
+
+@bp.post("/log/allow-minutes")
+def allow_minutes() -> Response:
+    record = _record(forms.whole_number(request.form.get("record"), "Record", 1, 2**62))
+    try:
+        minutes = forms.minutes(request.form.get("minutes"))
+        if not record.host or not (record.device or record.profile):
+            raise FieldError("This request was logged without its site or device, so it cannot be allowed from here.")
+    except FieldError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("log.why", record_id=record.id), 303)
+    scope, name = ("device", record.device) if record.device else ("profile", record.profile)
+    entry = services().pauses.add_allowance(scope, name or "default", record.host, minutes)
+    flash(entry.describe(services().config.zone()) + ".", "ok")
+    return redirect(url_for("log.why", record_id=record.id), 303)

@@ -1,0 +1,176 @@
+"""Profiles: create, rename, delete (not `default`); their lists, the parents' own rules
+(checked as typed by static/app.js through /api/rules/check), schedules with a weekly
+picture, safe search and YouTube mode; pausing a whole profile."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+
+from guardian.config import DAYS, YOUTUBE_MODES, ProfileConfig
+from guardian.policy.schedules import week_intervals
+
+from .. import forms, mutations
+from ..charts import week_picture
+from ..editing import save
+from ..forms import FieldError
+from ..state import services
+
+bp = Blueprint("profiles", __name__)
+KINDS = ("block", "allow")
+
+
+def _profile(name: str | None) -> ProfileConfig:
+    try:
+        return services().config.profile(name or "")
+    except KeyError:
+        abort(404)
+
+
+def _back(name: str) -> Response:
+    return redirect(url_for("profiles.edit", name=name), 303)
+
+
+@bp.get("/profiles")
+def index() -> str:
+    config = services().config
+    users = {p.name: [d.name for d in config.devices if d.profile == p.name] for p in config.profiles}
+    paused = {p.name: p for p in services().pauses.active() if p.kind == "pause" and p.scope == "profile"}
+    return render_template("profiles/index.html", title="Profiles", profiles=config.profiles, users=users,
+                           paused=paused)
+
+
+@bp.get("/profiles/edit")
+def edit() -> str:
+    profile = _profile(request.args.get("name"))
+    zone_name = services().config.timezone or "the system's time zone"
+    pictures = {s.name: week_picture(week_intervals(s), f"When {s.name} applies") for s in profile.schedules}
+    return render_template("profiles/edit.html", title=f"Profile {profile.name}", profile=profile,
+                           lists=services().config.lists, youtube_modes=YOUTUBE_MODES, days=DAYS,
+                           pictures=pictures, zone_name=zone_name)
+
+
+@bp.post("/profiles/create")
+def create() -> Response:
+    try:
+        name = forms.text(request.form.get("name"), "Name")
+    except FieldError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("profiles.index"), 303)
+    config = services().config
+    if save(lambda doc: mutations.add_profile(doc, name, config), f"Profile {name} created."):
+        return _back(name)
+    return redirect(url_for("profiles.index"), 303)
+
+
+@bp.post("/profiles/rename")
+def rename() -> Response:
+    old = _profile(request.form.get("profile")).name
+    try:
+        new = forms.text(request.form.get("name"), "Name")
+    except FieldError as exc:
+        flash(str(exc), "error")
+        return _back(old)
+    config = services().config
+    if save(lambda doc: mutations.rename_profile(doc, old, new, config), f"Renamed to {new}."):
+        return _back(new)
+    return _back(old)
+
+
+@bp.post("/profiles/delete")
+def delete() -> Response:
+    name = _profile(request.form.get("profile")).name
+    config = services().config
+    if save(lambda doc: mutations.delete_profile(doc, name, config), f"Profile {name} deleted."):
+        return redirect(url_for("profiles.index"), 303)
+    return _back(name)
+
+
+@bp.post("/profiles/options")
+def options() -> Response:
+    name = _profile(request.form.get("profile")).name
+    config = services().config
+    known = {entry.id for entry in config.lists}
+    chosen = [list_id for list_id in request.form.getlist("lists") if list_id in known]
+    try:
+        youtube = forms.choice(request.form.get("youtube", "off"), "YouTube", YOUTUBE_MODES)
+    except FieldError as exc:
+        flash(str(exc), "error")
+        return _back(name)
+    safe = request.form.get("safe_search") == "on"
+    save(lambda doc: mutations.set_profile_options(doc, name, chosen, safe, youtube, config), "Saved.")
+    return _back(name)
+
+
+@bp.post("/profiles/rules/add")
+def add_rule() -> Response:
+    name = _profile(request.form.get("profile")).name
+    config = services().config
+    try:
+        kind = forms.choice(request.form.get("kind"), "Kind", KINDS)
+        rule = forms.rule(request.form.get("rule"), kind)
+    except FieldError as exc:
+        flash(str(exc), "error")
+        return _back(name)
+    save(lambda doc: mutations.add_rule(doc, name, kind, rule, config), f"Added {rule} to the {kind} rules.")
+    return _back(name)
+
+
+@bp.post("/profiles/rules/remove")
+def remove_rule() -> Response:
+    name = _profile(request.form.get("profile")).name
+    config = services().config
+    kind = request.form.get("kind", "")
+    rule = request.form.get("rule", "")
+    if kind not in KINDS:
+        abort(400)
+    save(lambda doc: mutations.remove_rule(doc, name, kind, rule, config), f"Removed {rule}.")
+    return _back(name)
+
+
+@bp.post("/profiles/schedules/add")
+def add_schedule() -> Response:
+    name = _profile(request.form.get("profile")).name
+    config = services().config
+    try:
+        schedule = {
+            "name": forms.text(request.form.get("name"), "Schedule name"),
+            "days": [day for day in DAYS if day in request.form.getlist("days")],
+            "from": forms.clock(request.form.get("from"), "From"),
+            "to": forms.clock(request.form.get("to"), "To"),
+        }
+        if not schedule["days"]:
+            raise FieldError("Days: tick at least one day.")
+        if request.form.get("what") == "some":
+            lines = [line for line in request.form.get("rules", "").splitlines() if line.strip()]
+            if not lines:
+                raise FieldError("Rules: give at least one site, or choose “everything”.")
+            schedule["block"] = [forms.rule(line, "block") for line in lines]
+        else:
+            schedule["block"] = "all"
+    except FieldError as exc:
+        flash(str(exc), "error")
+        return _back(name)
+    save(lambda doc: mutations.add_schedule(doc, name, schedule, config), f"Schedule {schedule['name']} added.")
+    return _back(name)
+
+
+@bp.post("/profiles/schedules/remove")
+def remove_schedule() -> Response:
+    name = _profile(request.form.get("profile")).name
+    config = services().config
+    schedule = request.form.get("schedule", "")
+    save(lambda doc: mutations.remove_schedule(doc, name, schedule, config), f"Schedule {schedule} removed.")
+    return _back(name)
+
+
+@bp.post("/profiles/pause")
+def pause() -> Response:
+    name = _profile(request.form.get("profile")).name
+    try:
+        minutes = forms.minutes(request.form.get("minutes"))
+    except FieldError as exc:
+        flash(str(exc), "error")
+    else:
+        entry = services().pauses.add_pause("profile", name, minutes)
+        flash(entry.describe(services().config.zone()) + ".", "ok")
+    return redirect(url_for("profiles.index"), 303)

@@ -1,0 +1,131 @@
+"""Settings: the admin password, time zone, list refresh, log, cache, which networks may
+use the proxy, the API token, and backup / restore."""
+
+from __future__ import annotations
+
+import ipaddress
+import zoneinfo
+from datetime import datetime
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+
+from guardian.config import LOG_DETAILS, ConfigError, check_refresh
+
+from .. import forms, mutations
+from ..backup import BackupError, make_backup, read_backup, restore
+from ..credentials import PasswordError, check_new_password
+from ..editing import CONFLICT_MESSAGE, plain_error, save
+from ..forms import FieldError
+from ..security import start_session
+from ..services import ConfigConflict
+from ..state import services, web_state
+
+bp = Blueprint("settings", __name__)
+MB = 2**20
+
+
+def _back() -> Response:
+    return redirect(url_for("settings.index"), 303)
+
+
+@bp.get("/settings")
+def index() -> str:
+    config = services().config
+    return render_template("settings/index.html", title="Settings", config=config,
+                           zones=sorted(zoneinfo.available_timezones()), details=LOG_DETAILS,
+                           cache_mb=config.cache.max_bytes // MB, token=web_state().credentials.api_token(),
+                           clients="\n".join(str(n) for n in config.proxy.allowed_clients))
+
+
+@bp.post("/settings/password")
+def password() -> Response:
+    credentials = web_state().credentials
+    try:
+        if not credentials.verify(request.form.get("current", "")):
+            raise PasswordError("The current password is not right.")
+        new = check_new_password(request.form.get("password", ""), request.form.get("confirm", ""))
+    except PasswordError as exc:
+        flash(f"Password not changed: {exc}", "error")
+        return _back()
+    credentials.set_password(new)
+    start_session()  # this browser stays in; every other session ends with the old password
+    flash("Password changed. Other browsers have to log in again.", "ok")
+    return _back()
+
+
+def _networks(text: str) -> list[str]:
+    networks = []
+    for line in text.split():
+        try:
+            networks.append(str(ipaddress.ip_network(line, strict=False)))
+        except ValueError:
+            raise FieldError(f"Allowed networks: {line!r} is not a network like 192.168.1.0/24.") from None
+    if not networks:
+        raise FieldError("Allowed networks: give at least one, or no device can use Guardian.")
+    return networks
+
+
+@bp.post("/settings/general")
+def general() -> Response:
+    form = request.form
+    config = services().config
+    try:
+        zone = form.get("timezone", "")
+        if zone and zone not in zoneinfo.available_timezones():
+            raise FieldError("Time zone: choose one from the list.")
+        try:
+            schedule = check_refresh(form.get("refresh", ""), "refresh")
+        except ConfigError:
+            raise FieldError("List refresh: daily, off, or every N hours like 'every 6h'.") from None
+        window = f"{forms.clock(form.get('window_from'), 'Refresh from')}-{forms.clock(form.get('window_to'), 'to')}"
+        cache_bytes = forms.whole_number(form.get("cache_mb"), "Cache size (MB)", 0, 1024 * 1024) * MB
+        values = {
+            "timezone": zone,
+            "refresh.schedule": schedule,
+            "refresh.window": window,
+            "log.detail": forms.choice(form.get("detail"), "Log detail", LOG_DETAILS),
+            "log.keep_days": forms.whole_number(form.get("keep_days"), "Keep the log (days)", 1, 3650),
+            "cache.max_bytes": cache_bytes,
+            # a smaller cache than its largest object would be refused: shrink that too
+            "cache.max_object_bytes": min(config.cache.max_object_bytes, cache_bytes),
+            "proxy.allowed_clients": _networks(form.get("clients", "")),
+        }
+    except FieldError as exc:
+        flash(str(exc), "error")
+        return _back()
+    save(lambda doc: mutations.set_values(doc, values), "Settings saved and in force.")
+    return _back()
+
+
+@bp.post("/settings/token")
+def token() -> Response:
+    web_state().credentials.new_api_token()
+    flash("A new API token was made; the old one no longer works.", "ok")
+    return _back()
+
+
+@bp.get("/settings/backup")
+def backup() -> Response:
+    stamp = datetime.now(services().config.zone()).strftime("%Y-%m-%d-%H%M")
+    return Response(make_backup(services()), mimetype="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="guardian-backup-{stamp}.zip"'})
+
+
+@bp.post("/settings/restore")
+def restore_backup() -> Response:
+    upload = request.files.get("backup")
+    if upload is None or not upload.filename:
+        flash("Choose a backup file first.", "error")
+        return _back()
+    try:
+        backup = read_backup(upload.read(), str(services().data_dir))
+        restore(services(), backup, request.form.get("version") or None)
+    except BackupError as exc:
+        flash(f"Nothing was restored: {exc}.", "error")
+    except ConfigConflict:
+        flash(CONFLICT_MESSAGE, "error")
+    except ConfigError as exc:
+        flash(f"Nothing was restored: {plain_error(exc)}", "error")
+    else:
+        flash("Backup restored and in force.", "ok")
+    return _back()

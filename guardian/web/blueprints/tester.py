@@ -1,0 +1,68 @@
+"""The tester: a URL, a device and a time give the decision and its reason, from the
+very policy object the proxy uses (`Policy.explain`), so it cannot disagree with it."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from flask import Blueprint, render_template, request
+
+from guardian.config import DeviceConfig, normalise_mac
+
+from .. import forms
+from ..forms import FieldError
+from ..state import services
+
+bp = Blueprint("tester", __name__)
+OTHER = ""  # the device choice "another address"
+
+
+def probe_address(device: DeviceConfig) -> str | None:
+    """An address the policy recognises as `device`: an exact IP, an address inside its
+    network, or the address last seen with its MAC address."""
+    for match in device.match:
+        if "/" in match:
+            network = ipaddress.ip_network(match)
+            return str(next(network.hosts(), network.network_address))
+        if normalise_mac(match) is None:
+            return match
+    macs = {m for m in device.match if normalise_mac(m)}
+    for seen in services().devices_seen.devices():
+        if seen.get("mac") in macs and seen.get("ip"):
+            return seen["ip"]
+    return None
+
+
+def decide(url: str, device_name: str, address: str, at: str) -> dict:
+    """The explanation dict from the policy; FieldError for anything unusable."""
+    url = forms.text(url, "Address", 2000)
+    if "://" in url and not url.lower().startswith(("http://", "https://")):
+        raise FieldError("Address: an http:// or https:// address, or a site name.")
+    if device_name != OTHER:
+        device = next((d for d in services().config.devices if d.name == device_name), None)
+        if device is None:
+            raise FieldError("Device: no device has that name.")
+        client = probe_address(device)
+        if client is None:
+            raise FieldError(f"Device: {device.name} is known only by its MAC address and has not been seen yet; "
+                             "choose “another address” and give its IP address.")
+    else:
+        client = forms.ip_address(address or "192.0.2.1", "Device address")
+    when = forms.local_datetime(at, "Time")
+    try:
+        return services().policy.policy.explain(url, client, when)
+    except ValueError as exc:
+        raise FieldError(f"Address: {exc}.") from None
+
+
+@bp.get("/tester")
+def index() -> str:
+    args = request.args
+    result, error = None, None
+    if args.get("url"):
+        try:
+            result = decide(args["url"], args.get("device", OTHER), args.get("address", ""), args.get("at", ""))
+        except FieldError as exc:
+            error = str(exc)
+    return render_template("tester/index.html", title="Tester", args=args, result=result, error=error,
+                           devices=services().config.devices)

@@ -1,0 +1,42 @@
+"""`guardian set-password`: set the settings page's admin password from the shell.
+
+Whoever can run this on the Guardian machine (and write its data dir) owns it anyway,
+so no old password or set-up code is asked. The password is read twice from the
+terminal without echo, or once from standard input with `--stdin` (for scripts:
+`echo "$PW" | guardian set-password --stdin`). Changing it ends every browser session.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from .credentials import Credentials, PasswordError, check_new_password
+
+
+def set_password_command(data_dir: Path, password_from_stdin: bool, stdin: TextIO | None = None,
+                         err: TextIO | None = None) -> int:
+    """0 when set, 2 when the password is unusable, 1 when it cannot be stored."""
+    stdin, err = stdin or sys.stdin, err or sys.stderr
+    try:
+        if password_from_stdin:
+            password = check_new_password(stdin.readline().rstrip("\r\n"))
+        else:
+            password = check_new_password(getpass.getpass("New password for the settings page: "),
+                                          getpass.getpass("The same password again: "))
+    except PasswordError as exc:
+        print(f"guardian set-password: {exc}", file=err)
+        return 2
+    except (EOFError, KeyboardInterrupt):
+        print("guardian set-password: no password given", file=err)
+        return 2
+    try:
+        Credentials(data_dir).set_password(password)
+    except OSError as exc:
+        print(f"guardian set-password: cannot write to {data_dir}: {exc.strerror or exc}", file=err)
+        return 1
+    print(f"guardian set-password: password set ({Path(data_dir) / 'admin.json'}); "
+          "browsers logged in before have to log in again", file=err)
+    return 0

@@ -1,0 +1,119 @@
+"""The secrets of the settings page, each a small file in the data dir with mode 0600.
+
+- `admin.json`: the admin password as a werkzeug scrypt hash (salted, slow). There is no
+  default: until this file exists the page only offers the set-up form, which needs the
+  one-time code printed to the service log at start.
+- `web-secret`: the random key that signs session cookies. Losing it only logs everyone out.
+- `api-token`: the per-installation token for scripts (`Authorization: Bearer ...`).
+
+Every write is atomic (guardian.fsutil), so a power cut never leaves a half-written
+secret. The files are read on every use rather than cached: `guardian set-password`
+from the shell takes effect in the running server at once, and these reads are tiny.
+
+A session remembers the password's *generation* (a digest of the stored hash), so a
+password change, here or from the shell, ends every other session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from guardian.fsutil import atomic_write_text
+
+ADMIN_FILE = "admin.json"
+SECRET_FILE = "web-secret"
+TOKEN_FILE = "api-token"
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024  # scrypt of a megabyte would be a cheap way to keep the CPU busy
+PRIVATE = 0o600
+
+
+class PasswordError(ValueError):
+    """A password that cannot be used; the message says why, for people."""
+
+
+def check_new_password(password: str, confirm: str | None = None) -> str:
+    if confirm is not None and password != confirm:
+        raise PasswordError("The two passwords are not the same.")
+    if len(password) < MIN_PASSWORD:
+        raise PasswordError(f"The password needs at least {MIN_PASSWORD} characters.")
+    if len(password) > MAX_PASSWORD:
+        raise PasswordError(f"The password can have at most {MAX_PASSWORD} characters.")
+    return password
+
+
+class Credentials:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+
+    # ------------------------------------------------------------ the admin password
+
+    def _stored_hash(self) -> str | None:
+        try:
+            plain = json.loads((self.data_dir / ADMIN_FILE).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            # Refusing every login is the safe answer to a damaged file; the log says how to fix it.
+            raise PasswordError(f"{self.data_dir / ADMIN_FILE} is unreadable ({exc}); "
+                                "run `guardian set-password` to set a new password") from None
+        stored = plain.get("password_hash") if isinstance(plain, dict) else None
+        return stored if isinstance(stored, str) and stored else None
+
+    def has_password(self) -> bool:
+        return (self.data_dir / ADMIN_FILE).exists()
+
+    def set_password(self, password: str) -> None:
+        check_new_password(password)
+        plain = {"version": 1, "password_hash": generate_password_hash(password, method="scrypt"),
+                 "changed": datetime.now(UTC).isoformat(timespec="seconds")}
+        atomic_write_text(self.data_dir / ADMIN_FILE, json.dumps(plain, indent=2) + "\n", mode=PRIVATE)
+
+    def verify(self, password: str) -> bool:
+        stored = self._stored_hash()
+        if stored is None or len(password) > MAX_PASSWORD:
+            return False
+        return check_password_hash(stored, password)
+
+    def generation(self) -> str | None:
+        """Changes whenever the password does; None when there is none."""
+        try:
+            stored = self._stored_hash()
+        except PasswordError:
+            return None
+        return hashlib.sha256(stored.encode()).hexdigest()[:32] if stored else None
+
+    # ------------------------------------------------------------ random secrets
+
+    def session_secret(self) -> bytes:
+        return bytes.fromhex(self._random_file(SECRET_FILE, replace=False))
+
+    def api_token(self) -> str:
+        return self._random_file(TOKEN_FILE, replace=False)
+
+    def new_api_token(self) -> str:
+        return self._random_file(TOKEN_FILE, replace=True)
+
+    def check_api_token(self, presented: str) -> bool:
+        return hmac.compare_digest(presented.encode(), self.api_token().encode())
+
+    def _random_file(self, name: str, replace: bool) -> str:
+        path = self.data_dir / name
+        if not replace:
+            try:
+                value = path.read_text(encoding="ascii").strip()
+            except (FileNotFoundError, UnicodeDecodeError):
+                value = ""
+            if re.fullmatch(r"[0-9a-f]{64,}", value):
+                return value
+        value = secrets.token_hex(32)
+        atomic_write_text(path, value + "\n", mode=PRIVATE)
+        return value

@@ -1,0 +1,190 @@
+"""Changes to the configuration document, one function per thing a page can change.
+
+Each takes the tomlkit document of the configuration file (so comments and layout
+survive) and changes only what it must. Impossible requests (a profile that does not
+exist, deleting `default`) raise ConfigError with a sentence for people; everything
+else is checked afterwards by `parse_config`, so these need not re-check every rule.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tomlkit
+from tomlkit import TOMLDocument
+from tomlkit.items import AoT, Table
+
+from guardian.config import Config, ConfigError
+
+
+def _aot(doc: TOMLDocument, key: str) -> AoT:
+    if key not in doc:
+        doc.append(key, tomlkit.aot())
+    return doc[key]
+
+
+def _find(doc: TOMLDocument, key: str, name: str) -> Table | None:
+    for table in doc.get(key) or ():
+        if table.get("name") == name:
+            return table
+    return None
+
+
+def _table(doc: TOMLDocument, key: str) -> Table:
+    """A top-level table such as [log], created (before the arrays of tables) if missing."""
+    if key not in doc:
+        doc[key] = tomlkit.table()
+    return doc[key]
+
+
+def profile(doc: TOMLDocument, name: str, config: Config) -> Table:
+    """The `[[profiles]]` table named `name`. The default profile may be implicit (absent
+    from the file, taking every enabled list): its first edit writes it out as it was."""
+    table = _find(doc, "profiles", name)
+    if table is not None:
+        return table
+    if name != "default":
+        raise ConfigError(f"there is no profile named {name!r}")
+    table = tomlkit.table()
+    table["name"] = "default"
+    table["lists"] = list(config.profile("default").lists)
+    _aot(doc, "profiles").append(table)
+    return table
+
+
+def add_profile(doc: TOMLDocument, name: str, config: Config) -> None:
+    if any(p.name == name for p in config.profiles):
+        raise ConfigError(f"a profile named {name!r} already exists")
+    profile(doc, "default", config)  # keep the implicit default as it is
+    table = tomlkit.table()
+    table["name"] = name
+    table["lists"] = list(config.profile("default").lists)
+    _aot(doc, "profiles").append(table)
+
+
+def rename_profile(doc: TOMLDocument, old: str, new: str, config: Config) -> None:
+    if old == "default":
+        raise ConfigError("the default profile cannot be renamed")
+    if any(p.name == new for p in config.profiles):
+        raise ConfigError(f"a profile named {new!r} already exists")
+    profile(doc, old, config)["name"] = new
+    for device in doc.get("devices") or ():
+        if device.get("profile") == old:
+            device["profile"] = new
+
+
+def delete_profile(doc: TOMLDocument, name: str, config: Config) -> None:
+    if name == "default":
+        raise ConfigError("the default profile cannot be deleted")
+    users = [d.name for d in config.devices if d.profile == name]
+    if users:
+        raise ConfigError(f"the profile {name!r} is used by {', '.join(users)}: give them another profile first")
+    profiles = doc.get("profiles") or []
+    index = next((i for i, table in enumerate(profiles) if table.get("name") == name), None)
+    if index is None:
+        raise ConfigError(f"there is no profile named {name!r}")
+    del profiles[index]
+
+
+def add_rule(doc: TOMLDocument, name: str, kind: str, rule: str, config: Config) -> None:
+    table = profile(doc, name, config)
+    if kind not in table:
+        table[kind] = tomlkit.array()
+    if rule in table[kind]:
+        raise ConfigError(f"{rule!r} is already in the {kind} rules of {name!r}")
+    table[kind].append(rule)
+
+
+def remove_rule(doc: TOMLDocument, name: str, kind: str, rule: str, config: Config) -> None:
+    rules = profile(doc, name, config).get(kind)
+    if rules is None or rule not in rules:
+        raise ConfigError(f"{rule!r} is not in the {kind} rules of {name!r}")
+    del rules[list(rules).index(rule)]
+
+
+def set_profile_options(doc: TOMLDocument, name: str, lists: list[str], safe_search: bool, youtube: str,
+                        config: Config) -> None:
+    table = profile(doc, name, config)
+    table["lists"] = lists
+    table["safe_search"] = safe_search
+    table["youtube"] = youtube
+
+
+def add_schedule(doc: TOMLDocument, name: str, schedule: dict[str, Any], config: Config) -> None:
+    table = profile(doc, name, config)
+    if "schedules" not in table:
+        table.append("schedules", tomlkit.aot())
+    entry = tomlkit.table()
+    for key, value in schedule.items():
+        entry[key] = value
+    table["schedules"].append(entry)
+
+
+def remove_schedule(doc: TOMLDocument, name: str, schedule: str, config: Config) -> None:
+    schedules = profile(doc, name, config).get("schedules") or []
+    index = next((i for i, table in enumerate(schedules) if table.get("name") == schedule), None)
+    if index is None:
+        raise ConfigError(f"the profile {name!r} has no schedule named {schedule!r}")
+    del schedules[index]
+
+
+def add_device(doc: TOMLDocument, name: str, match: str, profile_name: str) -> None:
+    if _find(doc, "devices", name) is not None:
+        raise ConfigError(f"a device named {name!r} already exists")
+    table = tomlkit.table()
+    table["name"] = name
+    table["match"] = [match]
+    table["profile"] = profile_name
+    _aot(doc, "devices").append(table)
+
+
+def update_device(doc: TOMLDocument, old: str, name: str, profile_name: str) -> None:
+    table = _find(doc, "devices", old)
+    if table is None:
+        raise ConfigError(f"there is no device named {old!r}")
+    if name != old and _find(doc, "devices", name) is not None:
+        raise ConfigError(f"a device named {name!r} already exists")
+    table["name"] = name
+    table["profile"] = profile_name
+
+
+def remove_device(doc: TOMLDocument, name: str) -> None:
+    devices = doc.get("devices") or []
+    index = next((i for i, table in enumerate(devices) if table.get("name") == name), None)
+    if index is None:
+        raise ConfigError(f"there is no device named {name!r}")
+    del devices[index]
+
+
+def set_list_enabled(doc: TOMLDocument, list_id: str, enabled: bool) -> None:
+    for table in doc.get("lists") or ():
+        if table.get("id") == list_id:
+            table["enabled"] = enabled
+            return
+    raise ConfigError(f"no list has the id {list_id!r}")
+
+
+def set_values(doc: TOMLDocument, values: dict[str, Any]) -> None:
+    """Set dotted keys: {"log.detail": "host", "timezone": "Europe/Paris"}."""
+    for dotted, value in values.items():
+        *tables, key = dotted.split(".")
+        target: Any = doc
+        for name in tables:
+            target = _table(target, name) if target is doc else target.setdefault(name, tomlkit.table())
+        target[key] = value
+
+
+def replace_document(doc: TOMLDocument, new: TOMLDocument, keep: tuple[str, ...]) -> None:
+    """Make `doc` the restored document `new`, with its comments, but keeping this file's
+    values of the top-level keys in `keep` (such as data_dir, which belongs to this machine)."""
+    kept = {key: doc[key] for key in keep if key in doc}
+    doc.clear()
+    del doc.body[:]  # clear() leaves comments and blank lines behind
+    for key, value in kept.items():
+        if key not in new:
+            doc.append(key, value)  # top-level keys come first, before any table
+    for key, value in new.body:
+        if key is None:
+            doc.add(value)
+        else:
+            doc.append(key, kept.get(key.key, value))

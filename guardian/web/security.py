@@ -1,0 +1,166 @@
+"""The request checks every page and API call passes, in order, and the response headers.
+
+1. Host allow-list (hosts.py): anything else is 400 before any other work.
+2. Who is asking: the pages need a session cookie from /login; the API takes the same
+   session or the installation's API token as `Authorization: Bearer ...`. Without an
+   admin password, pages lead to the set-up form.
+3. State changes (any method but GET/HEAD/OPTIONS) from a browser session need the
+   session's CSRF token (form field `csrf_token` or header `X-CSRF-Token`) and, when the
+   browser says where the request comes from (Origin, else Referer), this very origin.
+   A bearer token is not sent by browsers on their own, so token calls skip this.
+4. Every response carries a strict Content-Security-Policy (only this site's own
+   scripts, styles and images; no framing) and is not cached when it is a page.
+
+Sessions are Flask's signed cookies (HttpOnly, SameSite=Lax), made permanent with a
+lifetime of at most seven days counted from login, and tied to the password's
+generation, so a password change logs every other browser out.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, abort, g, jsonify, redirect, render_template, request, session, url_for
+
+from .state import web_state
+
+SESSION_LIFETIME = timedelta(days=7)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+PUBLIC_ENDPOINTS = frozenset({"static", "auth.login", "auth.setup", "guide.pac", "guide.wpad"})
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+
+def configure(app: Flask) -> None:
+    app.config.update(
+        SESSION_COOKIE_NAME="guardian_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+        MAX_CONTENT_LENGTH=4 * 2**20,  # the largest thing posted is a backup archive
+    )
+    app.before_request(_check_host)
+    app.before_request(_check_login)
+    app.before_request(_check_csrf)
+    app.after_request(_headers)
+    app.jinja_env.globals["csrf_token"] = csrf_token
+
+
+def csrf_token() -> str:
+    token = session.get("csrf")
+    if not token:
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def start_session() -> None:
+    """Log in: a new session (a new CSRF token too), so nothing from before carries over."""
+    session.clear()
+    session.permanent = True
+    session["gen"] = web_state().credentials.generation()
+    session["login_at"] = time.time()
+    session["csrf"] = secrets.token_urlsafe(32)
+
+
+def logged_in() -> bool:
+    gen = session.get("gen")
+    started = session.get("login_at")
+    if not gen or not isinstance(started, int | float):
+        return False
+    if time.time() - started > SESSION_LIFETIME.total_seconds():
+        return False
+    current = web_state().credentials.generation()
+    return current is not None and hmac.compare_digest(str(gen), current)
+
+
+def is_api() -> bool:
+    return request.path.startswith("/api/")
+
+
+def api_error(status: int, message: str) -> Response:
+    response = jsonify({"error": message})
+    response.status_code = status
+    return response
+
+
+def _check_host() -> Response | None:
+    if not web_state().hosts.allowed(request.host):
+        return Response("Unknown host name: use the settings page's own address.\n", 400,
+                        mimetype="text/plain")
+    return None
+
+
+def _check_login() -> Response | None:
+    g.via_token = False
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    state = web_state()
+    if is_api():
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            if state.credentials.check_api_token(header[7:].strip()):
+                g.via_token = True
+                return None
+            return api_error(401, "the API token is not valid")
+        if logged_in():
+            return None
+        return api_error(401, "log in first, or send the API token as 'Authorization: Bearer TOKEN'")
+    if not state.credentials.has_password():
+        return redirect(url_for("auth.setup"))
+    if logged_in():
+        return None
+    if request.method in SAFE_METHODS:
+        return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
+    return redirect(url_for("auth.login"))
+
+
+def _same_origin() -> bool:
+    expected = f"{request.scheme}://{request.host}".lower()
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        return origin.lower() == expected
+    referer = request.headers.get("Referer")
+    if referer is not None:
+        parts = urlsplit(referer)
+        return f"{parts.scheme}://{parts.netloc}".lower() == expected
+    return True  # neither header: not a browser's cross-site request; the token still decides
+
+
+def _check_csrf() -> Response | None:
+    if request.method in SAFE_METHODS or g.get("via_token"):
+        return None
+    if not _same_origin():
+        return _forbidden("This change came from another site, so it was refused.")
+    sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
+    expected = session.get("csrf")
+    if not expected or not hmac.compare_digest(str(sent).encode(), str(expected).encode()):
+        return _forbidden("The form had expired or did not come from this page. Reload the page and try again.")
+    return None
+
+
+def _forbidden(message: str) -> Response:
+    if is_api():
+        return api_error(403, message)
+    return Response(render_template("error.html", title="Refused", message=message), 403)
+
+
+def _headers(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    if request.endpoint != "static":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def require_json() -> dict:
+    """The JSON object of an API call, or a 400."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(api_error(400, "send a JSON object with Content-Type: application/json"))
+    return body

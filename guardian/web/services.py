@@ -1,0 +1,66 @@
+"""What the settings page needs from the running Guardian, written down as a Protocol.
+
+`create_app(services)` is given the live `guardian.service.Guardian`; tests give it a
+stand-in built from the same real parts. The page only ever reads these attributes and
+calls these methods, so the two can never drift apart unnoticed (mypy/pyright check the
+Protocol, and the tests exercise every member).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from guardian.cache import Cache
+from guardian.config import Config
+from guardian.lists import ListStore, RefreshSummary
+from guardian.logstore import LogQueries
+from guardian.policy import PauseStore, PolicyHolder, SeenDevices
+
+
+class ConfigConflict(Exception):
+    """The configuration file changed since the editor read it (another browser, the
+    command line, a text editor); the edit was not applied."""
+
+
+class Services(Protocol):
+    config: Config  # the configuration in force; replaced as a whole on every reload
+    config_path: Path | None  # None: running on the embedded defaults
+    data_dir: Path
+    policy: PolicyHolder  # `.policy.explain(...)` is the tester
+    pauses: PauseStore
+    devices_seen: SeenDevices
+    list_store: ListStore
+
+    @property
+    def log_queries(self) -> LogQueries | None: ...  # None: the request log is off or unavailable
+
+    @property
+    def cache(self) -> Cache | None: ...  # None: no cache (its stats are then not shown)
+
+    def writable_config_path(self) -> Path:
+        """Where edits are written (the file in use, or where a new one is created)."""
+        ...
+
+    def config_version(self) -> str:
+        """A hash of the configuration file's text as it is now on disk."""
+        ...
+
+    def apply_config_edit(self, mutate: Callable[[Any], None], expected_version: str | None) -> Config:
+        """Run `mutate` on the file's tomlkit document, validate, write atomically keeping
+        comments, and apply live. Raises ConfigConflict when `expected_version` is given
+        and no longer matches, ConfigError (naming the key) when the result is invalid."""
+        ...
+
+    def refresh_lists(self, ids: list[str] | None, force: bool) -> RefreshSummary:
+        """Refresh the given lists (None: every enabled one) and rebuild the policy if any changed."""
+        ...
+
+    def proxy_address(self) -> str:
+        """HOST:PORT that devices on the network use as their proxy."""
+        ...
+
+    def web_address(self) -> str:
+        """HOST:PORT of this settings page as devices on the network reach it."""
+        ...

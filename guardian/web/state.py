@@ -1,0 +1,58 @@
+"""Everything the settings page keeps between requests, hung on the app, not on modules.
+
+`create_app` builds one `WebState` and stores it in `app.extensions["guardian"]`; views
+reach it through `web_state()`. Keeping it per app means tests can run several apps
+side by side and swap a clock or a credential store without touching globals.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from dataclasses import dataclass, field
+
+from flask import current_app
+
+from .credentials import Credentials
+from .hosts import HostPolicy
+from .refresher import ListRefresher
+from .services import Services
+from .throttle import LoginThrottle
+
+log = logging.getLogger("guardian")
+_CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: it is read off a console
+
+
+@dataclass
+class WebState:
+    services: Services
+    credentials: Credentials
+    hosts: HostPolicy
+    refresher: ListRefresher
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    _setup_code: str | None = None
+    _code_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def setup_code(self) -> str:
+        """The one-time code the set-up form asks for; made (and logged) on first need."""
+        with self._code_lock:
+            if self._setup_code is None:
+                self._setup_code = "-".join(
+                    "".join(secrets.choice(_CODE_ALPHABET) for _ in range(4)) for _ in range(3))
+                log.warning("settings page: no admin password is set. Open http://%s/setup and enter the "
+                            "one-time set-up code %s (or run `guardian set-password`)",
+                            self.services.web_address(), self._setup_code)
+            return self._setup_code
+
+    def forget_setup_code(self) -> None:
+        with self._code_lock:
+            self._setup_code = None
+
+
+def web_state() -> WebState:
+    return current_app.extensions["guardian"]
+
+
+def services() -> Services:
+    return web_state().services

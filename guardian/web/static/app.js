@@ -1,0 +1,33 @@
+// Guardian's only script: checks a parent's rule while it is typed and explains it, and
+// asks before destructive buttons. The pages work without it (the server checks again).
+"use strict";
+
+const csrf = document.querySelector('meta[name="csrf-token"]').content;
+
+function checkRule(input) {
+  const output = input.form.querySelector("output.explain");
+  let timer = null;
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      if (!input.value.trim()) { output.textContent = ""; return; }
+      const response = await fetch("/api/rules/check", {
+        method: "POST",
+        headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
+        body: JSON.stringify({rule: input.value, kind: input.dataset.checkRule}),
+        credentials: "same-origin",
+      });
+      const answer = await response.json();
+      output.textContent = answer.ok ? answer.explanation : (answer.explanation || answer.error);
+      output.className = "explain " + (answer.ok ? "good" : "bad");
+      input.setCustomValidity(answer.ok ? "" : output.textContent);
+    }, 250);
+  });
+}
+
+document.querySelectorAll("input[data-check-rule]").forEach(checkRule);
+document.querySelectorAll("[data-confirm]").forEach((button) => {
+  button.addEventListener("click", (event) => {
+    if (!window.confirm(button.dataset.confirm)) event.preventDefault();
+  });
+});

@@ -1,0 +1,53 @@
+"""What every template can use: times in the household's zone, sizes, the config version."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask, g
+
+from .security import logged_in
+from .state import services
+
+NAV = (
+    ("dashboard.index", "Home"), ("devices.index", "Devices"), ("profiles.index", "Profiles"),
+    ("lists.index", "Lists"), ("log.index", "Log"), ("tester.index", "Tester"),
+    ("settings.index", "Settings"), ("guide.index", "Set up"),
+)
+
+
+def local_time(value: float | datetime | str | None, fmt: str = "%a %d %b %H:%M") -> str:
+    """A Unix time, an aware datetime or an ISO 8601 text, in the household's zone."""
+    if value is None:
+        return "never"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    zone = services().config.zone()
+    moment = value.astimezone(zone) if isinstance(value, datetime) else datetime.fromtimestamp(value, zone)
+    return moment.strftime(fmt)
+
+
+def size(value: int | None) -> str:
+    number = float(value or 0)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if number < 1024 or unit == "GB":
+            return f"{number:.0f} {unit}" if unit == "bytes" else f"{number:.1f} {unit}"
+        number /= 1024
+    return ""
+
+
+def config_version() -> str:
+    """The configuration's version, read once per request so every form on a page carries
+    the version the whole page was rendered from."""
+    if "config_version" not in g:
+        g.config_version = services().config_version()
+    return g.config_version
+
+
+def register_filters(app: Flask) -> None:
+    app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["size"] = size
+
+    @app.context_processor
+    def common() -> dict:
+        return {"nav": NAV, "signed_in": logged_in(), "config_version": config_version}
