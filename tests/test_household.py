@@ -7,6 +7,7 @@ the proxy, and a list refresh under a steady stream of requests.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from datetime import datetime, timedelta
@@ -215,3 +216,44 @@ format = "abp"
     assert failures == []
     r = request(guardian, "GET http://newly-blocked.example/ HTTP/1.1\r\nHost: x\r\n\r\n")
     assert r.status == 403
+
+
+SAFE = '''
+[[profiles]]
+name = "default"
+safe_search = true
+youtube = "strict"
+'''
+
+
+def test_safe_search_connects_to_the_vendors_safe_address(tmp_path, origin, echo_server):
+    """A resolver we control: the search host's own address has nothing behind it, the safe
+    address is the loopback origin (plain HTTP) or the echo server (CONNECT)."""
+    guardian = start_guardian(tmp_path, SAFE)
+    asked = []
+
+    def resolver(host: str, port: int):
+        asked.append(host)
+        if host == "forcesafesearch.google.com":
+            return [(socket.AF_INET, ("127.0.0.1", origin.port if port == 80 else echo_server.port))]
+        if host == "restrict.youtube.com":
+            return [(socket.AF_INET, ("127.0.0.1", echo_server.port))]
+        return [(socket.AF_INET, ("127.0.0.1", 9))]  # the real search host: nothing listens there
+
+    guardian.ctx.resolver = resolver
+    try:
+        r = request(guardian, "GET http://www.google.com/search?q=cats HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert r.status == 200
+        seen = origin.stats.requests[-1]
+        assert seen.header("host") == "www.google.com"  # the name the browser asked for is kept
+        assert "safe=active" in seen.target and "q=cats" in seen.target
+        for name in ("www.google.com", "www.youtube.com"):
+            c = RawClient(proxy_port(guardian))
+            c.send(f"CONNECT {name}:443 HTTP/1.1\r\nHost: {name}:443\r\n\r\n".encode())
+            assert c._until(b"\r\n\r\n").startswith(b"HTTP/1.1 200")
+            c.send(b"hello")
+            assert c._exact(5) == b"hello"
+            c.close()  # an open tunnel would hold the stop for its whole grace period
+        assert "www.google.com" not in asked and "www.youtube.com" not in asked
+    finally:
+        guardian.stop()

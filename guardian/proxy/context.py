@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from guardian.cache import Cache
 from guardian.config import Address, ProxyConfig, WebConfig, port_ranges
 from guardian.proxy.hooks import AllowAll, Decider, Recorder
-from guardian.proxy.upstream import DestinationPolicy, UpstreamPool
+from guardian.proxy.upstream import DestinationPolicy, Resolver, UpstreamPool, resolve
 from guardian.records import RequestRecord
 
 
@@ -99,5 +99,6 @@ class ProxyContext:
     recorder: Recorder = field(default_factory=NullRecorder)
     pool: UpstreamPool = field(default_factory=UpstreamPool)
     cache: Cache | None = None
+    resolver: Resolver = resolve  # name -> addresses; tests put a resolver they control here
     stopping: threading.Event = field(default_factory=threading.Event)  # no new requests
     force_close: threading.Event = field(default_factory=threading.Event)  # grace is over: end tunnels too

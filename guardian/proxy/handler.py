@@ -254,7 +254,8 @@ class ClientConnection:
             return pooled[0], pooled[1], True
         try:
             if checked:
-                sock, addr = connect(host, port, settings.destinations, settings.proxy.connect_timeout)
+                sock, addr = connect(host, port, settings.destinations, settings.proxy.connect_timeout,
+                                     self.ctx.resolver)
             else:
                 sock, addr = self._connect_unchecked(host, port, settings.proxy.connect_timeout)
         except DestinationDenied as exc:

@@ -45,7 +45,10 @@ class Verdict:
     """What to do with one request. Blocked: the core sends `status`, `headers`, `body`
     and nothing goes upstream. Allowed: the core forwards, connecting to `connect_host`
     (resolved instead of the requested host, which is kept in the request: safe search)
-    and sending `target` instead of the client's when set."""
+    and sending `target` instead of the client's when set.
+
+    The core only reads a Verdict: deciders may hand out the same one (and the same
+    header list) to many requests."""
 
     allowed: bool
     status: int = 403

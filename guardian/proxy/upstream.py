@@ -16,7 +16,7 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from guardian.config import IPNetwork
 from guardian.proxy.stream import BufferedSocket
@@ -99,9 +99,13 @@ def resolve(host: str, port: int) -> list[tuple[int, tuple]]:
     return result
 
 
-def connect(host: str, port: int, policy: DestinationPolicy, timeout: float) -> tuple[socket.socket, str]:
+Resolver = Callable[[str, int], list[tuple[int, tuple]]]
+
+
+def connect(host: str, port: int, policy: DestinationPolicy, timeout: float,
+            resolver: Resolver = resolve) -> tuple[socket.socket, str]:
     """Resolve host, refuse denied addresses, connect to the first allowed one that answers."""
-    candidates = resolve(host, port)
+    candidates = resolver(host, port)
     refusals = []
     errors: list[UpstreamError] = []
     deadline = time.monotonic() + timeout
