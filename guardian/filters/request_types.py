@@ -120,7 +120,11 @@ def infer_request_type(method: str, url: str, headers: Mapping[str, str]) -> str
     Browsers send `Sec-Fetch-Dest`, which names the destination outright; older clients
     leave `Upgrade` and `Accept`; the path's extension is the last, weakest hint.
     """
-    lowered = {name.lower(): value for name, value in headers.items()}
+    return infer_type_from_fields(method, url, {name.lower(): value for name, value in headers.items()})
+
+
+def infer_type_from_fields(method: str, url: str, lowered: Mapping[str, str]) -> str | None:
+    """`infer_request_type` for headers already keyed by lower-case name (as the proxy core has them)."""
     if lowered.get("upgrade", "").lower() == "websocket":
         return "websocket"
     if "ping-to" in lowered or lowered.get("content-type", "").startswith("text/ping"):

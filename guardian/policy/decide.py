@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 from guardian.config import Config, ProfileConfig
 from guardian.filters import FilterEngine, infer_request_type
+from guardian.filters.request_types import infer_type_from_fields
 from guardian.proxy.hooks import RequestInfo, Verdict
 
 from .blockpage import BlockInfo, page_response, stand_in_response, wants_page
@@ -168,11 +169,11 @@ class Policy:
         if request.method == "CONNECT":
             return self._evaluate(who, request.client_ip, "CONNECT", request.host, None, "",
                                   None, None, None, timestamp)
-        headers = {name.lower(): value for name, value in request.headers}
+        headers = request.headers
         url = request.url
         return self._evaluate(who, request.client_ip, request.method, request.host, url,
                               request.target, headers.get("referer"),
-                              infer_request_type(request.method, url, headers), headers.get("accept"), timestamp)
+                              infer_type_from_fields(request.method, url, headers), headers.get("accept"), timestamp)
 
     def explain(
         self,

@@ -204,7 +204,7 @@ class ClientConnection:
             path = "/" + path
         record.host, record.port, record.target = host, port, path
         body = framing_for_request(self.reader, request.fields, request.version)
-        info = RequestInfo(self.client_ip, request.method, "http", host, port, path, request.headers)
+        info = RequestInfo(self.client_ip, request.method, "http", host, port, path, request.fields)
 
         settings_page = settings.settings_page_target(host, port)
         if settings_page is not None:
@@ -558,7 +558,7 @@ class ClientConnection:
                                            f"{', '.join(map(str, settings.proxy.connect_ports))}."))
             record.status = 403
             return False
-        info = RequestInfo(self.client_ip, "CONNECT", "https", host, port, "", request.headers)
+        info = RequestInfo(self.client_ip, "CONNECT", "https", host, port, "", request.fields)
         verdict = self.ctx.decider.decide(info)
         self._note_verdict(record, verdict)
         if not verdict.allowed:

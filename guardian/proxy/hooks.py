@@ -23,7 +23,7 @@ class RequestInfo:
     host: str  # lower-case, no brackets for IPv6
     port: int
     target: str  # path and query; "" for CONNECT
-    headers: list[tuple[str, str]] = field(default_factory=list)  # as the client sent them
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case name -> value (repeats joined)
 
     @property
     def url(self) -> str:
@@ -33,11 +33,7 @@ class RequestInfo:
         return f"{self.scheme}://{netloc}{self.target or '/'}"
 
     def header(self, name: str) -> str | None:
-        lowered = name.lower()
-        for key, value in self.headers:
-            if key.lower() == lowered:
-                return value
-        return None
+        return self.headers.get(name.lower())
 
 
 @dataclass(slots=True)

@@ -139,9 +139,9 @@ def get(url: str, client: str = "192.168.1.23", accept: str = "text/html", **hea
     scheme, rest = url.split("://", 1)
     authority, _, path = rest.partition("/")
     host, _, port = authority.partition(":")
-    pairs = [("Host", authority), ("Accept", accept), *((k.replace("_", "-"), v) for k, v in headers.items())]
-    return RequestInfo(client, "GET", scheme, host, int(port or 80), "/" + path, pairs)
+    fields = {"host": authority, "accept": accept, **{k.replace("_", "-").lower(): v for k, v in headers.items()}}
+    return RequestInfo(client, "GET", scheme, host, int(port or 80), "/" + path, fields)
 
 
 def connect(host: str, client: str = "192.168.1.23", port: int = 443) -> RequestInfo:
-    return RequestInfo(client, "CONNECT", "https", host, port, "", [("Host", f"{host}:{port}")])
+    return RequestInfo(client, "CONNECT", "https", host, port, "", {"host": f"{host}:{port}"})
