@@ -24,7 +24,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m pip install -q -e '.[test,bench]'
-	bash bench/run.sh
+	bash bench/run.sh 2>&1 | tee bench/last-run.txt
 
 clean:
 	rm -rf $(VENV) .guardian-data

@@ -72,6 +72,7 @@ class Guardian:
         self.config_path = find_config_path(config_path)
         self.overrides = overrides
         self.config = overrides.apply(load_config(self.config_path))
+        self.started_config = self.config  # what the sockets, files and log were opened with
         self.data_dir = self.config.data_dir
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.stopped = threading.Event()
@@ -218,8 +219,10 @@ class Guardian:
             except ConfigError as exc:
                 log.error("configuration not reloaded, the old one stays in force: %s", exc)
                 return False
-            if new.proxy.listen != self.config.proxy.listen or new.data_dir != self.config.data_dir:
-                log.warning("proxy.listen and data_dir changes take effect after a restart")
+            for changed in _restart_only_changes(self.started_config, new):
+                log.warning("%s: the change takes effect after a restart", changed)
+            # The settings page keeps listening where it started until a restart; route to it there.
+            new = dataclasses.replace(new, web=dataclasses.replace(new.web, listen=self.started_config.web.listen))
             policy = self._build_policy(new, previous=self.policy.policy)
             for problem in policy.problems:
                 log.warning("configuration: %s", problem)
@@ -294,6 +297,20 @@ class Guardian:
 
         return {"lists-update": lists_update, "reload": reload, "cache-stats": cache_stats,
                 "cache-clear": cache_clear}
+
+
+def _restart_only_changes(started: Config, new: Config) -> list[str]:
+    """Keys whose new values only apply at the next start (they name sockets and files)."""
+    pairs = {
+        "proxy.listen": (started.proxy.listen, new.proxy.listen),
+        "web.listen": (started.web.listen, new.web.listen),
+        "data_dir": (started.data_dir, new.data_dir),
+        "proxy.access_log": (started.proxy.access_log, new.proxy.access_log),
+        "proxy.access_log_max_mb": (started.proxy.access_log_max_mb, new.proxy.access_log_max_mb),
+        "proxy.access_log_keep": (started.proxy.access_log_keep, new.proxy.access_log_keep),
+        "log.enabled": (started.log.enabled, new.log.enabled),
+    }
+    return [key for key, (before, after) in pairs.items() if before != after]
 
 
 def _freeze_long_lived_objects() -> None:

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark in one run, so each table's figures share the machine's state.
+# Peers and tools come from ../shared/bench/setup.sh (squid, privoxy, tinyproxy, e2guardian,
+# proxy.py, wrk, nginx); figures go to docs/benchmarks.md by hand, with the date.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+SHARED=../shared
+ANCHORS=${ANCHORS_VENV:-/tmp/anchors}
+
+if [ -x "$SHARED/bench/setup.sh" ] || [ -f "$SHARED/bench/setup.sh" ]; then
+    bash "$SHARED/bench/setup.sh"
+fi
+
+section() { printf '\n== %s\n' "$1"; }
+
+if [ -f "$SHARED/bench/proxy_peers.py" ] && [ -x "$ANCHORS/bin/python" ]; then
+    section "proxy core against its peers (filters off), 2,000 idle clients held"
+    "$ANCHORS/bin/python" "$SHARED/bench/proxy_peers.py" --seconds 5 --idle 2000 \
+        --project "$PWD/.venv/bin/guardian serve --config $PWD/bench/proxy-core.toml --listen 127.0.0.1:{port} --data-dir {dir}/guardian"
+else
+    echo "skipping the peer comparison: ../shared/bench is missing"
+fi
+
+section "same-run ratios: lists, logging, cache hit vs miss"
+$PY bench/ratios.py
+
+section "the decision against the engine's match"
+if [ -d "$SHARED/data" ]; then $PY bench/policy.py; else echo "skipped: ../shared/data is missing"; fi
+
+section "filter engine against adblock-rust and adblockparser"
+if [ -d "$SHARED/data" ]; then $PY bench/filters.py; else echo "skipped: ../shared/data is missing"; fi
+
+section "cache memory under 10x max_bytes"
+$PY bench/cache_memory.py
+
+section "log store: dashboard queries on 1 million records"
+$PY bench/logstore.py
