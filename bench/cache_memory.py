@@ -11,15 +11,13 @@ RSS after 1x plus a small overhead: evicted objects are really freed.
 from __future__ import annotations
 
 import argparse
-import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ratios import free_port, start_nginx, wait_port
+from ratios import free_port, start_nginx, stop_all, wait_port
 
 
 def rss_mib(pid: int) -> float:
@@ -92,14 +90,7 @@ max_object_bytes = {max(object_bytes, 2**20)}
         print(stats)
         return 0
     finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        shutil.rmtree(workdir, ignore_errors=True)
+        stop_all(procs, workdir)
 
 
 if __name__ == "__main__":

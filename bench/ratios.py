@@ -50,6 +50,18 @@ def wait_port(port: int, timeout: float = 60.0) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
+def stop_all(procs: list[subprocess.Popen], workdir: Path) -> None:
+    """Stop what a benchmark started (gracefully, then by force) and remove its files."""
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
 def start_nginx(workdir: Path) -> tuple[subprocess.Popen, int]:
     www = workdir / "www"
     (www / "static").mkdir(parents=True)
@@ -169,14 +181,7 @@ def main() -> int:
                 print(f"{name:14} {value:8.2f}x")
         return 0
     finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        shutil.rmtree(workdir, ignore_errors=True)
+        stop_all(procs, workdir)
 
 
 if __name__ == "__main__":
