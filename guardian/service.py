@@ -172,7 +172,10 @@ class Guardian:
     def run_forever(self) -> int:
         self.install_signal_handlers()
         self.start()
-        self.stopped.wait()
+        # Python runs signal handlers on the main thread only, between bytecodes; an untimed
+        # wait can sleep through a signal the kernel delivered to another thread.
+        while not self.stopped.wait(0.5):
+            pass
         log.info("stopping: finishing requests in flight (at most %.0f s)", STOP_GRACE_SECONDS)
         self.stop()
         return 0

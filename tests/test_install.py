@@ -1,0 +1,429 @@
+"""install.sh and the Raspberry Pi files in rpi/, without touching the machine running the tests.
+
+- The script is checked with `bash -n` and, when installed, shellcheck.
+- `--dry-run` prints every step; the plan is checked both staged (`--prefix`) and for the
+  real system (it only reads the system: `id`, `systemctl is-active`).
+- Preconditions (Python version, an existing configuration the new code rejects, root)
+  stop the script before it changes anything.
+- A real install into a `--prefix` (no user, no chown, no apt, no systemd) builds the
+  virtual environment with pip, so it needs the package index; it is skipped offline.
+  The installed `guardian serve` then runs once with the production configuration.
+- The unit file, logrotate rules and production configuration are parsed and checked
+  against what Guardian actually does (config keys, the access log's path, the CLI).
+"""
+
+from __future__ import annotations
+
+import configparser
+import filecmp
+import grp
+import os
+import pwd
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from guardian.cli import build_parser
+from guardian.config import Address, default_config_text, load_config, parse_config
+from tests.support.serve import free_port, wait_port
+
+REPO = Path(__file__).resolve().parents[1]
+INSTALL = REPO / "install.sh"
+RPI = REPO / "rpi"
+BASH = shutil.which("bash") or "/bin/bash"
+
+
+def install(*args: str, env: dict[str, str] | None = None, timeout: float = 60,
+            user: str | None = None) -> subprocess.CompletedProcess[str]:
+    command = [BASH, str(INSTALL), *args]
+    if user:
+        command = ["runuser", "-u", user, "--", *command]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd="/",
+                          env={**os.environ, **(env or {})}, check=False)
+
+
+def commands(output: str) -> list[list[str]]:
+    """The commands a dry run prints (lines starting with '+'), split like the shell would."""
+    return [shlex.split(line.strip()[1:]) for line in output.splitlines() if line.strip().startswith("+ ")]
+
+
+def unit() -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None, strict=True, empty_lines_in_values=False)
+    parser.optionxform = str  # systemd keys are case-sensitive
+    parser.read(RPI / "guardian.service", encoding="utf-8")
+    return parser
+
+
+# ---------------------------------------------------------------- the script itself
+
+
+def test_bash_syntax():
+    for script in (INSTALL, RPI / "guardian-cli"):
+        subprocess.run([BASH, "-n", str(script)], check=True)
+        assert os.access(script, os.X_OK), f"{script} is not executable"
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
+def test_shellcheck_clean():
+    done = subprocess.run(["shellcheck", str(INSTALL), str(RPI / "guardian-cli")], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_help_and_unknown_option():
+    done = install("--help")
+    assert done.returncode == 0
+    for option in ("--prefix DIR", "--no-systemd", "--dry-run"):
+        assert option in done.stdout
+    done = install("--frobnicate")
+    assert done.returncode == 2
+    assert "unknown option: --frobnicate" in done.stderr
+
+
+def test_dry_run_into_prefix_prints_the_steps_and_changes_nothing(tmp_path):
+    prefix = tmp_path / "root"
+    done = install("--dry-run", "--prefix", str(prefix))
+    assert done.returncode == 0, done.stderr
+    assert not prefix.exists()
+    out = done.stdout
+    steps = [line[4:] for line in out.splitlines() if line.startswith("==> ")]
+    assert [s.split()[0] for s in steps] == [
+        "Checks", "Python's", "System", "Source", "Virtual", "Command", "Configuration", "Data", "systemd", "Service",
+    ]
+    assert "skipped (--prefix)" in out.split("==> System user")[1].split("==>")[0]
+    run = commands(out)
+    programs = {argv[0] for argv in run}
+    # A staged install creates no user, changes no owner, and leaves apt and systemd alone.
+    assert not programs & {"useradd", "chown", "apt-get", "systemctl"}
+    src, venv = prefix / "opt/guardian/src", prefix / "opt/guardian/venv"
+    assert any(argv[:4] == [str(venv / "bin/python"), "-m", "pip", "install"] and argv[-2:] == ["--editable", str(src)]
+               for argv in run)
+    assert ["install", "-m", "0640", str(RPI / "guardian.toml"), str(prefix / "etc/guardian/guardian.toml")] in run
+    assert ["install", "-d", "-m", "0750", str(prefix / "var/lib/guardian")] in run
+    assert ["install", "-D", "-m", "0644", str(RPI / "guardian.service"),
+            str(prefix / "etc/systemd/system/guardian.service")] in run
+    assert ["install", "-D", "-m", "0644", str(RPI / "guardian.logrotate"),
+            str(prefix / "etc/logrotate.d/guardian")] in run
+    assert ["install", "-D", "-m", "0755", str(RPI / "guardian-cli"), str(prefix / "usr/local/bin/guardian")] in run
+    copy = " ".join(" ".join(argv) for argv in run if argv[0] in ("rsync", "tar"))
+    for excluded in (".git", ".venv", ".guardian-data"):
+        assert f"--exclude={excluded}" in copy
+    assert "Dry run: nothing was changed." in out
+
+
+def test_dry_run_for_the_real_system_names_the_real_paths():
+    """Only reads the system; as any user (a dry run does not need root)."""
+    done = install("--dry-run")
+    assert done.returncode == 0, done.stderr
+    run = commands(done.stdout)
+    assert any(argv[-2:] == ["--editable", "/opt/guardian/src"] for argv in run)
+    assert ["install", "-d", "-o", "guardian", "-g", "guardian", "-m", "0750", "/var/lib/guardian"] in run
+    assert ["install", "-D", "-m", "0644", str(RPI / "guardian.service"), "/etc/systemd/system/guardian.service"] in run
+    # The settings page saves the configuration beside itself: the directory is the service's.
+    assert ["chown", "guardian:guardian", "/etc/guardian", "/etc/guardian/guardian.toml"] in run
+    if subprocess.run(["id", "-u", "guardian"], capture_output=True, check=False).returncode != 0:
+        useradd = next(argv for argv in run if argv[0] == "useradd")
+        assert useradd[-1] == "guardian"
+        assert {"--system", "--no-create-home"} <= set(useradd)
+        assert useradd[useradd.index("--home-dir") + 1] == "/var/lib/guardian"
+        assert useradd[useradd.index("--shell") + 1] == "/usr/sbin/nologin"
+    if Path("/run/systemd/system").is_dir():
+        assert ["systemctl", "daemon-reload"] in run
+    else:
+        assert "systemd is not running here" in done.stdout
+
+
+def test_no_systemd_option_skips_the_service(tmp_path):
+    done = install("--dry-run", "--no-systemd")
+    assert done.returncode == 0, done.stderr
+    assert "skipped (--no-systemd)" in done.stdout
+    assert not any(argv[0] == "systemctl" for argv in commands(done.stdout))
+
+
+def test_an_existing_configuration_is_kept(tmp_path):
+    config = tmp_path / "etc/guardian/guardian.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('data_dir = "/srv/guardian"\n')
+    done = install("--dry-run", "--prefix", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "is valid for this version" in done.stdout
+    assert "kept as it is" in done.stdout
+    assert not any(argv[:1] == ["install"] and argv[-1] == str(config) for argv in commands(done.stdout))
+
+
+def test_an_existing_configuration_the_new_code_rejects_stops_before_any_change(tmp_path):
+    config = tmp_path / "etc/guardian/guardian.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('[proxy]\nlisten = "everywhere"\n')
+    done = install("--prefix", str(tmp_path))
+    assert done.returncode == 1
+    assert "proxy.listen" in done.stderr and "nothing has been changed yet" in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["etc"]
+
+
+def test_too_old_or_missing_python_is_refused(tmp_path):
+    fake = tmp_path / "python3"
+    fake.write_text('#!/bin/sh\ncase "$*" in *">= (3, 11)"*) exit 1 ;; esac\necho 3.9\n')
+    fake.chmod(0o755)
+    done = install("--dry-run", "--prefix", str(tmp_path / "root"), env={"PYTHON": str(fake)})
+    assert done.returncode == 1
+    assert "needs Python 3.11 or newer" in done.stderr and "is 3.9" in done.stderr
+    done = install("--dry-run", "--prefix", str(tmp_path / "root"), env={"PYTHON": str(tmp_path / "nothing")})
+    assert done.returncode == 1
+    assert "not found" in done.stderr
+
+
+def test_installing_inside_the_clone_is_refused():
+    done = install("--dry-run", "--prefix", str(REPO / ".guardian-data" / "stage"))
+    assert done.returncode == 1
+    assert "inside the clone" in done.stderr
+
+
+def test_a_real_install_needs_root():
+    if os.geteuid() == 0:
+        if shutil.which("runuser") is None:
+            pytest.skip("running as root without runuser to drop privileges")
+        done = install(user="nobody")
+        if "Permission denied" in done.stderr:
+            pytest.skip("the clone is not readable by nobody")
+    else:
+        done = install()
+    assert done.returncode == 1
+    assert "run as root" in done.stderr
+
+
+def test_the_summary_says_how_to_set_the_password(tmp_path):
+    script = f'source {shlex.quote(str(INSTALL))}; summary 1'
+    done = subprocess.run([BASH, "-c", script], capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "journalctl -u guardian | grep set-up" in out
+    assert "sudo guardian set-password" in out
+    assert ":3128" in out and ":8080/" in out
+
+
+def _copy(prefix: Path, path: str) -> subprocess.CompletedProcess[str]:
+    script = f'source {shlex.quote(str(INSTALL))} --prefix {shlex.quote(str(prefix))}; copy_source'
+    return subprocess.run([BASH, "-c", script], capture_output=True, text=True, check=False,
+                          env={**os.environ, "PATH": path})
+
+
+def _tree(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+def test_copy_with_and_without_rsync_gives_the_same_tree(tmp_path):
+    # A PATH without rsync: only what the tar fallback uses.
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    for tool in ("tar", "mkdir", "rm", "mv", "realpath", "dirname"):
+        found = shutil.which(tool)
+        assert found, tool
+        (bare / tool).symlink_to(found)
+    done = _copy(tmp_path / "tar", str(bare))
+    assert done.returncode == 0, done.stderr
+    by_tar = tmp_path / "tar/opt/guardian/src"
+    names = _tree(by_tar)
+    assert {"guardian/__init__.py", "lists/starter.txt", "rpi/guardian.toml", "install.sh"} <= names
+    for top in names:
+        parts = Path(top).parts
+        assert not {".git", ".venv", ".guardian-data", "__pycache__"} & set(parts), top
+        assert not parts[0].endswith(".egg-info"), top
+    if shutil.which("rsync"):
+        done = _copy(tmp_path / "rsync", os.environ["PATH"])
+        assert done.returncode == 0, done.stderr
+        assert _tree(tmp_path / "rsync/opt/guardian/src") == names
+    # Running it again replaces the copy: files gone from the clone go from the copy too.
+    (by_tar / "stale.txt").write_text("old")
+    assert _copy(tmp_path / "tar", str(bare)).returncode == 0
+    assert not (by_tar / "stale.txt").exists()
+
+
+# ---------------------------------------------------------------- a real install into a prefix
+
+
+def _index_reachable() -> bool:
+    if os.environ.get("PIP_NO_INDEX"):
+        return False
+    try:
+        socket.create_connection(("pypi.org", 443), timeout=3).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory):
+    if not _index_reachable():
+        pytest.skip("a real install builds a virtual environment with pip: needs the package index (pypi.org)")
+    prefix = tmp_path_factory.mktemp("staged")
+    done = install("--prefix", str(prefix), "--no-systemd", timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return prefix
+
+
+@pytest.mark.timeout(900)
+def test_real_install_into_prefix(staged):
+    src, venv, etc = staged / "opt/guardian/src", staged / "opt/guardian/venv", staged / "etc/guardian"
+    assert (src / "lists/catalog.toml").is_file()
+    assert not (src / ".git").exists() and not (src / ".venv").exists() and not (src / ".guardian-data").exists()
+    config = etc / "guardian.toml"
+    assert config.read_text() == (RPI / "guardian.toml").read_text()
+    assert config.stat().st_mode & 0o777 == 0o640
+    assert (staged / "var/lib/guardian").stat().st_mode & 0o777 == 0o750
+    assert filecmp.cmp(staged / "etc/systemd/system/guardian.service", RPI / "guardian.service", shallow=False)
+    assert filecmp.cmp(staged / "etc/logrotate.d/guardian", RPI / "guardian.logrotate", shallow=False)
+    assert os.access(staged / "usr/local/bin/guardian", os.X_OK)
+    # The editable install finds the copy's lists/ folder, and every dependency is there.
+    probe = subprocess.run(
+        [str(venv / "bin/python"), "-c",
+         "import guardian.service, guardian.web; from guardian.lists.catalog import lists_dir; print(lists_dir())"],
+        capture_output=True, text=True, check=False, cwd="/")
+    assert probe.returncode == 0, probe.stderr
+    assert Path(probe.stdout.strip()).resolve() == (src / "lists").resolve()
+    check = subprocess.run([str(venv / "bin/guardian"), "config", "check", "--config", str(config)],
+                           capture_output=True, text=True, check=False, cwd="/")
+    assert check.returncode == 0, check.stderr
+    assert 'data_dir = "/var/lib/guardian"' in check.stdout
+
+
+@pytest.mark.timeout(900)
+def test_installed_service_starts_and_stops_on_sigterm(staged, tmp_path):
+    """ExecStart's command line, with the production file, only moved to loopback and a temporary data_dir."""
+    argv = shlex.split(unit()["Service"]["ExecStart"])
+    argv[0] = str(staged / argv[0].lstrip("/"))
+    argv[argv.index("--config") + 1] = str(staged / "etc/guardian/guardian.toml")
+    port, web = free_port(), free_port()
+    data = tmp_path / "data"
+    argv += ["--listen", f"127.0.0.1:{port}", "--web-listen", f"127.0.0.1:{web}", "--data-dir", str(data)]
+    log = tmp_path / "serve.log"
+    stop_seconds = int(unit()["Service"]["TimeoutStopSec"])
+    with open(log, "w") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
+        try:
+            assert wait_port(port, 60), log.read_text()
+            # Signal handlers are in place once the start is logged as complete.
+            deadline = time.monotonic() + 30
+            while "settings page on" not in log.read_text() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGTERM)
+            # within the unit's TimeoutStopSec, or systemd would SIGKILL it
+            code = proc.wait(stop_seconds)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    text = log.read_text()
+    assert code == 0, text
+    # What install.sh tells people to grep for, and the file logrotate rotates.
+    assert "one-time set-up code" in text
+    assert (data / "logs/access.log").is_file()
+
+
+@pytest.mark.timeout(900)
+def test_running_again_updates_the_code_and_keeps_the_configuration(staged):
+    config = staged / "etc/guardian/guardian.toml"
+    config.write_text(config.read_text() + "\n# edited by the household\n")
+    stale = staged / "opt/guardian/src/guardian/removed_upstream.py"
+    stale.write_text("")
+    done = install("--prefix", str(staged), "--no-systemd", timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "kept as it is" in done.stdout
+    assert config.read_text().endswith("# edited by the household\n")
+    assert not stale.exists()
+    again = subprocess.run([str(staged / "opt/guardian/venv/bin/guardian"), "--version"], capture_output=True,
+                           text=True, check=False)
+    assert again.returncode == 0 and again.stdout.startswith("guardian ")
+
+
+# ---------------------------------------------------------------- the files in rpi/
+
+
+def test_systemd_unit():
+    service = unit()["Service"]
+    argv = shlex.split(service["ExecStart"])
+    assert argv[:2] == ["/opt/guardian/venv/bin/guardian", "serve"]
+    args = build_parser().parse_args(argv[1:])
+    assert args.command == "serve" and args.config == "/etc/guardian/guardian.toml"
+    assert service["ExecReload"] == "/bin/kill -HUP $MAINPID"
+    assert service["Type"] == "simple"
+    assert service["User"] == "guardian"
+    assert service["KillSignal"] == "SIGTERM"
+    assert int(service["TimeoutStopSec"]) > 10  # Guardian's own grace for requests in flight
+    assert service["Restart"] == "on-failure"
+    assert int(service["LimitNOFILE"]) >= 65536
+    assert service["NoNewPrivileges"] == "yes"
+    assert service["ProtectSystem"] == "strict"
+    assert service["ProtectHome"] == "yes"
+    assert service["PrivateTmp"] == "yes"
+    assert service["CapabilityBoundingSet"] == "" and service["AmbientCapabilities"] == ""
+    # data_dir and the directory the settings page saves guardian.toml into must be writable.
+    config = load_config(RPI / "guardian.toml")
+    writable = service["ReadWritePaths"].split()
+    assert str(config.data_dir) in writable and "/etc/guardian" in writable
+    assert unit()["Install"]["WantedBy"] == "multi-user.target"
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_systemd_accepts_every_directive():
+    done = subprocess.run(["systemd-analyze", "verify", str(RPI / "guardian.service")], capture_output=True,
+                          text=True, check=False)
+    # The command itself is missing here (not installed); anything else is a mistake in the file.
+    problems = [line for line in (done.stdout + done.stderr).splitlines()
+                if line.strip() and "/opt/guardian/venv/bin/guardian" not in line]
+    assert not problems, problems
+
+
+@pytest.mark.skipif(shutil.which("logrotate") is None, reason="logrotate is not installed")
+def test_logrotate_accepts_the_rules(tmp_path):
+    """A debug run (changes nothing) on a copy pointed at a temporary file and the current user."""
+    user, group = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
+    text = (RPI / "guardian.logrotate").read_text()
+    text = text.replace("/var/lib/guardian/logs/", f"{tmp_path}/").replace("guardian guardian", f"{user} {group}")
+    (tmp_path / "access.log").write_text("a line\n")
+    (tmp_path / "rules").write_text(text)
+    done = subprocess.run(["logrotate", "-d", "-s", str(tmp_path / "state"), str(tmp_path / "rules")],
+                          capture_output=True, text=True, check=False)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0 and "error" not in output.lower(), output
+    assert f"considering log {tmp_path}/access.log" in output
+
+
+def test_logrotate_rules():
+    text = (RPI / "guardian.logrotate").read_text()
+    config = load_config(RPI / "guardian.toml")
+    # The file the service writes: <data_dir>/logs/access.log
+    assert f"{config.data_dir / 'logs' / 'access.log'} {{" in text
+    directives = {line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")}
+    assert {"weekly", "rotate 4", "compress", "delaycompress", "missingok", "notifempty", "postrotate",
+            "endscript"} <= directives
+    postrotate = text.split("postrotate", 1)[1].split("endscript", 1)[0]
+    assert "systemctl kill" in postrotate and "-s USR1 guardian.service" in postrotate
+    # Guardian's own rotation must not rename access.log behind logrotate's back.
+    assert config.proxy.access_log_keep == 0
+
+
+def test_production_configuration_is_valid_and_faces_the_lan():
+    config = load_config(RPI / "guardian.toml")
+    assert config.data_dir == Path("/var/lib/guardian")
+    assert config.proxy.listen == Address("0.0.0.0", 3128)
+    assert config.web.listen == Address("0.0.0.0", 8080)
+    # The same lists and default profile as the development defaults.
+    defaults = parse_config(default_config_text())
+    assert config.lists == defaults.lists
+    assert config.profile("default").lists == ("starter", "easylist", "easyprivacy")
+    assert config.profile("default") == defaults.profile("default")
+
+
+def test_cli_wrapper_acts_on_the_installed_configuration():
+    text = (RPI / "guardian-cli").read_text()
+    assert text.startswith("#!/bin/sh\n")
+    assert 'GUARDIAN_CONFIG="${GUARDIAN_CONFIG:-/etc/guardian/guardian.toml}"' in text
+    assert "runuser -u guardian -- /opt/guardian/venv/bin/guardian" in text
+    subprocess.run(["sh", "-n", str(RPI / "guardian-cli")], check=True)
