@@ -159,9 +159,17 @@ class Guardian:
                                id="guardian-devices-seen", coalesce=True, max_instances=1)
         self.scheduler.start()
         self.control = ControlServer(self.data_dir, self._control_handlers())
-        threading.Thread(target=self.web_server.run, name="settings-page", daemon=True).start()
+        threading.Thread(target=self._serve_web, name="settings-page", daemon=True).start()
         log.info("settings page on http://%s/", self.web_address())
         threading.Thread(target=self._watch_config, name="config-watch", daemon=True).start()
+
+    def _serve_web(self) -> None:
+        try:
+            self.web_server.run()
+        except (OSError, ValueError):
+            # close() from stop() pulls the socket out from under waitress's select loop
+            if not self.stopped.is_set():
+                raise
 
     def install_signal_handlers(self) -> None:
         signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=self.reload, daemon=True).start())
