@@ -101,7 +101,7 @@ class ClientConnection:
             set_send_timeout(self.sock, SEND_TIMEOUT)
             settings = self.ctx.settings
             if not settings.client_allowed(self.client_ip):
-                self._refuse_client(settings)
+                self._refuse_client()
                 return
             first = True
             while not self.ctx.stopping.is_set():
@@ -124,7 +124,7 @@ class ClientConnection:
             with contextlib.suppress(OSError):
                 self.sock.close()
 
-    def _refuse_client(self, settings: ProxySettings) -> None:
+    def _refuse_client(self) -> None:
         started = time.time()
         self._send(error_response(403, "This device is not allowed to use this proxy."))
         self._record(RequestRecord(started=started, duration_ms=0.0, client_addr=self.client_ip, method="-",
@@ -341,8 +341,7 @@ class ClientConnection:
             upstream, addr, reused = opened
             record.upstream_addr = addr
             try:
-                response, continue_sent = self._exchange(settings, upstream, head_bytes, request, body,
-                                                         expect_continue)
+                response = self._exchange(settings, upstream, head_bytes, request, body, expect_continue)
                 break
             except _RetryableUpstreamError:
                 upstream.close()
@@ -366,14 +365,14 @@ class ClientConnection:
                 upstream.close()
                 raise
         return self._relay_response(settings, request, upstream, response, body, record,
-                                    continue_sent, connect_host, port, upgrade, lookup)
+                                    connect_host, port, upgrade, lookup)
 
     @staticmethod
     def _upgrade_requested(request: RequestHead) -> bool:
         return "upgrade" in request.fields and "upgrade" in connection_tokens(request.fields)
 
     def _exchange(self, settings: ProxySettings, up_reader: BufferedSocket, head_bytes: bytes,
-                  request: RequestHead, body: Body, expect_continue: bool) -> tuple[ResponseHead, bool]:
+                  request: RequestHead, body: Body, expect_continue: bool) -> ResponseHead:
         """Send the request, return the first non-1xx (or 101) response head."""
         upstream = up_reader.sock
         timeout = settings.proxy.response_timeout
@@ -385,7 +384,7 @@ class ClientConnection:
                 if expect_continue:
                     early = self._await_continue(up_reader)
                     if early is not None:
-                        return early, False
+                        return early
                     self._send(b"HTTP/1.1 100 Continue\r\n\r\n")
                     continue_sent = True
                 self._send_body_upstream(upstream, body, settings.proxy.idle_timeout)
@@ -407,7 +406,7 @@ class ClientConnection:
                 raise ProtocolError(502, "response head too large") from None
             response = parse_response_head(raw)
             if response.status == 101 or response.status >= 200:
-                return response, continue_sent
+                return response
             # Interim responses: 100 only if the client asked and has not had one; others (103) for 1.1.
             if request.version == "HTTP/1.1" and (response.status != 100 or (expect_continue and not continue_sent)):
                 self._send(serialise_head(f"HTTP/1.1 {response.status} {response.reason}",
@@ -438,7 +437,7 @@ class ClientConnection:
     # ------------------------------------------------------------------ the response
 
     def _relay_response(self, settings: ProxySettings, request: RequestHead, up_reader: BufferedSocket,
-                        response: ResponseHead, request_body: Body, record: RequestRecord, continue_sent: bool,
+                        response: ResponseHead, request_body: Body, record: RequestRecord,
                         connect_host: str, port: int, upgrade: bool, lookup: Lookup | None) -> bool:
         record.status = response.status
         if response.status == 101 and upgrade:
