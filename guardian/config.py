@@ -297,6 +297,26 @@ def _seconds(value: Any, path: str) -> float:
     return float(value)
 
 
+def _entry(table: Any, path: str, allowed: set[str], required: tuple[str, ...]) -> dict[str, Any]:
+    """One table of an array ([[lists]], [[profiles]], ...): known keys, required ones present."""
+    _check_keys(table, path, allowed)
+    for key in required:
+        if key not in table:
+            raise ConfigError(f"{path}.{key}: missing")
+    return table
+
+
+def _unique_name(table: dict[str, Any], path: str, seen: set[str], what: str) -> str:
+    """The entry's `name`: a non-empty string no other entry of its array uses."""
+    name = _string(table["name"], f"{path}.name").strip()
+    if not name:
+        raise ConfigError(f"{path}.name: must not be empty")
+    if name in seen:
+        raise ConfigError(f"{path}.name: {name!r} is used by another {what}")
+    seen.add(name)
+    return name
+
+
 def _strings(value: Any, path: str) -> tuple[str, ...]:
     _typed(value, list, path, "a list of strings")
     return tuple(_string(item, f"{path}[{i}]") for i, item in enumerate(value))
@@ -495,10 +515,7 @@ def _lists(value: Any) -> tuple[ListConfig, ...]:
     entries = []
     for i, table in enumerate(value):
         p = f"lists[{i}]"
-        _check_keys(table, p, {"id", "name", "url", "format", "enabled", "refresh"})
-        for key in ("id", "url"):
-            if key not in table:
-                raise ConfigError(f"{p}.{key}: missing")
+        _entry(table, p, {"id", "name", "url", "format", "enabled", "refresh"}, ("id", "url"))
         list_id = _string(table["id"], f"{p}.id")
         if not _LIST_ID_RE.match(list_id):
             raise ConfigError(f"{p}.id: {list_id!r} must be lower-case letters, digits, '-' or '_'")
@@ -531,16 +548,8 @@ def _schedules(value: Any, path: str) -> tuple[ScheduleConfig, ...]:
     result = []
     for i, table in enumerate(value):
         p = f"{path}[{i}]"
-        _check_keys(table, p, {"name", "days", "from", "to", "block"})
-        for key in ("name", "from", "to"):
-            if key not in table:
-                raise ConfigError(f"{p}.{key}: missing")
-        name = _string(table["name"], f"{p}.name").strip()
-        if not name:
-            raise ConfigError(f"{p}.name: must not be empty")
-        if name in seen:
-            raise ConfigError(f"{p}.name: {name!r} is used by another schedule of this profile")
-        seen.add(name)
+        _entry(table, p, {"name", "days", "from", "to", "block"}, ("name", "from", "to"))
+        name = _unique_name(table, p, seen, "schedule of this profile")
         days = _strings(table.get("days", list(DAYS)), f"{p}.days")
         for j, day in enumerate(days):
             if day not in DAYS:
@@ -567,15 +576,8 @@ def _profiles(value: Any, list_ids: set[str], lists: tuple[ListConfig, ...]) -> 
     result = []
     for i, table in enumerate(value):
         p = f"profiles[{i}]"
-        _check_keys(table, p, {"name", "lists", "block", "allow", "safe_search", "youtube", "schedules"})
-        if "name" not in table:
-            raise ConfigError(f"{p}.name: missing")
-        name = _string(table["name"], f"{p}.name").strip()
-        if not name:
-            raise ConfigError(f"{p}.name: must not be empty")
-        if name in seen:
-            raise ConfigError(f"{p}.name: {name!r} is used by another profile")
-        seen.add(name)
+        _entry(table, p, {"name", "lists", "block", "allow", "safe_search", "youtube", "schedules"}, ("name",))
+        name = _unique_name(table, p, seen, "profile")
         profile_lists = _strings(table.get("lists", []), f"{p}.lists")
         for j, list_id in enumerate(profile_lists):
             if list_id not in list_ids:
@@ -602,16 +604,8 @@ def _devices(value: Any, profile_names: set[str]) -> tuple[DeviceConfig, ...]:
     result = []
     for i, table in enumerate(value):
         p = f"devices[{i}]"
-        _check_keys(table, p, {"name", "match", "profile"})
-        for key in ("name", "match"):
-            if key not in table:
-                raise ConfigError(f"{p}.{key}: missing")
-        name = _string(table["name"], f"{p}.name").strip()
-        if not name:
-            raise ConfigError(f"{p}.name: must not be empty")
-        if name in seen_names:
-            raise ConfigError(f"{p}.name: {name!r} is used by another device")
-        seen_names.add(name)
+        _entry(table, p, {"name", "match", "profile"}, ("name", "match"))
+        name = _unique_name(table, p, seen_names, "device")
         matches = []
         for j, item in enumerate(_strings(table["match"], f"{p}.match")):
             normal = check_device_match(item, f"{p}.match[{j}]")
