@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ratios import free_port, start_nginx, stop_all, wait_port
+from ratios import config_text, free_port, start_nginx, stop_all, wait_port
 
 
 def rss_mib(pid: int) -> float:
@@ -51,20 +51,9 @@ def main() -> int:
             (static / f"o{i}.png").write_bytes(bytes([i % 251]) * object_bytes)
         port = free_port()
         config = workdir / "guardian.toml"
-        config.write_text(f'''data_dir = "{workdir / 'data'}"
-[proxy]
-listen = "127.0.0.1:{port}"
-deny_destinations = []
-deny_own_addresses = false
-access_log = false
-[web]
-listen = "127.0.0.1:{free_port()}"
-[log]
-enabled = false
-[cache]
-max_bytes = {max_bytes}
-max_object_bytes = {max(object_bytes, 2**20)}
-''')
+        config.write_text(config_text(workdir / "data", port, lists=False, log=False, cache=True,
+                                      cache_extra=f"max_bytes = {max_bytes}\n"
+                                                  f"max_object_bytes = {max(object_bytes, 2**20)}\n"))
         proc = subprocess.Popen([sys.executable, "-m", "guardian.cli", "serve", "--config", str(config)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir)
         procs.append(proc)

@@ -79,7 +79,8 @@ http {{ access_log off; types {{ image/png png; text/plain txt; }}
     return proc, port
 
 
-def config_text(data_dir: Path, port: int, *, lists: bool, log: bool, cache: bool) -> str:
+def config_text(data_dir: Path, port: int, *, lists: bool, log: bool, cache: bool, cache_extra: str = "") -> str:
+    """A benchmark configuration; `cache_extra` is appended to its [cache] table."""
     text = f'''data_dir = "{data_dir}"
 [proxy]
 listen = "127.0.0.1:{port}"
@@ -92,7 +93,7 @@ listen = "127.0.0.1:{free_port()}"
 enabled = {str(log).lower()}
 [cache]
 enabled = {str(cache).lower()}
-'''
+{cache_extra}'''
     if lists:
         text += f'''
 [[lists]]
