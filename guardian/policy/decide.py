@@ -263,8 +263,7 @@ class Policy:
         exchange = who.profile.exchange
         if verdict.allowed and exchange is not None and url is not None and "://" in url:
             verdict, note = self._explain_file_kind(exchange, who, url, verdict, timestamp)
-        return {
-            "note": note,
+        explained = {
             "action": "allow" if verdict.allowed else "block",
             "reason": verdict.reason or "No rule matched",
             "rule": verdict.rule,
@@ -273,6 +272,9 @@ class Policy:
             "device": verdict.device,
             "profile": verdict.profile,
         }
+        if note is not None:
+            explained["note"] = note
+        return explained
 
     def _explain_file_kind(self, exchange: ExchangeRules, who: _Who, url: str, verdict: Verdict,
                            timestamp: float) -> tuple[Verdict, str | None]:

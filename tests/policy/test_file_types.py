@@ -173,3 +173,20 @@ def test_disposition_parsing_is_linear_on_a_hostile_header() -> None:
     disposition_file_name(hostile)
     FileTypeRules(["programs"]).match_request("/" + "%2E" * 30000 + "exe")
     assert time.perf_counter() - started < 0.05
+
+
+def test_guardian_check_tells_the_truth_about_https_downloads(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    config = tmp_path / "guardian.toml"
+    config.write_text(_config_text(tmp_path))
+    run = [sys.executable, "-m", "guardian.cli", "--config", str(config), "check"]
+    plain = subprocess.run([*run, "http://games.example/free.APK", "--client", "127.0.0.1", "--json"],
+                           capture_output=True, text=True, check=True)
+    assert json.loads(plain.stdout)["action"] == "block"
+    secure = subprocess.run([*run, "https://games.example/free.apk", "--client", "127.0.0.1"],
+                            capture_output=True, text=True, check=True)
+    assert secure.stdout.startswith("allow: ") and "note:     " in secure.stdout
+    assert "cannot see which file" in secure.stdout
