@@ -59,6 +59,8 @@ def check_command(
         return 0
     print(f"{result['action']}: {url}", file=out)
     print(f"  reason:   {result['reason']}", file=out)
+    if result.get("note"):
+        print(f"  note:     {result['note']}", file=out)
     if result["rule"]:
         print(f"  rule:     {result['rule']} (list {result['list']})", file=out)
     if result["schedule"]:

@@ -39,7 +39,11 @@ from guardian.proxy.hooks import RequestInfo, Verdict
 
 from .blockpage import BlockInfo, page_response, stand_in_response, wants_page
 from .devices import DeviceDirectory, NeighbourTable, SeenDevices
+from .exchange import ExchangeRules, Review, ScheduledFileTypes
+from .filetypes import FileTypeRules
 from .pauses import PauseStore
+from .privacy import PrivacyRules
+from .removeparam import parse_removeparam
 from .rulesets import CUSTOM_LIST, RuleSet, compile_rules, split_rules
 from .safesearch import SafeSearch
 from .schedules import Window, ZoneClock, compile_window, until_text
@@ -62,6 +66,7 @@ class _Profile(NamedTuple):
     block: RuleSet | None
     engine: FilterEngine | None
     safe: SafeSearch | None
+    exchange: ExchangeRules | None  # file kinds and privacy for allowed plain-HTTP requests
 
 
 class _Who(NamedTuple):
@@ -74,7 +79,8 @@ class _Who(NamedTuple):
 
 
 def _who(device: str | None, profile: _Profile) -> _Who:
-    return _Who(device, profile, Verdict(allowed=True, device=device, profile=profile.name))
+    edits = profile.exchange.constant_edits if profile.exchange is not None else None
+    return _Who(device, profile, Verdict(allowed=True, device=device, profile=profile.name, edits=edits))
 
 
 class Policy:
@@ -130,7 +136,22 @@ class Policy:
             block=compile_rules(blocks, f"{where}, block", self.problems),
             engine=self._lists_engine(profile, list_texts, cache_dir, old_engines),
             safe=safe if safe.enabled else None,
+            exchange=self._exchange_rules(profile, list_texts),
         )
+
+    def _exchange_rules(self, profile: ProfileConfig, list_texts: Mapping[str, str]) -> ExchangeRules | None:
+        texts = {list_id: list_texts[list_id] for list_id in profile.lists
+                 if list_id in list_texts and self.config.list_by_id(list_id).enabled}
+        privacy = PrivacyRules(self.config.privacy_for(profile), parse_removeparam(texts))
+        scheduled = tuple(
+            ScheduledFileTypes(s.name, s.name[:1].upper() + s.name[1:], compile_window(s),
+                               FileTypeRules(s.block_file_types))
+            for s in profile.schedules if s.block_file_types
+        )
+        always = FileTypeRules(profile.block_file_types) if profile.block_file_types else None
+        if always is None and not scheduled and privacy.does_nothing:
+            return None
+        return ExchangeRules(profile.name, always, scheduled, privacy)
 
     def _lists_engine(
         self, profile: ProfileConfig, list_texts: Mapping[str, str], cache_dir: Path | None,
@@ -171,9 +192,45 @@ class Policy:
                                   None, None, None, timestamp)
         headers = request.headers
         url = request.url
-        return self._evaluate(who, request.client_ip, request.method, request.host, url,
-                              request.target, headers.get("referer"),
-                              infer_type_from_fields(request.method, url, headers), headers.get("accept"), timestamp)
+        request_type = infer_type_from_fields(request.method, url, headers)
+        verdict = self._evaluate(who, request.client_ip, request.method, request.host, url,
+                                 request.target, headers.get("referer"), request_type, headers.get("accept"),
+                                 timestamp)
+        exchange = who.profile.exchange
+        if exchange is None or not verdict.allowed:
+            return verdict
+        return self._review(exchange, who, request, url, request_type, verdict, timestamp)
+
+    def _review(self, exchange: ExchangeRules, who: _Who, request: RequestInfo, url: str,
+                request_type: str | None, verdict: Verdict, timestamp: float) -> Verdict:
+        """File kinds and privacy for an allowed request (see exchange.py)."""
+        headers = request.headers
+        minute = self._clock.minute_of_week(timestamp) if exchange.has_schedules else 0
+
+        def block(reason: str, schedule: str | None) -> Verdict:
+            return self._block(who, request.client_ip, request.method, request.host, url, request_type,
+                               headers.get("accept"), reason, None, None, schedule)
+
+        review: Review = exchange.review(request.host, verdict.target or request.target, minute, headers, block)
+        if review.blocked is not None:
+            paused = self._pauses is not None and \
+                self._pauses.find(who.profile.name, who.device, request.host, timestamp) is not None
+            if not paused:
+                schedule = review.blocked.schedule
+                reason = f"{review.blocked.kind.describe()} are blocked for {who.profile.name}"
+                if schedule is not None:
+                    reason += f" during {schedule.label}"
+                return block(reason, schedule.name if schedule else None)
+            return verdict
+        if review.target is None and review.edits is verdict.edits:
+            return verdict
+        reason = verdict.reason
+        if review.removed:
+            note = f"Tracking parameters removed: {', '.join(review.removed)}"
+            reason = f"{reason}; {note}" if reason else note
+        return Verdict(allowed=True, connect_host=verdict.connect_host, target=review.target or verdict.target,
+                       device=verdict.device, profile=verdict.profile, reason=reason, rule=verdict.rule,
+                       list_id=verdict.list_id, schedule=verdict.schedule, edits=review.edits)
 
     def explain(
         self,
@@ -202,7 +259,11 @@ class Policy:
             host = url.strip().lower().partition(":")[0].rstrip(".")
             verdict = self._evaluate(who, client_ip, "CONNECT", host, None, "",
                                      None, None, None, timestamp)
-        return {
+        note = None
+        exchange = who.profile.exchange
+        if verdict.allowed and exchange is not None and url is not None and "://" in url:
+            verdict, note = self._explain_file_kind(exchange, who, url, verdict, timestamp)
+        explained = {
             "action": "allow" if verdict.allowed else "block",
             "reason": verdict.reason or "No rule matched",
             "rule": verdict.rule,
@@ -211,6 +272,31 @@ class Policy:
             "device": verdict.device,
             "profile": verdict.profile,
         }
+        if note is not None:
+            explained["note"] = note
+        return explained
+
+    def _explain_file_kind(self, exchange: ExchangeRules, who: _Who, url: str, verdict: Verdict,
+                           timestamp: float) -> tuple[Verdict, str | None]:
+        """An explained URL whose path names a blocked file kind: blocked on plain HTTP; on
+        HTTPS the tunnel hides the path, which the explanation must say."""
+        parts = urlsplit(url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        minute = self._clock.minute_of_week(timestamp) if exchange.has_schedules else 0
+        found = exchange.file_kind_of(target, minute)
+        if found is None:
+            return verdict, None
+        reason = f"{found.kind.describe()} are blocked for {who.profile.name}"
+        if parts.scheme == "https":
+            return verdict, (f"{reason} on plain HTTP, but this is HTTPS: Guardian cannot see which file "
+                             "is fetched inside the encrypted connection, so the download is not stopped.")
+        if self._pauses is not None and self._pauses.find(who.profile.name, who.device, parts.hostname or "",
+                                                          timestamp) is not None:
+            return verdict, None
+        if found.schedule is not None:
+            reason += f" during {found.schedule.label}"
+        return Verdict(allowed=False, device=who.device, profile=who.profile.name, reason=reason,
+                       schedule=found.schedule.name if found.schedule else None), None
 
     def _evaluate(
         self, who: _Who, client_ip: str, method: str, host: str, url: str | None, target: str,
