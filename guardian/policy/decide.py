@@ -39,6 +39,7 @@ from guardian.proxy.hooks import RequestInfo, Verdict
 
 from .blockpage import BlockInfo, page_response, stand_in_response, wants_page
 from .devices import DeviceDirectory, NeighbourTable, SeenDevices
+from .inspection import inspects_https
 from .pauses import PauseStore
 from .rulesets import CUSTOM_LIST, RuleSet, compile_rules, split_rules
 from .safesearch import SafeSearch
@@ -126,7 +127,7 @@ class Policy:
         return _Profile(
             name=profile.name,
             schedules=schedules,
-            allow=compile_rules(allows, f"{where}, allow", self.problems),
+            allow=compile_rules(allows, f"{where}, allow", self.problems, "allow"),
             block=compile_rules(blocks, f"{where}, block", self.problems),
             engine=self._lists_engine(profile, list_texts, cache_dir, old_engines),
             safe=safe if safe.enabled else None,
@@ -189,6 +190,7 @@ class Policy:
             at = at.replace(tzinfo=self.zone)
         timestamp = time.time() if at is None else at.timestamp()
         who = self._devices.identify(client_ip) or self._unknown
+        note = None
         if "://" in url:
             parts = urlsplit(url)
             host = (parts.hostname or "").rstrip(".")
@@ -198,6 +200,12 @@ class Policy:
                 request_type = infer_request_type("GET", url, {})
             verdict = self._evaluate(who, client_ip, "GET", host, url, target, source_url, request_type,
                                      None, timestamp)
+            if parts.scheme.lower() == "https" and not inspects_https(self._profile_config(who), host):
+                # The proxy sees only the CONNECT to the host: that is what this address gets.
+                whole = verdict
+                verdict = self._evaluate(who, client_ip, "CONNECT", host, None, "", None, None, None, timestamp)
+                if target != "/" or whole.allowed != verdict.allowed or whole.rule != verdict.rule:
+                    note = https_note(host, whole, verdict)
         else:
             host = url.strip().lower().partition(":")[0].rstrip(".")
             verdict = self._evaluate(who, client_ip, "CONNECT", host, None, "",
@@ -210,7 +218,14 @@ class Policy:
             "schedule": verdict.schedule,
             "device": verdict.device,
             "profile": verdict.profile,
+            "note": note,
         }
+
+    def _profile_config(self, who: _Who) -> ProfileConfig | None:
+        try:
+            return self.config.profile(who.profile.name)
+        except KeyError:
+            return None
 
     def _evaluate(
         self, who: _Who, client_ip: str, method: str, host: str, url: str | None, target: str,
@@ -295,6 +310,20 @@ class Policy:
             status, headers, body = stand_in_response(request_type if url is not None else None, reason)
         return Verdict(allowed=False, status=status, headers=headers, body=body, device=who.device,
                        profile=who.profile.name, reason=reason, rule=rule, list_id=list_id, schedule=schedule)
+
+
+def https_note(host: str, whole: Verdict, connect: Verdict) -> str:
+    """What to tell a parent about an https:// address, given what its whole address
+    would get (`whole`) and what its connection gets (`connect`)."""
+    note = (f"Over HTTPS Guardian sees only the site name ({host}), not the page, so this is what the "
+            "connection to the site gets.")
+    if whole.allowed != connect.allowed or whole.rule != connect.rule:
+        if not whole.allowed and whole.rule:
+            note += (f" The rule {whole.rule} names a page, so it does not apply to https:// addresses: "
+                     f"it blocks only http://{host} addresses.")
+        elif whole.allowed and whole.rule:
+            note += f" The rule {whole.rule} names a page, so it does not apply to https:// addresses."
+    return note
 
 
 class PolicyHolder:
