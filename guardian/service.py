@@ -96,7 +96,7 @@ class Guardian:
             self.access_log = AccessLog(self.data_dir / "logs" / "access.log",
                                         self.config.proxy.access_log_max_mb * 2**20, self.config.proxy.access_log_keep)
         recorders = [r for r in (self.access_log, self.log_store) if r is not None]
-        self.ctx = ProxyContext(settings=ProxySettings.build(self.config.proxy, self.config.web),
+        self.ctx = ProxyContext(settings=ProxySettings.build(self.config.proxy),
                                 decider=self.policy, recorder=FanOutRecorder(*recorders), cache=self.cache)
         self.proxy = ProxyServer(self.ctx, open_listener(self.config.proxy.listen))
         self.scheduler = BackgroundScheduler(timezone=self.config.zone())
@@ -241,7 +241,7 @@ class Guardian:
                 self.config = new
                 self.policy.swap(policy)
             _freeze_long_lived_objects()
-            self.ctx.settings = ProxySettings.build(new.proxy, new.web)
+            self.ctx.settings = ProxySettings.build(new.proxy)
             # pooled connections were checked against the old destination rules
             self.ctx.pool.close()
             self.cache.configure(new.cache)

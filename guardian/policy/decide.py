@@ -1,6 +1,7 @@
 """The one decision: who is asking, which rules apply to them now, and what they get.
 
 Precedence (first that applies decides; docs/policy.md has the table):
+  0. a plain-HTTP request for Guardian's own settings page -> allowed, to its address (settings_page.py)
   1. device -> profile (unknown devices use the profile "default")
   2. a pause or an allowance for the device or its profile -> allowed
   3. an active schedule: `block = "all"` -> blocked; its own rules matching -> blocked
@@ -44,6 +45,7 @@ from .pauses import PauseStore
 from .rulesets import CUSTOM_LIST, RuleSet, compile_rules, split_rules
 from .safesearch import SafeSearch
 from .schedules import Window, ZoneClock, compile_window, until_text
+from .settings_page import SettingsPageRoute
 
 EngineKey = tuple[tuple[str, str, str], ...]  # ((list id, format, text), ...) sorted by id
 
@@ -105,6 +107,7 @@ class Policy:
         profiles = {
             p.name: self._compile_profile(p, list_texts, cache_dir, old_engines) for p in config.profiles
         }
+        self._settings_page = SettingsPageRoute(config.web)
         self._unknown = _who(None, profiles["default"])
         self._devices: DeviceDirectory[_Who] = DeviceDirectory(
             ((d.match, _who(d.name, profiles[d.profile])) for d in config.devices), neighbours
@@ -161,6 +164,9 @@ class Policy:
     # ------------------------------------------------------------ deciding
 
     def decide(self, request: RequestInfo, now: datetime | None = None) -> Verdict:
+        page = self._settings_page.verdict(request)
+        if page is not None:
+            return page
         timestamp = time.time() if now is None else now.timestamp()
         who = self._devices.identify(request.client_ip)
         if who is None:
