@@ -570,6 +570,19 @@ def _lists(value: Any) -> tuple[ListConfig, ...]:
     return tuple(entries)
 
 
+def _rules(value: Any, path: str, kind: str) -> tuple[str, ...]:
+    """A parents' rule list, kept as written; a rule that can never match, or an allow
+    rule covering a whole top-level domain, is refused (policy.parent_rules reads them)."""
+    from guardian.policy.parent_rules import normalise_rule  # the policy package imports this module
+
+    rules = _strings(value, path)
+    for i, text in enumerate(rules):
+        typed = normalise_rule(text, kind, confirmed=True, probe=False)
+        if typed.error and not typed.unusable:
+            raise ConfigError(f"{path}[{i}]: {typed.error}")
+    return rules
+
+
 def _schedules(value: Any, path: str) -> tuple[ScheduleConfig, ...]:
     _typed(value, list, path, "an array of [[profiles.schedules]] tables")
     seen: set[str] = set()
@@ -592,7 +605,7 @@ def _schedules(value: Any, path: str) -> tuple[ScheduleConfig, ...]:
         if block == "all":
             block_all, rules = True, ()
         elif isinstance(block, list):
-            block_all, rules = False, _strings(block, f"{p}.block")
+            block_all, rules = False, _rules(block, f"{p}.block", "block")
         else:
             raise ConfigError(f"{p}.block: expected \"all\" or a list of rules")
         result.append(ScheduleConfig(name=name, days=tuple(dict.fromkeys(days)), start=start, end=end,
@@ -649,8 +662,8 @@ def _profiles(value: Any, list_ids: set[str], lists: tuple[ListConfig, ...],
         result.append(ProfileConfig(
             name=name,
             lists=tuple(dict.fromkeys(profile_lists)),
-            block=_strings(table.get("block", []), f"{p}.block"),
-            allow=_strings(table.get("allow", []), f"{p}.allow"),
+            block=_rules(table.get("block", []), f"{p}.block", "block"),
+            allow=_rules(table.get("allow", []), f"{p}.allow", "allow"),
             safe_search=_bool(table.get("safe_search", False), f"{p}.safe_search"),
             youtube=_choice(table.get("youtube", "off"), f"{p}.youtube", YOUTUBE_MODES),
             schedules=_schedules(table.get("schedules", []), f"{p}.schedules"),

@@ -14,6 +14,7 @@ gracefully, letting requests in flight finish within a bound.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import hashlib
@@ -80,6 +81,13 @@ class Guardian:
         self._rebuild_lock = threading.Lock()
         self._config_mtime = self._mtime()
 
+        # A failure part-way (a port in use, an unreadable file) must leave nothing behind:
+        # every part that holds a socket or a thread is closed again before the error leaves.
+        with contextlib.ExitStack() as undo:
+            self._build_parts(undo)
+            undo.pop_all()
+
+    def _build_parts(self, undo: contextlib.ExitStack) -> None:
         self.list_store = ListStore.for_data_dir(self.data_dir)
         self.pauses = PauseStore.for_data_dir(self.data_dir)
         self.neighbours = NeighbourTable()
@@ -91,20 +99,27 @@ class Guardian:
             log.warning("configuration: %s", problem)
         self.cache = Cache(self.config.cache)
         self.log_store = self._open_log_store()
+        if self.log_store is not None:
+            undo.callback(self.log_store.close)
         self.access_log = None
         if self.config.proxy.access_log:
             self.access_log = AccessLog(self.data_dir / "logs" / "access.log",
                                         self.config.proxy.access_log_max_mb * 2**20, self.config.proxy.access_log_keep)
+            undo.callback(self.access_log.close)
         recorders = [r for r in (self.access_log, self.log_store) if r is not None]
-        self.ctx = ProxyContext(settings=ProxySettings.build(self.config.proxy, self.config.web),
+        self.ctx = ProxyContext(settings=ProxySettings.build(self.config.proxy),
                                 decider=self.policy, recorder=FanOutRecorder(*recorders), cache=self.cache)
-        self.proxy = ProxyServer(self.ctx, open_listener(self.config.proxy.listen))
+        listener = undo.enter_context(open_listener(self.config.proxy.listen))
+        self.proxy = ProxyServer(self.ctx, listener)
         self.scheduler = BackgroundScheduler(timezone=self.config.zone())
         self.control: ControlServer | None = None
         # Created now so a first start prints the settings page's one-time set-up code at once.
         self.web_app = create_app(self)
-        self.web_server = waitress.create_server(self.web_app, host=self.config.web.listen.host,
-                                                 port=self.config.web.listen.port, threads=8, ident="Guardian")
+        # Bound here, not by waitress: waitress starts its worker threads before it binds,
+        # and a port in use would leave them running.
+        web_socket = undo.enter_context(open_listener(self.config.web.listen))
+        self.web_server = waitress.create_server(self.web_app, sockets=[web_socket], threads=8, ident="Guardian")
+        undo.callback(self.web_server.close)
 
     # ------------------------------------------------------------------ the parts
 
@@ -241,7 +256,7 @@ class Guardian:
                 self.config = new
                 self.policy.swap(policy)
             _freeze_long_lived_objects()
-            self.ctx.settings = ProxySettings.build(new.proxy, new.web)
+            self.ctx.settings = ProxySettings.build(new.proxy)
             # pooled connections were checked against the old destination rules
             self.ctx.pool.close()
             self.cache.configure(new.cache)
@@ -327,8 +342,11 @@ def _restart_only_changes(started: Config, new: Config) -> list[str]:
 def _freeze_long_lived_objects() -> None:
     """Move everything alive now (the filter engines' hundreds of thousands of objects)
     out of the cyclic garbage collector's view. Without this every full collection walks
-    the whole rule index while requests wait; frozen objects are still freed by reference
-    counting when a later rebuild drops them."""
+    the whole rule index while requests wait. Frozen objects are freed by reference
+    counting when a later rebuild drops them, but cycles among them never would be: so
+    each rebuild first unfreezes, collects what the old snapshot left in cycles (one full
+    collection per rebuild, off the request path), then freezes what is alive now."""
+    gc.unfreeze()
     gc.collect()
     gc.freeze()
 

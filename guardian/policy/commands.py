@@ -59,14 +59,14 @@ def check_command(
         return 0
     print(f"{result['action']}: {url}", file=out)
     print(f"  reason:   {result['reason']}", file=out)
-    if result.get("note"):
-        print(f"  note:     {result['note']}", file=out)
     if result["rule"]:
         print(f"  rule:     {result['rule']} (list {result['list']})", file=out)
     if result["schedule"]:
         print(f"  schedule: {result['schedule']}", file=out)
     print(f"  device:   {result['device'] or f'not configured ({client})'}", file=out)
     print(f"  profile:  {result['profile']}", file=out)
+    if result.get("note"):
+        print(f"  note:     {result['note']}", file=out)
     return 0
 
 

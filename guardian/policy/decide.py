@@ -1,6 +1,7 @@
 """The one decision: who is asking, which rules apply to them now, and what they get.
 
 Precedence (first that applies decides; docs/policy.md has the table):
+  0. a plain-HTTP request for Guardian's own settings page -> allowed, to its address (settings_page.py)
   1. device -> profile (unknown devices use the profile "default")
   2. a pause or an allowance for the device or its profile -> allowed
   3. an active schedule: `block = "all"` -> blocked; its own rules matching -> blocked
@@ -41,12 +42,14 @@ from .blockpage import BlockInfo, page_response, stand_in_response, wants_page
 from .devices import DeviceDirectory, NeighbourTable, SeenDevices
 from .exchange import ExchangeRules, Review, ScheduledFileTypes
 from .filetypes import FileTypeRules
+from .inspection import inspects_https
 from .pauses import PauseStore
 from .privacy import PrivacyRules
 from .removeparam import parse_removeparam
 from .rulesets import CUSTOM_LIST, RuleSet, compile_rules, split_rules
 from .safesearch import SafeSearch
 from .schedules import Window, ZoneClock, compile_window, until_text
+from .settings_page import SettingsPageRoute
 
 EngineKey = tuple[tuple[str, str, str], ...]  # ((list id, format, text), ...) sorted by id
 
@@ -110,6 +113,7 @@ class Policy:
         profiles = {
             p.name: self._compile_profile(p, list_texts, cache_dir, old_engines) for p in config.profiles
         }
+        self._settings_page = SettingsPageRoute(config.web)
         self._unknown = _who(None, profiles["default"])
         self._devices: DeviceDirectory[_Who] = DeviceDirectory(
             ((d.match, _who(d.name, profiles[d.profile])) for d in config.devices), neighbours
@@ -132,7 +136,7 @@ class Policy:
         return _Profile(
             name=profile.name,
             schedules=schedules,
-            allow=compile_rules(allows, f"{where}, allow", self.problems),
+            allow=compile_rules(allows, f"{where}, allow", self.problems, "allow"),
             block=compile_rules(blocks, f"{where}, block", self.problems),
             engine=self._lists_engine(profile, list_texts, cache_dir, old_engines),
             safe=safe if safe.enabled else None,
@@ -181,6 +185,9 @@ class Policy:
     # ------------------------------------------------------------ deciding
 
     def decide(self, request: RequestInfo, now: datetime | None = None) -> Verdict:
+        page = self._settings_page.verdict(request)
+        if page is not None:
+            return page
         timestamp = time.time() if now is None else now.timestamp()
         who = self._devices.identify(request.client_ip)
         if who is None:
@@ -246,6 +253,7 @@ class Policy:
             at = at.replace(tzinfo=self.zone)
         timestamp = time.time() if at is None else at.timestamp()
         who = self._devices.identify(client_ip) or self._unknown
+        note = None
         if "://" in url:
             parts = urlsplit(url)
             host = (parts.hostname or "").rstrip(".")
@@ -255,15 +263,22 @@ class Policy:
                 request_type = infer_request_type("GET", url, {})
             verdict = self._evaluate(who, client_ip, "GET", host, url, target, source_url, request_type,
                                      None, timestamp)
+            if parts.scheme.lower() == "https" and not inspects_https(self._profile_config(who), host):
+                # The proxy sees only the CONNECT to the host: that is what this address gets.
+                whole = verdict
+                verdict = self._evaluate(who, client_ip, "CONNECT", host, None, "", None, None, None, timestamp)
+                if target != "/" or whole.allowed != verdict.allowed or whole.rule != verdict.rule:
+                    note = https_note(host, whole, verdict)
         else:
             host = url.strip().lower().partition(":")[0].rstrip(".")
             verdict = self._evaluate(who, client_ip, "CONNECT", host, None, "",
                                      None, None, None, timestamp)
-        note = None
         exchange = who.profile.exchange
-        if verdict.allowed and exchange is not None and url is not None and "://" in url:
-            verdict, note = self._explain_file_kind(exchange, who, url, verdict, timestamp)
-        explained = {
+        if verdict.allowed and exchange is not None and "://" in url:
+            verdict, file_note = self._explain_file_kind(exchange, who, url, verdict, timestamp)
+            if file_note is not None:
+                note = f"{note} {file_note}" if note else file_note
+        return {
             "action": "allow" if verdict.allowed else "block",
             "reason": verdict.reason or "No rule matched",
             "rule": verdict.rule,
@@ -271,10 +286,8 @@ class Policy:
             "schedule": verdict.schedule,
             "device": verdict.device,
             "profile": verdict.profile,
+            "note": note,
         }
-        if note is not None:
-            explained["note"] = note
-        return explained
 
     def _explain_file_kind(self, exchange: ExchangeRules, who: _Who, url: str, verdict: Verdict,
                            timestamp: float) -> tuple[Verdict, str | None]:
@@ -287,7 +300,7 @@ class Policy:
         if found is None:
             return verdict, None
         reason = f"{found.kind.describe()} are blocked for {who.profile.name}"
-        if parts.scheme == "https":
+        if parts.scheme.lower() == "https" and not inspects_https(self._profile_config(who), parts.hostname or ""):
             return verdict, (f"{reason} on plain HTTP, but this is HTTPS: Guardian cannot see which file "
                              "is fetched inside the encrypted connection, so the download is not stopped.")
         if self._pauses is not None and self._pauses.find(who.profile.name, who.device, parts.hostname or "",
@@ -297,6 +310,12 @@ class Policy:
             reason += f" during {found.schedule.label}"
         return Verdict(allowed=False, device=who.device, profile=who.profile.name, reason=reason,
                        schedule=found.schedule.name if found.schedule else None), None
+
+    def _profile_config(self, who: _Who) -> ProfileConfig | None:
+        try:
+            return self.config.profile(who.profile.name)
+        except KeyError:
+            return None
 
     def _evaluate(
         self, who: _Who, client_ip: str, method: str, host: str, url: str | None, target: str,
@@ -381,6 +400,20 @@ class Policy:
             status, headers, body = stand_in_response(request_type if url is not None else None, reason)
         return Verdict(allowed=False, status=status, headers=headers, body=body, device=who.device,
                        profile=who.profile.name, reason=reason, rule=rule, list_id=list_id, schedule=schedule)
+
+
+def https_note(host: str, whole: Verdict, connect: Verdict) -> str:
+    """What to tell a parent about an https:// address, given what its whole address
+    would get (`whole`) and what its connection gets (`connect`)."""
+    note = (f"Over HTTPS Guardian sees only the site name ({host}), not the page, so this is what the "
+            "connection to the site gets.")
+    if whole.allowed != connect.allowed or whole.rule != connect.rule:
+        if not whole.allowed and whole.rule:
+            note += (f" The rule {whole.rule} names a page, so it does not apply to https:// addresses: "
+                     f"it blocks only http://{host} addresses.")
+        elif whole.allowed and whole.rule:
+            note += f" The rule {whole.rule} names a page, so it does not apply to https:// addresses."
+    return note
 
 
 class PolicyHolder:

@@ -206,17 +206,14 @@ class ClientConnection:
         body = framing_for_request(self.reader, request.fields, request.version)
         info = RequestInfo(self.client_ip, request.method, "http", host, port, path, request.fields)
 
-        settings_page = settings.settings_page_target(host, port)
-        if settings_page is not None:
-            verdict = Verdict(allowed=True, connect_host=settings_page.host)
-            port = settings_page.port
-        else:
-            verdict = self.ctx.decider.decide(info)
+        verdict = self.ctx.decider.decide(info)
         self._note_verdict(record, verdict)
         if not verdict.allowed:
             return self._send_verdict(request, verdict, body, record)
+        if verdict.trusted and verdict.connect_port:
+            port = verdict.connect_port
         return self._forward(settings, request, host, port, path, body, verdict, record,
-                             checked=settings_page is None)
+                             checked=not verdict.trusted)
 
     def _note_verdict(self, record: RequestRecord, verdict: Verdict) -> None:
         record.device, record.profile = verdict.device, verdict.profile
@@ -272,11 +269,11 @@ class ClientConnection:
 
     @staticmethod
     def _connect_unchecked(host: str, port: int, timeout: float) -> tuple[socket.socket, str]:
-        """The settings page's own address, exempt from the destination check."""
+        """An address the decider vouched for (Verdict.trusted), exempt from the destination check."""
         try:
             sock = socket.create_connection((host, port), timeout)
         except OSError as exc:
-            raise UpstreamError("refused", f"the settings page is not answering: {exc}") from None
+            raise UpstreamError("refused", f"Guardian's own page is not answering: {exc}") from None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock, host
 

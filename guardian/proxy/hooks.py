@@ -60,7 +60,8 @@ class Verdict:
     and nothing goes upstream. Allowed: the core forwards, connecting to `connect_host`
     (resolved instead of the requested host, which is kept in the request: safe search)
     and sending `target` instead of the client's when set, with `edits` applied to the
-    request's and response's headers when set.
+    request's and response's headers when set. A `trusted` Verdict names an address the
+    decider vouches for (`connect_host`, `connect_port`).
 
     The core only reads a Verdict: deciders may hand out the same one (and the same
     header list) to many requests."""
@@ -70,6 +71,10 @@ class Verdict:
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
     connect_host: str | None = None
+    # Set by the decider for an address of its own (Guardian's settings page): the core
+    # connects there, to `connect_port`, without the destination check and past the cache.
+    connect_port: int | None = None
+    trusted: bool = False
     target: str | None = None
     device: str | None = None
     profile: str | None = None

@@ -138,11 +138,15 @@ def add_rule() -> Response:
     config = services().config
     try:
         kind = forms.choice(request.form.get("kind"), "Kind", KINDS)
-        rule = forms.rule(request.form.get("rule"), kind)
+        typed = forms.rule(request.form.get("rule"), kind, request.form.get("confirm") == "on",
+                           config.profile(name))
     except FieldError as exc:
         flash(str(exc), "error")
         return _back(name)
-    save(lambda doc: mutations.add_rule(doc, name, kind, rule, config), f"Added {rule} to the {kind} rules.")
+    rule = typed.rule
+    assert rule is not None
+    save(lambda doc: mutations.add_rule(doc, name, kind, rule, config),
+         " ".join([f"Added {rule} to the {kind} rules.", *typed.notes, *typed.warnings]))
     return _back(name)
 
 
@@ -175,7 +179,7 @@ def add_schedule() -> Response:
             lines = [line for line in request.form.get("rules", "").splitlines() if line.strip()]
             if not lines:
                 raise FieldError("Rules: give at least one site, or choose “everything”.")
-            schedule["block"] = [forms.rule(line, "block") for line in lines]
+            schedule["block"] = [_schedule_rule(line) for line in lines]
         else:
             schedule["block"] = "all"
     except FieldError as exc:
@@ -183,6 +187,16 @@ def add_schedule() -> Response:
         return _back(name)
     save(lambda doc: mutations.add_schedule(doc, name, schedule, config), f"Schedule {schedule['name']} added.")
     return _back(name)
+
+
+def _schedule_rule(line: str) -> str:
+    typed = forms.explain_rule(line, "block")
+    if typed.error:
+        raise FieldError(f"Rules: {typed.error}")
+    if typed.confirm:
+        raise FieldError(f"Rules: {line.strip()} would block every site; choose “everything” instead.")
+    assert typed.rule is not None
+    return typed.rule
 
 
 @bp.post("/profiles/schedules/remove")
