@@ -253,6 +253,11 @@ def parse_config(text: str, source: str = "<string>") -> Config:
         raise ConfigError(f"{source}: {exc}") from None
 
 
+def validate_raw(raw: dict[str, Any]) -> Config:
+    """Validate parsed TOML; the ConfigError names the key but no file (config_problems uses it)."""
+    return _build_config(raw, "<check>")
+
+
 # ---------------------------------------------------------------- validation helpers
 
 

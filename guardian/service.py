@@ -34,6 +34,7 @@ from guardian.cache import Cache
 from guardian.config import Address, Config, ConfigError, find_config_path, load_config
 from guardian.config_edit import edit_config
 from guardian.control import ControlServer
+from guardian.lastgood import find_problems_in, load_at_start, load_file, restore_last_good, write_text
 from guardian.lists import ListStore, RefreshSummary, refresh_lists, register_refresh_job, texts_for
 from guardian.logstore import LogQueries, LogStore, register_jobs
 from guardian.policy import NeighbourTable, PauseStore, Policy, PolicyHolder, SeenDevices
@@ -71,7 +72,14 @@ class Guardian:
     def __init__(self, config_path: str | None, overrides: Overrides) -> None:
         self.config_path = find_config_path(config_path)
         self.overrides = overrides
-        self.config = overrides.apply(load_config(self.config_path))
+        # An invalid file with a last-known-good copy: run on the copy, and say so everywhere.
+        self.config_problems: list = []
+        if self.config_path is None:
+            loaded = load_config(None)
+        else:
+            start = load_at_start(self.config_path)
+            loaded, self.config_problems = start.config, start.problems
+        self.config = overrides.apply(loaded)
         self.started_config = self.config  # what the sockets, files and log were opened with
         self.data_dir = self.config.data_dir
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -226,10 +234,14 @@ class Guardian:
         with self._reload_lock:
             self._config_mtime = self._mtime()
             try:
-                new = self.overrides.apply(load_config(self.config_path))
+                new = self.overrides.apply(load_file(self.config_path) if self.config_path
+                                           else load_config(None))
             except ConfigError as exc:
                 log.error("configuration not reloaded, the old one stays in force: %s", exc)
+                if self.config_path is not None:
+                    self.config_problems = find_problems_in(self.config_path)
                 return False
+            self.config_problems = []
             for changed in _restart_only_changes(self.started_config, new):
                 log.warning("%s: the change takes effect after a restart", changed)
             # The settings page keeps listening where it started until a restart; route to it there.
@@ -283,6 +295,23 @@ class Guardian:
                 self.config_path = path
         self.reload()
         return self.config
+
+    def replace_config_text(self, text: str, expected_version: str | None = None) -> bool:
+        """Write a whole new file text (the settings page's fix-the-file form), then reload."""
+        with self._reload_lock:
+            if expected_version is not None and expected_version != self.config_version():
+                raise ConfigConflict("the configuration was changed elsewhere since this page was loaded")
+            write_text(self.writable_config_path(), text)
+            self.config_path = self.writable_config_path()
+        return self.reload()
+
+    def restore_last_good(self) -> bool:
+        """Put the last-known-good copy back over an invalid file, then reload."""
+        if self.config_path is None:
+            return False
+        with self._reload_lock:
+            restore_last_good(self.config_path)
+        return self.reload()
 
     def proxy_address(self) -> str:
         return _public_address(self.config.proxy.listen)

@@ -50,4 +50,5 @@ def register_filters(app: Flask) -> None:
 
     @app.context_processor
     def common() -> dict:
-        return {"nav": NAV, "signed_in": logged_in(), "config_version": config_version}
+        return {"nav": NAV, "signed_in": logged_in(), "config_version": config_version,
+                "config_problems": lambda: services().config_problems}

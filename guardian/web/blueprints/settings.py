@@ -10,6 +10,7 @@ from datetime import datetime
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
 from guardian.config import LOG_DETAILS, ConfigError, check_refresh
+from guardian.config_problems import find_problems
 
 from .. import forms, mutations
 from ..backup import BackupError, make_backup, read_backup, restore
@@ -95,6 +96,42 @@ def general() -> Response:
         return _back()
     save(lambda doc: mutations.set_values(doc, values), "Settings saved and in force.")
     return _back()
+
+
+@bp.route("/settings/file", methods=["GET", "POST"])
+def config_file() -> Response | str:
+    """The settings file's text, to fix a problem by hand from a phone."""
+    s = services()
+    path = s.writable_config_path()
+    if request.method == "GET":
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        return render_template("settings/file.html", title="The settings file", text=text, errors=[],
+                               path=path, version=s.config_version())
+    text = request.form.get("text", "").replace("\r\n", "\n")
+    errors = find_problems(text)
+    if not errors:
+        try:
+            s.replace_config_text(text, request.form.get("version") or None)
+        except ConfigConflict:
+            flash(CONFLICT_MESSAGE, "error")
+            return redirect(url_for("settings.config_file"), 303)
+        flash("The settings file is fixed and in force.", "ok")
+        return redirect(url_for("dashboard.index"), 303)
+    # the typed text stays, with every problem named
+    return Response(render_template("settings/file.html", title="The settings file", text=text, errors=errors,
+                                    path=path, version=request.form.get("version", "")), 400)
+
+
+@bp.post("/settings/file/last-good")
+def last_good() -> Response:
+    try:
+        ok = services().restore_last_good()
+    except ConfigError as exc:
+        flash(f"Nothing changed: {plain_error(exc)}", "error")
+        return redirect(url_for("dashboard.index"), 303)
+    flash("The last settings that worked are back in the file and in force." if ok
+          else "The file was put back but could not be loaded; see the problems above.", "ok" if ok else "error")
+    return redirect(url_for("dashboard.index"), 303)
 
 
 @bp.post("/settings/token")
