@@ -26,7 +26,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import waitress
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from guardian.accesslog import AccessLog
@@ -42,6 +41,7 @@ from guardian.proxy.context import FanOutRecorder, ProxyContext, ProxySettings
 from guardian.proxy.server import ProxyServer, open_listener
 from guardian.web import create_app
 from guardian.web.services import ConfigConflict
+from guardian.web.serving import create_server as create_web_server
 
 log = logging.getLogger("guardian")
 
@@ -106,13 +106,13 @@ class Guardian:
         recorders = [r for r in (self.access_log, self.log_store) if r is not None]
         self.ctx = ProxyContext(settings=ProxySettings.build(self.config.proxy, self.config.web),
                                 decider=self.policy, recorder=FanOutRecorder(*recorders), cache=self.cache)
+        self.client_header_secret = self.ctx.client_header_secret
         self.proxy = ProxyServer(self.ctx, open_listener(self.config.proxy.listen))
         self.scheduler = BackgroundScheduler(timezone=self.config.zone())
         self.control: ControlServer | None = None
         # Created now so a first start prints the settings page's one-time set-up code at once.
         self.web_app = create_app(self)
-        self.web_server = waitress.create_server(self.web_app, host=self.config.web.listen.host,
-                                                 port=self.config.web.listen.port, threads=8, ident="Guardian")
+        self.web_server = create_web_server(self.web_app, self.config.web.listen.host, self.config.web.listen.port)
 
     # ------------------------------------------------------------------ the parts
 

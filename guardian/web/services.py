@@ -33,6 +33,7 @@ class Services(Protocol):
     pauses: PauseStore
     devices_seen: SeenDevices
     list_store: ListStore
+    client_header_secret: str  # the proxy signs the Guardian-Client header it adds with it
     config_problems: list[Problem]  # the file's problems while the last-known-good copy is in force
 
     @property

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -83,6 +84,7 @@ class Household:
         self.cache: Cache | None = Cache(self.config.cache)
         self.refreshes: list[list[str] | None] = []
         self.config_problems: list = []
+        self.client_header_secret = secrets.token_hex(16)
 
     def _build(self, config: Config) -> Policy:
         return Policy(config, texts_for(config, self.list_store), neighbours=self.neighbours,
