@@ -30,6 +30,7 @@ SEARCH_PATHS = (Path("guardian.toml"), Path("/etc/guardian/guardian.toml"))
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LIST_FORMATS = ("auto", "abp", "hosts", "domains")
 YOUTUBE_MODES = ("off", "moderate", "strict")
+PAC_FALLBACKS = ("none", "direct")
 LOG_DETAILS = ("full", "host", "none")
 _REFRESH_RE = re.compile(r"^(daily|off|every (\d+)h)$")
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
@@ -119,6 +120,7 @@ class ProfileConfig:
     safe_search: bool = False
     youtube: str = "off"
     schedules: tuple[ScheduleConfig, ...] = ()
+    pac_fallback: str = "none"  # when Guardian does not answer: "none" (no internet) or "direct"
 
 
 @dataclass(frozen=True, slots=True)
@@ -581,7 +583,8 @@ def _profiles(value: Any, list_ids: set[str], lists: tuple[ListConfig, ...]) -> 
     result = []
     for i, table in enumerate(value):
         p = f"profiles[{i}]"
-        _entry(table, p, {"name", "lists", "block", "allow", "safe_search", "youtube", "schedules"}, ("name",))
+        _entry(table, p, {"name", "lists", "block", "allow", "safe_search", "youtube", "schedules", "pac_fallback"},
+               ("name",))
         name = _unique_name(table, p, seen, "profile")
         profile_lists = _strings(table.get("lists", []), f"{p}.lists")
         for j, list_id in enumerate(profile_lists):
@@ -595,6 +598,7 @@ def _profiles(value: Any, list_ids: set[str], lists: tuple[ListConfig, ...]) -> 
             safe_search=_bool(table.get("safe_search", False), f"{p}.safe_search"),
             youtube=_choice(table.get("youtube", "off"), f"{p}.youtube", YOUTUBE_MODES),
             schedules=_schedules(table.get("schedules", []), f"{p}.schedules"),
+            pac_fallback=_choice(table.get("pac_fallback", "none"), f"{p}.pac_fallback", PAC_FALLBACKS),
         ))
     if "default" not in seen:
         # The default profile always exists; left out of the file, it takes every enabled list.
@@ -702,7 +706,7 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
         "profiles": [
             {
                 "name": pr.name, "lists": list(pr.lists), "block": list(pr.block), "allow": list(pr.allow),
-                "safe_search": pr.safe_search, "youtube": pr.youtube,
+                "safe_search": pr.safe_search, "youtube": pr.youtube, "pac_fallback": pr.pac_fallback,
                 "schedules": [
                     {"name": s.name, "days": list(s.days), "from": s.start, "to": s.end,
                      "block": "all" if s.block_all else list(s.block)}

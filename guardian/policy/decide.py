@@ -175,6 +175,10 @@ class Policy:
                               request.target, headers.get("referer"),
                               infer_type_from_fields(request.method, url, headers), headers.get("accept"), timestamp)
 
+    def profile_for(self, client_ip: str) -> str:
+        """The name of the profile a device at `client_ip` gets (its PAC file depends on it)."""
+        return (self._devices.identify(client_ip) or self._unknown).profile.name
+
     def explain(
         self,
         url: str,
