@@ -46,6 +46,7 @@ from guardian.web.serving import create_server as create_web_server
 log = logging.getLogger("guardian")
 
 CONFIG_POLL_SECONDS = 2.0
+RESTART_EXIT_STATUS = 75  # "try again": the systemd unit's Restart=on-failure starts Guardian again
 STOP_GRACE_SECONDS = 10.0
 SEEN_DEVICES_FLUSH_SECONDS = 60
 
@@ -84,6 +85,8 @@ class Guardian:
         self.data_dir = self.config.data_dir
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.stopped = threading.Event()
+        self.exit_status = 0
+        self.restart_changes: list[str] = []  # keys changed in the file that wait for a restart
         self._reload_lock = threading.Lock()
         self._rebuild_lock = threading.Lock()
         self._config_mtime = self._mtime()
@@ -194,7 +197,7 @@ class Guardian:
             pass
         log.info("stopping: finishing requests in flight (at most %.0f s)", STOP_GRACE_SECONDS)
         self.stop()
-        return 0
+        return self.exit_status
 
     def stop(self) -> None:
         self.stopped.set()
@@ -242,7 +245,8 @@ class Guardian:
                     self.config_problems = find_problems_in(self.config_path)
                 return False
             self.config_problems = []
-            for changed in _restart_only_changes(self.started_config, new):
+            self.restart_changes = _restart_only_changes(self.started_config, new)
+            for changed in self.restart_changes:
                 log.warning("%s: the change takes effect after a restart", changed)
             # The settings page keeps listening where it started until a restart; route to it there.
             new = dataclasses.replace(new, web=dataclasses.replace(new.web, listen=self.started_config.web.listen))
@@ -312,6 +316,18 @@ class Guardian:
         with self._reload_lock:
             restore_last_good(self.config_path)
         return self.reload()
+
+    def can_restart(self) -> bool:
+        """True under systemd (which starts the service again when it exits with a failure status)."""
+        return bool(os.environ.get("INVOCATION_ID"))
+
+    def restart(self) -> None:
+        """Stop gracefully with the status that makes systemd start Guardian again."""
+        if not self.can_restart():
+            raise RuntimeError("not running under systemd: nothing would start Guardian again")
+        log.warning("restarting at a parent's request, for: %s", ", ".join(self.restart_changes) or "no change")
+        self.exit_status = RESTART_EXIT_STATUS
+        self.stopped.set()
 
     def proxy_address(self) -> str:
         return _public_address(self.config.proxy.listen)

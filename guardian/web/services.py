@@ -35,6 +35,7 @@ class Services(Protocol):
     list_store: ListStore
     client_header_secret: str  # the proxy signs the Guardian-Client header it adds with it
     config_problems: list[Problem]  # the file's problems while the last-known-good copy is in force
+    restart_changes: list[str]  # keys (proxy.listen, web.listen, data_dir, ...) that wait for a restart
 
     @property
     def log_queries(self) -> LogQueries | None: ...  # None: the request log is off or unavailable
@@ -59,6 +60,14 @@ class Services(Protocol):
     def replace_config_text(self, text: str, expected_version: str | None) -> bool:
         """Write a whole checked file text (ConfigError naming every problem, nothing written,
         when it is invalid; ConfigConflict on a stale version) and reload; True when in force."""
+        ...
+
+    def can_restart(self) -> bool:
+        """True when `restart()` will bring Guardian back (it runs under systemd)."""
+        ...
+
+    def restart(self) -> None:
+        """Stop, to be started again by systemd with the new settings."""
         ...
 
     def restore_last_good(self) -> bool:

@@ -84,6 +84,8 @@ class Household:
         self.cache: Cache | None = Cache(self.config.cache)
         self.refreshes: list[list[str] | None] = []
         self.config_problems: list = []
+        self.restart_changes: list[str] = []
+        self.restarts = 0
         self.client_header_secret = secrets.token_hex(16)
 
     def _build(self, config: Config) -> Policy:
@@ -116,6 +118,12 @@ class Household:
         self.config = load_config(self.writable_config_path())
         self.policy.swap(self._build(self.config))
         return True
+
+    def can_restart(self) -> bool:
+        return True
+
+    def restart(self) -> None:
+        self.restarts += 1
 
     def restore_last_good(self) -> bool:
         assert self.config_path is not None

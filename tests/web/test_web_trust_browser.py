@@ -147,3 +147,62 @@ def test_the_guide_shows_the_lan_addresses_when_listening_on_all(browser, tmp_pa
         assert "127.0.0.1" not in page.locator("#proxy").inner_text()
     finally:
         g.stop()
+
+
+def serve_process(tmp_path: Path, env: dict[str, str]):
+    from tests.support.serve import GuardianProcess
+
+    proxy_port, web_port = free_port(), free_port()
+    config = tmp_path / "guardian.toml"
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\ntimezone = "Europe/London"\n'
+                      f'[proxy]\nlisten = "127.0.0.1:{proxy_port}"\n[web]\nlisten = "127.0.0.1:{web_port}"\n')
+    Credentials(tmp_path / "data").set_password(PASSWORD)
+    return GuardianProcess(config, tmp_path, proxy_port, env=env), config, f"http://127.0.0.1:{web_port}"
+
+
+def test_a_new_proxy_address_waits_for_a_restart_that_systemd_performs(browser, tmp_path) -> None:  # noqa: F811
+    process, _, base = serve_process(tmp_path, {"INVOCATION_ID": "0123456789abcdef"})
+    try:
+        page = browser.new_context().new_page()
+        page.goto(base + "/login")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button:has-text('Log in')")
+        page.wait_for_url(base + "/")
+        page.goto(base + "/settings")
+        new_port = free_port()
+        page.fill("input[name=proxy_listen]", f"127.0.0.1:{new_port}")
+        page.click("#network button")
+        notice = page.locator(".restart-notice")
+        notice.wait_for()
+        assert "Takes effect after a restart" in notice.inner_text() and "the proxy's address" in notice.inner_text()
+        page.goto(base + "/profiles")  # on every page until the restart
+        assert page.locator(".restart-notice").count() == 1
+        page.on("dialog", lambda dialog: dialog.accept())
+        page.click("text=Restart Guardian now")
+        page.locator("text=Guardian is restarting").wait_for()
+        assert process.proc.wait(30) == 75  # systemd's Restart=on-failure starts it again
+    finally:
+        process.stop()
+
+
+def test_a_new_data_dir_in_the_file_says_what_to_do_without_systemd(browser, tmp_path) -> None:  # noqa: F811
+    import time
+
+    process, config, base = serve_process(tmp_path, {"INVOCATION_ID": ""})
+    try:
+        config.write_text(config.read_text().replace('/data"', '/elsewhere"'))
+        deadline = time.monotonic() + 15
+        while "takes effect after a restart" not in process.log():
+            assert time.monotonic() < deadline, process.log()
+            time.sleep(0.1)
+        page = browser.new_context().new_page()
+        page.goto(base + "/login")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button:has-text('Log in')")
+        page.wait_for_url(base + "/")
+        notice = page.locator(".restart-notice").inner_text()
+        assert "where Guardian keeps its data" in notice and "start it the same way again" in notice
+        assert page.locator("text=Restart Guardian now").count() == 0
+        assert process.proc.poll() is None
+    finally:
+        process.stop()
