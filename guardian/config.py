@@ -30,6 +30,7 @@ SEARCH_PATHS = (Path("guardian.toml"), Path("/etc/guardian/guardian.toml"))
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LIST_FORMATS = ("auto", "abp", "hosts", "domains")
 YOUTUBE_MODES = ("off", "moderate", "strict")
+PAC_FALLBACKS = ("none", "direct")
 LOG_DETAILS = ("full", "host", "none")
 REFERER_POLICIES = ("full", "origin", "none")
 THIRD_PARTY_COOKIES = ("allow", "block")
@@ -140,6 +141,7 @@ class ProfileConfig:
     schedules: tuple[ScheduleConfig, ...] = ()
     block_file_types: tuple[str, ...] = ()
     privacy: PrivacyConfig | None = None  # None: the household's [privacy]
+    pac_fallback: str = "none"  # when Guardian does not answer: "none" (no internet) or "direct"
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +278,11 @@ def parse_config(text: str, source: str = "<string>") -> Config:
         return _build_config(raw, source)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+
+
+def validate_raw(raw: dict[str, Any]) -> Config:
+    """Validate parsed TOML; the ConfigError names the key but no file (config_problems uses it)."""
+    return _build_config(raw, "<check>")
 
 
 # ---------------------------------------------------------------- validation helpers
@@ -653,7 +660,7 @@ def _profiles(value: Any, list_ids: set[str], lists: tuple[ListConfig, ...],
     for i, table in enumerate(value):
         p = f"profiles[{i}]"
         _entry(table, p, {"name", "lists", "block", "allow", "safe_search", "youtube", "schedules",
-                          "block_file_types", "privacy"}, ("name",))
+                          "block_file_types", "privacy", "pac_fallback"}, ("name",))
         name = _unique_name(table, p, seen, "profile")
         profile_lists = _strings(table.get("lists", []), f"{p}.lists")
         for j, list_id in enumerate(profile_lists):
@@ -669,6 +676,7 @@ def _profiles(value: Any, list_ids: set[str], lists: tuple[ListConfig, ...],
             schedules=_schedules(table.get("schedules", []), f"{p}.schedules"),
             block_file_types=_file_types(table.get("block_file_types", []), f"{p}.block_file_types"),
             privacy=_privacy(table["privacy"], f"{p}.privacy", household_privacy) if "privacy" in table else None,
+            pac_fallback=_choice(table.get("pac_fallback", "none"), f"{p}.pac_fallback", PAC_FALLBACKS),
         ))
     if "default" not in seen:
         # The default profile always exists; left out of the file, it takes every enabled list.
@@ -777,7 +785,7 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
         "profiles": [
             {
                 "name": pr.name, "lists": list(pr.lists), "block": list(pr.block), "allow": list(pr.allow),
-                "safe_search": pr.safe_search, "youtube": pr.youtube,
+                "safe_search": pr.safe_search, "youtube": pr.youtube, "pac_fallback": pr.pac_fallback,
                 "block_file_types": list(pr.block_file_types),
                 "schedules": [
                     {"name": s.name, "days": list(s.days), "from": s.start, "to": s.end,

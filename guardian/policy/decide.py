@@ -239,6 +239,10 @@ class Policy:
                        device=verdict.device, profile=verdict.profile, reason=reason, rule=verdict.rule,
                        list_id=verdict.list_id, schedule=verdict.schedule, edits=review.edits)
 
+    def profile_for(self, client_ip: str) -> str:
+        """The name of the profile a device at `client_ip` gets (its PAC file depends on it)."""
+        return (self._devices.identify(client_ip) or self._unknown).profile.name
+
     def explain(
         self,
         url: str,

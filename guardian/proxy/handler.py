@@ -334,6 +334,9 @@ class ClientConnection:
         headers.append(("Via", f"{request.version[5:]} {settings.via_name}"))
         if settings.proxy.forwarded_for:
             headers.append(("X-Forwarded-For", self.client_ip))
+        headers = [(k, v) for k, v in headers if k.lower() != "guardian-client"]
+        if not checked:  # the settings page: name the real device (its login lockout is per device)
+            headers.append(("Guardian-Client", f"{self.client_ip} {self.ctx.client_header_secret}"))
         if body.chunked:
             headers.append(("Transfer-Encoding", "chunked"))
         if upgrade:

@@ -103,11 +103,13 @@ def remove_rule(doc: TOMLDocument, name: str, kind: str, rule: str, config: Conf
 
 
 def set_profile_options(doc: TOMLDocument, name: str, lists: list[str], safe_search: bool, youtube: str,
-                        config: Config) -> None:
+                        config: Config, pac_fallback: str | None = None) -> None:
     table = profile(doc, name, config)
     table["lists"] = lists
     table["safe_search"] = safe_search
     table["youtube"] = youtube
+    if pac_fallback is not None and (pac_fallback != "none" or "pac_fallback" in table):
+        table["pac_fallback"] = pac_fallback
 
 
 def set_downloads_and_privacy(doc: TOMLDocument, name: str, file_types: list[str], privacy: dict[str, Any],

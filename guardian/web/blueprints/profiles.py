@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
-from guardian.config import DAYS, REFERER_POLICIES, THIRD_PARTY_COOKIES, YOUTUBE_MODES, ProfileConfig
+from guardian.config import DAYS, PAC_FALLBACKS, REFERER_POLICIES, THIRD_PARTY_COOKIES, YOUTUBE_MODES, ProfileConfig
 from guardian.filekinds import check_file_kind, file_groups
 from guardian.policy.schedules import week_intervals
 
@@ -97,11 +97,12 @@ def options() -> Response:
     chosen = [list_id for list_id in request.form.getlist("lists") if list_id in known]
     try:
         youtube = forms.choice(request.form.get("youtube", "off"), "YouTube", YOUTUBE_MODES)
+        fallback = forms.choice(request.form.get("pac_fallback", "none"), "When Guardian is off", PAC_FALLBACKS)
     except FieldError as exc:
         flash(str(exc), "error")
         return _back(name)
     safe = request.form.get("safe_search") == "on"
-    save(lambda doc: mutations.set_profile_options(doc, name, chosen, safe, youtube, config), "Saved.")
+    save(lambda doc: mutations.set_profile_options(doc, name, chosen, safe, youtube, config, fallback), "Saved.")
     return _back(name)
 
 
