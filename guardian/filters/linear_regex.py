@@ -5,9 +5,10 @@ seconds on one crafted URL while holding the GIL, and every other request waits.
 any expression it accepts in linear time; it refuses back-references and look-arounds,
 and a list rule that needs them is refused with the parse report saying why.
 
-Regex rules see at most the first `REGEX_URL_LIMIT` characters of a URL: real list
-regexes describe a URL's scheme, host and path, and the bound keeps a rule's worst case
-fixed whatever the caller passes in.
+Regex rules look for a match in the first `REGEX_URL_LIMIT` characters of a URL only (an
+end position, so `$` still means the URL's end): real list regexes describe a URL's
+scheme, host and path, and the bound keeps a rule's worst case fixed whatever the caller
+passes in.
 """
 
 from __future__ import annotations

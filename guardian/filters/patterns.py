@@ -78,12 +78,13 @@ class RegexMatcher:
         self.limit = limit
 
     def matches(self, url: str, host_start: int, host_end: int) -> bool:
-        if self.limit is not None and len(url) > self.limit:
-            url = url[: self.limit]
         try:
+            if self.limit is not None and len(url) > self.limit:
+                # An end position, not a cut: `$` still means the URL's real end.
+                return self.regex.search(url, 0, self.limit) is not None
             return self.regex.search(url) is not None
         except UnicodeEncodeError:  # a lone surrogate: RE2 reads UTF-8
-            return self.regex.search(url.encode("utf-8", "replace").decode("utf-8")) is not None
+            return self.matches(url.encode("utf-8", "replace").decode("utf-8"), host_start, host_end)
 
 
 class Glob:
