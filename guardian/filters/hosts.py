@@ -76,6 +76,14 @@ def domain_line(line: str) -> tuple[list[str], str | None]:
     return [name], None
 
 
+def _looks_like_a_site(text: str) -> bool:
+    """A web host name as domain lists write them: `ads.example.com`, not the ABP
+    substring rules `_120x60.` or `_chartbeat.js` that a host name's grammar also admits."""
+    return (
+        "." in text.strip(".") and not text.endswith(".") and text[0] not in "_-." and hostname(text) is not None
+    )
+
+
 def detect_format(lines: Iterable[str]) -> str:
     """"hosts", "domains" or "abp", by a vote of the first few hundred rule lines."""
     votes = {"hosts": 0, "domains": 0, "abp": 0}
@@ -94,7 +102,7 @@ def detect_format(lines: Iterable[str]) -> str:
             votes["abp"] += 1
         elif len(fields) >= 2 and _ADDRESS_RE.fullmatch(fields[0]):
             votes["hosts"] += 1
-        elif len(fields) == 1 and hostname(fields[0]) is not None and "." in fields[0]:
+        elif len(fields) == 1 and _looks_like_a_site(fields[0]):
             votes["domains"] += 1
         else:
             votes["abp"] += 1
