@@ -91,6 +91,7 @@ class WebConfig:
 class RefreshConfig:
     schedule: str = "daily"  # daily | every Nh | off
     window: tuple[str, str] = ("03:00", "05:00")
+    max_rules_per_list: int = 500_000  # a bigger download is refused; the last good copy stays
 
 
 @dataclass(frozen=True, slots=True)
@@ -527,7 +528,7 @@ def check_refresh(value: Any, path: str) -> str:
 
 
 def _refresh(table: Any) -> RefreshConfig:
-    _check_keys(table, "refresh", {"schedule", "window"})
+    _check_keys(table, "refresh", {"schedule", "window", "max_rules_per_list"})
     d = RefreshConfig()
     schedule = check_refresh(table.get("schedule", d.schedule), "refresh.schedule")
     window = d.window
@@ -541,7 +542,9 @@ def _refresh(table: Any) -> RefreshConfig:
         if start == end:
             raise ConfigError("refresh.window: start and end are the same time")
         window = (start, end)
-    return RefreshConfig(schedule=schedule, window=window)
+    max_rules = _int(table.get("max_rules_per_list", d.max_rules_per_list), "refresh.max_rules_per_list",
+                     1_000, 10_000_000)
+    return RefreshConfig(schedule=schedule, window=window, max_rules_per_list=max_rules)
 
 
 def _lists(value: Any) -> tuple[ListConfig, ...]:
@@ -763,7 +766,8 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
             "access_log_keep": p.access_log_keep,
         },
         "web": {"listen": str(config.web.listen), "names": list(config.web.names)},
-        "refresh": {"schedule": config.refresh.schedule, "window": "-".join(config.refresh.window)},
+        "refresh": {"schedule": config.refresh.schedule, "window": "-".join(config.refresh.window),
+                    "max_rules_per_list": config.refresh.max_rules_per_list},
         "cache": {
             "enabled": config.cache.enabled,
             "max_bytes": config.cache.max_bytes,
