@@ -20,6 +20,7 @@ class ParseReport:
     skipped: Counter[str] = field(default_factory=Counter)  # reason -> lines skipped
     error_count: int = 0
     errors: list[tuple[int, str, str]] = field(default_factory=list)  # (line number, line, reason)
+    compact: int = 0  # plain host rules held in the list's compact host table, not the token index
 
     def add_error(self, line_number: int, line: str, reason: str) -> None:
         self.error_count += 1
@@ -36,6 +37,7 @@ class ParseReport:
             "list_name": self.list_name, "format": self.format, "lines": self.lines,
             "rules": dict(self.rules), "skipped": dict(self.skipped),
             "error_count": self.error_count, "errors": [list(error) for error in self.errors],
+            "compact": self.compact,
         }
 
     @classmethod
@@ -44,6 +46,7 @@ class ParseReport:
             list_name=plain["list_name"], format=plain["format"], lines=plain["lines"],
             rules=Counter(plain["rules"]), skipped=Counter(plain["skipped"]),
             error_count=plain["error_count"], errors=[tuple(error) for error in plain["errors"]],
+            compact=plain.get("compact", 0),
         )
 
     def render(self) -> str:
@@ -51,6 +54,8 @@ class ParseReport:
         out = [f"{self.list_name}: {self.format} format, {self.lines} lines, {self.rule_count} rules"]
         for kind, count in sorted(self.rules.items()):
             out.append(f"  rules  {kind:<28} {count:>8}")
+        out.append(f"  into   {'compact host table':<28} {self.compact:>8}")
+        out.append(f"  into   {'token index':<28} {self.rule_count - self.compact:>8}")
         for reason, count in sorted(self.skipped.items()):
             out.append(f"  skip   {reason:<28} {count:>8}")
         if self.error_count:

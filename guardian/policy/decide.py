@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 from guardian.config import Config, ProfileConfig
 from guardian.filters import FilterEngine, infer_request_type
+from guardian.filters.compact import ListFile
 from guardian.filters.request_types import infer_type_from_fields
 from guardian.proxy.hooks import RequestInfo, Verdict
 
@@ -44,7 +45,7 @@ from .rulesets import CUSTOM_LIST, RuleSet, compile_rules, split_rules
 from .safesearch import SafeSearch
 from .schedules import Window, ZoneClock, compile_window, until_text
 
-EngineKey = tuple[tuple[str, str, str], ...]  # ((list id, format, text), ...) sorted by id
+EngineKey = tuple[tuple[str, str, str | ListFile], ...]  # ((list id, format, text or file), ...) by id
 
 
 class _Schedule(NamedTuple):
@@ -81,7 +82,7 @@ class Policy:
     def __init__(
         self,
         config: Config,
-        list_texts: Mapping[str, str],
+        list_texts: Mapping[str, str | ListFile],
         *,
         cache_dir: Path | None = None,
         neighbours: NeighbourTable | None = None,
@@ -89,7 +90,7 @@ class Policy:
         pauses: PauseStore | None = None,
         previous: Policy | None = None,
     ) -> None:
-        """Build a snapshot. `list_texts` maps list ids to their stored text (missing or
+        """Build a snapshot. `list_texts` maps list ids to their stored text or file (missing or
         disabled lists are left out and noted in `problems`); `previous` lends its
         engines for lists whose text did not change."""
         self.config = config
@@ -112,7 +113,7 @@ class Policy:
     # ------------------------------------------------------------ building
 
     def _compile_profile(
-        self, profile: ProfileConfig, list_texts: Mapping[str, str], cache_dir: Path | None,
+        self, profile: ProfileConfig, list_texts: Mapping[str, str | ListFile], cache_dir: Path | None,
         old_engines: dict[EngineKey, FilterEngine],
     ) -> _Profile:
         where = f"profile {profile.name!r}"
@@ -133,7 +134,7 @@ class Policy:
         )
 
     def _lists_engine(
-        self, profile: ProfileConfig, list_texts: Mapping[str, str], cache_dir: Path | None,
+        self, profile: ProfileConfig, list_texts: Mapping[str, str | ListFile], cache_dir: Path | None,
         old_engines: dict[EngineKey, FilterEngine],
     ) -> FilterEngine | None:
         parts = []
