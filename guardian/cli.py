@@ -68,11 +68,11 @@ def _config_check(args: argparse.Namespace) -> int:
 
 def _stored_policy(config: Config):
     """The policy a running service with this configuration applies, built from the stored lists."""
-    from guardian.lists import ListStore, texts_for
+    from guardian.lists import ListStore, sources_for
     from guardian.policy import PauseStore, Policy
 
     store = ListStore.for_data_dir(config.data_dir)
-    return Policy(config, texts_for(config, store), cache_dir=config.data_dir / "cache" / "filters",
+    return Policy(config, sources_for(config, store), cache_dir=config.data_dir / "cache" / "filters",
                   pauses=PauseStore.for_data_dir(config.data_dir))
 
 

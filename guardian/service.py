@@ -35,7 +35,7 @@ from guardian.config import Address, Config, ConfigError, find_config_path, load
 from guardian.config_edit import edit_config
 from guardian.control import ControlServer
 from guardian.lastgood import find_problems_in, load_at_start, load_file, restore_last_good, write_text
-from guardian.lists import ListStore, RefreshSummary, refresh_lists, register_refresh_job, texts_for
+from guardian.lists import ListStore, RefreshSummary, refresh_lists, register_refresh_job, sources_for
 from guardian.logstore import LogQueries, LogStore, register_jobs
 from guardian.policy import NeighbourTable, PauseStore, Policy, PolicyHolder, SeenDevices
 from guardian.proxy.context import FanOutRecorder, ProxyContext, ProxySettings
@@ -159,7 +159,7 @@ class Guardian:
                 log.info("list %s: %s", result.id, result.message)
 
     def _build_policy(self, config: Config, previous: Policy | None) -> Policy:
-        return Policy(config, texts_for(config, self.list_store), cache_dir=self.data_dir / "cache" / "filters",
+        return Policy(config, sources_for(config, self.list_store), cache_dir=self.data_dir / "cache" / "filters",
                       neighbours=self.neighbours, seen=self.devices_seen, pauses=self.pauses, previous=previous)
 
     def rebuild_policy(self) -> None:

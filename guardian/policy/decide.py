@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 
 from guardian.config import Config, ProfileConfig
 from guardian.filters import FilterEngine, infer_request_type
+from guardian.filters.compact import ListFile
 from guardian.filters.request_types import infer_type_from_fields
 from guardian.proxy.hooks import RequestInfo, Verdict
 
@@ -51,7 +52,7 @@ from .safesearch import SafeSearch
 from .schedules import Window, ZoneClock, compile_window, until_text
 from .settings_page import SettingsPageRoute
 
-EngineKey = tuple[tuple[str, str, str], ...]  # ((list id, format, text), ...) sorted by id
+EngineKey = tuple[tuple[str, str, str | ListFile], ...]  # ((list id, format, text or file), ...) by id
 
 
 class _Schedule(NamedTuple):
@@ -90,7 +91,7 @@ class Policy:
     def __init__(
         self,
         config: Config,
-        list_texts: Mapping[str, str],
+        list_texts: Mapping[str, str | ListFile],
         *,
         cache_dir: Path | None = None,
         neighbours: NeighbourTable | None = None,
@@ -98,7 +99,7 @@ class Policy:
         pauses: PauseStore | None = None,
         previous: Policy | None = None,
     ) -> None:
-        """Build a snapshot. `list_texts` maps list ids to their stored text (missing or
+        """Build a snapshot. `list_texts` maps list ids to their stored text or file (missing or
         disabled lists are left out and noted in `problems`); `previous` lends its
         engines for lists whose text did not change."""
         self.config = config
@@ -122,7 +123,7 @@ class Policy:
     # ------------------------------------------------------------ building
 
     def _compile_profile(
-        self, profile: ProfileConfig, list_texts: Mapping[str, str], cache_dir: Path | None,
+        self, profile: ProfileConfig, list_texts: Mapping[str, str | ListFile], cache_dir: Path | None,
         old_engines: dict[EngineKey, FilterEngine],
     ) -> _Profile:
         where = f"profile {profile.name!r}"
@@ -143,7 +144,8 @@ class Policy:
             exchange=self._exchange_rules(profile, list_texts),
         )
 
-    def _exchange_rules(self, profile: ProfileConfig, list_texts: Mapping[str, str]) -> ExchangeRules | None:
+    def _exchange_rules(self, profile: ProfileConfig,
+                        list_texts: Mapping[str, str | ListFile]) -> ExchangeRules | None:
         texts = {list_id: list_texts[list_id] for list_id in profile.lists
                  if list_id in list_texts and self.config.list_by_id(list_id).enabled}
         privacy = PrivacyRules(self.config.privacy_for(profile), parse_removeparam(texts))
@@ -158,7 +160,7 @@ class Policy:
         return ExchangeRules(profile.name, always, scheduled, privacy)
 
     def _lists_engine(
-        self, profile: ProfileConfig, list_texts: Mapping[str, str], cache_dir: Path | None,
+        self, profile: ProfileConfig, list_texts: Mapping[str, str | ListFile], cache_dir: Path | None,
         old_engines: dict[EngineKey, FilterEngine],
     ) -> FilterEngine | None:
         parts = []
