@@ -108,6 +108,37 @@ class ScheduleConfig:
     end: str  # "HH:MM", the TOML key is `to`; earlier than start means overnight
     block_all: bool
     block: tuple[str, ...] = ()
+    block_services: tuple[str, ...] = ()  # service ids or groups blocked in this window
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    """A household's `[[services]]` entry: a new service, or more hosts for a catalog one."""
+
+    id: str
+    name: str = ""
+    group: str = ""
+    hosts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileServicesConfig:
+    """A profile's `[profiles.services]`: service ids or group names."""
+
+    block: tuple[str, ...] = ()
+    allow_only_during: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (service or group, schedule names)
+    allow_rules_win: bool = False  # a parent's `allow` rule lifts a service block for that host
+
+
+@dataclass(frozen=True, slots=True)
+class LimitConfig:
+    """A `[[profiles.limits]]` entry: minutes a day for some services or groups."""
+
+    name: str  # usage is kept per name; entries sharing a name cover different days
+    services: tuple[str, ...]
+    minutes: int
+    days: tuple[str, ...] = DAYS
+    shared: bool = False  # one allowance for the whole profile instead of one per device
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +150,8 @@ class ProfileConfig:
     safe_search: bool = False
     youtube: str = "off"
     schedules: tuple[ScheduleConfig, ...] = ()
+    services: ProfileServicesConfig = field(default_factory=ProfileServicesConfig)
+    limits: tuple[LimitConfig, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +193,7 @@ class Config:
     devices: tuple[DeviceConfig, ...] = ()
     cache: CacheConfig = field(default_factory=CacheConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    services: tuple[ServiceConfig, ...] = ()
     source: str = "<defaults>"  # where it was loaded from, for messages
 
     def profile(self, name: str) -> ProfileConfig:
@@ -390,6 +424,7 @@ def check_device_match(item: str, path: str) -> str:
 def _build_config(raw: dict[str, Any], source: str) -> Config:
     _check_keys(raw, "", {
         "data_dir", "timezone", "proxy", "web", "refresh", "lists", "profiles", "devices", "cache", "log",
+        "services",
     })
     defaults = Config()
     data_dir = Path(_string(raw.get("data_dir", str(defaults.data_dir)), "data_dir"))
@@ -400,7 +435,9 @@ def _build_config(raw: dict[str, Any], source: str) -> Config:
         raise ConfigError(f"timezone: {timezone!r} is not an IANA time zone name (like Europe/London)")
     lists = _lists(raw.get("lists", []))
     list_ids = {entry.id for entry in lists}
+    services, service_ids = _services(raw.get("services", []))
     profiles = _profiles(raw.get("profiles", []), list_ids, lists)
+    _check_service_references(profiles, service_ids)
     devices = _devices(raw.get("devices", []), {p.name for p in profiles})
     return Config(
         data_dir=data_dir,
@@ -413,6 +450,7 @@ def _build_config(raw: dict[str, Any], source: str) -> Config:
         devices=devices,
         cache=_cache(raw.get("cache", {})),
         log=_log(raw.get("log", {})),
+        services=services,
         source=source,
     )
 
@@ -548,7 +586,7 @@ def _schedules(value: Any, path: str) -> tuple[ScheduleConfig, ...]:
     result = []
     for i, table in enumerate(value):
         p = f"{path}[{i}]"
-        _entry(table, p, {"name", "days", "from", "to", "block"}, ("name", "from", "to"))
+        _entry(table, p, {"name", "days", "from", "to", "block", "block_services"}, ("name", "from", "to"))
         name = _unique_name(table, p, seen, "schedule of this profile")
         days = _strings(table.get("days", list(DAYS)), f"{p}.days")
         for j, day in enumerate(days):
@@ -558,7 +596,8 @@ def _schedules(value: Any, path: str) -> tuple[ScheduleConfig, ...]:
         end = parse_clock(table["to"], f"{p}.to")
         if start == end:
             raise ConfigError(f"{p}.to: the window from {start} to {end} is empty")
-        block = table.get("block", "all")
+        # A schedule that only blocks services blocks nothing else unless it says so.
+        block = table.get("block", [] if "block_services" in table else "all")
         if block == "all":
             block_all, rules = True, ()
         elif isinstance(block, list):
@@ -566,7 +605,8 @@ def _schedules(value: Any, path: str) -> tuple[ScheduleConfig, ...]:
         else:
             raise ConfigError(f"{p}.block: expected \"all\" or a list of rules")
         result.append(ScheduleConfig(name=name, days=tuple(dict.fromkeys(days)), start=start, end=end,
-                                     block_all=block_all, block=rules))
+                                     block_all=block_all, block=rules,
+                                     block_services=_strings(table.get("block_services", []), f"{p}.block_services")))
     return tuple(result)
 
 
@@ -576,7 +616,8 @@ def _profiles(value: Any, list_ids: set[str], lists: tuple[ListConfig, ...]) -> 
     result = []
     for i, table in enumerate(value):
         p = f"profiles[{i}]"
-        _entry(table, p, {"name", "lists", "block", "allow", "safe_search", "youtube", "schedules"}, ("name",))
+        _entry(table, p, {"name", "lists", "block", "allow", "safe_search", "youtube", "schedules",
+                          "services", "limits"}, ("name",))
         name = _unique_name(table, p, seen, "profile")
         profile_lists = _strings(table.get("lists", []), f"{p}.lists")
         for j, list_id in enumerate(profile_lists):
@@ -590,11 +631,111 @@ def _profiles(value: Any, list_ids: set[str], lists: tuple[ListConfig, ...]) -> 
             safe_search=_bool(table.get("safe_search", False), f"{p}.safe_search"),
             youtube=_choice(table.get("youtube", "off"), f"{p}.youtube", YOUTUBE_MODES),
             schedules=_schedules(table.get("schedules", []), f"{p}.schedules"),
+            services=_profile_services(table.get("services", {}), f"{p}.services"),
+            limits=_limits(table.get("limits", []), f"{p}.limits"),
         ))
     if "default" not in seen:
         # The default profile always exists; left out of the file, it takes every enabled list.
         result.insert(0, ProfileConfig(name="default", lists=tuple(e.id for e in lists if e.enabled)))
     return tuple(result)
+
+
+def _services(value: Any) -> tuple[tuple[ServiceConfig, ...], set[str]]:
+    """The household's `[[services]]`, checked against the shipped catalog; also every id
+    and group a profile may name."""
+    from guardian.policy.services import GROUPS, CatalogError, default_catalog, merge
+
+    _typed(value, list, "services", "an array of [[services]] tables")
+    entries = []
+    for i, table in enumerate(value):
+        p = f"services[{i}]"
+        _entry(table, p, {"id", "name", "group", "hosts"}, ("id",))
+        entries.append(ServiceConfig(
+            id=_string(table["id"], f"{p}.id"), name=_string(table.get("name", ""), f"{p}.name"),
+            group=_string(table.get("group", ""), f"{p}.group"), hosts=_strings(table.get("hosts", []), f"{p}.hosts"),
+        ))
+    try:
+        merged = merge(default_catalog(), [household_service_table(e) for e in entries])
+    except CatalogError as exc:
+        raise ConfigError(str(exc)) from None
+    return tuple(entries), set(merged) | set(GROUPS)
+
+
+def household_service_table(entry: ServiceConfig) -> dict[str, Any]:
+    """A `[[services]]` entry as the catalog's merge() takes it (keys left out when not given)."""
+    table: dict[str, Any] = {"id": entry.id, "hosts": list(entry.hosts)}
+    if entry.name:
+        table["name"] = entry.name
+    if entry.group:
+        table["group"] = entry.group
+    return table
+
+
+def _profile_services(table: Any, path: str) -> ProfileServicesConfig:
+    _check_keys(table, path, {"block", "allow_only_during", "allow_rules_win"})
+    during = table.get("allow_only_during", {})
+    _typed(during, dict, f"{path}.allow_only_during", 'a table like { roblox = ["Saturday games"] }')
+    return ProfileServicesConfig(
+        block=_strings(table.get("block", []), f"{path}.block"),
+        allow_only_during=tuple((key, _strings(names, f"{path}.allow_only_during.{key}"))
+                                for key, names in during.items()),
+        allow_rules_win=_bool(table.get("allow_rules_win", False), f"{path}.allow_rules_win"),
+    )
+
+
+def _limits(value: Any, path: str) -> tuple[LimitConfig, ...]:
+    _typed(value, list, path, "an array of [[profiles.limits]] tables")
+    result: list[LimitConfig] = []
+    for i, table in enumerate(value):
+        p = f"{path}[{i}]"
+        _entry(table, p, {"name", "services", "minutes", "days", "shared"}, ("services", "minutes"))
+        services = tuple(dict.fromkeys(_strings(table["services"], f"{p}.services")))
+        if not services:
+            raise ConfigError(f"{p}.services: name at least one service or group")
+        days = _strings(table.get("days", list(DAYS)), f"{p}.days")
+        for j, day in enumerate(days):
+            if day not in DAYS:
+                raise ConfigError(f"{p}.days[{j}]: {day!r} is not a day ({', '.join(DAYS)})")
+        name = _string(table.get("name", ", ".join(services)), f"{p}.name").strip()
+        if not name:
+            raise ConfigError(f"{p}.name: must not be empty")
+        limit = LimitConfig(name=name, services=services, minutes=_int(table["minutes"], f"{p}.minutes", 0, 1440),
+                            days=tuple(dict.fromkeys(days)),
+                            shared=_bool(table.get("shared", False), f"{p}.shared"))
+        for other in result:
+            if other.name != name:
+                continue
+            if set(other.days) & set(limit.days):
+                raise ConfigError(f"{p}.days: the limit {name!r} already has minutes for "
+                                  f"{', '.join(d for d in DAYS if d in other.days and d in limit.days)}")
+            if (set(other.services), other.shared) != (set(services), limit.shared):
+                raise ConfigError(f"{p}: limits named {name!r} must cover the same services, shared alike")
+        result.append(limit)
+    return tuple(result)
+
+
+def _check_service_references(profiles: tuple[ProfileConfig, ...], known: set[str]) -> None:
+    """Every service id or group a profile names exists; windows name the profile's schedules."""
+    def check(items: tuple[str, ...], path: str) -> None:
+        for j, item in enumerate(items):
+            if item not in known:
+                raise ConfigError(f"{path}[{j}]: no service or group is called {item!r} "
+                                  "(see `guardian services list`)")
+
+    for i, profile in enumerate(profiles):
+        p = f"profiles[{i}]"
+        check(profile.services.block, f"{p}.services.block")
+        schedule_names = {s.name for s in profile.schedules}
+        for key, windows in profile.services.allow_only_during:
+            check((key,), f"{p}.services.allow_only_during")
+            for j, window in enumerate(windows):
+                if window not in schedule_names:
+                    raise ConfigError(f"{p}.services.allow_only_during.{key}[{j}]: the profile has no schedule "
+                                      f"named {window!r}")
+        for j, schedule in enumerate(profile.schedules):
+            check(schedule.block_services, f"{p}.schedules[{j}].block_services")
+        for j, limit in enumerate(profile.limits):
+            check(limit.services, f"{p}.limits[{j}].services")
 
 
 def _devices(value: Any, profile_names: set[str]) -> tuple[DeviceConfig, ...]:
@@ -701,12 +842,19 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
                 "schedules": [
                     {"name": s.name, "days": list(s.days), "from": s.start, "to": s.end,
                      "block": "all" if s.block_all else list(s.block)}
+                    | ({"block_services": list(s.block_services)} if s.block_services else {})
                     for s in pr.schedules
                 ],
+                "services": {"block": list(pr.services.block),
+                             "allow_only_during": {k: list(v) for k, v in pr.services.allow_only_during},
+                             "allow_rules_win": pr.services.allow_rules_win},
+                "limits": [{"name": lim.name, "services": list(lim.services), "minutes": lim.minutes,
+                            "days": list(lim.days), "shared": lim.shared} for lim in pr.limits],
             }
             for pr in config.profiles
         ],
         "devices": [{"name": d.name, "match": list(d.match), "profile": d.profile} for d in config.devices],
+        "services": [household_service_table(s) for s in config.services],
     }
 
 
