@@ -23,6 +23,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from guardian.tls.bypass import DEFAULT_BYPASS
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 CONFIG_ENV = "GUARDIAN_CONFIG"
@@ -30,6 +32,7 @@ SEARCH_PATHS = (Path("guardian.toml"), Path("/etc/guardian/guardian.toml"))
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LIST_FORMATS = ("auto", "abp", "hosts", "domains")
 YOUTUBE_MODES = ("off", "moderate", "strict")
+INSPECT_MODES = ("off", "hosts", "all")
 LOG_DETAILS = ("full", "host", "none")
 _REFRESH_RE = re.compile(r"^(daily|off|every (\d+)h)$")
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
@@ -119,6 +122,9 @@ class ProfileConfig:
     safe_search: bool = False
     youtube: str = "off"
     schedules: tuple[ScheduleConfig, ...] = ()
+    https_block_page: bool = True  # a blocked HTTPS site shows the block page (needs the CA trusted)
+    inspect_https: str = "off"  # off | hosts | all
+    inspect_hosts: tuple[str, ...] = ()  # with inspect_https = "hosts": these hosts and their subdomains
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +147,14 @@ class CacheConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpsConfig:
+    name: str = ""  # the household's name on Guardian's certificate; "" means this machine's name
+    bypass: tuple[str, ...] = DEFAULT_BYPASS  # never decrypted: host patterns, subdomains included
+    leaf_cache_size: int = 1000  # certificates for sites kept in memory
+    extra_ca_file: str = ""  # more authorities to trust for websites, besides the system's
+
+
+@dataclass(frozen=True, slots=True)
 class LogConfig:
     enabled: bool = True
     detail: str = "full"
@@ -160,6 +174,7 @@ class Config:
     devices: tuple[DeviceConfig, ...] = ()
     cache: CacheConfig = field(default_factory=CacheConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    https: HttpsConfig = field(default_factory=HttpsConfig)
     source: str = "<defaults>"  # where it was loaded from, for messages
 
     def profile(self, name: str) -> ProfileConfig:
@@ -389,7 +404,7 @@ def check_device_match(item: str, path: str) -> str:
 
 def _build_config(raw: dict[str, Any], source: str) -> Config:
     _check_keys(raw, "", {
-        "data_dir", "timezone", "proxy", "web", "refresh", "lists", "profiles", "devices", "cache", "log",
+        "data_dir", "timezone", "proxy", "web", "refresh", "lists", "profiles", "devices", "cache", "log", "https",
     })
     defaults = Config()
     data_dir = Path(_string(raw.get("data_dir", str(defaults.data_dir)), "data_dir"))
@@ -413,6 +428,7 @@ def _build_config(raw: dict[str, Any], source: str) -> Config:
         devices=devices,
         cache=_cache(raw.get("cache", {})),
         log=_log(raw.get("log", {})),
+        https=_https(raw.get("https", {})),
         source=source,
     )
 
@@ -576,7 +592,8 @@ def _profiles(value: Any, list_ids: set[str], lists: tuple[ListConfig, ...]) -> 
     result = []
     for i, table in enumerate(value):
         p = f"profiles[{i}]"
-        _entry(table, p, {"name", "lists", "block", "allow", "safe_search", "youtube", "schedules"}, ("name",))
+        _entry(table, p, {"name", "lists", "block", "allow", "safe_search", "youtube", "schedules",
+                          "https_block_page", "inspect_https", "inspect_hosts"}, ("name",))
         name = _unique_name(table, p, seen, "profile")
         profile_lists = _strings(table.get("lists", []), f"{p}.lists")
         for j, list_id in enumerate(profile_lists):
@@ -590,6 +607,9 @@ def _profiles(value: Any, list_ids: set[str], lists: tuple[ListConfig, ...]) -> 
             safe_search=_bool(table.get("safe_search", False), f"{p}.safe_search"),
             youtube=_choice(table.get("youtube", "off"), f"{p}.youtube", YOUTUBE_MODES),
             schedules=_schedules(table.get("schedules", []), f"{p}.schedules"),
+            https_block_page=_bool(table.get("https_block_page", True), f"{p}.https_block_page"),
+            inspect_https=_choice(table.get("inspect_https", "off"), f"{p}.inspect_https", INSPECT_MODES),
+            inspect_hosts=_host_patterns(table.get("inspect_hosts", []), f"{p}.inspect_hosts"),
         ))
     if "default" not in seen:
         # The default profile always exists; left out of the file, it takes every enabled list.
@@ -635,6 +655,32 @@ def _cache(table: Any) -> CacheConfig:
         max_object_bytes=max_object,
         content_types=tuple(t.lower() for t in _strings(table["content_types"], "cache.content_types"))
         if "content_types" in table else d.content_types,
+    )
+
+
+def _host_patterns(value: Any, path: str) -> tuple[str, ...]:
+    """Host names standing for themselves and their subdomains ("youtube.com"); a leading
+    "*." or "." is accepted and dropped, as it means the same."""
+    result = []
+    for i, item in enumerate(_strings(value, path)):
+        name = item.strip().lower().removeprefix("*.").lstrip(".").rstrip(".")
+        if not re.fullmatch(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*", name):
+            raise ConfigError(f"{path}[{i}]: {item!r} is not a host name like \"example.com\"")
+        result.append(name)
+    return tuple(dict.fromkeys(result))
+
+
+def _https(table: Any) -> HttpsConfig:
+    _check_keys(table, "https", set(HttpsConfig.__slots__))
+    d = HttpsConfig()
+    name = _string(table.get("name", d.name), "https.name").strip()
+    if len(name) > 48 or not name.isprintable():
+        raise ConfigError("https.name: at most 48 printable characters")
+    return HttpsConfig(
+        name=name,
+        bypass=_host_patterns(table["bypass"], "https.bypass") if "bypass" in table else d.bypass,
+        leaf_cache_size=_int(table.get("leaf_cache_size", d.leaf_cache_size), "https.leaf_cache_size", 16, 100_000),
+        extra_ca_file=_string(table.get("extra_ca_file", d.extra_ca_file), "https.extra_ca_file"),
     )
 
 
@@ -689,6 +735,12 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
             "keep_days": config.log.keep_days,
             "max_mb": config.log.max_mb,
         },
+        "https": {
+            "name": config.https.name,
+            "bypass": list(config.https.bypass),
+            "leaf_cache_size": config.https.leaf_cache_size,
+            "extra_ca_file": config.https.extra_ca_file,
+        },
         "lists": [
             {"id": e.id, "name": e.name, "url": e.url, "format": e.format, "enabled": e.enabled}
             | ({"refresh": e.refresh} if e.refresh else {})
@@ -698,6 +750,8 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
             {
                 "name": pr.name, "lists": list(pr.lists), "block": list(pr.block), "allow": list(pr.allow),
                 "safe_search": pr.safe_search, "youtube": pr.youtube,
+                "https_block_page": pr.https_block_page, "inspect_https": pr.inspect_https,
+                "inspect_hosts": list(pr.inspect_hosts),
                 "schedules": [
                     {"name": s.name, "days": list(s.days), "from": s.start, "to": s.end,
                      "block": "all" if s.block_all else list(s.block)}

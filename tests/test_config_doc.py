@@ -24,6 +24,7 @@ from guardian.config import (
     Config,
     ConfigError,
     DeviceConfig,
+    HttpsConfig,
     ListConfig,
     LogConfig,
     ProfileConfig,
@@ -61,6 +62,7 @@ TABLES: dict[str, tuple[str, set[str]]] = {
     "devices": ("`[[devices]]`", _fields(DeviceConfig)),
     "cache": ("`[cache]`", _fields(CacheConfig)),
     "log": ("`[log]`", _fields(LogConfig)),
+    "https": ("`[https]`", _fields(HttpsConfig)),
 }
 
 # A TOML text whose only fault is the unknown key `zz_unknown` in the given table.
@@ -75,6 +77,7 @@ PROBES = {
     "devices": "[[devices]]\nzz_unknown = 1\n",
     "cache": "[cache]\nzz_unknown = 1\n",
     "log": "[log]\nzz_unknown = 1\n",
+    "https": "[https]\nzz_unknown = 1\n",
 }
 
 

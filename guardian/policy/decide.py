@@ -62,6 +62,7 @@ class _Profile(NamedTuple):
     block: RuleSet | None
     engine: FilterEngine | None
     safe: SafeSearch | None
+    https_block_page: bool
 
 
 class _Who(NamedTuple):
@@ -130,6 +131,7 @@ class Policy:
             block=compile_rules(blocks, f"{where}, block", self.problems),
             engine=self._lists_engine(profile, list_texts, cache_dir, old_engines),
             safe=safe if safe.enabled else None,
+            https_block_page=profile.https_block_page,
         )
 
     def _lists_engine(
@@ -293,8 +295,11 @@ class Policy:
             status, headers, body = page_response(info)
         else:
             status, headers, body = stand_in_response(request_type if url is not None else None, reason)
+        # A blocked tunnel: the core may answer inside TLS, so the page shows instead of a browser error.
+        intercept = "page" if url is None and who.profile.https_block_page else None
         return Verdict(allowed=False, status=status, headers=headers, body=body, device=who.device,
-                       profile=who.profile.name, reason=reason, rule=rule, list_id=list_id, schedule=schedule)
+                       profile=who.profile.name, reason=reason, rule=rule, list_id=list_id, schedule=schedule,
+                       intercept=intercept)
 
 
 class PolicyHolder:

@@ -11,12 +11,16 @@ import ipaddress
 import socket
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from guardian.cache import Cache
 from guardian.config import Address, ProxyConfig, WebConfig, port_ranges
 from guardian.proxy.hooks import AllowAll, Decider, Recorder
 from guardian.proxy.upstream import DestinationPolicy, Resolver, UpstreamPool, resolve
 from guardian.records import RequestRecord
+
+if TYPE_CHECKING:
+    from guardian.tls.intercept import Interceptor
 
 
 class NullRecorder:
@@ -102,3 +106,4 @@ class ProxyContext:
     resolver: Resolver = resolve  # name -> addresses; tests put a resolver they control here
     stopping: threading.Event = field(default_factory=threading.Event)  # no new requests
     force_close: threading.Event = field(default_factory=threading.Event)  # grace is over: end tunnels too
+    tls: Interceptor | None = None  # Guardian's own TLS (block page on HTTPS); None without a usable CA

@@ -561,6 +561,8 @@ class ClientConnection:
         verdict = self.ctx.decider.decide(info)
         self._note_verdict(record, verdict)
         if not verdict.allowed:
+            if verdict.intercept == "page" and self.ctx.tls is not None:
+                return self.ctx.tls.answer_blocked(self, settings, host, port, verdict, record)
             self._send_verdict(request, verdict, EmptyBody(), record)
             return False
         opened = self._open_upstream(settings, verdict.connect_host or host, port, True, record)

@@ -58,6 +58,8 @@ class Verdict:
     rule: str | None = None
     list_id: str | None = None
     schedule: str | None = None
+    # CONNECT only: "page" = a blocked tunnel may be answered inside TLS with Guardian's certificate
+    intercept: str | None = None
 
 
 ALLOW = Verdict(allowed=True)
