@@ -134,7 +134,7 @@ class Guardian:
             log.warning("HTTPS block pages are off: %s", exc)
             return None
         log.info("HTTPS: Guardian's certificate is %r (SHA-256 %s)", ca.common_name, ca.fingerprint())
-        return Interceptor(ca, self.config.https.leaf_cache_size)
+        return Interceptor(ca, self.config.https.leaf_cache_size, self.config.https.extra_ca_file)
 
     def _fetch_missing_local_lists(self) -> None:
         """Lists on this machine (paths, file:// URLs) are stored before the first build,
@@ -324,7 +324,7 @@ class Guardian:
                 ca = CertificateAuthority.load(self.data_dir)
             except CAError as exc:
                 return {"ok": False, "error": str(exc)}
-            self.ctx.tls = Interceptor(ca, self.config.https.leaf_cache_size)
+            self.ctx.tls = Interceptor(ca, self.config.https.leaf_cache_size, self.config.https.extra_ca_file)
             return {"ok": True}
 
         return {"lists-update": lists_update, "reload": reload, "cache-stats": cache_stats,

@@ -27,8 +27,10 @@ from guardian.proxy.hooks import RequestInfo, Verdict
 from guardian.proxy.http1 import MAX_HEAD, MAX_TARGET, ProtocolError, parse_request_head, serialise_head
 from guardian.proxy.responses import error_response, phrase
 from guardian.proxy.stream import BufferedSocket, HeadTooLarge, PeerClosed, Timeout
+from guardian.proxy.upstream import UpstreamPool
 from guardian.records import RequestRecord
 from guardian.tls.ca import CertificateAuthority
+from guardian.tls.inspect import InspectedConnection, inner_context_for, origin_context, origin_form
 from guardian.tls.leaves import LeafCache
 from guardian.tls.stream import HandshakeFailed, TLSStream
 
@@ -37,17 +39,8 @@ if TYPE_CHECKING:
     from guardian.proxy.handler import ClientConnection
 
 UNTRUSTED = "device does not trust Guardian's certificate"
-
-
-def origin_form(target: str) -> str:
-    """The path and query of a request target inside a tunnel (absolute form allowed)."""
-    if target.startswith("/"):
-        return target
-    scheme, sep, rest = target.partition("://")
-    if sep and scheme.lower() in ("http", "https"):
-        slash = rest.find("/")
-        return rest[slash:] if slash >= 0 else "/"
-    return "/"
+PINNING_MEMORY = 24 * 3600.0  # a device that refused our certificate for a site is left alone this long
+PINNING_MAX = 10_000
 
 
 class TrustRecords:
@@ -73,10 +66,14 @@ class TrustRecords:
 class Interceptor:
     """Guardian's side of TLS for the proxy core: the CA, the leaves, what devices trust."""
 
-    def __init__(self, ca: CertificateAuthority, leaf_cache_size: int = 1000) -> None:
+    def __init__(self, ca: CertificateAuthority, leaf_cache_size: int = 1000, extra_ca_file: str = "") -> None:
         self.ca = ca
         self.leaves = LeafCache(ca, leaf_cache_size, sni_callback=self._on_sni)
         self.trust = TrustRecords()
+        self.origin_context = origin_context(extra_ca_file)
+        self.pool = UpstreamPool()  # TLS connections to websites, kept apart from plain ones
+        self._refused_lock = threading.Lock()
+        self._refused: dict[tuple[str, str], float] = {}  # (device address, host) -> when it refused
 
     def _on_sni(self, ssl_object: ssl.SSLObject, server_name: str | None, _context: ssl.SSLContext) -> None:
         """Runs inside the handshake: show the certificate for the name the device asked for."""
@@ -100,6 +97,63 @@ class Interceptor:
             conn.reader.bytes_read += stream.raw_read
             stream.raw_sent = stream.raw_read = 0
         return stream
+
+    # ------------------------------------------------------------------ inspection
+
+    def will_inspect(self, conn: ClientConnection, host: str, record: RequestRecord) -> bool:
+        """False (and the record says why) when this device refused our certificate for this
+        host lately: an app that pins its certificate is tunnelled untouched, not broken again."""
+        key = (conn.client_ip, host)
+        with self._refused_lock:
+            since = self._refused.get(key)
+            if since is None:
+                return True
+            if time.monotonic() - since > PINNING_MEMORY:
+                del self._refused[key]
+                return True
+        record.reason = "Not inspected: this app refused Guardian's certificate earlier (it pins its own)"
+        return False
+
+    def _remember_refusal(self, client_ip: str, host: str) -> None:
+        with self._refused_lock:
+            if len(self._refused) >= PINNING_MAX:
+                self._refused.pop(next(iter(self._refused)))
+            self._refused[(client_ip, host)] = time.monotonic()
+
+    def inspect(self, conn: ClientConnection, settings: ProxySettings, host: str, port: int,
+                verdict: Verdict, record: RequestRecord) -> bool:
+        """Decrypt the tunnel and serve the requests inside it; each is decided and recorded."""
+        record.status = 200
+        deadline = time.monotonic() + settings.proxy.head_timeout
+        try:
+            stream = self.start_tls(conn, host, deadline)
+        except HandshakeFailed as exc:
+            record.error_kind = "timeout" if exc.timeout else "client"
+            if exc.untrusted:
+                trusted_before = self.trust.status(conn.client_ip)
+                self._remember_refusal(conn.client_ip, host)
+                if trusted_before is not None and trusted_before[0]:
+                    record.reason = ("the app refused Guardian's certificate (it pins its own); "
+                                     "this site is tunnelled untouched from now on")
+                else:
+                    self.trust.note(conn.client_ip, False)
+                    record.reason = f"{UNTRUSTED}; this site is tunnelled untouched from now on"
+            else:
+                record.reason = str(exc)
+            return False
+        except OSError:
+            record.error_kind = "client"
+            return False
+        self.trust.note(conn.client_ip, True)
+        record.reason = verdict.reason or "Inspected"
+        name = stream.server_name or host
+        inner = InspectedConnection(inner_context_for(conn.ctx, self), stream, conn.client_ip, name, port, self)
+        try:
+            inner.run()
+        finally:
+            conn.bytes_sent += inner.bytes_sent
+            conn.reader.bytes_read += inner.reader.bytes_read
+        return False
 
     # ------------------------------------------------------------------ the block page on HTTPS
 

@@ -26,20 +26,25 @@ UNTRUSTED_ALERTS = ("TLSV1_ALERT_UNKNOWN_CA", "SSLV3_ALERT_BAD_CERTIFICATE", "SS
 class HandshakeFailed(Exception):
     """The TLS handshake did not complete; `untrusted` when the client refused our certificate."""
 
-    def __init__(self, message: str, untrusted: bool = False, timeout: bool = False) -> None:
+    def __init__(self, message: str, untrusted: bool = False, timeout: bool = False,
+                 certificate_problem: str | None = None) -> None:
         super().__init__(message)
         self.untrusted = untrusted
         self.timeout = timeout
+        self.certificate_problem = certificate_problem  # the website's certificate was refused: why
 
 
 class TLSStream:
-    """Server-side TLS over a connected socket, socket-like enough for BufferedSocket."""
+    """TLS over a connected socket, socket-like enough for BufferedSocket: Guardian as the
+    server (towards a device) or, given `server_hostname`, as the client (towards a website)."""
 
-    def __init__(self, sock: socket.socket, context: ssl.SSLContext, early: bytes = b"") -> None:
+    def __init__(self, sock: socket.socket, context: ssl.SSLContext, early: bytes = b"",
+                 server_hostname: str | None = None) -> None:
         self.sock = sock
         self._in = ssl.MemoryBIO()
         self._out = ssl.MemoryBIO()
-        self.ssl = context.wrap_bio(self._in, self._out, server_side=True)
+        self.ssl = context.wrap_bio(self._in, self._out, server_side=server_hostname is None,
+                                    server_hostname=server_hostname)
         if early:
             self._in.write(early)
         self.raw_read = len(early)
@@ -57,6 +62,11 @@ class TLSStream:
             except ssl.SSLWantReadError:
                 self._flush()
                 self._pull(deadline)
+            except ssl.SSLCertVerificationError as exc:
+                self._flush_quietly()
+                problem = exc.verify_message or str(exc.reason)
+                raise HandshakeFailed(f"the website's certificate is not valid: {problem}",
+                                      certificate_problem=problem) from None
             except ssl.SSLError as exc:
                 self._flush_quietly()
                 reason = exc.reason or type(exc).__name__
@@ -97,6 +107,37 @@ class TLSStream:
                 return b""
             except ssl.SSLError as exc:
                 raise ConnectionResetError(f"TLS error from the device: {exc.reason}") from None
+
+    def read_available(self) -> bytes | None:
+        """For a relay after poll() said the socket is readable: what can be decrypted now
+        (b"" when a record is still incomplete), None at the end of the stream."""
+        try:
+            return self.ssl.read(RECV_SIZE)
+        except ssl.SSLWantReadError:
+            pass
+        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            return None
+        data = self.sock.recv(RECV_SIZE)
+        if not data:
+            return None
+        self.raw_read += len(data)
+        self._in.write(data)
+        chunks = []
+        while True:
+            try:
+                chunk = self.ssl.read(RECV_SIZE)
+            except ssl.SSLWantReadError:
+                break
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                return b"".join(chunks) or None
+            if not chunk:
+                break
+            chunks.append(chunk)
+        self._flush()  # a read may owe the peer something (a key update)
+        return b"".join(chunks)
+
+    def pending(self) -> int:
+        return self.ssl.pending()
 
     def sendall(self, data: bytes) -> None:
         view = memoryview(data)
