@@ -178,6 +178,17 @@ def _set_password(args: argparse.Namespace) -> int:
     return set_password_command(Path(args.data_dir) if args.data_dir else config.data_dir, args.stdin)
 
 
+def _ca(args: argparse.Namespace) -> int:
+    from guardian.tls import commands as ca_commands
+
+    config = load_config(args.config)
+    if args.ca_command == "show":
+        return ca_commands.show_command(config)
+    if args.ca_command == "export":
+        return ca_commands.export_command(config, args.der, args.output)
+    return ca_commands.renew_command(config)
+
+
 def _who(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--profile")
@@ -283,6 +294,19 @@ def build_parser() -> argparse.ArgumentParser:
     cache = commands.add_parser("cache", parents=[common], help="the running service's static-asset cache")
     cache.add_argument("cache_command", choices=("stats", "clear"))
     cache.set_defaults(func=_cache)
+
+    ca = commands.add_parser("ca", parents=[common], help="Guardian's certificate for HTTPS block pages")
+    ca.set_defaults(func=_ca)
+    ca_commands = ca.add_subparsers(dest="ca_command", required=True, metavar="COMMAND")
+    ca_commands.add_parser("show", parents=[common], help="name, fingerprint and validity")
+    export = ca_commands.add_parser("export", parents=[common], help="the certificate, to install on a device")
+    export_format = export.add_mutually_exclusive_group()
+    export_format.add_argument("--pem", dest="der", action="store_false", help="PEM text (the default)")
+    export_format.add_argument("--der", dest="der", action="store_true", help="binary DER (.crt for Windows)")
+    export.set_defaults(der=False)
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    ca_commands.add_parser("renew", parents=[common],
+                           help="make a new certificate (every device must trust it again)")
     return parser
 
 

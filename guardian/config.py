@@ -23,6 +23,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from guardian.tls.bypass import DEFAULT_BYPASS
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 CONFIG_ENV = "GUARDIAN_CONFIG"
@@ -31,6 +33,7 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LIST_FORMATS = ("auto", "abp", "hosts", "domains")
 YOUTUBE_MODES = ("off", "moderate", "strict")
 PAC_FALLBACKS = ("none", "direct")
+INSPECT_MODES = ("off", "hosts", "all")
 LOG_DETAILS = ("full", "host", "none")
 REFERER_POLICIES = ("full", "origin", "none")
 THIRD_PARTY_COOKIES = ("allow", "block")
@@ -176,6 +179,9 @@ class ProfileConfig:
     pac_fallback: str = "none"  # when Guardian does not answer: "none" (no internet) or "direct"
     services: ProfileServicesConfig = field(default_factory=ProfileServicesConfig)
     limits: tuple[LimitConfig, ...] = ()
+    https_block_page: bool = True  # a blocked HTTPS site shows the block page (needs the CA trusted)
+    inspect_https: str = "off"  # off | hosts | all
+    inspect_hosts: tuple[str, ...] = ()  # with inspect_https = "hosts": these hosts and their subdomains
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +201,14 @@ class CacheConfig:
         "application/x-javascript", "font/*", "application/font-woff", "application/font-woff2",
         "application/vnd.ms-fontobject", "audio/*", "video/*", "application/wasm",
     )
+
+
+@dataclass(frozen=True, slots=True)
+class HttpsConfig:
+    name: str = ""  # the household's name on Guardian's certificate; "" means this machine's name
+    bypass: tuple[str, ...] = DEFAULT_BYPASS  # never decrypted: host patterns, subdomains included
+    leaf_cache_size: int = 1000  # certificates for sites kept in memory
+    extra_ca_file: str = ""  # more authorities to trust for websites, besides the system's
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +233,7 @@ class Config:
     log: LogConfig = field(default_factory=LogConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     services: tuple[ServiceConfig, ...] = ()
+    https: HttpsConfig = field(default_factory=HttpsConfig)
     source: str = "<defaults>"  # where it was loaded from, for messages
 
     def profile(self, name: str) -> ProfileConfig:
@@ -457,7 +472,7 @@ def check_device_match(item: str, path: str) -> str:
 def _build_config(raw: dict[str, Any], source: str) -> Config:
     _check_keys(raw, "", {
         "data_dir", "timezone", "proxy", "web", "refresh", "lists", "profiles", "devices", "cache", "log",
-        "privacy", "services",
+        "privacy", "services", "https",
     })
     defaults = Config()
     data_dir = Path(_string(raw.get("data_dir", str(defaults.data_dir)), "data_dir"))
@@ -486,6 +501,7 @@ def _build_config(raw: dict[str, Any], source: str) -> Config:
         log=_log(raw.get("log", {})),
         privacy=privacy,
         services=services,
+        https=_https(raw.get("https", {})),
         source=source,
     )
 
@@ -702,7 +718,8 @@ def _profiles(value: Any, list_ids: set[str], lists: tuple[ListConfig, ...],
     for i, table in enumerate(value):
         p = f"profiles[{i}]"
         _entry(table, p, {"name", "lists", "block", "allow", "safe_search", "youtube", "schedules",
-                          "block_file_types", "privacy", "pac_fallback", "services", "limits"}, ("name",))
+                          "block_file_types", "privacy", "pac_fallback", "services", "limits",
+                          "https_block_page", "inspect_https", "inspect_hosts"}, ("name",))
         name = _unique_name(table, p, seen, "profile")
         profile_lists = _strings(table.get("lists", []), f"{p}.lists")
         for j, list_id in enumerate(profile_lists):
@@ -721,6 +738,9 @@ def _profiles(value: Any, list_ids: set[str], lists: tuple[ListConfig, ...],
             pac_fallback=_choice(table.get("pac_fallback", "none"), f"{p}.pac_fallback", PAC_FALLBACKS),
             services=_profile_services(table.get("services", {}), f"{p}.services"),
             limits=_limits(table.get("limits", []), f"{p}.limits"),
+            https_block_page=_bool(table.get("https_block_page", True), f"{p}.https_block_page"),
+            inspect_https=_choice(table.get("inspect_https", "off"), f"{p}.inspect_https", INSPECT_MODES),
+            inspect_hosts=_host_patterns(table.get("inspect_hosts", []), f"{p}.inspect_hosts"),
         ))
     if "default" not in seen:
         # The default profile always exists; left out of the file, it takes every enabled list.
@@ -867,6 +887,32 @@ def _cache(table: Any) -> CacheConfig:
     )
 
 
+def _host_patterns(value: Any, path: str) -> tuple[str, ...]:
+    """Host names standing for themselves and their subdomains ("youtube.com"); a leading
+    "*." or "." is accepted and dropped, as it means the same."""
+    result = []
+    for i, item in enumerate(_strings(value, path)):
+        name = item.strip().lower().removeprefix("*.").lstrip(".").rstrip(".")
+        if not re.fullmatch(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*", name):
+            raise ConfigError(f"{path}[{i}]: {item!r} is not a host name like \"example.com\"")
+        result.append(name)
+    return tuple(dict.fromkeys(result))
+
+
+def _https(table: Any) -> HttpsConfig:
+    _check_keys(table, "https", set(HttpsConfig.__slots__))
+    d = HttpsConfig()
+    name = _string(table.get("name", d.name), "https.name").strip()
+    if len(name) > 48 or not name.isprintable():
+        raise ConfigError("https.name: at most 48 printable characters")
+    return HttpsConfig(
+        name=name,
+        bypass=_host_patterns(table["bypass"], "https.bypass") if "bypass" in table else d.bypass,
+        leaf_cache_size=_int(table.get("leaf_cache_size", d.leaf_cache_size), "https.leaf_cache_size", 16, 100_000),
+        extra_ca_file=_string(table.get("extra_ca_file", d.extra_ca_file), "https.extra_ca_file"),
+    )
+
+
 def _log(table: Any) -> LogConfig:
     _check_keys(table, "log", {"enabled", "detail", "keep_days", "max_mb"})
     d = LogConfig()
@@ -920,6 +966,12 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
             "max_mb": config.log.max_mb,
         },
         "privacy": _privacy_dict(config.privacy),
+        "https": {
+            "name": config.https.name,
+            "bypass": list(config.https.bypass),
+            "leaf_cache_size": config.https.leaf_cache_size,
+            "extra_ca_file": config.https.extra_ca_file,
+        },
         "lists": [
             {"id": e.id, "name": e.name, "url": e.url, "format": e.format, "enabled": e.enabled}
             | ({"refresh": e.refresh} if e.refresh else {})
@@ -930,6 +982,8 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
                 "name": pr.name, "lists": list(pr.lists), "block": list(pr.block), "allow": list(pr.allow),
                 "safe_search": pr.safe_search, "youtube": pr.youtube, "pac_fallback": pr.pac_fallback,
                 "block_file_types": list(pr.block_file_types),
+                "https_block_page": pr.https_block_page, "inspect_https": pr.inspect_https,
+                "inspect_hosts": list(pr.inspect_hosts),
                 "schedules": [
                     {"name": s.name, "days": list(s.days), "from": s.start, "to": s.end,
                      "block": "all" if s.block_all else list(s.block)}

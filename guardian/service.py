@@ -40,6 +40,8 @@ from guardian.logstore import LogQueries, LogStore, register_jobs
 from guardian.policy import NeighbourTable, PauseStore, Policy, PolicyHolder, SeenDevices
 from guardian.proxy.context import FanOutRecorder, ProxyContext, ProxySettings
 from guardian.proxy.server import ProxyServer, open_listener
+from guardian.tls.ca import CAError, CertificateAuthority, household_name
+from guardian.tls.intercept import Interceptor
 from guardian.web import create_app
 from guardian.web.services import ConfigConflict
 from guardian.web.serving import create_server as create_web_server
@@ -121,6 +123,7 @@ class Guardian:
         self.ctx = ProxyContext(settings=ProxySettings.build(self.config.proxy),
                                 decider=self.policy, recorder=FanOutRecorder(*recorders), cache=self.cache)
         self.client_header_secret = self.ctx.client_header_secret
+        self.ctx.tls = self._open_tls()
         listener = undo.enter_context(open_listener(self.config.proxy.listen))
         self.proxy = ProxyServer(self.ctx, listener)
         self.scheduler = BackgroundScheduler(timezone=self.config.zone())
@@ -147,6 +150,16 @@ class Guardian:
             # Guardian always starts: without its log rather than not at all.
             log.exception("the request log cannot be opened; running without it")
             return None
+
+    def _open_tls(self) -> Interceptor | None:
+        """Guardian's certificate authority (made on the very first start) for HTTPS block pages."""
+        try:
+            ca = CertificateAuthority.for_service(self.data_dir, household_name(self.config.https.name))
+        except CAError as exc:
+            log.warning("HTTPS block pages are off: %s", exc)
+            return None
+        log.info("HTTPS: Guardian's certificate is %r (SHA-256 %s)", ca.common_name, ca.fingerprint())
+        return Interceptor(ca, self.config.https.leaf_cache_size, self.config.https.extra_ca_file)
 
     def _fetch_missing_local_lists(self) -> None:
         """Lists on this machine (paths, file:// URLs) are stored before the first build,
@@ -365,8 +378,16 @@ class Guardian:
         def cache_clear(_: dict[str, Any]) -> dict[str, Any]:
             return {"ok": True, "cleared": self.cache.clear()}
 
+        def ca_reload(_: dict[str, Any]) -> dict[str, Any]:
+            try:
+                ca = CertificateAuthority.load(self.data_dir)
+            except CAError as exc:
+                return {"ok": False, "error": str(exc)}
+            self.ctx.tls = Interceptor(ca, self.config.https.leaf_cache_size, self.config.https.extra_ca_file)
+            return {"ok": True}
+
         return {"lists-update": lists_update, "reload": reload, "cache-stats": cache_stats,
-                "cache-clear": cache_clear}
+                "cache-clear": cache_clear, "ca-reload": ca_reload}
 
 
 def _restart_only_changes(started: Config, new: Config) -> list[str]:

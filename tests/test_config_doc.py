@@ -24,6 +24,7 @@ from guardian.config import (
     Config,
     ConfigError,
     DeviceConfig,
+    HttpsConfig,
     LimitConfig,
     ListConfig,
     LogConfig,
@@ -69,6 +70,7 @@ TABLES: dict[str, tuple[str, set[str]]] = {
     "cache": ("`[cache]`", _fields(CacheConfig)),
     "log": ("`[log]`", _fields(LogConfig)),
     "privacy": ("`[privacy]`", _fields(PrivacyConfig)),
+    "https": ("`[https]`", _fields(HttpsConfig)),
 }
 
 # A TOML text whose only fault is the unknown key `zz_unknown` in the given table.
@@ -87,6 +89,7 @@ PROBES = {
     "cache": "[cache]\nzz_unknown = 1\n",
     "log": "[log]\nzz_unknown = 1\n",
     "privacy": "[privacy]\nzz_unknown = 1\n",
+    "https": "[https]\nzz_unknown = 1\n",
 }
 
 

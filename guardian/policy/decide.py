@@ -38,6 +38,7 @@ from guardian.filters import FilterEngine, infer_request_type
 from guardian.filters.compact import ListFile
 from guardian.filters.request_types import infer_type_from_fields
 from guardian.proxy.hooks import RequestInfo, Verdict
+from guardian.tls.bypass import bypass_match
 
 from .blockpage import BlockInfo, page_response, stand_in_response, wants_page
 from .devices import DeviceDirectory, NeighbourTable, SeenDevices
@@ -75,6 +76,9 @@ class _Profile(NamedTuple):
     safe: SafeSearch | None
     exchange: ExchangeRules | None  # file kinds and privacy for allowed plain-HTTP requests
     services: ServiceRules | None = None
+    https_block_page: bool
+    inspect: str  # "off" | "hosts" | "all"
+    inspect_hosts: frozenset[str]
 
 
 class _Who(NamedTuple):
@@ -118,12 +122,14 @@ class Policy:
         # Without a shared meter (guardian check, tests) limits still apply, counted here.
         self.usage = usage if usage is not None else UsageMeter(self.zone)
         self.conflicts: list[str] = []  # parents' allow rules that a service block outranks
+        self._bypass = frozenset(config.https.bypass)
         self._engines: dict[EngineKey, FilterEngine] = {}
         old_engines = previous._engines if previous is not None else {}
         profiles = {
             p.name: self._compile_profile(p, list_texts, cache_dir, old_engines) for p in config.profiles
         }
         self._settings_page = SettingsPageRoute(config.web)
+        self._profiles = profiles
         self._unknown = _who(None, profiles["default"])
         self._devices: DeviceDirectory[_Who] = DeviceDirectory(
             ((d.match, _who(d.name, profiles[d.profile])) for d in config.devices), neighbours
@@ -152,6 +158,9 @@ class Policy:
             safe=safe if safe.enabled else None,
             exchange=self._exchange_rules(profile, list_texts),
             services=self._service_rules(profile, allows),
+            https_block_page=profile.https_block_page,
+            inspect=profile.inspect_https,
+            inspect_hosts=frozenset(profile.inspect_hosts),
         )
 
     def _exchange_rules(self, profile: ProfileConfig,
@@ -443,8 +452,29 @@ class Policy:
                                    decision.rule, decision.list, counts)
         return self._allow(who, host, url, target, None, None, None, counts)
 
+    def inspects(self, profile_name: str, host: str) -> bool:
+        """Whether this profile's HTTPS connections to `host` are decrypted, so rules with a
+        path or a request type apply to them (docs/https.md)."""
+        profile = self._profiles.get(profile_name)
+        return profile is not None and self._inspection(profile, host.rstrip(".").lower())[0]
+
+    def _inspection(self, profile: _Profile, host: str) -> tuple[bool, str | None]:
+        """(inspect?, why not in words when the bypass list says no)."""
+        if profile.inspect == "off":
+            return False, None
+        if profile.inspect == "hosts" and bypass_match(host, profile.inspect_hosts) is None:
+            return False, None
+        if bypass_match(host, self._bypass) is not None:
+            return False, "Not inspected: on the list of sites Guardian never decrypts"
+        return True, None
+
     def _allow(self, who: _Who, host: str, url: str | None, target: str, reason: str | None,
                rule: str | None, list_id: str | None, activity: Activity | None = None) -> Verdict:
+        intercept = None
+        if url is None and who.profile.inspect != "off":
+            inspect, why_not = self._inspection(who.profile, host)
+            intercept = "inspect" if inspect else None
+            reason = reason or why_not
         safe = who.profile.safe
         if safe is not None:
             safe_host = safe.connect_host(host)
@@ -454,12 +484,12 @@ class Policy:
                     target=SafeSearch.target(safe_host, target) if url is not None else None,
                     device=who.device, profile=who.profile.name,
                     reason=reason or f"Safe search: connected to {safe_host}", rule=rule, list_id=list_id,
-                    activity=activity,
+                    activity=activity, intercept=intercept,
                 )
-        if reason is None and activity is None:
+        if reason is None and activity is None and intercept is None:
             return who.allowed
         return Verdict(allowed=True, device=who.device, profile=who.profile.name, reason=reason, rule=rule,
-                       list_id=list_id, activity=activity)
+                       list_id=list_id, activity=activity, intercept=intercept)
 
     def _block(
         self, who: _Who, client_ip: str, method: str, host: str, url: str | None,
@@ -476,8 +506,18 @@ class Policy:
             status, headers, body = page_response(info)
         else:
             status, headers, body = stand_in_response(request_type if url is not None else None, reason)
+        intercept = None
+        if url is None:
+            # A tunnel this profile inspects: each request inside is decided on its own URL (a rule
+            # with a path or a type can only be applied there). Otherwise the core may answer a
+            # blocked tunnel inside TLS, so the page shows instead of a browser error.
+            if who.profile.inspect != "off" and self._inspection(who.profile, host)[0]:
+                intercept = "inspect"
+            elif who.profile.https_block_page:
+                intercept = "page"
         return Verdict(allowed=False, status=status, headers=headers, body=body, device=who.device,
-                       profile=who.profile.name, reason=reason, rule=rule, list_id=list_id, schedule=schedule)
+                       profile=who.profile.name, reason=reason, rule=rule, list_id=list_id, schedule=schedule,
+                       intercept=intercept)
 
 
 def https_note(host: str, whole: Verdict, connect: Verdict) -> str:

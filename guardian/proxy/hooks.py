@@ -86,6 +86,8 @@ class Verdict:
     # Set for a service under a time limit: call with (Unix time, bytes a tunnel moved in
     # that minute so far) while the connection is open; the decider counts the minute.
     activity: Callable[[float, int | None], None] | None = None
+    # CONNECT only: "page" = a blocked tunnel may be answered inside TLS with Guardian's certificate
+    intercept: str | None = None
 
 
 ALLOW = Verdict(allowed=True)
