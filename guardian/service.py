@@ -101,10 +101,10 @@ class Guardian:
         self.proxy = ProxyServer(self.ctx, open_listener(self.config.proxy.listen))
         self.scheduler = BackgroundScheduler(timezone=self.config.zone())
         self.control: ControlServer | None = None
-        # Created now so a first start prints the settings page's one-time set-up code at once.
+        web_socket = open_listener(self.config.web.listen, "the settings page")
+        # Made once both ports are bound, so it logs the set-up code only for a start that works.
         self.web_app = create_app(self)
-        self.web_server = waitress.create_server(self.web_app, host=self.config.web.listen.host,
-                                                 port=self.config.web.listen.port, threads=8, ident="Guardian")
+        self.web_server = waitress.create_server(self.web_app, sockets=[web_socket], threads=8, ident="Guardian")
 
     # ------------------------------------------------------------------ the parts
 

@@ -5,6 +5,8 @@
   one-time code printed to the service log at start.
 - `web-secret`: the random key that signs session cookies. Losing it only logs everyone out.
 - `api-token`: the per-installation token for scripts (`Authorization: Bearer ...`).
+- `setup-code`: the one-time set-up code of the running service (a new one at every start,
+  until a password is set), for `guardian setup-code`: the log holds every start's code.
 
 Every write is atomic (guardian.fsutil), so a power cut never leaves a half-written
 secret. The files are read on every use rather than cached: `guardian set-password`
@@ -31,6 +33,9 @@ from guardian.fsutil import atomic_write_text
 ADMIN_FILE = "admin.json"
 SECRET_FILE = "web-secret"
 TOKEN_FILE = "api-token"
+SETUP_CODE_FILE = "setup-code"
+_CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: it is read off a console
+_CODE_FORM = re.compile(f"[{_CODE_ALPHABET}]{{4}}(?:-[{_CODE_ALPHABET}]{{4}}){{2}}")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024  # scrypt of a megabyte would be a cheap way to keep the CPU busy
 PRIVATE = 0o600
@@ -76,6 +81,7 @@ class Credentials:
         plain = {"version": 1, "password_hash": generate_password_hash(password, method="scrypt"),
                  "changed": datetime.now(UTC).isoformat(timespec="seconds")}
         atomic_write_text(self.data_dir / ADMIN_FILE, json.dumps(plain, indent=2) + "\n", mode=PRIVATE)
+        (self.data_dir / SETUP_CODE_FILE).unlink(missing_ok=True)  # used up
 
     def verify(self, password: str) -> bool:
         stored = self._stored_hash()
@@ -90,6 +96,19 @@ class Credentials:
         except PasswordError:
             return None
         return hashlib.sha256(stored.encode()).hexdigest()[:32] if stored else None
+
+    def new_setup_code(self) -> str:
+        code = "-".join("".join(secrets.choice(_CODE_ALPHABET) for _ in range(4)) for _ in range(3))
+        atomic_write_text(self.data_dir / SETUP_CODE_FILE, code + "\n", mode=PRIVATE)
+        return code
+
+    def stored_setup_code(self) -> str | None:
+        """The running service's set-up code; None without one (not started, or a password is set)."""
+        try:
+            code = (self.data_dir / SETUP_CODE_FILE).read_text(encoding="ascii").strip()
+        except (FileNotFoundError, UnicodeDecodeError):
+            return None
+        return code if _CODE_FORM.fullmatch(code) and not self.has_password() else None
 
     # ------------------------------------------------------------ random secrets
 
