@@ -15,9 +15,12 @@ from tests.support.client import RawClient
 from tests.support.household import start_guardian
 from tests.test_serve import run_cli
 
+# A blocked tunnel is answered with a plain 403 here, not the block page inside TLS: these
+# tests are about which rules apply to the CONNECT.
 TYPED = '''
 [[profiles]]
 name = "default"
+https_block_page = false
 block = ["https://www.tiktok.com/", "*.youtube.test", "games.test.", "||tiktok.org", "bücher.example",
          "https://school.example/homework"]
 '''
