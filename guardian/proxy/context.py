@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import secrets
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -76,3 +77,5 @@ class ProxyContext:
     resolver: Resolver = resolve  # name -> addresses; tests put a resolver they control here
     stopping: threading.Event = field(default_factory=threading.Event)  # no new requests
     force_close: threading.Event = field(default_factory=threading.Event)  # grace is over: end tunnels too
+    # Signs the header naming the real device on requests forwarded to the settings page.
+    client_header_secret: str = field(default_factory=lambda: secrets.token_hex(16))

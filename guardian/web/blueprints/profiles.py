@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
-from guardian.config import DAYS, YOUTUBE_MODES, ProfileConfig
+from guardian.config import DAYS, PAC_FALLBACKS, REFERER_POLICIES, THIRD_PARTY_COOKIES, YOUTUBE_MODES, ProfileConfig
+from guardian.filekinds import check_file_kind, file_groups
 from guardian.policy.schedules import week_intervals
 
 from .. import forms, mutations
@@ -44,9 +45,12 @@ def edit() -> str:
     profile = _profile(request.args.get("name"))
     zone_name = services().config.timezone or "the system's time zone"
     pictures = {s.name: week_picture(week_intervals(s), f"When {s.name} applies") for s in profile.schedules}
+    groups = file_groups()
     return render_template("profiles/edit.html", title=f"Profile {profile.name}", profile=profile,
                            lists=services().config.lists, youtube_modes=YOUTUBE_MODES, days=DAYS,
-                           pictures=pictures, zone_name=zone_name)
+                           pictures=pictures, zone_name=zone_name, file_groups=groups.values(),
+                           other_file_types=[k for k in profile.block_file_types if k not in groups],
+                           privacy=services().config.privacy_for(profile))
 
 
 @bp.post("/profiles/create")
@@ -93,11 +97,39 @@ def options() -> Response:
     chosen = [list_id for list_id in request.form.getlist("lists") if list_id in known]
     try:
         youtube = forms.choice(request.form.get("youtube", "off"), "YouTube", YOUTUBE_MODES)
+        fallback = forms.choice(request.form.get("pac_fallback", "none"), "When Guardian is off", PAC_FALLBACKS)
     except FieldError as exc:
         flash(str(exc), "error")
         return _back(name)
     safe = request.form.get("safe_search") == "on"
-    save(lambda doc: mutations.set_profile_options(doc, name, chosen, safe, youtube, config), "Saved.")
+    save(lambda doc: mutations.set_profile_options(doc, name, chosen, safe, youtube, config, fallback), "Saved.")
+    return _back(name)
+
+
+@bp.post("/profiles/downloads-privacy")
+def downloads_privacy() -> Response:
+    name = _profile(request.form.get("profile")).name
+    config = services().config
+    groups = file_groups()
+    kinds = [group for group in groups if group in request.form.getlist("file_types")]
+    try:
+        for extension in request.form.get("other_file_types", "").replace(",", " ").split():
+            problem = check_file_kind(extension)
+            if problem:
+                raise FieldError(f"Other file types: {extension} is not a file extension such as exe.")
+            kinds.append(extension.lower().lstrip("."))
+        privacy = {
+            "strip_tracking_parameters": request.form.get("strip_tracking_parameters") == "on",
+            "referer": forms.choice(request.form.get("referer", "origin"), "Referrer", REFERER_POLICIES),
+            "global_privacy_control": request.form.get("global_privacy_control") == "on",
+            "third_party_cookies": forms.choice(request.form.get("third_party_cookies", "allow"),
+                                                "Third-party cookies", THIRD_PARTY_COOKIES),
+        }
+    except FieldError as exc:
+        flash(str(exc), "error")
+        return _back(name)
+    save(lambda doc: mutations.set_downloads_and_privacy(doc, name, list(dict.fromkeys(kinds)), privacy, config),
+         "Saved.")
     return _back(name)
 
 
