@@ -50,6 +50,9 @@ CONFIG_POLL_SECONDS = 2.0
 RESTART_EXIT_STATUS = 75  # "try again": the systemd unit's Restart=on-failure starts Guardian again
 STOP_GRACE_SECONDS = 10.0
 SEEN_DEVICES_FLUSH_SECONDS = 60
+# Requests read snapshots of the neighbour table and the pauses; these jobs keep them fresh.
+NEIGHBOURS_CHECK_SECONDS = 2
+PAUSES_CHECK_SECONDS = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,6 +206,11 @@ class Guardian:
             register_jobs(self.scheduler, self.log_store)
         self.scheduler.add_job(self.devices_seen.flush, "interval", seconds=SEEN_DEVICES_FLUSH_SECONDS,
                                id="guardian-devices-seen", coalesce=True, max_instances=1)
+        self.neighbours.refresh()
+        self.scheduler.add_job(self.neighbours.refresh_if_due, "interval", seconds=NEIGHBOURS_CHECK_SECONDS,
+                               id="guardian-neighbours", coalesce=True, max_instances=1)
+        self.scheduler.add_job(self.pauses.refresh, "interval", seconds=PAUSES_CHECK_SECONDS,
+                               id="guardian-pauses", coalesce=True, max_instances=1)
         self.scheduler.start()
         self.control = ControlServer(self.data_dir, self._control_handlers())
         threading.Thread(target=self._serve_web, name="settings-page", daemon=True).start()

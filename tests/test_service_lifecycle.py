@@ -183,3 +183,26 @@ def test_a_settings_page_edit_builds_one_policy(tmp_path):
         assert guardian.policy.policy is edited
     finally:
         guardian.stop()
+
+
+def test_an_allowance_from_the_command_line_reaches_the_running_proxy(tmp_path):
+    """Requests read the pauses in memory; the scheduler picks up the file the command
+    line wrote within a couple of seconds."""
+    import time
+
+    from tests.support.household import start_guardian
+    from tests.test_serve import run_cli
+
+    guardian = start_guardian(tmp_path, '[[profiles]]\nname = "default"\nblock = ["x.example"]\n')
+    try:
+        port = guardian.proxy.address[1]
+        assert _blocked(port, "x.example")
+        out = run_cli("allow", "--profile", "default", "--host", "x.example", "--minutes", "5",
+                      "--config", str(tmp_path / "guardian.toml"), cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        deadline = time.monotonic() + 5
+        while _blocked(port, "x.example"):
+            assert time.monotonic() < deadline, "the allowance never reached the proxy"
+            time.sleep(0.2)
+    finally:
+        guardian.stop()
