@@ -114,6 +114,7 @@ url = "{big}"
 format = "abp"
 [[profiles]]
 name = "default"
+https_block_page = false
 lists = {lists}
 '''
 
@@ -193,7 +194,8 @@ def test_an_allowance_from_the_command_line_reaches_the_running_proxy(tmp_path):
     from tests.support.household import start_guardian
     from tests.test_serve import run_cli
 
-    guardian = start_guardian(tmp_path, '[[profiles]]\nname = "default"\nblock = ["x.example"]\n')
+    guardian = start_guardian(tmp_path, '[[profiles]]\nname = "default"\nhttps_block_page = false\n'
+                                        'block = ["x.example"]\n')
     try:
         port = guardian.proxy.address[1]
         assert _blocked(port, "x.example")
