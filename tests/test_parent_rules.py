@@ -110,3 +110,19 @@ block = ["https://school.example/homework"]
     bank = run_cli("check", "https://www.paypal.com/x", "--client", "127.0.0.1", "--config", "g.toml",
                    cwd=tmp_path)
     assert "sees only the site name (www.paypal.com)" in bank.stdout
+
+
+def test_config_check_says_how_each_rule_is_read(tmp_path):
+    (tmp_path / "g.toml").write_text(f'''data_dir = "{tmp_path / "data"}"
+[[profiles]]
+name = "default"
+block = ["https://www.tiktok.com/", "roblox", "https://school.example/homework", "*", "plain.example"]
+''')
+    out = run_cli("config", "check", "--config", "g.toml", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    notes = [line for line in out.stdout.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 4 and not any("plain.example" in line for line in notes)
+    assert "https://www.tiktok.com/: Read the address as the whole site tiktok.com" in notes[0]
+    assert "||roblox.com^" in notes[1]
+    assert "the page part does not apply" in notes[2]
+    assert "blocks every site" in notes[3]

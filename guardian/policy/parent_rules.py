@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -129,7 +129,7 @@ def normalise_rule(text: object, kind: str = "block", *, confirmed: bool = False
     confirm = None
     if probe and all(compiled.match(host, url, None, "document") for host, url in _PROBES):
         verb = "allows" if allows else "blocks"
-        confirm = f"This rule {verb} every site for the profile. Confirm only if that is what you want."
+        confirm = f"This rule {verb} every site for the profile."
         if not confirmed:
             return TypedRule(written, kind, rule=stored, error=None, confirm=confirm, notes=tuple(reading.notes),
                              warnings=tuple(reading.warnings), explanation="", host=reading.host,
@@ -292,6 +292,23 @@ def _explain(reading: _Reading, compiled, allows: bool, profile: ProfileConfig |
              if host is not None else
              "Over HTTPS Guardian sees only the site name, so this rule does not apply to https:// addresses.")
     return f"{what[:1].upper()}{what[1:]} over plain HTTP (http:// addresses). {https}"
+
+
+def rule_notes(profiles: Iterable[ProfileConfig], bypass: Collection[str] = ()) -> list[str]:
+    """For `guardian config check`: each rule in the file that is read differently from
+    how it is written, warned about, or blocks every site, in a parent's words."""
+    lines = []
+    for profile in profiles:
+        written = [("block", "block", r) for r in profile.block] + [("allow", "allow", r) for r in profile.allow]
+        written += [("block", f"schedule {s.name}", r) for s in profile.schedules for r in s.block]
+        for kind, where, text in written:
+            typed = normalise_rule(text, kind, confirmed=True, profile=profile, bypass=bypass)
+            said = [*typed.notes, *typed.warnings, *([typed.confirm] if typed.confirm else [])]
+            if typed.path is not None and not inspects_https(profile, typed.host or "", bypass):
+                said.append(typed.explanation)
+            if said:
+                lines.append(f"profile {profile.name}, {where}: {text}: {' '.join(said)}")
+    return lines
 
 
 def page_rules_for(profile: ProfileConfig, host: str) -> list[str]:
