@@ -309,6 +309,7 @@ class Guardian:
             if new == self.config:
                 # The same configuration again (the file watcher after a settings-page edit that
                 # was applied already, a touch): nothing to rebuild.
+                log.info("configuration reloaded from %s: unchanged, nothing to rebuild", new.source)
                 return True
             self.config = new
             self.rebuild_policy("configuration reloaded")
