@@ -52,6 +52,9 @@ CONFIG_POLL_SECONDS = 2.0
 RESTART_EXIT_STATUS = 75  # "try again": the systemd unit's Restart=on-failure starts Guardian again
 STOP_GRACE_SECONDS = 10.0
 SEEN_DEVICES_FLUSH_SECONDS = 60
+# Requests read snapshots of the neighbour table and the pauses; these jobs keep them fresh.
+NEIGHBOURS_CHECK_SECONDS = 2
+PAUSES_CHECK_SECONDS = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +95,8 @@ class Guardian:
         self.restart_changes: list[str] = []  # keys changed in the file that wait for a restart
         self._reload_lock = threading.Lock()
         self._rebuild_lock = threading.Lock()
+        self._generation_lock = threading.Lock()
+        self._generation_wanted = self._generation_built = 0
         self._config_mtime = self._mtime()
 
         # A failure part-way (a port in use, an unreadable file) must leave nothing behind:
@@ -175,13 +180,32 @@ class Guardian:
         return Policy(config, sources_for(config, self.list_store), cache_dir=self.data_dir / "cache" / "filters",
                       neighbours=self.neighbours, seen=self.devices_seen, pauses=self.pauses, previous=previous)
 
-    def rebuild_policy(self) -> None:
-        """Build a new policy off the request path from the stored lists, then swap it in."""
+    def rebuild_policy(self, why: str = "lists changed") -> None:
+        """The one way a new policy comes in (reload, list refresh, edits): build from the
+        latest configuration and the stored lists as they are when the build starts, then
+        swap it in. Callers change what a build reads first, then call this.
+
+        Each call asks for a new generation. Builds run one at a time; a build takes the
+        newest generation asked for when it starts, so one that started after a call
+        covers it, and that call returns at once instead of building again. Two changes
+        racing (a reload and a list refresh) can therefore never leave in force a policy
+        built without one of them, and a burst of changes costs at most two builds."""
+        with self._generation_lock:
+            self._generation_wanted += 1
+            wanted = self._generation_wanted
         with self._rebuild_lock:
-            new = self._build_policy(self.config, previous=self.policy.policy)
+            if self._generation_built >= wanted:
+                return
+            with self._generation_lock:
+                target = self._generation_wanted
+            config = self.config
+            new = self._build_policy(config, previous=self.policy.policy)
             self.policy.swap(new)
-        _freeze_long_lived_objects()
-        log.info("policy rebuilt: %d profiles", len(self.config.profiles))
+            self._generation_built = target
+            _freeze_long_lived_objects()
+        for problem in new.problems:
+            log.warning("configuration: %s", problem)
+        log.info("policy rebuilt (generation %d, %s): %d profiles", target, why, len(config.profiles))
 
     # ------------------------------------------------------------------ running
 
@@ -195,6 +219,11 @@ class Guardian:
             register_jobs(self.scheduler, self.log_store)
         self.scheduler.add_job(self.devices_seen.flush, "interval", seconds=SEEN_DEVICES_FLUSH_SECONDS,
                                id="guardian-devices-seen", coalesce=True, max_instances=1)
+        self.neighbours.refresh()
+        self.scheduler.add_job(self.neighbours.refresh_if_due, "interval", seconds=NEIGHBOURS_CHECK_SECONDS,
+                               id="guardian-neighbours", coalesce=True, max_instances=1)
+        self.scheduler.add_job(self.pauses.refresh, "interval", seconds=PAUSES_CHECK_SECONDS,
+                               id="guardian-pauses", coalesce=True, max_instances=1)
         self.scheduler.start()
         self.control = ControlServer(self.data_dir, self._control_handlers())
         threading.Thread(target=self._serve_web, name="settings-page", daemon=True).start()
@@ -277,13 +306,13 @@ class Guardian:
                 log.warning("%s: the change takes effect after a restart", changed)
             # The settings page keeps listening where it started until a restart; route to it there.
             new = dataclasses.replace(new, web=dataclasses.replace(new.web, listen=self.started_config.web.listen))
-            policy = self._build_policy(new, previous=self.policy.policy)
-            for problem in policy.problems:
-                log.warning("configuration: %s", problem)
-            with self._rebuild_lock:
-                self.config = new
-                self.policy.swap(policy)
-            _freeze_long_lived_objects()
+            if new == self.config:
+                # The same configuration again (the file watcher after a settings-page edit that
+                # was applied already, a touch): nothing to rebuild.
+                log.info("configuration reloaded from %s: unchanged, nothing to rebuild", new.source)
+                return True
+            self.config = new
+            self.rebuild_policy("configuration reloaded")
             self.ctx.settings = ProxySettings.build(new.proxy)
             # pooled connections were checked against the old destination rules
             self.ctx.pool.close()
