@@ -206,3 +206,62 @@ def test_a_new_data_dir_in_the_file_says_what_to_do_without_systemd(browser, tmp
         assert process.proc.poll() is None
     finally:
         process.stop()
+
+
+LISTS = """
+[[lists]]
+id = "starter"
+name = "Guardian starter list"
+url = "builtin:starter"
+format = "domains"
+
+[[profiles]]
+name = "default"
+lists = ["starter"]
+
+[[profiles]]
+name = "kids"
+lists = ["starter"]
+"""
+
+
+def test_lists_count_every_rule_and_ask_which_profiles_get_a_new_list(browser, tmp_path) -> None:  # noqa: F811
+    from guardian.filters import FilterEngine
+    from guardian.lists.catalog import read_builtin
+
+    starter = FilterEngine.from_lists({"s": read_builtin("builtin:starter")}, formats={"s": "domains"}).rule_count
+    assert starter > 0
+    g = start_guardian(tmp_path, LISTS)
+    base = f"http://{g.config.web.listen}"
+    try:
+        page = login(browser, base, g.data_dir)
+        assert f"lists, {starter} rules" in page.locator(".tile", has_text="lists,").inner_text()
+        page.goto(base + "/lists")
+        card = page.locator("article.list", has_text="Guardian starter list")
+        assert f"{starter} rules" in card.inner_text()
+        assert "Used by profiles default, kids" in card.inner_text()
+
+        # a new list by address: every profile is ticked; the parent leaves the kids out
+        form = page.locator("form[action='/lists/add']")
+        assert form.locator("input[name=profiles][value=kids]").is_checked()
+        assert form.locator("input[name=profiles][value=default]").is_checked()
+        form.locator("input[name=name]").fill("School list")
+        form.locator("input[name=url]").fill("http://127.0.0.1:9/school.txt")
+        form.locator("input[name=profiles][value=kids]").uncheck()
+        form.locator("button").click()
+        page.locator("text=Subscribed to School list (profile default)").wait_for()
+        assert "school-list" in g.config.profile("default").lists
+        assert "school-list" not in g.config.profile("kids").lists
+        assert "Used by profile default" in page.locator("article.list", has_text="School list").inner_text()
+
+        # unticking everything is refused with a reason
+        form = page.locator("form[action='/lists/add']")
+        form.locator("input[name=name]").fill("Nobody's list")
+        form.locator("input[name=url]").fill("http://127.0.0.1:9/nobody.txt")
+        form.locator("input[name=profiles][value=kids]").uncheck()
+        form.locator("input[name=profiles][value=default]").uncheck()
+        form.locator("button").click()
+        page.locator("text=Tick at least one profile").wait_for()
+        assert all(entry.id != "nobody-s-list" for entry in g.config.lists)
+    finally:
+        g.stop()

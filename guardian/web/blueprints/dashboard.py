@@ -11,6 +11,7 @@ from flask import Blueprint, render_template
 from guardian.logstore import LogUnavailableError
 
 from ..charts import bar_chart
+from ..listinfo import rule_counts
 from ..state import services
 
 bp = Blueprint("dashboard", __name__)
@@ -23,13 +24,9 @@ def start_of_today() -> float:
 
 
 def _list_rules() -> tuple[int, int]:
-    s = services()
-    enabled = [entry for entry in s.config.lists if entry.enabled]
-    rules = 0
-    for entry in enabled:
-        meta = s.list_store.load_meta(entry.id)
-        rules += meta.rules if meta else 0
-    return len(enabled), rules
+    enabled = [entry for entry in services().config.lists if entry.enabled]
+    counts = rule_counts()
+    return len(enabled), sum(counts.get(entry.id) or 0 for entry in enabled)
 
 
 def _cache_ratio() -> float | None:
