@@ -265,3 +265,43 @@ def test_lists_count_every_rule_and_ask_which_profiles_get_a_new_list(browser, t
         assert all(entry.id != "nobody-s-list" for entry in g.config.lists)
     finally:
         g.stop()
+
+
+def test_the_zone_in_force_and_the_local_time_are_shown(browser, guardian) -> None:  # noqa: F811
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    g, base = guardian
+    page = login(browser, base, g.data_dir)
+    for path in ("/profiles/edit?name=kids", "/settings"):
+        page.goto(base + path)
+        zone = page.locator("#zone").inner_text()
+        now = datetime.now(ZoneInfo("Europe/London"))
+        assert "Europe/London" in zone and "chosen in Settings" in zone
+        assert now.strftime("%A") in zone and page.locator(".zone-now").inner_text()[-5:-3] == now.strftime("%H")
+        assert "UTC" not in zone
+
+
+def test_utc_is_warned_with_the_browsers_zone_as_a_suggestion(browser, tmp_path) -> None:  # noqa: F811
+    web_port = free_port()
+    config = tmp_path / "guardian.toml"
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\ntimezone = "UTC"\n'
+                      f'[proxy]\nlisten = "127.0.0.1:{free_port()}"\n'
+                      f'[web]\nlisten = "127.0.0.1:{web_port}"\n[[profiles]]\nname = "kids"\n')
+    g = Guardian(str(config), Overrides())
+    g.start()
+    base = f"http://127.0.0.1:{web_port}"
+    try:
+        Credentials(g.data_dir).set_password(PASSWORD)
+        page = browser.new_context(timezone_id="Europe/Paris").new_page()
+        page.goto(base + "/login")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button:has-text('Log in')")
+        page.wait_for_url(base + "/")
+        for path in ("/profiles/edit?name=kids", "/settings"):
+            page.goto(base + path)
+            warning = page.locator(".zone-warning")
+            assert "probably not the time on your clocks" in warning.inner_text()
+            page.locator("[data-browser-zone]", has_text="Europe/Paris").wait_for()
+    finally:
+        g.stop()

@@ -42,11 +42,10 @@ def index() -> str:
 @bp.get("/profiles/edit")
 def edit() -> str:
     profile = _profile(request.args.get("name"))
-    zone_name = services().config.timezone or "the system's time zone"
     pictures = {s.name: week_picture(week_intervals(s), f"When {s.name} applies") for s in profile.schedules}
     return render_template("profiles/edit.html", title=f"Profile {profile.name}", profile=profile,
                            lists=services().config.lists, youtube_modes=YOUTUBE_MODES, days=DAYS,
-                           pictures=pictures, zone_name=zone_name)
+                           pictures=pictures)
 
 
 @bp.post("/profiles/create")
