@@ -14,6 +14,7 @@ gracefully, letting requests in flight finish within a bound.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import hashlib
@@ -34,11 +35,13 @@ from guardian.config import Address, Config, ConfigError, find_config_path, load
 from guardian.config_edit import edit_config
 from guardian.control import ControlServer
 from guardian.lastgood import find_problems_in, load_at_start, load_file, restore_last_good, write_text
-from guardian.lists import ListStore, RefreshSummary, refresh_lists, register_refresh_job, texts_for
+from guardian.lists import ListStore, RefreshSummary, refresh_lists, register_refresh_job, sources_for
 from guardian.logstore import LogQueries, LogStore, register_jobs
 from guardian.policy import NeighbourTable, PauseStore, Policy, PolicyHolder, SeenDevices
 from guardian.proxy.context import FanOutRecorder, ProxyContext, ProxySettings
 from guardian.proxy.server import ProxyServer, open_listener
+from guardian.tls.ca import CAError, CertificateAuthority, household_name
+from guardian.tls.intercept import Interceptor
 from guardian.web import create_app
 from guardian.web.services import ConfigConflict
 from guardian.web.serving import create_server as create_web_server
@@ -91,6 +94,13 @@ class Guardian:
         self._rebuild_lock = threading.Lock()
         self._config_mtime = self._mtime()
 
+        # A failure part-way (a port in use, an unreadable file) must leave nothing behind:
+        # every part that holds a socket or a thread is closed again before the error leaves.
+        with contextlib.ExitStack() as undo:
+            self._build_parts(undo)
+            undo.pop_all()
+
+    def _build_parts(self, undo: contextlib.ExitStack) -> None:
         self.list_store = ListStore.for_data_dir(self.data_dir)
         self.pauses = PauseStore.for_data_dir(self.data_dir)
         self.neighbours = NeighbourTable()
@@ -102,20 +112,28 @@ class Guardian:
             log.warning("configuration: %s", problem)
         self.cache = Cache(self.config.cache)
         self.log_store = self._open_log_store()
+        if self.log_store is not None:
+            undo.callback(self.log_store.close)
         self.access_log = None
         if self.config.proxy.access_log:
             self.access_log = AccessLog(self.data_dir / "logs" / "access.log",
                                         self.config.proxy.access_log_max_mb * 2**20, self.config.proxy.access_log_keep)
+            undo.callback(self.access_log.close)
         recorders = [r for r in (self.access_log, self.log_store) if r is not None]
-        self.ctx = ProxyContext(settings=ProxySettings.build(self.config.proxy, self.config.web),
+        self.ctx = ProxyContext(settings=ProxySettings.build(self.config.proxy),
                                 decider=self.policy, recorder=FanOutRecorder(*recorders), cache=self.cache)
         self.client_header_secret = self.ctx.client_header_secret
-        self.proxy = ProxyServer(self.ctx, open_listener(self.config.proxy.listen))
+        self.ctx.tls = self._open_tls()
+        listener = undo.enter_context(open_listener(self.config.proxy.listen))
+        self.proxy = ProxyServer(self.ctx, listener)
         self.scheduler = BackgroundScheduler(timezone=self.config.zone())
         self.control: ControlServer | None = None
-        # Created now so a first start prints the settings page's one-time set-up code at once.
+        web_socket = open_listener(self.config.web.listen, "the settings page")
+        # Made once both ports are bound, so it logs the set-up code only for a start that works.
         self.web_app = create_app(self)
-        self.web_server = create_web_server(self.web_app, self.config.web.listen.host, self.config.web.listen.port)
+        web_socket = undo.enter_context(open_listener(self.config.web.listen))
+        self.web_server = create_web_server(self.web_app, web_socket)
+        undo.callback(self.web_server.close)
 
     # ------------------------------------------------------------------ the parts
 
@@ -134,6 +152,16 @@ class Guardian:
             log.exception("the request log cannot be opened; running without it")
             return None
 
+    def _open_tls(self) -> Interceptor | None:
+        """Guardian's certificate authority (made on the very first start) for HTTPS block pages."""
+        try:
+            ca = CertificateAuthority.for_service(self.data_dir, household_name(self.config.https.name))
+        except CAError as exc:
+            log.warning("HTTPS block pages are off: %s", exc)
+            return None
+        log.info("HTTPS: Guardian's certificate is %r (SHA-256 %s)", ca.common_name, ca.fingerprint())
+        return Interceptor(ca, self.config.https.leaf_cache_size, self.config.https.extra_ca_file)
+
     def _fetch_missing_local_lists(self) -> None:
         """Lists on this machine (paths, file:// URLs) are stored before the first build,
         so they apply from the first request; remote ones arrive with the first refresh."""
@@ -145,7 +173,7 @@ class Guardian:
                 log.info("list %s: %s", result.id, result.message)
 
     def _build_policy(self, config: Config, previous: Policy | None) -> Policy:
-        return Policy(config, texts_for(config, self.list_store), cache_dir=self.data_dir / "cache" / "filters",
+        return Policy(config, sources_for(config, self.list_store), cache_dir=self.data_dir / "cache" / "filters",
                       neighbours=self.neighbours, seen=self.devices_seen, pauses=self.pauses, previous=previous)
 
     def rebuild_policy(self) -> None:
@@ -257,7 +285,7 @@ class Guardian:
                 self.config = new
                 self.policy.swap(policy)
             _freeze_long_lived_objects()
-            self.ctx.settings = ProxySettings.build(new.proxy, new.web)
+            self.ctx.settings = ProxySettings.build(new.proxy)
             # pooled connections were checked against the old destination rules
             self.ctx.pool.close()
             self.cache.configure(new.cache)
@@ -351,8 +379,16 @@ class Guardian:
         def cache_clear(_: dict[str, Any]) -> dict[str, Any]:
             return {"ok": True, "cleared": self.cache.clear()}
 
+        def ca_reload(_: dict[str, Any]) -> dict[str, Any]:
+            try:
+                ca = CertificateAuthority.load(self.data_dir)
+            except CAError as exc:
+                return {"ok": False, "error": str(exc)}
+            self.ctx.tls = Interceptor(ca, self.config.https.leaf_cache_size, self.config.https.extra_ca_file)
+            return {"ok": True}
+
         return {"lists-update": lists_update, "reload": reload, "cache-stats": cache_stats,
-                "cache-clear": cache_clear}
+                "cache-clear": cache_clear, "ca-reload": ca_reload}
 
 
 def _restart_only_changes(started: Config, new: Config) -> list[str]:
@@ -372,8 +408,11 @@ def _restart_only_changes(started: Config, new: Config) -> list[str]:
 def _freeze_long_lived_objects() -> None:
     """Move everything alive now (the filter engines' hundreds of thousands of objects)
     out of the cyclic garbage collector's view. Without this every full collection walks
-    the whole rule index while requests wait; frozen objects are still freed by reference
-    counting when a later rebuild drops them."""
+    the whole rule index while requests wait. Frozen objects are freed by reference
+    counting when a later rebuild drops them, but cycles among them never would be: so
+    each rebuild first unfreezes, collects what the old snapshot left in cycles (one full
+    collection per rebuild, off the request path), then freezes what is alive now."""
+    gc.unfreeze()
     gc.collect()
     gc.freeze()
 

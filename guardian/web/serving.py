@@ -16,6 +16,7 @@ filters, so waitress's generous defaults are tightened:
 from __future__ import annotations
 
 import ipaddress
+import socket
 from typing import Any
 
 import waitress
@@ -54,8 +55,10 @@ class CappedChannel(HTTPChannel):
         super().__init__(server, sock, addr, adj, map)
 
 
-def create_server(app: Any, host: str, port: int) -> Any:
-    server = waitress.create_server(app, host=host, port=port, threads=THREADS, ident="Guardian",
+def create_server(app: Any, listener: socket.socket) -> Any:
+    """The server on a socket already bound (waitress starts its worker threads before it
+    binds, and a port in use would leave them running)."""
+    server = waitress.create_server(app, sockets=[listener], threads=THREADS, ident="Guardian",
                                     connection_limit=CONNECTION_LIMIT, channel_timeout=CHANNEL_TIMEOUT,
                                     cleanup_interval=CLEANUP_INTERVAL, max_request_body_size=MAX_BODY)
     server.channel_class = CappedChannel
