@@ -23,6 +23,7 @@ KIDS = """names = ["guardian.lan"]
 
 [[profiles]]
 name = "kids"
+block = ["games.example"]
 
 [[profiles]]
 name = "adverts only"
@@ -305,3 +306,55 @@ def test_utc_is_warned_with_the_browsers_zone_as_a_suggestion(browser, tmp_path)
             page.locator("[data-browser-zone]", has_text="Europe/Paris").wait_for()
     finally:
         g.stop()
+
+
+def test_allowances_are_shown_beside_pauses_and_can_be_ended_or_extended(browser, guardian, tmp_path) -> None:  # noqa: F811
+    import subprocess
+    import sys
+    import time
+
+    from tests.support.household import source_bound_client
+
+    g, base = guardian
+
+    def status_for_tablet() -> int:
+        with source_bound_client(g.proxy.address[1], "127.0.0.2") as sock:
+            sock.sendall(b"GET http://games.example/ HTTP/1.1\r\nHost: games.example\r\nConnection: close\r\n\r\n")
+            return int(sock.recv(4096).split()[1])
+
+    assert status_for_tablet() == 403
+    for who in (["--device", "Sam's tablet"], ["--profile", "kids"]):
+        config = str(tmp_path / "guardian.toml")
+        out = subprocess.run([sys.executable, "-m", "guardian.cli", "allow", "--config", config, *who,
+                              "--host", "games.example", "--minutes", "15"], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+    page = login(browser, base, g.data_dir)
+    running = page.locator("#running").inner_text()
+    assert "games.example allowed for the device Sam's tablet until" in running
+    assert "games.example allowed for the profile kids until" in running
+
+    page.goto(base + "/profiles/edit?name=kids")
+    assert "games.example allowed until" in page.locator("#running").inner_text()
+    page.goto(base + "/profiles")
+    assert "games.example allowed until" in page.locator("article.card", has_text="kids").inner_text()
+
+    page.goto(base + "/devices")
+    device = page.locator("article.device", has_text="Sam's tablet")
+    before = max(e.expires for e in g.pauses.active() if e.scope == "device")
+    device.locator("button:has-text('+15 min')").first.click()
+    page.locator("text=games.example is allowed for the device Sam's tablet until").wait_for()
+    after = max(e.expires for e in g.pauses.active() if e.scope == "device")
+    assert abs(after - (before + 15 * 60)) < 2
+
+    # end both (the device's, with its extension, and the profile's): blocked again at once
+    page.goto(base + "/devices")
+    page.locator("article.device", has_text="Sam's tablet").locator("button:has-text('end now')").click()
+    page.locator("text=Ended.").wait_for()
+    page.goto(base + "/profiles/edit?name=kids")
+    page.locator("#running button:has-text('end now')").click()
+    page.locator("text=Ended.").wait_for()
+    assert [e for e in g.pauses.active() if e.kind == "allow"] == []
+    deadline = time.monotonic() + 10
+    while status_for_tablet() != 403:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)

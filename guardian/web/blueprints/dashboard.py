@@ -10,6 +10,7 @@ from flask import Blueprint, render_template
 
 from guardian.logstore import LogUnavailableError
 
+from ..allowances import EXTEND_CHOICES, running
 from ..charts import bar_chart
 from ..listinfo import rule_counts
 from ..state import services
@@ -68,4 +69,5 @@ def _log_figures() -> dict[str, Any]:
 def index() -> str:
     lists, rules = _list_rules()
     return render_template("dashboard/index.html", title="Today", lists=lists, rules=rules,
-                           cache_ratio=_cache_ratio(), **_log_figures())
+                           cache_ratio=_cache_ratio(), running=running(), extend_choices=EXTEND_CHOICES,
+                           **_log_figures())

@@ -11,6 +11,7 @@ from guardian.filekinds import check_file_kind, file_groups
 from guardian.policy.schedules import week_intervals
 
 from .. import forms, mutations
+from ..allowances import EXTEND_CHOICES, running
 from ..charts import week_picture
 from ..editing import save
 from ..forms import FieldError
@@ -35,9 +36,10 @@ def _back(name: str) -> Response:
 def index() -> str:
     config = services().config
     users = {p.name: [d.name for d in config.devices if d.profile == p.name] for p in config.profiles}
-    paused = {p.name: p for p in services().pauses.active() if p.kind == "pause" and p.scope == "profile"}
+    paused = {r.name: r for r in running(kind="pause", scope="profile")}
     return render_template("profiles/index.html", title="Profiles", profiles=config.profiles, users=users,
-                           paused=paused)
+                           paused=paused, allowances=running(kind="allow", scope="profile"),
+                           extend_choices=EXTEND_CHOICES)
 
 
 @bp.get("/profiles/edit")
@@ -48,6 +50,7 @@ def edit() -> str:
     return render_template("profiles/edit.html", title=f"Profile {profile.name}", profile=profile,
                            lists=services().config.lists, youtube_modes=YOUTUBE_MODES, days=DAYS,
                            pictures=pictures, file_groups=groups.values(),
+                           running=running(scope="profile", name=profile.name), extend_choices=EXTEND_CHOICES,
                            other_file_types=[k for k in profile.block_file_types if k not in groups],
                            privacy=services().config.privacy_for(profile))
 
