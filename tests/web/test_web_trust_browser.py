@@ -358,3 +358,87 @@ def test_allowances_are_shown_beside_pauses_and_can_be_ended_or_extended(browser
     while status_for_tablet() != 403:
         assert time.monotonic() < deadline
         time.sleep(0.2)
+
+
+BEDTIME = """
+[[profiles]]
+name = "kids"
+block = ["tiktok.com"]
+
+[[profiles.schedules]]
+name = "bedtime"
+from = "21:00"
+to = "07:00"
+
+[[devices]]
+name = "Sam's tablet"
+match = ["127.0.0.2"]
+profile = "kids"
+"""
+
+
+def _logged(g: Guardian, **fields) -> int:
+    """A request as the proxy records it, at a moment the test chooses; returns its log id."""
+    import time
+
+    from guardian.records import RequestRecord
+
+    record = RequestRecord(**{"duration_ms": 1.0, "client_addr": "127.0.0.2", "method": "CONNECT",
+                              "scheme": "https", "port": 443, "target": "", "status": 403, "action": "blocked",
+                              "device": "Sam's tablet", "profile": "kids", **fields})
+    g.log_store.record(record)
+    deadline = time.monotonic() + 10
+    while True:
+        found = [r for r in g.log_queries.search(limit=50).records if r.host == record.host]
+        if found:
+            return found[0].id
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_the_why_page_offers_only_what_changes_the_outcome_and_allow_conflicts_are_told(browser, tmp_path) -> None:  # noqa: F811
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    g = start_guardian(tmp_path, BEDTIME)
+    base = f"http://{g.config.web.listen}"
+    night = datetime(2026, 11, 30, 21, 30, tzinfo=ZoneInfo("Europe/London")).timestamp()
+    day = datetime(2026, 11, 30, 15, 0, tzinfo=ZoneInfo("Europe/London")).timestamp()
+    try:
+        page = login(browser, base, g.data_dir)
+        # a bedtime block: "always allow" would change nothing, so it is not offered
+        bedtime = _logged(g, started=night, host="wikipedia.org", reason="Bedtime until 07:00", schedule="bedtime")
+        page.goto(f"{base}/log/{bedtime}")
+        assert page.locator("button:has-text('Always allow')").count() == 0
+        assert "bedtime comes before always-allowed sites" in page.locator("#no-always").inner_text()
+        assert page.locator("button:has-text('15 minutes')").count() == 1
+
+        # the parent's own block: the honest action is removing the rule
+        own = _logged(g, started=day, host="tiktok.com", reason="A parent blocked this site", rule="tiktok.com",
+                      list_id="custom")
+        page.goto(f"{base}/log/{own}")
+        assert page.locator("button:has-text('Always allow')").count() == 0
+        page.locator("button:has-text('Remove the block rule tiktok.com')").wait_for()
+
+        # adding the allow rule on the profile page: told before saving, shown after
+        page.goto(base + "/profiles/edit?name=kids")
+        page.locator("input[data-check-rule=allow]").fill("tiktok.com")
+        page.locator("input[data-check-rule=allow]").press("Enter")
+        warning = page.locator("#check-allow")
+        warning.wait_for()
+        assert "undoes your own block rule tiktok.com" in warning.inner_text()
+        assert "During bedtime (21:00 to 07:00) tiktok.com is still blocked" in warning.inner_text()
+        assert "tiktok.com" not in g.config.profile("kids").allow  # nothing saved yet
+        page.click("button:has-text('Save it anyway')")
+        page.locator("text=Added tiktok.com to the allow rules").wait_for()
+        assert "tiktok.com" in g.config.profile("kids").allow
+        conflicts = page.locator("p.conflict").all_inner_texts()
+        assert any("still blocked" in c for c in conflicts)
+        assert any(c.startswith("Undone by the always-allowed tiktok.com") for c in conflicts)
+
+        # a site no rule of the parents' blocks outside bedtime: only the bedtime warning
+        page.locator("input[data-check-rule=allow]").fill("example.org")
+        page.locator("input[data-check-rule=allow]").press("Enter")
+        assert "undoes" not in page.locator("#check-allow").inner_text()
+    finally:
+        g.stop()
