@@ -279,6 +279,14 @@ class Policy:
                        list_id=verdict.list_id, schedule=verdict.schedule, edits=review.edits,
                        activity=verdict.activity)
 
+    def list_rule_counts(self) -> dict[str, int]:
+        """Rules in force per list id, for every list some profile uses (built-in ones too)."""
+        counts: dict[str, int] = {}
+        for engine in self._engines.values():
+            for list_id, report in engine.report.items():
+                counts[list_id] = report.rule_count
+        return counts
+
     def profile_for(self, client_ip: str) -> str:
         """The name of the profile a device at `client_ip` gets (its PAC file depends on it)."""
         return (self._devices.identify(client_ip) or self._unknown).profile.name
