@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _MAGIC = b"GUARDIAN-FILTERS\x00"
 _DIGEST_SIZE = 32
 _PREFIX = "filters-"

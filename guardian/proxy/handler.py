@@ -214,17 +214,14 @@ class ClientConnection:
             return self._refuse_port(settings, record, port)
         info = RequestInfo(self.client_ip, request.method, "http", host, port, path, request.fields)
 
-        settings_page = settings.settings_page_target(host, port)
-        if settings_page is not None:
-            verdict = Verdict(allowed=True, connect_host=settings_page.host)
-            port = settings_page.port
-        else:
-            verdict = self.ctx.decider.decide(info)
+        verdict = self.ctx.decider.decide(info)
         self._note_verdict(record, verdict)
         if not verdict.allowed:
             return self._send_verdict(request, verdict, body, record)
+        if verdict.trusted and verdict.connect_port:
+            port = verdict.connect_port
         return self._forward(settings, request, host, port, path, body, verdict, record,
-                             checked=settings_page is None)
+                             checked=not verdict.trusted)
 
     def _note_verdict(self, record: RequestRecord, verdict: Verdict) -> None:
         record.device, record.profile = verdict.device, verdict.profile
@@ -280,11 +277,11 @@ class ClientConnection:
 
     @staticmethod
     def _connect_unchecked(host: str, port: int, timeout: float) -> tuple[socket.socket, str]:
-        """The settings page's own address, exempt from the destination check."""
+        """An address the decider vouched for (Verdict.trusted), exempt from the destination check."""
         try:
             sock = socket.create_connection((host, port), timeout)
         except OSError as exc:
-            raise UpstreamError("refused", f"the settings page is not answering: {exc}") from None
+            raise UpstreamError("refused", f"Guardian's own page is not answering: {exc}") from None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock, host
 
@@ -299,9 +296,21 @@ class ClientConnection:
         url = f"http://{_format_authority(host, record.port, 80)}{verdict.target or path}"
         with cache.lookup(request.method, url, request.headers) as lookup:
             if lookup.outcome is Outcome.HIT:
+                blocked = self._cached_blocked(verdict, lookup.response)
+                if blocked is not None:
+                    self._note_verdict(record, blocked)
+                    return self._send_verdict(request, blocked, body, record)
                 return self._send_cached(settings, request, lookup.response, record, "HIT")
             return self._forward_upstream(settings, request, host, port, path, body, verdict, record, checked,
                                           upgrade, None if lookup.outcome is Outcome.BYPASS else lookup)
+
+    @staticmethod
+    def _cached_blocked(verdict: Verdict, cached: CachedResponse) -> Verdict | None:
+        """A stored response is judged on its head like a fresh one (file kinds)."""
+        if verdict.edits is None:
+            return None
+        fields = {k.lower(): v for k, v in cached.headers if k.lower() in ("content-type", "content-disposition")}
+        return verdict.edits.response_verdict(fields)
 
     def _send_cached(self, settings: ProxySettings, request: RequestHead, cached: CachedResponse,
                      record: RequestRecord, label: str) -> bool:
@@ -329,11 +338,16 @@ class ClientConnection:
         dropped = ("host", "x-forwarded-for", "expect") if request.version == "HTTP/1.0" else (
             "host", "x-forwarded-for")
         headers = [(k, v) for k, v in headers if k.lower() not in dropped]
+        if verdict.edits is not None:
+            headers = verdict.edits.request_headers(headers)
         headers.insert(0, ("Host", _format_authority(host, record.port, 80)))
         headers.append(("Via", f"{request.version[5:]} {settings.via_name}"))
         if settings.proxy.forwarded_for:
             chain = request.get("x-forwarded-for")
             headers.append(("X-Forwarded-For", f"{chain}, {self.client_ip}" if chain else self.client_ip))
+        headers = [(k, v) for k, v in headers if k.lower() != "guardian-client"]
+        if not checked:  # the settings page: name the real device (its login lockout is per device)
+            headers.append(("Guardian-Client", f"{self.client_ip} {self.ctx.client_header_secret}"))
         if body.chunked:
             headers.append(("Transfer-Encoding", "chunked"))
         if upgrade:
@@ -377,7 +391,7 @@ class ClientConnection:
                 upstream.close()
                 raise
         return self._relay_response(settings, request, upstream, response, body, record,
-                                    connect_host, port, upgrade, lookup)
+                                    connect_host, port, upgrade, lookup, verdict)
 
     @staticmethod
     def _upgrade_requested(request: RequestHead) -> bool:
@@ -457,10 +471,21 @@ class ClientConnection:
 
     def _relay_response(self, settings: ProxySettings, request: RequestHead, up_reader: BufferedSocket,
                         response: ResponseHead, request_body: Body, record: RequestRecord,
-                        connect_host: str, port: int, upgrade: bool, lookup: Lookup | None) -> bool:
+                        connect_host: str, port: int, upgrade: bool, lookup: Lookup | None,
+                        verdict: Verdict) -> bool:
         record.status = response.status
         if response.status == 101 and upgrade:
             return self._relay_upgrade(settings, up_reader, response)
+        edits = verdict.edits
+        if edits is not None:
+            blocked = edits.response_verdict(response.fields)
+            if blocked is not None:
+                # Judged on its head: not a byte of the body is relayed, and the upstream is
+                # closed rather than drained (it may be a large download).
+                up_reader.close()
+                self._note_verdict(record, blocked)
+                done = request_body.complete or isinstance(request_body, EmptyBody)
+                return self._send_verdict(request, blocked, EmptyBody() if done else request_body, record)
         try:
             body = framing_for_response(up_reader, response.fields, response.status, request.method)
         except ProtocolError as exc:
@@ -478,6 +503,8 @@ class ClientConnection:
         keep = self._client_wants_keepalive(request) and request_done and not (
             body.until_close and request.version == "HTTP/1.0")
         headers = end_to_end(response)
+        if edits is not None:
+            headers = edits.response_headers(headers)
         headers.append(("Via", f"{response.version[5:]} {settings.via_name}"))
         if lookup is not None:
             headers = with_x_cache(headers, "MISS")
