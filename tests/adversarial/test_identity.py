@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from guardian.config import Address, WebConfig, parse_config
+from guardian.config import Address, parse_config
 from guardian.policy import NeighbourTable, Policy, PolicyHolder, SeenDevices
 from guardian.proxy.context import ProxyContext, ProxySettings
 from guardian.proxy.server import ProxyServer, client_address, open_listener
@@ -50,7 +50,7 @@ class DualStackProxy:
         self.port = listener.getsockname()[1]
         proxy_config = replace(loopback_proxy_config(), listen=Address("::", self.port))
         self.recorder = ListRecorder()
-        ctx = ProxyContext(settings=ProxySettings.build(proxy_config, WebConfig(), web_enabled=False),
+        ctx = ProxyContext(settings=ProxySettings.build(proxy_config),
                            decider=self.holder, recorder=self.recorder)
         self.server = ProxyServer(ctx, listener)
         self.server.start()
