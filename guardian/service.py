@@ -115,7 +115,8 @@ class Guardian:
         self.access_log = None
         if self.config.proxy.access_log:
             self.access_log = AccessLog(self.data_dir / "logs" / "access.log",
-                                        self.config.proxy.access_log_max_mb * 2**20, self.config.proxy.access_log_keep)
+                                        self.config.proxy.access_log_max_mb * 2**20, self.config.proxy.access_log_keep,
+                                        detail=self.config.log.detail)
             undo.callback(self.access_log.close)
         recorders = [r for r in (self.access_log, self.log_store) if r is not None]
         self.ctx = ProxyContext(settings=ProxySettings.build(self.config.proxy),
@@ -275,6 +276,8 @@ class Guardian:
             # pooled connections were checked against the old destination rules
             self.ctx.pool.close()
             self.cache.configure(new.cache)
+            if self.access_log is not None:
+                self.access_log.detail = new.log.detail
             if self.log_store is not None:
                 self.log_store.detail = new.log.detail
                 self.log_store.keep_days, self.log_store.max_mb = new.log.keep_days, new.log.max_mb
