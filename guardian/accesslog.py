@@ -20,6 +20,7 @@ import os
 import threading
 from pathlib import Path
 
+from guardian.fsutil import open_private_append, private_dir
 from guardian.records import RequestRecord
 
 log = logging.getLogger(__name__)
@@ -74,8 +75,8 @@ class AccessLog:
         self._pending: collections.deque[tuple[RequestRecord, str]] = collections.deque()
         self._reopen = threading.Event()
         self._stop = threading.Event()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - owned by the writer thread
+        private_dir(self.path.parent)
+        self._file = open_private_append(self.path)  # owned by the writer thread
         self._thread = threading.Thread(target=self._write_loop, name="access-log", daemon=True)
         self._thread.start()
 
@@ -109,7 +110,7 @@ class AccessLog:
                 if self._reopen.is_set():
                     self._reopen.clear()
                     # opened before the old one is closed: a failure leaves the writer a file
-                    new = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+                    new = open_private_append(self.path)
                     self._file.close()
                     self._file = new
                 if lines:
@@ -138,4 +139,4 @@ class AccessLog:
                 os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
         finally:
             self._file.close()
-            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+            self._file = open_private_append(self.path)  # owned by the writer thread

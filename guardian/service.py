@@ -34,6 +34,7 @@ from guardian.cache import Cache
 from guardian.config import Address, Config, ConfigError, find_config_path, load_config
 from guardian.config_edit import edit_config
 from guardian.control import ControlServer
+from guardian.fsutil import private_dir, remove_stale_temp_files
 from guardian.lastgood import find_problems_in, load_at_start, load_file, restore_last_good, write_text
 from guardian.lists import ListStore, RefreshSummary, refresh_lists, register_refresh_job, texts_for
 from guardian.logstore import LogQueries, LogStore, register_jobs
@@ -84,7 +85,11 @@ class Guardian:
         self.config = overrides.apply(loaded)
         self.started_config = self.config  # what the sockets, files and log were opened with
         self.data_dir = self.config.data_dir
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)  # the browsing history lives here: 0700 whatever the umask
+        config_file = Path(self.config_path) if self.config_path else None
+        for leftover in remove_stale_temp_files(self.data_dir) + (
+                remove_stale_temp_files(config_file.parent, config_file.name, recursive=False) if config_file else []):
+            log.info("removed %s, left over from a write that was interrupted", leftover)
         self.stopped = threading.Event()
         self.exit_status = 0
         self.restart_changes: list[str] = []  # keys changed in the file that wait for a restart

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from guardian.fsutil import private_dir, private_file
 from guardian.logstore.schema import MIGRATIONS, NewerSchemaError
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,8 @@ def _move_aside(path: Path, why: str, now: float) -> Path:
 
 def open_database(path: Path, clock: Callable[[], float] = time.time) -> sqlite3.Connection:
     """Open (creating, migrating or replacing as needed) the database for writing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
+    private_file(path)  # before SQLite creates it with the umask's mode; -wal and -shm follow it
     try:
         return _open_checked(path)
     except NewerSchemaError as error:
@@ -151,4 +153,5 @@ def open_database(path: Path, clock: Callable[[], float] = time.time) -> sqlite3
         moved = _move_aside(path, "corrupt", clock())
         log.error("log database %s is damaged (%s); moved it to %s and started a new one",
                   path, error, moved)
+    private_file(path)
     return _open_checked(path)
