@@ -134,10 +134,9 @@ class Guardian:
         self.proxy = ProxyServer(self.ctx, listener)
         self.scheduler = BackgroundScheduler(timezone=self.config.zone())
         self.control: ControlServer | None = None
-        web_socket = open_listener(self.config.web.listen, "the settings page")
+        web_socket = undo.enter_context(open_listener(self.config.web.listen, "the settings page"))
         # Made once both ports are bound, so it logs the set-up code only for a start that works.
         self.web_app = create_app(self)
-        web_socket = undo.enter_context(open_listener(self.config.web.listen))
         self.web_server = create_web_server(self.web_app, web_socket)
         undo.callback(self.web_server.close)
 

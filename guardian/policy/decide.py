@@ -75,10 +75,10 @@ class _Profile(NamedTuple):
     engine: FilterEngine | None
     safe: SafeSearch | None
     exchange: ExchangeRules | None  # file kinds and privacy for allowed plain-HTTP requests
-    services: ServiceRules | None = None
     https_block_page: bool
     inspect: str  # "off" | "hosts" | "all"
     inspect_hosts: frozenset[str]
+    services: ServiceRules | None = None
 
 
 class _Who(NamedTuple):
