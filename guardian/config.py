@@ -79,6 +79,7 @@ class ProxyConfig:
     response_timeout: float = 60.0
     tunnel_idle_timeout: float = 600.0
     max_connections: int = 4096
+    max_connections_per_client: int = 512
     access_log: bool = True
     access_log_max_mb: int = 16
     access_log_keep: int = 4
@@ -531,6 +532,8 @@ def _proxy(table: Any) -> ProxyConfig:
         tunnel_idle_timeout=_seconds(table.get("tunnel_idle_timeout", d.tunnel_idle_timeout),
                                      f"{p}.tunnel_idle_timeout"),
         max_connections=_int(table.get("max_connections", d.max_connections), f"{p}.max_connections", 16, 100_000),
+        max_connections_per_client=_int(table.get("max_connections_per_client", d.max_connections_per_client),
+                                        f"{p}.max_connections_per_client", 1, 100_000),
         access_log=_bool(table.get("access_log", d.access_log), f"{p}.access_log"),
         access_log_max_mb=_int(table.get("access_log_max_mb", d.access_log_max_mb), f"{p}.access_log_max_mb",
                                1, 10_000),
@@ -948,6 +951,7 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
             "response_timeout": p.response_timeout,
             "tunnel_idle_timeout": p.tunnel_idle_timeout,
             "max_connections": p.max_connections,
+            "max_connections_per_client": p.max_connections_per_client,
             "access_log": p.access_log,
             "access_log_max_mb": p.access_log_max_mb,
             "access_log_keep": p.access_log_keep,

@@ -34,6 +34,7 @@ from guardian.cache import Cache
 from guardian.config import Address, Config, ConfigError, find_config_path, load_config
 from guardian.config_edit import edit_config
 from guardian.control import ControlServer
+from guardian.fsutil import private_dir, remove_stale_temp_files
 from guardian.lastgood import find_problems_in, load_at_start, load_file, restore_last_good, write_text
 from guardian.lists import ListStore, RefreshSummary, refresh_lists, register_refresh_job, sources_for
 from guardian.logstore import LogQueries, LogStore, register_jobs
@@ -89,7 +90,11 @@ class Guardian:
         self.config = overrides.apply(loaded)
         self.started_config = self.config  # what the sockets, files and log were opened with
         self.data_dir = self.config.data_dir
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)  # the browsing history lives here: 0700 whatever the umask
+        config_file = Path(self.config_path) if self.config_path else None
+        for leftover in remove_stale_temp_files(self.data_dir) + (
+                remove_stale_temp_files(config_file.parent, config_file.name, recursive=False) if config_file else []):
+            log.info("removed %s, left over from a write that was interrupted", leftover)
         self.stopped = threading.Event()
         self.exit_status = 0
         self.restart_changes: list[str] = []  # keys changed in the file that wait for a restart
@@ -122,7 +127,8 @@ class Guardian:
         self.access_log = None
         if self.config.proxy.access_log:
             self.access_log = AccessLog(self.data_dir / "logs" / "access.log",
-                                        self.config.proxy.access_log_max_mb * 2**20, self.config.proxy.access_log_keep)
+                                        self.config.proxy.access_log_max_mb * 2**20, self.config.proxy.access_log_keep,
+                                        detail=self.config.log.detail)
             undo.callback(self.access_log.close)
         recorders = [r for r in (self.access_log, self.log_store) if r is not None]
         self.ctx = ProxyContext(settings=ProxySettings.build(self.config.proxy),
@@ -317,6 +323,8 @@ class Guardian:
             # pooled connections were checked against the old destination rules
             self.ctx.pool.close()
             self.cache.configure(new.cache)
+            if self.access_log is not None:
+                self.access_log.detail = new.log.detail
             if self.log_store is not None:
                 self.log_store.detail = new.log.detail
                 self.log_store.keep_days, self.log_store.max_mb = new.log.keep_days, new.log.max_mb

@@ -297,7 +297,8 @@ class ClientConnection:
             return self._forward_upstream(settings, request, host, port, path, body, verdict, record, checked,
                                           upgrade, None)
         url = f"{self.scheme}://{_format_authority(host, record.port, self.default_port)}{verdict.target or path}"
-        with cache.lookup(request.method, url, request.headers) as lookup:
+        connect_to = verdict.connect_host if verdict.connect_host not in (None, host) else None
+        with cache.lookup(request.method, url, request.headers, connect_to=connect_to) as lookup:
             if lookup.outcome is Outcome.HIT:
                 blocked = self._cached_blocked(verdict, lookup.response)
                 if blocked is not None:
