@@ -29,7 +29,9 @@ def too_broad(rule: NetworkRule) -> str | None:
     if not rule.flags & (EXCEPTION | BADFILTER):
         return None
     if rule.domains and any(
-        included and not public_suffixes.is_suffix(entry.removesuffix(".*")) for entry, included in rule.domains.items()
+        # `name.*` is one entity (name.com, name.de, ...): narrow, though `name` is one label.
+        included and (entry.endswith(".*") or not public_suffixes.is_suffix(entry))
+        for entry, included in rule.domains.items()
     ):
         return None
     named = _named_suffix(rule)

@@ -46,7 +46,7 @@ def test_exception_reaching_a_whole_suffix_is_refused_and_other_lists_keep_block
 
 @pytest.mark.parametrize(
     "rule", ["@@||example.com^", "@@||ads.example.com/ok.js", "@@*$image,domain=news.example", "@@||x.lan^",
-             "@@/banner/ok/", "@@||com^*/approved/"],
+             "@@/banner/ok/", "@@||com^*/approved/", "@@*$script,domain=google.*"],
 )
 def test_narrow_exceptions_are_kept(rule):
     assert FilterEngine.from_lists({"l": rule}).report["l"].error_count == 0
