@@ -35,11 +35,13 @@ from guardian.config import Address, Config, ConfigError, find_config_path, load
 from guardian.config_edit import edit_config
 from guardian.control import ControlServer
 from guardian.lastgood import find_problems_in, load_at_start, load_file, restore_last_good, write_text
-from guardian.lists import ListStore, RefreshSummary, refresh_lists, register_refresh_job, texts_for
+from guardian.lists import ListStore, RefreshSummary, refresh_lists, register_refresh_job, sources_for
 from guardian.logstore import LogQueries, LogStore, register_jobs
 from guardian.policy import NeighbourTable, PauseStore, Policy, PolicyHolder, SeenDevices
 from guardian.proxy.context import FanOutRecorder, ProxyContext, ProxySettings
 from guardian.proxy.server import ProxyServer, open_listener
+from guardian.tls.ca import CAError, CertificateAuthority, household_name
+from guardian.tls.intercept import Interceptor
 from guardian.web import create_app
 from guardian.web.services import ConfigConflict
 from guardian.web.serving import create_server as create_web_server
@@ -121,13 +123,14 @@ class Guardian:
         self.ctx = ProxyContext(settings=ProxySettings.build(self.config.proxy),
                                 decider=self.policy, recorder=FanOutRecorder(*recorders), cache=self.cache)
         self.client_header_secret = self.ctx.client_header_secret
+        self.ctx.tls = self._open_tls()
         listener = undo.enter_context(open_listener(self.config.proxy.listen))
         self.proxy = ProxyServer(self.ctx, listener)
         self.scheduler = BackgroundScheduler(timezone=self.config.zone())
         self.control: ControlServer | None = None
-        # Created now so a first start prints the settings page's one-time set-up code at once.
+        web_socket = undo.enter_context(open_listener(self.config.web.listen, "the settings page"))
+        # Made once both ports are bound, so it logs the set-up code only for a start that works.
         self.web_app = create_app(self)
-        web_socket = undo.enter_context(open_listener(self.config.web.listen))
         self.web_server = create_web_server(self.web_app, web_socket)
         undo.callback(self.web_server.close)
 
@@ -148,6 +151,16 @@ class Guardian:
             log.exception("the request log cannot be opened; running without it")
             return None
 
+    def _open_tls(self) -> Interceptor | None:
+        """Guardian's certificate authority (made on the very first start) for HTTPS block pages."""
+        try:
+            ca = CertificateAuthority.for_service(self.data_dir, household_name(self.config.https.name))
+        except CAError as exc:
+            log.warning("HTTPS block pages are off: %s", exc)
+            return None
+        log.info("HTTPS: Guardian's certificate is %r (SHA-256 %s)", ca.common_name, ca.fingerprint())
+        return Interceptor(ca, self.config.https.leaf_cache_size, self.config.https.extra_ca_file)
+
     def _fetch_missing_local_lists(self) -> None:
         """Lists on this machine (paths, file:// URLs) are stored before the first build,
         so they apply from the first request; remote ones arrive with the first refresh."""
@@ -159,7 +172,7 @@ class Guardian:
                 log.info("list %s: %s", result.id, result.message)
 
     def _build_policy(self, config: Config, previous: Policy | None) -> Policy:
-        return Policy(config, texts_for(config, self.list_store), cache_dir=self.data_dir / "cache" / "filters",
+        return Policy(config, sources_for(config, self.list_store), cache_dir=self.data_dir / "cache" / "filters",
                       neighbours=self.neighbours, seen=self.devices_seen, pauses=self.pauses, previous=previous)
 
     def rebuild_policy(self) -> None:
@@ -365,8 +378,16 @@ class Guardian:
         def cache_clear(_: dict[str, Any]) -> dict[str, Any]:
             return {"ok": True, "cleared": self.cache.clear()}
 
+        def ca_reload(_: dict[str, Any]) -> dict[str, Any]:
+            try:
+                ca = CertificateAuthority.load(self.data_dir)
+            except CAError as exc:
+                return {"ok": False, "error": str(exc)}
+            self.ctx.tls = Interceptor(ca, self.config.https.leaf_cache_size, self.config.https.extra_ca_file)
+            return {"ok": True}
+
         return {"lists-update": lists_update, "reload": reload, "cache-stats": cache_stats,
-                "cache-clear": cache_clear}
+                "cache-clear": cache_clear, "ca-reload": ca_reload}
 
 
 def _restart_only_changes(started: Config, new: Config) -> list[str]:

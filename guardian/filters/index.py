@@ -101,6 +101,10 @@ class RuleIndex:
     block_untokened: tuple[int, ...]
     exception_untokened: tuple[int, ...]
     reports: list[ParseReport]
+    # Plain host rules of these lists (by id) are in their compact host tables (compact.py).
+    compact_lists: tuple[int, ...] = ()
+    # Twin keys of the `$badfilter` rules: those without options cancel compact host rules.
+    cancelled: frozenset[str] = frozenset()
 
     @property
     def rule_count(self) -> int:
@@ -110,18 +114,28 @@ class RuleIndex:
         return (
             self.list_names, self.rules, self.plain_hosts, self.block_hosts, self.exception_hosts,
             self.block_tokens, self.exception_tokens, self.block_untokened, self.exception_untokened,
-            [report.to_plain() for report in self.reports],
+            [report.to_plain() for report in self.reports], self.compact_lists, self.cancelled,
         )
 
     @classmethod
     def from_plain(cls, plain: tuple[Any, ...]) -> RuleIndex:
-        *fields, reports = plain
-        return cls(*fields, reports=[ParseReport.from_plain(report) for report in reports])
+        *fields, reports, compact_lists, cancelled = plain
+        return cls(*fields, reports=[ParseReport.from_plain(report) for report in reports],
+                   compact_lists=tuple(compact_lists), cancelled=frozenset(cancelled))
 
     @classmethod
     def build(cls, lists: Mapping[str, str], formats: Mapping[str, str] | None = None) -> RuleIndex:
         formats = formats or {}
         parsed = [read_list(name, text, formats.get(name, "auto")) for name, text in lists.items()]
+        return cls.from_parsed(list(lists), parsed)
+
+    @classmethod
+    def from_parsed(
+        cls, list_names: list[str], parsed: list[tuple[list[tuple[int, NetworkRule]], ParseReport]],
+        compact_lists: tuple[int, ...] = (),
+    ) -> RuleIndex:
+        """The index of lists already read (in list id order); `compact_lists` names those
+        whose plain host rules were set aside for host tables."""
         reports = [report for _, report in parsed]
         cancelled = {twin_key(rule) for rules, _ in parsed for _, rule in rules if rule.flags & BADFILTER}
         builder = _Builder()
@@ -134,7 +148,10 @@ class RuleIndex:
                     report.skipped["cancelled by $badfilter"] += 1
                     continue
                 builder.add(rule, list_id)
-        return builder.finish(list(lists), reports)
+        index = builder.finish(list_names, reports)
+        index.compact_lists = compact_lists
+        index.cancelled = frozenset(key for key in cancelled if "$" not in key) if compact_lists else frozenset()
+        return index
 
 
 class _Builder:

@@ -22,6 +22,7 @@ class ParseReport:
     error_count: int = 0
     errors: list[tuple[int, str, str]] = field(default_factory=list)  # (line number, line, reason)
     refused: Counter[str] = field(default_factory=Counter)  # reason -> rules refused as unsafe
+    compact: int = 0  # plain host rules held in the list's compact host table, not the token index
 
     def add_error(self, line_number: int, line: str, reason: str) -> None:
         self.error_count += 1
@@ -43,6 +44,7 @@ class ParseReport:
             "rules": dict(self.rules), "skipped": dict(self.skipped),
             "error_count": self.error_count, "errors": [list(error) for error in self.errors],
             "refused": dict(self.refused),
+            "compact": self.compact,
         }
 
     @classmethod
@@ -52,6 +54,7 @@ class ParseReport:
             rules=Counter(plain["rules"]), skipped=Counter(plain["skipped"]),
             error_count=plain["error_count"], errors=[tuple(error) for error in plain["errors"]],
             refused=Counter(plain["refused"]),
+            compact=plain.get("compact", 0),
         )
 
     def render(self) -> str:
@@ -59,6 +62,8 @@ class ParseReport:
         out = [f"{self.list_name}: {self.format} format, {self.lines} lines, {self.rule_count} rules"]
         for kind, count in sorted(self.rules.items()):
             out.append(f"  rules  {kind:<28} {count:>8}")
+        out.append(f"  into   {'compact host table':<28} {self.compact:>8}")
+        out.append(f"  into   {'token index':<28} {self.rule_count - self.compact:>8}")
         for reason, count in sorted(self.skipped.items()):
             out.append(f"  skip   {reason:<28} {count:>8}")
         for reason, count in sorted(self.refused.items()):

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from guardian.config import Config, ListConfig, ProxyConfig, RefreshConfig
+from guardian.filters.compact import ListFile
 from guardian.proxy.upstream import DestinationPolicy
 
 from .catalog import is_builtin, read_builtin
@@ -244,15 +245,41 @@ def texts_for(config: Config, store: ListStore) -> dict[str, str]:
         if not entry.enabled:
             continue
         if is_builtin(entry.url):
-            try:
-                texts[entry.id] = read_builtin(entry.url)
-            except (OSError, ValueError) as exc:
-                log.error("list %s: cannot read built-in list %s: %s", entry.id, entry.url, exc)
+            text = _builtin_text(entry)
+            if text is not None:
+                texts[entry.id] = text
             continue
         text = store.read_text(entry.id)
         if text is not None:
             texts[entry.id] = text
     return texts
+
+
+def _builtin_text(entry: ListConfig) -> str | None:
+    try:
+        return read_builtin(entry.url)
+    except (OSError, ValueError) as exc:
+        log.error("list %s: cannot read built-in list %s: %s", entry.id, entry.url, exc)
+        return None
+
+
+def sources_for(config: Config, store: ListStore) -> dict[str, str | ListFile]:
+    """Like `texts_for`, but a stored list is handed over as its file: the engine maps it
+    (and the compact host table beside it) instead of holding its text in memory."""
+    sources: dict[str, str | ListFile] = {}
+    for entry in config.lists:
+        if not entry.enabled:
+            continue
+        if is_builtin(entry.url):
+            text = _builtin_text(entry)
+            if text is not None:
+                sources[entry.id] = text
+            continue
+        try:
+            sources[entry.id] = ListFile.of(store.text_path(entry.id))
+        except FileNotFoundError:
+            continue  # never downloaded: nothing to contribute yet
+    return sources
 
 
 def formats_for(config: Config) -> dict[str, str]:

@@ -17,9 +17,12 @@ are skipped and counted, so a list cannot make a URL take more than linear time.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from guardian.filters.compact import ListFile
 
 try:
     import re2 as _linear_re  # google-re2: linear time on any input
@@ -27,6 +30,8 @@ except ImportError:  # pragma: no cover - depends on the platform's wheels
     _linear_re = None
 
 _MAX_REGEX = 512
+_CHUNK = 1 << 20
+_MARKERS = ("removeparam", "queryprune")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +81,14 @@ class RemoveParamRules:
         return found
 
 
-def parse_removeparam(texts: Mapping[str, str]) -> RemoveParamRules:
-    """The `$removeparam` rules (and their `@@` exceptions) of the given list texts."""
+def parse_removeparam(sources: Mapping[str, str | ListFile]) -> RemoveParamRules:
+    """The `$removeparam` rules (and their `@@` exceptions) of the given lists, each given
+    as its text or as its stored file."""
     rules = RemoveParamRules()
     cancelled: set[tuple[str, str]] = set()
     pending: list[tuple[str, str, _Rule]] = []
-    for text in texts.values():
-        for line in _candidate_lines(text):
+    for source in sources.values():
+        for line in _candidate_lines(source):
             exception = line.startswith("@@")
             parsed = _parse_line(line[2:] if exception else line)
             if parsed is None:
@@ -103,9 +109,28 @@ def parse_removeparam(texts: Mapping[str, str]) -> RemoveParamRules:
     return rules
 
 
-def _candidate_lines(text: str) -> Iterable[str]:
-    if "removeparam" not in text and "queryprune" not in text:
-        return
+@functools.lru_cache(maxsize=64)
+def _candidate_lines(source: str | ListFile) -> tuple[str, ...]:
+    """The lines of one list that may be removeparam rules. Cached: a rebuild after an edit
+    does not read the lists again, and a big list file is read in chunks, never whole."""
+    if isinstance(source, str):
+        return tuple(_filter_lines(source)) if any(m in source for m in _MARKERS) else ()
+    found: list[str] = []
+    tail = b""
+    try:
+        with open(source.path, "rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                block, _, tail = (tail + chunk).rpartition(b"\n")
+                if b"removeparam" in block or b"queryprune" in block:
+                    found.extend(_filter_lines(block.decode("utf-8", "replace")))
+    except OSError:
+        return ()
+    if b"removeparam" in tail or b"queryprune" in tail:
+        found.extend(_filter_lines(tail.decode("utf-8", "replace")))
+    return tuple(found)
+
+
+def _filter_lines(text: str) -> Iterable[str]:
     for raw in text.splitlines():
         line = raw.strip()
         if line and line[0] not in "!#[" and ("$removeparam" in line or "$queryprune" in line

@@ -12,12 +12,16 @@ import secrets
 import socket
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from guardian.cache import Cache
 from guardian.config import ProxyConfig, port_ranges
 from guardian.proxy.hooks import AllowAll, Decider, Recorder
 from guardian.proxy.upstream import DestinationPolicy, Resolver, UpstreamPool, resolve
 from guardian.records import RequestRecord
+
+if TYPE_CHECKING:
+    from guardian.tls.intercept import Interceptor
 
 
 class NullRecorder:
@@ -79,3 +83,4 @@ class ProxyContext:
     force_close: threading.Event = field(default_factory=threading.Event)  # grace is over: end tunnels too
     # Signs the header naming the real device on requests forwarded to the settings page.
     client_header_secret: str = field(default_factory=lambda: secrets.token_hex(16))
+    tls: Interceptor | None = None  # Guardian's own TLS (block page on HTTPS); None without a usable CA

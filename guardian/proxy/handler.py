@@ -88,6 +88,9 @@ def _format_authority(host: str, port: int, default_port: int) -> str:
 class ClientConnection:
     """Serves one client connection until it closes, errs, idles out or the proxy stops."""
 
+    scheme = "http"  # of the requests this connection carries ("https" inside an inspected tunnel)
+    default_port = 80
+
     def __init__(self, ctx: ProxyContext, sock: socket.socket, client_ip: str) -> None:
         self.ctx = ctx
         self.sock = sock
@@ -293,7 +296,7 @@ class ClientConnection:
         if cache is None or not checked or upgrade or request.method not in ("GET", "HEAD"):
             return self._forward_upstream(settings, request, host, port, path, body, verdict, record, checked,
                                           upgrade, None)
-        url = f"http://{_format_authority(host, record.port, 80)}{verdict.target or path}"
+        url = f"{self.scheme}://{_format_authority(host, record.port, self.default_port)}{verdict.target or path}"
         with cache.lookup(request.method, url, request.headers) as lookup:
             if lookup.outcome is Outcome.HIT:
                 blocked = self._cached_blocked(verdict, lookup.response)
@@ -340,7 +343,7 @@ class ClientConnection:
         headers = [(k, v) for k, v in headers if k.lower() not in dropped]
         if verdict.edits is not None:
             headers = verdict.edits.request_headers(headers)
-        headers.insert(0, ("Host", _format_authority(host, record.port, 80)))
+        headers.insert(0, ("Host", _format_authority(host, record.port, self.default_port)))
         headers.append(("Via", f"{request.version[5:]} {settings.via_name}"))
         if settings.proxy.forwarded_for:
             chain = request.get("x-forwarded-for")
@@ -602,7 +605,12 @@ class ClientConnection:
         info = RequestInfo(self.client_ip, "CONNECT", "https", host, port, "", request.fields)
         verdict = self.ctx.decider.decide(info)
         self._note_verdict(record, verdict)
+        if verdict.intercept == "inspect" and self.ctx.tls is not None and self.ctx.tls.will_inspect(self, host,
+                                                                                                     record):
+            return self.ctx.tls.inspect(self, settings, host, port, verdict, record)
         if not verdict.allowed:
+            if verdict.intercept == "page" and self.ctx.tls is not None:
+                return self.ctx.tls.answer_blocked(self, settings, host, port, verdict, record)
             self._send_verdict(request, verdict, EmptyBody(), record)
             return False
         opened = self._open_upstream(settings, verdict.connect_host or host, port, True, record)

@@ -146,3 +146,15 @@ def test_sign_in_providers_keep_their_cookies(make_proxy, tmp_path) -> None:
     # Without a Referer or Origin, the browser's own word decides.
     assert "cookie" in rules.header_changes("ads.tracker.example", None, None, "cross-site").drop
     assert rules.header_changes("ads.tracker.example", None, None, "same-origin") is rules.constant
+
+
+def test_removeparam_rules_are_read_from_a_stored_list_file_in_chunks(tmp_path) -> None:
+    from guardian.filters.compact import ListFile
+
+    stored = tmp_path / "big.txt"
+    filler = "".join(f"||host{i}.example^\n" for i in range(80_000))  # more than one read chunk
+    stored.write_text(filler + "$removeparam=sessionref\n" + filler + "||shop.example^$removeparam=~id")
+    rules = parse_removeparam({"big": ListFile.of(stored)})
+    assert [r.raw for r in rules.generic] == ["$removeparam=sessionref"]
+    assert [r.raw for r in rules.rules_for("www.shop.example")] == [
+        "$removeparam=sessionref", "||shop.example^$removeparam=~id"]
