@@ -34,6 +34,7 @@ import hashlib
 import io
 import mmap
 import os
+import re
 import struct
 import tempfile
 import threading
@@ -44,6 +45,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .hosts import _NOT_TARGETS as NOT_TARGETS
 from .hosts import FORMATS, detect_format, domain_line, hosts_line
 from .index import rule_kind
 from .report import ParseReport
@@ -53,7 +55,8 @@ from .rules import HOST_ANCHOR, NetworkRule, Skipped, parse_line
 FORMAT_VERSION = 1
 SUFFIX = ".compact"
 _MAGIC = b"GUARDIAN-HOSTS\x00\x00"
-# magic, version, format code, bucket bits, pad, count, text size, text mtime_ns, text inode, checksum
+# magic, version, format code, bucket bits, label counts present (bit n: some host has n
+# labels), entry count, text size, text mtime_ns, text inode, checksum
 _HEADER = struct.Struct("<16sIIII4Q32s")
 _FORMAT_CODES = {"abp": 1, "hosts": 2, "domains": 3}
 _FORMAT_NAMES = {code: name for name, code in _FORMAT_CODES.items()}
@@ -89,39 +92,55 @@ def table_path(text_path: Path) -> Path:
 class HostTable:
     """One list's plain host rules; see the module docstring."""
 
-    __slots__ = ("__weakref__", "_bits", "_directory", "_fingerprints", "_format", "_maps", "_offsets",
-                 "_shift", "_text", "count")
+    __slots__ = ("__weakref__", "_directory", "_fingerprints", "_format", "_labels", "_offsets", "_shift",
+                 "_text", "count")
 
-    def __init__(self, fmt: str, bits: int, directory: memoryview, fingerprints: memoryview,
-                 offsets: memoryview, text: mmap.mmap | bytes, maps: tuple[mmap.mmap, ...] = ()) -> None:
+    def __init__(self, fmt: str, bits: int, labels: int, directory: memoryview, fingerprints: memoryview,
+                 offsets: memoryview, text: mmap.mmap | bytes) -> None:
         self._format = fmt
-        self._bits = bits
+        self._labels = labels
         self._shift = 32 - bits
         self._directory = directory
         self._fingerprints = fingerprints
         self._offsets = offsets
         self._text = text
-        self._maps = maps  # kept alive with the views into them
         self.count = len(fingerprints)
 
     def find(self, host: str, cancelled: frozenset[str] | None = None) -> str | None:
         """The text of the first plain rule of this list for exactly `host` (lower case, no
         trailing dot), skipping rules whose text is in `cancelled`; None if there is none."""
+        found = self.find_nearest(host, cancelled, 1)
+        return found[1] if found is not None else None
+
+    def find_nearest(self, host: str, cancelled: frozenset[str] | None = None,
+                     levels: int = 127) -> tuple[int, str] | None:
+        """(depth, rule text) for the nearest of `host` and its parent domains (depth 0 is the
+        host, 1 its parent, ...) that this list blocks by a plain rule; at most `levels` of
+        them are tried. One call walks them all: this is the hot path of every request."""
         try:
             name = host.encode("ascii")
         except UnicodeEncodeError:
             return None  # list hosts are ASCII (IDNA); a Unicode name is in no list
-        key = zlib.crc32(name)
-        bucket = key >> self._shift
-        position = self._directory[bucket]
-        end = self._directory[bucket + 1]
+        directory = self._directory
         fingerprints = self._fingerprints
-        while position < end:
-            if fingerprints[position] == key:
-                raw = self._confirm(self._offsets[position], host)
-                if raw is not None and (cancelled is None or raw not in cancelled):
-                    return raw
-            position += 1
+        shift = self._shift
+        present = self._labels
+        crc32 = zlib.crc32
+        labels = name.count(b".") + 1
+        start = 0
+        for depth in range(min(levels, labels)):
+            if present >> min(labels - depth, 31) & 1:
+                key = crc32(name[start:]) if start else crc32(name)
+                bucket = key >> shift
+                position = directory[bucket]
+                end = directory[bucket + 1]
+                while position < end:
+                    if fingerprints[position] == key:
+                        raw = self._confirm(self._offsets[position], host[start:])
+                        if raw is not None and (cancelled is None or raw not in cancelled):
+                            return depth, raw
+                    position += 1
+            start = name.find(b".", start) + 1
         return None
 
     def _confirm(self, offset: int, host: str) -> str | None:
@@ -134,8 +153,7 @@ class HostTable:
 
     def line_number(self, rule: str, host: str) -> int | None:
         """The line number of `rule` for `host` (for reports; reads the text up to it)."""
-        name = host.encode("ascii", "ignore")
-        key = zlib.crc32(name)
+        key = zlib.crc32(host.encode("ascii", "ignore"))
         bucket = key >> self._shift
         for position in range(self._directory[bucket], self._directory[bucket + 1]):
             if self._fingerprints[position] == key and self._confirm(self._offsets[position], host) == rule:
@@ -173,6 +191,7 @@ class CompactRead:
     format: str
     fingerprints: array
     offsets: array
+    labels: int  # bit n set: some host has n labels
 
 
 def readable(data: bytes) -> bool:
@@ -195,11 +214,29 @@ def _lines(data: bytes) -> Iterator[tuple[int, str]]:
     """(byte offset, line without its break) of each line, streamed (no list of lines)."""
     offset = 0
     for raw in io.BytesIO(data):
-        text = raw.decode("utf-8", "replace") if not raw.isascii() else raw.decode("ascii")
-        if offset == 0:
-            text = text.lstrip("\ufeff")
-        yield offset, text.rstrip("\r\n")
+        yield offset, _decoded(raw, offset)
         offset += len(raw)
+
+
+def _decoded(raw: bytes, offset: int) -> str:
+    text = raw.decode("ascii") if raw.isascii() else raw.decode("utf-8", "replace")
+    if offset == 0:
+        text = text.lstrip("\ufeff")
+    return text.rstrip("\r\n")
+
+
+# The usual lines of each format, read without decoding: whatever these accept, the
+# general line parsers (hosts.py, rules.py) read as exactly this one plain host.
+_NAME = rb"([a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*)"
+_END = rb"[ \t]*\r?\n?"
+_USUAL_LINE = {
+    "hosts": re.compile(rb"(?:0\.0\.0\.0|127\.0\.0\.1)[ \t]+" + _NAME + _END),
+    "domains": re.compile(_NAME + _END),
+    "abp": re.compile(rb"\|\|([a-z0-9_-]+(?:\.[a-z0-9_-]+)*)\^" + _END),
+}
+_MAX_NAME = 253
+_NOT_TARGETS = frozenset(name.encode() for name in NOT_TARGETS)
+_DOTTED_QUAD = re.compile(rb"\d{1,3}(?:\.\d{1,3}){3}")
 
 
 def read_list_file(name: str, data: bytes, fmt: str = "auto") -> CompactRead | None:
@@ -218,40 +255,58 @@ def read_list_file(name: str, data: bytes, fmt: str = "auto") -> CompactRead | N
     add_fingerprint = fingerprints.append
     add_offset = offsets.append
     crc32 = zlib.crc32
+    usual = _USUAL_LINE[fmt].fullmatch
+    not_targets = _NOT_TARGETS
+    read_hosts = hosts_line if fmt == "hosts" else domain_line
+    labels = 0  # bit n set: some host has n labels (capped at 31)
+    hosts = 0
     number = 0
-    if fmt == "abp":
-        kinds = report.rules
-        for number, (offset, line) in enumerate(_lines(data), 1):
+    offset = 0
+    for raw in io.BytesIO(data):
+        number += 1
+        found = usual(raw)
+        if found is not None:
+            host = found.group(1)
+            if len(host) <= _MAX_NAME and host not in not_targets and not _DOTTED_QUAD.fullmatch(host):
+                add_fingerprint(crc32(host))
+                add_offset(offset)
+                labels |= 1 << min(host.count(b".") + 1, 31)
+                hosts += 1
+                offset += len(raw)
+                continue
+        line = _decoded(raw, offset)
+        if fmt == "abp":
             parsed = parse_line(line)
             if isinstance(parsed, NetworkRule):
                 if is_plain(parsed):
                     add_fingerprint(crc32(parsed.host.encode("ascii")))  # type: ignore[union-attr]
                     add_offset(offset)
-                    kinds["host"] += 1
+                    labels |= 1 << min(parsed.host.count(".") + 1, 31)  # type: ignore[union-attr]
+                    hosts += 1
                 else:
                     rules.append((number, parsed))
-                    kinds[rule_kind(parsed)] += 1
+                    report.rules[rule_kind(parsed)] += 1
             elif isinstance(parsed, Skipped):
                 report.skipped[parsed.reason] += 1
             else:
                 report.add_error(number, line.strip(), parsed.reason)
-    else:
-        read_hosts = hosts_line if fmt == "hosts" else domain_line
-        hosts = 0
-        for number, (offset, line) in enumerate(_lines(data), 1):
+        else:
             names, error = read_hosts(line)
             if error is not None:
                 report.add_error(number, line.strip(), error)
             elif not names:
                 report.skipped["comment or blank" if not line.split("#", 1)[0].strip() else "not a target"] += 1
-            for host in names:
-                add_fingerprint(crc32(host.encode("ascii")))
+            for host_name in names:
+                add_fingerprint(crc32(host_name.encode("ascii")))
                 add_offset(offset)
+                labels |= 1 << min(host_name.count(".") + 1, 31)
             hosts += len(names)
+        offset += len(raw)
+    if hosts:
         report.rules["host"] += hosts
     report.lines = number
     report.compact = len(fingerprints)
-    return CompactRead(rules, report, fmt, fingerprints, offsets)
+    return CompactRead(rules, report, fmt, fingerprints, offsets, labels)
 
 
 # ------------------------------------------------------------------ building and mapping
@@ -286,13 +341,13 @@ def _layout(fingerprints: array, offsets: array) -> tuple[int, array, array, arr
     return bits, directory, grouped_keys, grouped_offsets
 
 
-def write_table(path: Path, source: ListFile, fmt: str, fingerprints: array, offsets: array) -> None:
+def write_table(path: Path, source: ListFile, fmt: str, labels: int, fingerprints: array, offsets: array) -> None:
     """Write the table of `source` atomically (temporary file, fsync, rename)."""
     bits, directory, keys, places = _layout(fingerprints, offsets)
     checksum = hashlib.blake2b(digest_size=32)
     for part in (directory, keys, places):
         checksum.update(part)
-    header = _HEADER.pack(_MAGIC, FORMAT_VERSION, _FORMAT_CODES[fmt], bits, 0, len(keys),
+    header = _HEADER.pack(_MAGIC, FORMAT_VERSION, _FORMAT_CODES[fmt], bits, labels, len(keys),
                           source.size, source.mtime_ns, source.inode, checksum.digest())
     handle, temp_name = _temp(path)
     try:
@@ -313,13 +368,13 @@ def _temp(path: Path) -> tuple[int, str]:
     return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
 
 
-def table_in_memory(source: ListFile, fmt: str, fingerprints: array, offsets: array) -> HostTable | None:
+def table_in_memory(source: ListFile, fmt: str, labels: int, fingerprints: array, offsets: array) -> HostTable | None:
     """A table kept in memory, for a list whose directory cannot take the file."""
     bits, directory, keys, places = _layout(fingerprints, offsets)
     text = _map_text(source)
     if text is None:
         return None
-    return HostTable(fmt, bits, memoryview(directory), memoryview(keys), memoryview(places), text, (text,))
+    return HostTable(fmt, bits, labels, memoryview(directory), memoryview(keys), memoryview(places), text)
 
 
 _open_tables: weakref.WeakValueDictionary[tuple[Path, ListFile], HostTable] = weakref.WeakValueDictionary()
@@ -344,7 +399,7 @@ def _map_table(path: Path, source: ListFile) -> HostTable | None:
             head = handle.read(_HEADER.size)
             if len(head) < _HEADER.size:
                 return None
-            magic, version, fmt_code, bits, _, count, size, mtime_ns, inode, checksum = _HEADER.unpack(head)
+            magic, version, fmt_code, bits, labels, count, size, mtime_ns, inode, checksum = _HEADER.unpack(head)
             if (magic != _MAGIC or version != FORMAT_VERSION or fmt_code not in _FORMAT_NAMES or bits > 32
                     or (size, mtime_ns, inode) != (source.size, source.mtime_ns, source.inode)):
                 return None
@@ -370,7 +425,7 @@ def _map_table(path: Path, source: ListFile) -> HostTable | None:
     start += len(directory) * 4
     fingerprints = whole[start : start + 4 * count].cast("I")
     offsets = whole[start + 4 * count : start + 8 * count].cast("I")
-    return HostTable(_FORMAT_NAMES[fmt_code], bits, directory, fingerprints, offsets, text, (mapped, text))
+    return HostTable(_FORMAT_NAMES[fmt_code], bits, labels, directory, fingerprints, offsets, text)
 
 
 def _map_text(source: ListFile) -> mmap.mmap | bytes | None:
@@ -397,11 +452,11 @@ def load_table(source: ListFile, read: CompactRead, persist: bool) -> HostTable 
         if table is not None:
             return table
         with contextlib.suppress(OSError):
-            write_table(path, source, read.format, read.fingerprints, read.offsets)
+            write_table(path, source, read.format, read.labels, read.fingerprints, read.offsets)
             table = open_table(path, source)
             if table is not None:
                 return table
-    return table_in_memory(source, read.format, read.fingerprints, read.offsets)
+    return table_in_memory(source, read.format, read.labels, read.fingerprints, read.offsets)
 
 
 def cached_table(source: ListFile) -> HostTable | None:

@@ -203,7 +203,15 @@ class FilterEngine:
         rules = self._rules
         host = request.host
         plain_hosts = self._plain_hosts if with_plain else None
-        tables = self._tables if with_plain else ()
+        # The nearest level a compact host table blocks, found in one walk per table; the
+        # walk below returns it at that level, after the same level's host dict.
+        nearest = None
+        if with_plain and host:
+            for table, list_id in self._tables:
+                found = table.find_nearest(host, self._cancelled, 127 if nearest is None else nearest[0])
+                if found is not None:
+                    nearest = (found[0], found[1], list_id)
+        depth = 0
         while host:
             if plain_hosts is not None:
                 origin = plain_hosts.get(host)
@@ -211,10 +219,8 @@ class FilterEngine:
                     if origin.__class__ is int:
                         return f"||{host}^", 0, origin
                     return origin[1], 0, origin[0]
-                for table, list_id in tables:
-                    raw = table.find(host, self._cancelled)
-                    if raw is not None:
-                        return raw, 0, list_id
+                if nearest is not None and nearest[0] == depth:
+                    return nearest[1], 0, nearest[2]
             rule_ids = by_host.get(host)
             if rule_ids is not None:
                 for rule_id in rule_ids:
@@ -225,6 +231,7 @@ class FilterEngine:
             if dot < 0:
                 break
             host = host[dot + 1 :]
+            depth += 1
         if by_token is None:
             return None
         for token in TOKEN_RE.findall(request.url_lower):

@@ -52,11 +52,13 @@ def variants(host: str) -> list[str]:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(names=st.sets(HOST, min_size=1, max_size=60), strangers=st.lists(HOST, max_size=20),
-       layout=st.sampled_from(["hosts", "domains", "abp"]))
-def test_answers_exactly_as_a_set(tmp_path_factory, names, strangers, layout):
+       layout=st.sampled_from(["hosts", "domains", "abp"]), shout=st.booleans())
+def test_answers_exactly_as_a_set(tmp_path_factory, names, strangers, layout, shout):
     folder = tmp_path_factory.mktemp("lists")
     lines = {"hosts": "0.0.0.0 {}", "domains": "{}", "abp": "||{}^"}[layout]
-    engine = engine_of_files(folder, {"big": "\n".join(lines.format(name) for name in sorted(names)) + "\n"},
+    # Upper case (and, outside ABP, a trailing dot) takes the general line parsers.
+    written = {name: name.upper() + ("." if layout != "abp" else "") if shout else name for name in names}
+    engine = engine_of_files(folder, {"big": "\n".join(lines.format(written[name]) for name in sorted(names)) + "\n"},
                              big=layout)
     assert engine.report["big"].compact == len(names)
     table = engine._tables[0][0]
@@ -67,7 +69,7 @@ def test_answers_exactly_as_a_set(tmp_path_factory, names, strangers, layout):
         assert decision.blocked == listed(normal, names), query
         if decision.blocked:
             assert decision.list == "big"
-            assert decision.rule in {lines.format(name) for name in names}
+            assert decision.rule in {lines.format(written[name]) for name in names}
 
 
 def crc_collision() -> tuple[str, str]:
