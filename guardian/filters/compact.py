@@ -117,20 +117,20 @@ class HostTable:
         """(depth, rule text) for the nearest of `host` and its parent domains (depth 0 is the
         host, 1 its parent, ...) that this list blocks by a plain rule; at most `levels` of
         them are tried. One call walks them all: this is the hot path of every request."""
-        try:
-            name = host.encode("ascii")
-        except UnicodeEncodeError:
+        if not host.isascii():
             return None  # list hosts are ASCII (IDNA); a Unicode name is in no list
+        name = host.encode()
         directory = self._directory
         fingerprints = self._fingerprints
         shift = self._shift
-        present = self._labels
         crc32 = zlib.crc32
         labels = name.count(b".") + 1
-        start = 0
-        for depth in range(min(levels, labels)):
-            if present >> min(labels - depth, 31) & 1:
-                key = crc32(name[start:]) if start else crc32(name)
+        present = self._labels if labels < 31 else -1  # bit n: some listed host has n labels
+        stop = levels if levels < labels else labels
+        depth = start = 0
+        while depth < stop:
+            if present >> (labels - depth) & 1:
+                key = crc32(name[start:])
                 bucket = key >> shift
                 position = directory[bucket]
                 end = directory[bucket + 1]
@@ -141,6 +141,7 @@ class HostTable:
                             return depth, raw
                     position += 1
             start = name.find(b".", start) + 1
+            depth += 1
         return None
 
     def _confirm(self, offset: int, host: str) -> str | None:

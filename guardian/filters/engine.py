@@ -48,6 +48,8 @@ class Decision(NamedTuple):
 
 
 NOT_MATCHED = Decision(False, None, None)
+_UNSEEN = object()
+_NEAREST_MEMO_LIMIT = 4096  # hosts; about half a MiB
 
 
 class _Request:
@@ -75,6 +77,7 @@ class FilterEngine:
         # (table, list id) in list order: the plain host rules of lists read from files
         self._tables = tuple((tables[list_id], list_id) for list_id in sorted(tables or {}))
         self._cancelled = index.cancelled or None
+        self._nearest_memo: dict[str, tuple[int, str, int] | None] = {}
         self._suffixes = public_suffixes
         self._matchers: dict[int, Glob | RegexMatcher] = {}  # built on first use, by rule id
 
@@ -205,12 +208,7 @@ class FilterEngine:
         plain_hosts = self._plain_hosts if with_plain else None
         # The nearest level a compact host table blocks, found in one walk per table; the
         # walk below returns it at that level, after the same level's host dict.
-        nearest = None
-        if with_plain and host:
-            for table, list_id in self._tables:
-                found = table.find_nearest(host, self._cancelled, 127 if nearest is None else nearest[0])
-                if found is not None:
-                    nearest = (found[0], found[1], list_id)
+        nearest = self._nearest(host) if with_plain and self._tables else None
         depth = 0
         while host:
             if plain_hosts is not None:
@@ -256,6 +254,23 @@ class FilterEngine:
             ):
                 return rule[RAW], rule[FLAGS], rule[LIST_ID]
         return None
+
+    def _nearest(self, host: str) -> tuple[int, str, int] | None:
+        """(depth, rule text, list id) of the nearest level of `host` a host table blocks.
+        Remembered per host: a household asks about the same few hundred hosts all day,
+        and the tables never change under an engine."""
+        memo = self._nearest_memo
+        nearest = memo.get(host, _UNSEEN)
+        if nearest is _UNSEEN:
+            nearest = None
+            for table, list_id in self._tables:
+                found = table.find_nearest(host, self._cancelled, 127 if nearest is None else nearest[0])
+                if found is not None:
+                    nearest = (found[0], found[1], list_id)
+            if len(memo) >= _NEAREST_MEMO_LIMIT:
+                memo.clear()
+            memo[host] = nearest
+        return nearest
 
     def _pattern_matches(self, rule_id: int, rule: tuple, request: _Request) -> bool:
         flags = rule[FLAGS]
