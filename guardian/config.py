@@ -88,6 +88,7 @@ class WebConfig:
 class RefreshConfig:
     schedule: str = "daily"  # daily | every Nh | off
     window: tuple[str, str] = ("03:00", "05:00")
+    memory_budget_mb: int = 128  # all enabled lists together; fits a Pi Zero 2 W (512 MB)
 
 
 @dataclass(frozen=True, slots=True)
@@ -492,7 +493,7 @@ def check_refresh(value: Any, path: str) -> str:
 
 
 def _refresh(table: Any) -> RefreshConfig:
-    _check_keys(table, "refresh", {"schedule", "window"})
+    _check_keys(table, "refresh", {"schedule", "window", "memory_budget_mb"})
     d = RefreshConfig()
     schedule = check_refresh(table.get("schedule", d.schedule), "refresh.schedule")
     window = d.window
@@ -506,7 +507,8 @@ def _refresh(table: Any) -> RefreshConfig:
         if start == end:
             raise ConfigError("refresh.window: start and end are the same time")
         window = (start, end)
-    return RefreshConfig(schedule=schedule, window=window)
+    budget = _int(table.get("memory_budget_mb", d.memory_budget_mb), "refresh.memory_budget_mb", 8, 65536)
+    return RefreshConfig(schedule=schedule, window=window, memory_budget_mb=budget)
 
 
 def _lists(value: Any) -> tuple[ListConfig, ...]:
@@ -676,7 +678,8 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
             "access_log_keep": p.access_log_keep,
         },
         "web": {"listen": str(config.web.listen), "names": list(config.web.names)},
-        "refresh": {"schedule": config.refresh.schedule, "window": "-".join(config.refresh.window)},
+        "refresh": {"schedule": config.refresh.schedule, "window": "-".join(config.refresh.window),
+                    "memory_budget_mb": config.refresh.memory_budget_mb},
         "cache": {
             "enabled": config.cache.enabled,
             "max_bytes": config.cache.max_bytes,

@@ -47,7 +47,7 @@ from pathlib import Path
 
 from .hosts import _NOT_TARGETS as NOT_TARGETS
 from .hosts import FORMATS, detect_format, domain_line, hosts_line
-from .index import rule_kind
+from .index import read_list, rule_kind
 from .report import ParseReport
 from .request_types import ALL_TYPES
 from .rules import HOST_ANCHOR, NetworkRule, Skipped, parse_line
@@ -308,6 +308,27 @@ def read_list_file(name: str, data: bytes, fmt: str = "auto") -> CompactRead | N
     report.lines = number
     report.compact = len(fingerprints)
     return CompactRead(rules, report, fmt, fingerprints, offsets, labels)
+
+
+# Resident memory per rule, measured (docs/benchmarks.md, bench/big_lists.py) and rounded
+# up: a host in a compact table (fingerprint, offset, directory share), a rule in the
+# token index (its tuple, strings, dict slots; a plain host of a list given as text).
+COMPACT_HOST_BYTES = 12
+INDEX_RULE_BYTES = 640
+
+
+def read_report(name: str, data: bytes, fmt: str = "auto") -> ParseReport:
+    """The parse report of a list file's bytes, as the engine will read it, without
+    building an index: a list of millions of hosts costs a few bytes per host here."""
+    read = read_list_file(name, data, fmt)
+    if read is not None:
+        return read.report
+    return read_list(name, data.decode("utf-8-sig", errors="replace"), fmt)[1]
+
+
+def estimated_bytes(report: ParseReport) -> int:
+    """About how much memory the engine needs for a list with this report."""
+    return report.compact * COMPACT_HOST_BYTES + (report.rule_count - report.compact) * INDEX_RULE_BYTES
 
 
 # ------------------------------------------------------------------ building and mapping

@@ -148,7 +148,7 @@ class FilterEngine:
 
     @property
     def rule_count(self) -> int:
-        return self._index.rule_count + sum(table.count for table, _ in self._tables)
+        return self._index.rule_count + sum(self._index.reports[list_id].compact for _, list_id in self._tables)
 
     def match(self, url: str, source_url: str | None = None, request_type: str | None = None) -> Decision:
         url_lower = url.lower()

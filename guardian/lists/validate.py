@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 
 from guardian.filters import FilterEngine
+from guardian.filters.compact import estimated_bytes, read_report
 
 from .store import decode
 
@@ -43,6 +44,7 @@ class Checked:
     errors: int
     kinds: dict[str, int]
     expires_seconds: int | None
+    memory_bytes: int = 0  # what the engine will need for it, about
 
 
 def check_list(list_id: str, data: bytes, fmt: str, previous_rules: int | None, force: bool = False) -> Checked:
@@ -59,7 +61,7 @@ def check_list(list_id: str, data: bytes, fmt: str, previous_rules: int | None, 
         seen_as = FilterEngine.from_lists({list_id: sample}).report[list_id].format
         if seen_as != "abp":
             raise ValidationError(f"the download looks like a {seen_as} list, but its format is set to abp")
-    report = FilterEngine.from_lists({list_id: text}, formats={list_id: fmt}).report[list_id]
+    report = read_report(list_id, data, fmt)
     rules, errors = report.rule_count, report.error_count
     if rules == 0:
         raise ValidationError(f"no rules found in {report.lines} lines (read as {report.format})")
@@ -70,7 +72,7 @@ def check_list(list_id: str, data: bytes, fmt: str, previous_rules: int | None, 
         raise ValidationError(
             f"the download has {rules} rules, fewer than half the {previous_rules} of the last good copy"
             " (update with --force to accept it)")
-    return Checked(report.format, rules, errors, dict(report.rules), expires_seconds(text))
+    return Checked(report.format, rules, errors, dict(report.rules), expires_seconds(text), estimated_bytes(report))
 
 
 def looks_like_html(text: str) -> bool:
