@@ -50,7 +50,8 @@ from .hosts import FORMATS, detect_format, domain_line, hosts_line
 from .index import read_list, rule_kind
 from .report import ParseReport
 from .request_types import ALL_TYPES
-from .rules import HOST_ANCHOR, NetworkRule, Skipped, parse_line
+from .rules import HOST_ANCHOR, NetworkRule, Refused, Skipped, parse_line
+from .safety import too_broad
 
 FORMAT_VERSION = 1
 SUFFIX = ".compact"
@@ -240,9 +241,18 @@ _NOT_TARGETS = frozenset(name.encode() for name in NOT_TARGETS)
 _DOTTED_QUAD = re.compile(rb"\d{1,3}(?:\.\d{1,3}){3}")
 
 
-def read_list_file(name: str, data: bytes, fmt: str = "auto") -> CompactRead | None:
+class TooManyRules(ValueError):
+    """A list has more rules for the token index than allowed; `report` counts them all."""
+
+    def __init__(self, report: ParseReport) -> None:
+        super().__init__(f"{report.rule_count - report.compact} rules")
+        self.report = report
+
+
+def read_list_file(name: str, data: bytes, fmt: str = "auto", max_rules: int | None = None) -> CompactRead | None:
     """Read a list file, its plain hosts aside for a host table; None if the file must be
-    read by the general path instead (see `readable`)."""
+    read by the general path instead (see `readable`). With `max_rules`, a list with more
+    rules for the token index raises TooManyRules, having kept no more than that many."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown list format {fmt!r}; expected one of {', '.join(FORMATS)}")
     if not readable(data):
@@ -260,6 +270,7 @@ def read_list_file(name: str, data: bytes, fmt: str = "auto") -> CompactRead | N
     not_targets = _NOT_TARGETS
     read_hosts = hosts_line if fmt == "hosts" else domain_line
     labels = 0  # bit n set: some host has n labels (capped at 31)
+    over = False
     hosts = 0
     number = 0
     offset = 0
@@ -279,14 +290,22 @@ def read_list_file(name: str, data: bytes, fmt: str = "auto") -> CompactRead | N
         if fmt == "abp":
             parsed = parse_line(line)
             if isinstance(parsed, NetworkRule):
-                if is_plain(parsed):
+                broad = None if is_plain(parsed) else too_broad(parsed)
+                if broad is not None:
+                    report.add_refused(number, line.strip(), broad)
+                elif is_plain(parsed):
                     add_fingerprint(crc32(parsed.host.encode("ascii")))  # type: ignore[union-attr]
                     add_offset(offset)
                     labels |= 1 << min(parsed.host.count(".") + 1, 31)  # type: ignore[union-attr]
                     hosts += 1
                 else:
-                    rules.append((number, parsed))
                     report.rules[rule_kind(parsed)] += 1
+                    if max_rules is None or len(rules) < max_rules:
+                        rules.append((number, parsed))
+                    else:  # count on, keep no more: the caller refuses the list
+                        over = True
+            elif isinstance(parsed, Refused):
+                report.add_refused(number, line.strip(), parsed.reason)
             elif isinstance(parsed, Skipped):
                 report.skipped[parsed.reason] += 1
             else:
@@ -307,6 +326,8 @@ def read_list_file(name: str, data: bytes, fmt: str = "auto") -> CompactRead | N
         report.rules["host"] += hosts
     report.lines = number
     report.compact = len(fingerprints)
+    if over:
+        raise TooManyRules(report)
     return CompactRead(rules, report, fmt, fingerprints, offsets, labels)
 
 
@@ -317,10 +338,12 @@ COMPACT_HOST_BYTES = 12
 INDEX_RULE_BYTES = 640
 
 
-def read_report(name: str, data: bytes, fmt: str = "auto") -> ParseReport:
+def read_report(name: str, data: bytes, fmt: str = "auto", max_rules: int | None = None) -> ParseReport:
     """The parse report of a list file's bytes, as the engine will read it, without
-    building an index: a list of millions of hosts costs a few bytes per host here."""
-    read = read_list_file(name, data, fmt)
+    building an index: a list of millions of hosts costs a few bytes per host here.
+    `max_rules` bounds the token-index rules kept while reading (see read_list_file); the
+    general path (a file `readable` refuses) must be bounded by the caller beforehand."""
+    read = read_list_file(name, data, fmt, max_rules)
     if read is not None:
         return read.report
     return read_list(name, data.decode("utf-8-sig", errors="replace"), fmt)[1]

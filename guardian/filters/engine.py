@@ -8,16 +8,21 @@ Decision order follows uBlock Origin:
    (rare, hence only now); otherwise the exception allows the request.
 
 Each search walks the index (see index.py): the host and its parents in the host tables,
-then each token of the URL in the token table. A candidate rule is tested from cheapest
-to dearest: type bit, pattern (substring test or a regex compiled on first use), party,
-then `$domain=`. Party and `$domain=` need the page's host; when it is unknown, party
+then each distinct token of the URL in the token table. A candidate rule is tested from
+cheapest to dearest: type bit, a plain substring, then party and `$domain=`, and only then
+a pattern's matcher (built on first use), so a rule for one site never runs its pattern on
+another site's URLs. Party and `$domain=` need the page's host; when it is unknown, party
 options are not evaluated and a `$domain=` rule applies only if it excludes domains only.
+
+URLs are matched as browsers and uBlock Origin see them: percent-encoded unreserved
+characters (`%62` for `b`) are decoded first, so an encoding cannot slip past a path rule.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
@@ -50,6 +55,22 @@ class Decision(NamedTuple):
 NOT_MATCHED = Decision(False, None, None)
 _UNSEEN = object()
 _NEAREST_MEMO_LIMIT = 4096  # hosts; about half a MiB
+
+_PERCENT_RE = re.compile(r"%([0-9A-Fa-f]{2})")
+# RFC 3986 unreserved characters: their encoded and plain forms are the same URL.
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def decode_unreserved(url: str) -> str:
+    """`url` with percent-encoded unreserved characters decoded (`/%62ad` -> `/bad`)."""
+    if "%" not in url:
+        return url
+    return _PERCENT_RE.sub(_decode_one, url)
+
+
+def _decode_one(found: re.Match[str]) -> str:
+    code = int(found.group(1), 16)
+    return chr(code) if code in _UNRESERVED else found.group()
 
 
 class _Request:
@@ -151,6 +172,7 @@ class FilterEngine:
         return self._index.rule_count + sum(self._index.reports[list_id].compact for _, list_id in self._tables)
 
     def match(self, url: str, source_url: str | None = None, request_type: str | None = None) -> Decision:
+        url = decode_unreserved(url)
         url_lower = url.lower()
         source_host = url_host(source_url.lower()) if source_url else ""
         request = _Request(url, url_lower, url_host_span(url_lower), source_host, request_type_bit(request_type))
@@ -232,26 +254,18 @@ class FilterEngine:
             depth += 1
         if by_token is None:
             return None
-        for token in TOKEN_RE.findall(request.url_lower):
+        # Each token once: a URL repeating one token thousands of times must not walk its
+        # rules thousands of times.
+        for token in dict.fromkeys(TOKEN_RE.findall(request.url_lower)):
             rule_ids = by_token.get(token)
             if rule_ids is not None:
                 for rule_id in rule_ids:
                     rule = rules[rule_id]
-                    if (
-                        (not important_only or rule[FLAGS] & IMPORTANT)
-                        and rule[TYPES] & request.type_bit
-                        and self._pattern_matches(rule_id, rule, request)
-                        and self._applies(rule, request)
-                    ):
+                    if (not important_only or rule[FLAGS] & IMPORTANT) and self._rule_matches(rule_id, rule, request):
                         return rule[RAW], rule[FLAGS], rule[LIST_ID]
         for rule_id in untokened:
             rule = rules[rule_id]
-            if (
-                (not important_only or rule[FLAGS] & IMPORTANT)
-                and rule[TYPES] & request.type_bit
-                and self._pattern_matches(rule_id, rule, request)
-                and self._applies(rule, request)
-            ):
+            if (not important_only or rule[FLAGS] & IMPORTANT) and self._rule_matches(rule_id, rule, request):
                 return rule[RAW], rule[FLAGS], rule[LIST_ID]
         return None
 
@@ -271,6 +285,17 @@ class FilterEngine:
                 memo.clear()
             memo[host] = nearest
         return nearest
+
+    def _rule_matches(self, rule_id: int, rule: tuple, request: _Request) -> bool:
+        """A pattern rule against a request, cheapest test first: a matcher (a regex above
+        all) runs only once type, party and `$domain=` admit the request."""
+        flags = rule[FLAGS]
+        if not rule[TYPES] & request.type_bit:
+            return False
+        if flags & PLAIN:
+            target = request.url if flags & MATCH_CASE else request.url_lower
+            return rule[PATTERN] in target and self._applies(rule, request)
+        return self._applies(rule, request) and self._pattern_matches(rule_id, rule, request)
 
     def _pattern_matches(self, rule_id: int, rule: tuple, request: _Request) -> bool:
         flags = rule[FLAGS]

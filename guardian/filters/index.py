@@ -25,7 +25,8 @@ from .hosts import FORMATS, detect_format, domain_line, hosts_line
 from .patterns import bounded_tokens
 from .report import ParseReport
 from .request_types import ALL_TYPES
-from .rules import BADFILTER, EXCEPTION, HOST_ANCHOR, REGEX, NetworkRule, Skipped, parse_line, twin_key
+from .rules import BADFILTER, EXCEPTION, HOST_ANCHOR, REGEX, NetworkRule, Refused, Skipped, parse_line, twin_key
+from .safety import too_broad
 
 # Positions in a stored rule tuple: (raw, flags, types, pattern, domains, list_id).
 RAW, FLAGS, TYPES, PATTERN, DOMAINS, LIST_ID = range(6)
@@ -60,8 +61,14 @@ def read_list(name: str, text: str, fmt: str = "auto") -> tuple[list[tuple[int, 
         for number, line in enumerate(lines, 1):
             parsed = parse_line(line)
             if isinstance(parsed, NetworkRule):
+                broad = too_broad(parsed)
+                if broad is not None:
+                    report.add_refused(number, line.strip(), broad)
+                    continue
                 rules.append((number, parsed))
                 report.rules[rule_kind(parsed)] += 1
+            elif isinstance(parsed, Refused):
+                report.add_refused(number, line.strip(), parsed.reason)
             elif isinstance(parsed, Skipped):
                 report.skipped[parsed.reason] += 1
             else:

@@ -19,11 +19,12 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from guardian.config import Config, ListConfig
+from guardian.config import Config, ListConfig, ProxyConfig, RefreshConfig
 from guardian.filters.compact import ListFile
+from guardian.proxy.upstream import DestinationPolicy
 
 from .catalog import is_builtin, read_builtin
 from .download import DownloadError, Fetched, Limits, fetch
@@ -45,6 +46,15 @@ class RefreshPolicy:
     first_delay: float = 10.0  # seconds before the second try
     backoff: float = 4.0  # each further delay is this many times longer
     workers: int = 4
+    # None: taken from the configuration (`refresh_lists`) or its defaults (`refresh_one`).
+    destinations: DestinationPolicy | None = None
+    max_rules: int | None = None  # rules one list may have; None: `[refresh] max_rules_per_list`
+
+
+def destinations_for(proxy: ProxyConfig) -> DestinationPolicy:
+    """The proxy's own destination check, for list downloads: the same networks and the
+    machine's own addresses are refused (the proxy port too, as a request loop)."""
+    return DestinationPolicy(proxy.deny_destinations, {proxy.listen.port}, proxy.deny_own_addresses)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +128,11 @@ def refresh_lists(
     if not entries:
         return RefreshSummary(())
     budget = MemoryBudget.of(config, store)
+    policy = replace(
+        policy,
+        destinations=policy.destinations or destinations_for(config.proxy),
+        max_rules=policy.max_rules or config.refresh.max_rules_per_list,
+    )
     with ThreadPoolExecutor(max_workers=max(1, min(policy.workers, len(entries))),
                             thread_name_prefix="list-refresh") as pool:
         futures = [pool.submit(refresh_one, e, store, force=force, policy=policy, sleep=sleep, now=now,
@@ -142,6 +157,9 @@ def refresh_one(
     """Refresh one list; with a `budget`, a copy that would take the lists over it is refused."""
     if is_builtin(entry.url):
         return ListResult(entry.id, BUILTIN, "built in, read from the source tree")
+    if policy.destinations is None or policy.max_rules is None:
+        policy = replace(policy, destinations=policy.destinations or destinations_for(ProxyConfig()),
+                         max_rules=policy.max_rules or RefreshConfig().max_rules_per_list)
     with store.lock(entry.id):
         try:
             return _refresh_locked(entry, store, force, policy, sleep, now, budget)
@@ -197,7 +215,7 @@ def _refresh_locked(
         return ListResult(entry.id, UNCHANGED, "unchanged")
 
     try:
-        result = check_list(entry.id, fetched.body, entry.format, baseline, force)
+        result = check_list(entry.id, fetched.body, entry.format, baseline, force, policy.max_rules)
     except ValidationError as exc:
         return fail(f"rejected: {exc}")
     refusal = budget.refusal(entry, result.memory_bytes) if budget is not None else None
@@ -208,13 +226,16 @@ def _refresh_locked(
         id=entry.id, url=entry.url, status=OK, etag=fetched.etag, last_modified=fetched.last_modified,
         fetched_at=checked, checked_at=checked, confirmed_at=checked, size=len(fetched.body),
         sha256=sha256_hex(fetched.body), format=result.format, rules=result.rules, errors=result.errors,
-        kinds=result.kinds, expires_seconds=result.expires_seconds, memory_bytes=result.memory_bytes,
+        kinds=result.kinds, expires_seconds=result.expires_seconds, refused=result.refused,
+        memory_bytes=result.memory_bytes,
     )
     try:
         store.save_copy(new, fetched.body)
     except OSError as exc:
         return fail(f"could not save the new copy: {exc.strerror or exc}")
     dropped = f", {result.errors} invalid lines dropped" if result.errors else ""
+    if result.refused:
+        dropped += f" ({_refused_words(result.refused)})"
     return ListResult(entry.id, UPDATED, f"updated: {result.rules} rules ({result.format}){dropped}")
 
 
@@ -225,8 +246,8 @@ def _fetch_with_retries(
     attempt = 1
     while True:
         try:
-            return fetch(url, etag=meta.etag if meta else None,
-                         last_modified=meta.last_modified if meta else None, limits=policy.limits)
+            return fetch(url, etag=meta.etag if meta else None, last_modified=meta.last_modified if meta else None,
+                         limits=policy.limits, destinations=policy.destinations)
         except DownloadError as exc:
             if not exc.transient or attempt >= policy.attempts:
                 raise
@@ -242,6 +263,10 @@ def _save_meta_quietly(store: ListStore, meta: ListMeta) -> None:
         store.save_meta(meta)
     except OSError as exc:
         log.warning("list %s: could not save its metadata: %s", meta.id, exc)
+
+
+def _refused_words(refused: dict[str, int]) -> str:
+    return "refused as unsafe: " + "; ".join(f"{count} {reason}" for reason, count in sorted(refused.items()))
 
 
 def _duration(seconds: int) -> str:
