@@ -146,6 +146,44 @@ def measure(list_path: str, mode: str) -> dict[str, float]:
     return figures
 
 
+PER_RULE = {
+    "plain host, list given as text (host dict)": ("text", "||{}^"),
+    "plain host, list given as a file (compact table)": ("file", "||{}^"),
+    "host rule with an option (host table)": ("text", "||{}^$third-party"),
+    "path rule (token index)": ("text", "||{}/ads/banner_*.gif$image"),
+}
+PER_RULE_COUNT = 200_000
+
+
+def per_rule(folder: str, kind: str) -> dict[str, float]:
+    """In a child process: resident memory per rule of one shape, after the build."""
+    import gc
+
+    from guardian.filters import FilterEngine
+    from guardian.filters.compact import ListFile
+
+    given, shape = PER_RULE[kind]
+    rng = random.Random(11)
+    path = Path(folder) / "rules.txt"
+    path.write_text("".join(shape.format(random_host(rng)) + "\n" for _ in range(PER_RULE_COUNT)))
+    text = path.read_text()
+    source = ListFile.of(path)
+    if given == "file":  # as after a restart: the table is on disk already
+        FilterEngine.from_lists({"rules": source}, cache_dir=Path(folder) / "cache")
+    gc.collect()
+    before = rss_parts()
+    if given == "text":
+        engine = FilterEngine.from_lists({"rules": text})
+    else:
+        engine = FilterEngine.from_lists({"rules": source}, cache_dir=Path(folder) / "cache")
+    for name in queries(20_000):
+        engine.match(f"https://{name}/ads/banner_1.gif", request_type="image")
+    gc.collect()
+    after = rss_parts()
+    used = sum(after.values()) - sum(before.values())
+    return {"bytes_per_rule": used * 2**20 / PER_RULE_COUNT, "rules": engine.rule_count}
+
+
 def child(list_path: Path, mode: str) -> dict[str, float]:
     output = subprocess.run([sys.executable, __file__, "--child", mode, str(list_path)],
                             capture_output=True, text=True, check=True).stdout
@@ -231,7 +269,8 @@ def main() -> int:
     parser.add_argument("--child", nargs=2, metavar=("MODE", "LIST"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.child[1], args.child[0])))
+        mode, where = args.child
+        print(json.dumps(per_rule(where, mode) if mode in PER_RULE else measure(where, mode)))
         return 0
     sizes = [int(size) for size in args.sizes.split(",")]
     print("| hosts | first build s | start s | RSS added MiB (own + mapped) | µs per lookup with parents: "
@@ -257,6 +296,13 @@ def main() -> int:
             for path in work.iterdir():
                 if path.is_file():
                     path.unlink()
+        print(f"\nresident memory per rule, {PER_RULE_COUNT:,} rules of one shape, after loading (a compact table: "
+              "from disk, as after a restart) and 20,000 lookups:")
+        for kind in PER_RULE:
+            work = folder / "per-rule"
+            work.mkdir(exist_ok=True)
+            figures = child(work, kind)
+            print(f"- {kind}: {figures['bytes_per_rule']:,.0f} bytes")
         swap = refresh_swap(folder / "swap", sizes[-1])
         print(f"\nrefresh swap at {swap['hosts']:,} hosts: {swap['decisions']:,} decisions during the swap, "
               f"{swap['failed']} failed or wrong; RSS steady {swap['steady_mib']:.0f} MiB, peak "

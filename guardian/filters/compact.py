@@ -332,10 +332,12 @@ def read_list_file(name: str, data: bytes, fmt: str = "auto", max_rules: int | N
 
 
 # Resident memory per rule, measured (docs/benchmarks.md, bench/big_lists.py) and rounded
-# up: a host in a compact table (fingerprint, offset, directory share), a rule in the
-# token index (its tuple, strings, dict slots; a plain host of a list given as text).
+# up: a host in a compact table (fingerprint, offset, directory share); another whole-host
+# rule (`||host^$third-party`, or a plain host read by the general path: a dict slot, a
+# tuple, strings); any other rule (its tuple, pattern, tokens and index slots).
 COMPACT_HOST_BYTES = 12
-INDEX_RULE_BYTES = 640
+HOST_RULE_BYTES = 800
+INDEX_RULE_BYTES = 1400
 
 
 def read_report(name: str, data: bytes, fmt: str = "auto", max_rules: int | None = None) -> ParseReport:
@@ -351,7 +353,9 @@ def read_report(name: str, data: bytes, fmt: str = "auto", max_rules: int | None
 
 def estimated_bytes(report: ParseReport) -> int:
     """About how much memory the engine needs for a list with this report."""
-    return report.compact * COMPACT_HOST_BYTES + (report.rule_count - report.compact) * INDEX_RULE_BYTES
+    hosts = report.rules.get("host", 0)
+    return (report.compact * COMPACT_HOST_BYTES + (hosts - report.compact) * HOST_RULE_BYTES
+            + (report.rule_count - hosts) * INDEX_RULE_BYTES)
 
 
 # ------------------------------------------------------------------ building and mapping

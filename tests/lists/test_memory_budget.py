@@ -11,7 +11,7 @@ POLICY = RefreshPolicy(limits=Limits(connect_timeout=1.0, read_timeout=1.0, tota
 
 
 def rules_with_options(count: int, prefix: str = "h") -> bytes:
-    """Rules that go into the token index (about 640 bytes each)."""
+    """Whole-host rules with an option, which go into the host table (about 800 bytes each)."""
     return "".join(f"||{prefix}{i:06d}.example^$third-party\n" for i in range(count)).encode()
 
 
@@ -32,12 +32,12 @@ def test_a_list_over_the_budget_is_refused_and_the_last_good_copy_kept(tmp_path,
     config, store = setup(tmp_path, server, kit, {"big": rules_with_options(100)})
     (first,) = refresh_lists(config, store, policy=POLICY).results
     assert first.outcome == UPDATED
-    assert store.load_meta("big").memory_bytes == 100 * 640
+    assert store.load_meta("big").memory_bytes == 100 * 800
     server.routes["/big.txt"] = kit.Served(rules_with_options(14_000))
     (result,) = refresh_lists(config, store, policy=POLICY).results
     assert result.outcome == FAILED
     assert result.message == (f"{FAILED_KEPT}: rejected: the list 'big' is too big for this Guardian: it would "
-                              "need about 9 MiB of memory, more than the 8 MiB set aside for lists (memory_budget_mb)")
+                              "need about 11 MiB of memory, more than the 8 MiB set aside for lists (memory_budget_mb)")
     assert store.read_bytes("big") == rules_with_options(100)
     meta = store.load_meta("big")
     assert meta.status == FAILED_KEPT and meta.rules == 100 and "too big" in meta.error
@@ -58,7 +58,7 @@ def test_the_other_lists_count_against_the_budget(tmp_path, kit, server):
     server.routes["/second.txt"] = kit.Served(rules_with_options(7_000, "b"))
     (result,) = refresh_lists(config, store, ["second"], policy=POLICY).results
     assert result.outcome == FAILED
-    assert "would need about 4 MiB of memory beside the 4 MiB of the other lists" in result.message
+    assert "would need about 5 MiB of memory beside the 5 MiB of the other lists" in result.message
     assert store.load_meta("second").rules == 100
     # with a larger budget the same download is accepted
     config, store = setup(tmp_path, server, kit, {"first": rules_with_options(7_000, "a"),
