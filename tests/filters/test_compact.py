@@ -216,3 +216,19 @@ def test_utf8_and_crlf_files_give_the_same_report_as_their_text(tmp_path):
         assert engine.match_host(host) == by_text.match_host(host)
     table = engine._tables[0][0]
     assert table.line_number("0.0.0.0 d.example", "d.example") == 6
+
+
+def test_the_report_command_says_where_rules_went(tmp_path):
+    import io
+
+    from guardian.filters.commands import report_command
+
+    path = tmp_path / "mixed.txt"
+    path.write_text("[Adblock Plus 2.0]\n||a.example^\n||b.example^\n||c.example^$image\n")
+    out = io.StringIO()
+    assert report_command([str(path)], out=out) == 0
+    text = out.getvalue()
+    assert "into   compact host table                  2" in text
+    assert "into   token index                         1" in text
+    assert text.rstrip().endswith("total: 3 rules (2 in compact host tables, 1 in the token index)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mixed.txt"]  # a report writes nothing
