@@ -16,15 +16,17 @@ The table of one list file (`<list>.compact`, beside `<list>.txt`):
 
 A lookup hashes the name, reads two directory slots and compares the bucket's few
 fingerprints. A fingerprint is not proof: on a hit the line at the stored offset is read
-from the memory-mapped list text and parsed again with the list's own line parser, and
-only a line that really names the host as a plain rule counts. A collision therefore
-costs one line parse and can never block a site, and the rule's text (and line number)
-come from the list itself.
+from the list file (kept open, so a refresh that replaces the file does not change what
+this table reads) and parsed again with the list's own line parser, and only a line that
+really names the host as a plain rule counts. A collision therefore costs one line parse
+and can never block a site, and the rule's text (and line number) come from the list.
 
-Both files are mapped read-only, so every worker process that maps them shares the same
-page-cache pages, and only the pages a lookup touches become resident. Built once per
-list file and written atomically (temporary file, fsync, rename); a torn, foreign or
-stale table fails its checks and is rebuilt.
+The table is mapped read-only, so every worker process that maps it shares the same
+page-cache pages. The list text is read with pread rather than mapped: a fault on a
+mapped page makes the kernel map up to 64 KiB around it, and one blocked host would keep
+sixteen pages of a huge list resident. Built once per list file and written atomically
+(temporary file, fsync, rename); a torn, foreign or stale table fails its checks and is
+rebuilt.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from .hosts import _NOT_TARGETS as NOT_TARGETS
 from .hosts import FORMATS, detect_format, domain_line, hosts_line
@@ -67,6 +70,7 @@ _BOM = b"\xef\xbb\xbf"
 _ODD_BREAKS = (b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e")
 _ODD_TEXT_BREAKS = ("\x85", "\u2028", "\u2029")
 _READ_CHUNK = 1 << 20
+_LINE_READ = 512  # bytes read to find one line; longer lines take another read
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,14 +101,15 @@ class HostTable:
                  "_text", "count")
 
     def __init__(self, fmt: str, bits: int, labels: int, directory: memoryview, fingerprints: memoryview,
-                 offsets: memoryview, text: mmap.mmap | bytes) -> None:
+                 offsets: memoryview, text: BinaryIO) -> None:
         self._format = fmt
         self._labels = labels
         self._shift = 32 - bits
         self._directory = directory
         self._fingerprints = fingerprints
         self._offsets = offsets
-        self._text = text
+        self._text = text  # the list file, kept open: a replaced list keeps this version
+        weakref.finalize(self, text.close)
         self.count = len(fingerprints)
 
     def find(self, host: str, cancelled: frozenset[str] | None = None) -> str | None:
@@ -147,11 +152,23 @@ class HostTable:
 
     def _confirm(self, offset: int, host: str) -> str | None:
         """The rule text of the line at `offset` if that line is a plain rule for `host`."""
-        text = self._text
-        end = text.find(b"\n", offset)
-        line = text[offset : end if end >= 0 else len(text)].decode("utf-8", "replace").lstrip("\ufeff")
+        line = self._line_at(offset).decode("utf-8", "replace").lstrip("\ufeff")
         names, raw = plain_hosts_of(line, self._format)
         return raw if host in names else None
+
+    def _line_at(self, offset: int) -> bytes:
+        # Read, not mapped: a fault on a mapped page makes the kernel map up to 64 KiB
+        # around it, so each blocked host would keep 16 pages of a huge list resident.
+        fileno = self._text.fileno()
+        size = _LINE_READ
+        while True:
+            chunk = os.pread(fileno, size, offset)
+            end = chunk.find(b"\n")
+            if end >= 0:
+                return chunk[:end]
+            if len(chunk) < size:
+                return chunk
+            size *= 4
 
     def line_number(self, rule: str, host: str) -> int | None:
         """The line number of `rule` for `host` (for reports; reads the text up to it)."""
@@ -159,7 +176,7 @@ class HostTable:
         bucket = key >> self._shift
         for position in range(self._directory[bucket], self._directory[bucket + 1]):
             if self._fingerprints[position] == key and self._confirm(self._offsets[position], host) == rule:
-                return self._text[: self._offsets[position]].count(b"\n") + 1
+                return _count_lines(self._text.fileno(), self._offsets[position]) + 1
         return None
 
 
@@ -420,7 +437,7 @@ def _temp(path: Path) -> tuple[int, str]:
 def table_in_memory(source: ListFile, fmt: str, labels: int, fingerprints: array, offsets: array) -> HostTable | None:
     """A table kept in memory, for a list whose directory cannot take the file."""
     bits, directory, keys, places = _layout(fingerprints, offsets)
-    text = _map_text(source)
+    text = _open_text(source)
     if text is None:
         return None
     return HostTable(fmt, bits, labels, memoryview(directory), memoryview(keys), memoryview(places), text)
@@ -461,10 +478,10 @@ def _map_table(path: Path, source: ListFile) -> HostTable | None:
                 digest.update(chunk)
             if digest.digest() != checksum:
                 return None
-            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+            mapped = _map_randomly(handle.fileno())
     except (OSError, ValueError, struct.error):
         return None
-    text = _map_text(source)
+    text = _open_text(source)
     if text is None:
         mapped.close()
         return None
@@ -477,18 +494,37 @@ def _map_table(path: Path, source: ListFile) -> HostTable | None:
     return HostTable(_FORMAT_NAMES[fmt_code], bits, labels, directory, fingerprints, offsets, text)
 
 
-def _map_text(source: ListFile) -> mmap.mmap | bytes | None:
-    """The list text, mapped; None if the file is no longer the one the table is for."""
+def _map_randomly(fileno: int) -> mmap.mmap:
+    """Map a file read-only for lookups that land anywhere: no read-ahead."""
+    mapped = mmap.mmap(fileno, 0, access=mmap.ACCESS_READ)
+    with contextlib.suppress(AttributeError, OSError):
+        mapped.madvise(mmap.MADV_RANDOM)
+    return mapped
+
+
+def _open_text(source: ListFile) -> BinaryIO | None:
+    """The list file, open; None if it is no longer the one the table is for."""
     try:
-        with open(source.path, "rb") as handle:
-            stat = os.fstat(handle.fileno())
-            if (stat.st_size, stat.st_mtime_ns, stat.st_ino) != (source.size, source.mtime_ns, source.inode):
-                return None
-            if stat.st_size == 0:
-                return b""
-            return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-    except (OSError, ValueError):
+        handle = open(source.path, "rb", buffering=0)  # noqa: SIM115 -- the table keeps it open
+    except OSError:
         return None
+    stat = os.fstat(handle.fileno())
+    if (stat.st_size, stat.st_mtime_ns, stat.st_ino) != (source.size, source.mtime_ns, source.inode):
+        handle.close()
+        return None
+    return handle  # type: ignore[return-value]
+
+
+def _count_lines(fileno: int, end: int) -> int:
+    """Line breaks before byte `end` (reports only: reads the file up to there)."""
+    count = position = 0
+    while position < end:
+        chunk = os.pread(fileno, min(_READ_CHUNK, end - position), position)
+        if not chunk:
+            break
+        count += chunk.count(b"\n")
+        position += len(chunk)
+    return count
 
 
 def load_table(source: ListFile, read: CompactRead, persist: bool) -> HostTable | None:
