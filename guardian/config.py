@@ -95,7 +95,8 @@ class WebConfig:
 class RefreshConfig:
     schedule: str = "daily"  # daily | every Nh | off
     window: tuple[str, str] = ("03:00", "05:00")
-    max_rules_per_list: int = 500_000  # a bigger download is refused; the last good copy stays
+    max_rules_per_list: int = 4_000_000  # a bigger download is refused; the last good copy stays
+    memory_budget_mb: int = 128  # all enabled lists together; fits a Pi Zero 2 W (512 MB)
 
 
 @dataclass(frozen=True, slots=True)
@@ -584,7 +585,7 @@ def check_refresh(value: Any, path: str) -> str:
 
 
 def _refresh(table: Any) -> RefreshConfig:
-    _check_keys(table, "refresh", {"schedule", "window", "max_rules_per_list"})
+    _check_keys(table, "refresh", {"schedule", "window", "max_rules_per_list", "memory_budget_mb"})
     d = RefreshConfig()
     schedule = check_refresh(table.get("schedule", d.schedule), "refresh.schedule")
     window = d.window
@@ -600,7 +601,8 @@ def _refresh(table: Any) -> RefreshConfig:
         window = (start, end)
     max_rules = _int(table.get("max_rules_per_list", d.max_rules_per_list), "refresh.max_rules_per_list",
                      1_000, 10_000_000)
-    return RefreshConfig(schedule=schedule, window=window, max_rules_per_list=max_rules)
+    budget = _int(table.get("memory_budget_mb", d.memory_budget_mb), "refresh.memory_budget_mb", 8, 65536)
+    return RefreshConfig(schedule=schedule, window=window, max_rules_per_list=max_rules, memory_budget_mb=budget)
 
 
 def _lists(value: Any) -> tuple[ListConfig, ...]:
@@ -958,7 +960,8 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
         },
         "web": {"listen": str(config.web.listen), "names": list(config.web.names)},
         "refresh": {"schedule": config.refresh.schedule, "window": "-".join(config.refresh.window),
-                    "max_rules_per_list": config.refresh.max_rules_per_list},
+                    "max_rules_per_list": config.refresh.max_rules_per_list,
+                    "memory_budget_mb": config.refresh.memory_budget_mb},
         "cache": {
             "enabled": config.cache.enabled,
             "max_bytes": config.cache.max_bytes,
