@@ -36,7 +36,10 @@ from guardian.config_edit import edit_config
 from guardian.control import ControlServer
 from guardian.lists import ListStore, RefreshSummary, refresh_lists, register_refresh_job, texts_for
 from guardian.logstore import LogQueries, LogStore, register_jobs
+from guardian.logstore.usage import UsageStore
 from guardian.policy import NeighbourTable, PauseStore, Policy, PolicyHolder, SeenDevices
+from guardian.policy.limits import UsageMeter
+from guardian.policy.usage import add_minutes, usage_rows
 from guardian.proxy.context import FanOutRecorder, ProxyContext, ProxySettings
 from guardian.proxy.server import ProxyServer, open_listener
 from guardian.web import create_app
@@ -47,6 +50,7 @@ log = logging.getLogger("guardian")
 CONFIG_POLL_SECONDS = 2.0
 STOP_GRACE_SECONDS = 10.0
 SEEN_DEVICES_FLUSH_SECONDS = 60
+USAGE_FLUSH_SECONDS = 30  # a power cut loses at most this much counted time (well under a minute)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +88,8 @@ class Guardian:
         self.pauses = PauseStore.for_data_dir(self.data_dir)
         self.neighbours = NeighbourTable()
         self.devices_seen = SeenDevices(self.data_dir / "devices_seen.json", self.neighbours)
+        self.usage_store = UsageStore.for_data_dir(self.data_dir)
+        self.usage = UsageMeter(self.config.zone(), self.usage_store)
         self._fetch_missing_local_lists()
         self.policy = PolicyHolder(self._build_policy(self.config, previous=None))
         _freeze_long_lived_objects()
@@ -135,13 +141,15 @@ class Guardian:
 
     def _build_policy(self, config: Config, previous: Policy | None) -> Policy:
         return Policy(config, texts_for(config, self.list_store), cache_dir=self.data_dir / "cache" / "filters",
-                      neighbours=self.neighbours, seen=self.devices_seen, pauses=self.pauses, previous=previous)
+                      neighbours=self.neighbours, seen=self.devices_seen, pauses=self.pauses, previous=previous,
+                      usage=self.usage)
 
     def rebuild_policy(self) -> None:
         """Build a new policy off the request path from the stored lists, then swap it in."""
         with self._rebuild_lock:
             new = self._build_policy(self.config, previous=self.policy.policy)
             self.policy.swap(new)
+        self.ctx.connections.wake()  # open tunnels the new rules block are closed now
         _freeze_long_lived_objects()
         log.info("policy rebuilt: %d profiles", len(self.config.profiles))
 
@@ -157,6 +165,8 @@ class Guardian:
             register_jobs(self.scheduler, self.log_store)
         self.scheduler.add_job(self.devices_seen.flush, "interval", seconds=SEEN_DEVICES_FLUSH_SECONDS,
                                id="guardian-devices-seen", coalesce=True, max_instances=1)
+        self.scheduler.add_job(self.usage.flush, "interval", seconds=USAGE_FLUSH_SECONDS,
+                               id="guardian-usage-flush", coalesce=True, max_instances=1)
         self.scheduler.start()
         self.control = ControlServer(self.data_dir, self._control_handlers())
         threading.Thread(target=self._serve_web, name="settings-page", daemon=True).start()
@@ -197,6 +207,8 @@ class Guardian:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self.devices_seen.flush()
+        self.usage.flush()
+        self.usage_store.close()
         if self.log_store is not None:
             self.log_store.close()
         if self.access_log:
@@ -240,6 +252,8 @@ class Guardian:
             with self._rebuild_lock:
                 self.config = new
                 self.policy.swap(policy)
+            self.ctx.connections.wake()
+            self.usage.set_zone(new.zone())
             _freeze_long_lived_objects()
             self.ctx.settings = ProxySettings.build(new.proxy, new.web)
             # pooled connections were checked against the old destination rules
@@ -306,8 +320,15 @@ class Guardian:
         def cache_clear(_: dict[str, Any]) -> dict[str, Any]:
             return {"ok": True, "cleared": self.cache.clear()}
 
+        def usage(request: dict[str, Any]) -> dict[str, Any]:
+            return {"ok": True, "rows": usage_rows(self.policy.policy, request.get("device"))}
+
+        def usage_add(request: dict[str, Any]) -> dict[str, Any]:
+            return add_minutes(self.policy.policy, str(request.get("device")), str(request.get("service")),
+                               int(request.get("minutes", 0)))
+
         return {"lists-update": lists_update, "reload": reload, "cache-stats": cache_stats,
-                "cache-clear": cache_clear}
+                "cache-clear": cache_clear, "usage": usage, "usage-add": usage_add}
 
 
 def _restart_only_changes(started: Config, new: Config) -> list[str]:

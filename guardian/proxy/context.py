@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from guardian.cache import Cache
 from guardian.config import Address, ProxyConfig, WebConfig, port_ranges
+from guardian.proxy.connections import ConnectionRegistry
 from guardian.proxy.hooks import AllowAll, Decider, Recorder
 from guardian.proxy.upstream import DestinationPolicy, Resolver, UpstreamPool, resolve
 from guardian.records import RequestRecord
@@ -102,3 +103,4 @@ class ProxyContext:
     resolver: Resolver = resolve  # name -> addresses; tests put a resolver they control here
     stopping: threading.Event = field(default_factory=threading.Event)  # no new requests
     force_close: threading.Event = field(default_factory=threading.Event)  # grace is over: end tunnels too
+    connections: ConnectionRegistry = field(default_factory=ConnectionRegistry)  # re-decided while open
