@@ -87,6 +87,10 @@ class ProxyServer:
         self._accept_thread.start()
         self._reaper = threading.Thread(target=self._reap_loop, name="proxy-pool-reaper", daemon=True)
         self._reaper.start()
+        still_allowed = getattr(self.ctx.decider, "still_allowed", None)
+        if still_allowed is not None:
+            threading.Thread(target=self.ctx.connections.run, args=(still_allowed, self.ctx.stopping),
+                             name="proxy-open-connections", daemon=True).start()
 
     def _accept_loop(self) -> None:
         while not self.ctx.stopping.is_set():
@@ -147,6 +151,7 @@ class ProxyServer:
     def stop(self, grace: float = 10.0) -> None:
         """Stop accepting, close idle connections, let busy ones finish within `grace` seconds."""
         self.ctx.stopping.set()
+        self.ctx.connections.wake()
         with contextlib.suppress(OSError):
             self.listener.close()
         deadline = time.monotonic() + grace
