@@ -46,6 +46,21 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _config_check(args: argparse.Namespace) -> int:
+    from guardian.lastgood import find_problems_in, last_good_path
+
+    path = find_config_path(args.config)
+    problems = find_problems_in(path) if path is not None else []
+    if problems:
+        print(f"guardian: {path} has {len(problems)} problem{'s' * (len(problems) != 1)}:", file=sys.stderr)
+        for problem in problems:
+            print(f"  {path}:{problem.line or '?'}: {problem.message}", file=sys.stderr)
+        if last_good_path(path).is_file():
+            print(f"Guardian keeps running on the last-known-good copy {last_good_path(path)} until the file "
+                  "is fixed (or that copy is put back from the settings page).", file=sys.stderr)
+        else:
+            print("There is no last-known-good copy: guardian serve will not start until the file is fixed.",
+                  file=sys.stderr)
+        return 2
     config = load_config(args.config)
     print(describe(config), end="")
     return 0
@@ -53,11 +68,11 @@ def _config_check(args: argparse.Namespace) -> int:
 
 def _stored_policy(config: Config):
     """The policy a running service with this configuration applies, built from the stored lists."""
-    from guardian.lists import ListStore, texts_for
+    from guardian.lists import ListStore, sources_for
     from guardian.policy import PauseStore, Policy
 
     store = ListStore.for_data_dir(config.data_dir)
-    return Policy(config, texts_for(config, store), cache_dir=config.data_dir / "cache" / "filters",
+    return Policy(config, sources_for(config, store), cache_dir=config.data_dir / "cache" / "filters",
                   pauses=PauseStore.for_data_dir(config.data_dir))
 
 

@@ -33,7 +33,10 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LIST_FORMATS = ("auto", "abp", "hosts", "domains")
 YOUTUBE_MODES = ("off", "moderate", "strict")
 INSPECT_MODES = ("off", "hosts", "all")
+PAC_FALLBACKS = ("none", "direct")
 LOG_DETAILS = ("full", "host", "none")
+REFERER_POLICIES = ("full", "origin", "none")
+THIRD_PARTY_COOKIES = ("allow", "block")
 _REFRESH_RE = re.compile(r"^(daily|off|every (\d+)h)$")
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
 _LIST_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -91,6 +94,7 @@ class WebConfig:
 class RefreshConfig:
     schedule: str = "daily"  # daily | every Nh | off
     window: tuple[str, str] = ("03:00", "05:00")
+    max_rules_per_list: int = 500_000  # a bigger download is refused; the last good copy stays
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +115,23 @@ class ScheduleConfig:
     end: str  # "HH:MM", the TOML key is `to`; earlier than start means overnight
     block_all: bool
     block: tuple[str, ...] = ()
+    block_file_types: tuple[str, ...] = ()
+
+
+# Sign-in providers whose cookies a third-party request needs, or signing in breaks.
+DEFAULT_COOKIE_EXCEPTIONS = (
+    "accounts.google.com", "login.microsoftonline.com", "login.live.com", "appleid.apple.com",
+    "facebook.com", "github.com", "auth0.com", "okta.com", "paypal.com", "stripe.com",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PrivacyConfig:
+    strip_tracking_parameters: bool = True
+    referer: str = "origin"
+    global_privacy_control: bool = True
+    third_party_cookies: str = "allow"
+    cookie_exceptions: tuple[str, ...] = DEFAULT_COOKIE_EXCEPTIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +146,9 @@ class ProfileConfig:
     https_block_page: bool = True  # a blocked HTTPS site shows the block page (needs the CA trusted)
     inspect_https: str = "off"  # off | hosts | all
     inspect_hosts: tuple[str, ...] = ()  # with inspect_https = "hosts": these hosts and their subdomains
+    block_file_types: tuple[str, ...] = ()
+    privacy: PrivacyConfig | None = None  # None: the household's [privacy]
+    pac_fallback: str = "none"  # when Guardian does not answer: "none" (no internet) or "direct"
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +199,7 @@ class Config:
     cache: CacheConfig = field(default_factory=CacheConfig)
     log: LogConfig = field(default_factory=LogConfig)
     https: HttpsConfig = field(default_factory=HttpsConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     source: str = "<defaults>"  # where it was loaded from, for messages
 
     def profile(self, name: str) -> ProfileConfig:
@@ -182,6 +207,9 @@ class Config:
             if profile.name == name:
                 return profile
         raise KeyError(name)
+
+    def privacy_for(self, profile: ProfileConfig) -> PrivacyConfig:
+        return profile.privacy or self.privacy
 
     def list_by_id(self, list_id: str) -> ListConfig:
         for entry in self.lists:
@@ -266,6 +294,11 @@ def parse_config(text: str, source: str = "<string>") -> Config:
         return _build_config(raw, source)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+
+
+def validate_raw(raw: dict[str, Any]) -> Config:
+    """Validate parsed TOML; the ConfigError names the key but no file (config_problems uses it)."""
+    return _build_config(raw, "<check>")
 
 
 # ---------------------------------------------------------------- validation helpers
@@ -404,7 +437,8 @@ def check_device_match(item: str, path: str) -> str:
 
 def _build_config(raw: dict[str, Any], source: str) -> Config:
     _check_keys(raw, "", {
-        "data_dir", "timezone", "proxy", "web", "refresh", "lists", "profiles", "devices", "cache", "log", "https",
+        "data_dir", "timezone", "proxy", "web", "refresh", "lists", "profiles", "devices", "cache", "log",
+        "privacy", "https",
     })
     defaults = Config()
     data_dir = Path(_string(raw.get("data_dir", str(defaults.data_dir)), "data_dir"))
@@ -415,7 +449,8 @@ def _build_config(raw: dict[str, Any], source: str) -> Config:
         raise ConfigError(f"timezone: {timezone!r} is not an IANA time zone name (like Europe/London)")
     lists = _lists(raw.get("lists", []))
     list_ids = {entry.id for entry in lists}
-    profiles = _profiles(raw.get("profiles", []), list_ids, lists)
+    privacy = _privacy(raw.get("privacy", {}), "privacy", PrivacyConfig())
+    profiles = _profiles(raw.get("profiles", []), list_ids, lists, privacy)
     devices = _devices(raw.get("devices", []), {p.name for p in profiles})
     return Config(
         data_dir=data_dir,
@@ -429,6 +464,7 @@ def _build_config(raw: dict[str, Any], source: str) -> Config:
         cache=_cache(raw.get("cache", {})),
         log=_log(raw.get("log", {})),
         https=_https(raw.get("https", {})),
+        privacy=privacy,
         source=source,
     )
 
@@ -508,7 +544,7 @@ def check_refresh(value: Any, path: str) -> str:
 
 
 def _refresh(table: Any) -> RefreshConfig:
-    _check_keys(table, "refresh", {"schedule", "window"})
+    _check_keys(table, "refresh", {"schedule", "window", "max_rules_per_list"})
     d = RefreshConfig()
     schedule = check_refresh(table.get("schedule", d.schedule), "refresh.schedule")
     window = d.window
@@ -522,7 +558,9 @@ def _refresh(table: Any) -> RefreshConfig:
         if start == end:
             raise ConfigError("refresh.window: start and end are the same time")
         window = (start, end)
-    return RefreshConfig(schedule=schedule, window=window)
+    max_rules = _int(table.get("max_rules_per_list", d.max_rules_per_list), "refresh.max_rules_per_list",
+                     1_000, 10_000_000)
+    return RefreshConfig(schedule=schedule, window=window, max_rules_per_list=max_rules)
 
 
 def _lists(value: Any) -> tuple[ListConfig, ...]:
@@ -558,13 +596,26 @@ def _lists(value: Any) -> tuple[ListConfig, ...]:
     return tuple(entries)
 
 
+def _rules(value: Any, path: str, kind: str) -> tuple[str, ...]:
+    """A parents' rule list, kept as written; a rule that can never match, or an allow
+    rule covering a whole top-level domain, is refused (policy.parent_rules reads them)."""
+    from guardian.policy.parent_rules import normalise_rule  # the policy package imports this module
+
+    rules = _strings(value, path)
+    for i, text in enumerate(rules):
+        typed = normalise_rule(text, kind, confirmed=True, probe=False)
+        if typed.error and not typed.unusable:
+            raise ConfigError(f"{path}[{i}]: {typed.error}")
+    return rules
+
+
 def _schedules(value: Any, path: str) -> tuple[ScheduleConfig, ...]:
     _typed(value, list, path, "an array of [[profiles.schedules]] tables")
     seen: set[str] = set()
     result = []
     for i, table in enumerate(value):
         p = f"{path}[{i}]"
-        _entry(table, p, {"name", "days", "from", "to", "block"}, ("name", "from", "to"))
+        _entry(table, p, {"name", "days", "from", "to", "block", "block_file_types"}, ("name", "from", "to"))
         name = _unique_name(table, p, seen, "schedule of this profile")
         days = _strings(table.get("days", list(DAYS)), f"{p}.days")
         for j, day in enumerate(days):
@@ -574,25 +625,61 @@ def _schedules(value: Any, path: str) -> tuple[ScheduleConfig, ...]:
         end = parse_clock(table["to"], f"{p}.to")
         if start == end:
             raise ConfigError(f"{p}.to: the window from {start} to {end} is empty")
-        block = table.get("block", "all")
+        file_types = _file_types(table.get("block_file_types", []), f"{p}.block_file_types")
+        # A schedule that only blocks file kinds blocks nothing else unless it says so.
+        block = table.get("block", [] if file_types else "all")
         if block == "all":
             block_all, rules = True, ()
         elif isinstance(block, list):
-            block_all, rules = False, _strings(block, f"{p}.block")
+            block_all, rules = False, _rules(block, f"{p}.block", "block")
         else:
             raise ConfigError(f"{p}.block: expected \"all\" or a list of rules")
         result.append(ScheduleConfig(name=name, days=tuple(dict.fromkeys(days)), start=start, end=end,
-                                     block_all=block_all, block=rules))
+                                     block_all=block_all, block=rules, block_file_types=file_types))
     return tuple(result)
 
 
-def _profiles(value: Any, list_ids: set[str], lists: tuple[ListConfig, ...]) -> tuple[ProfileConfig, ...]:
+def _file_types(value: Any, path: str) -> tuple[str, ...]:
+    from guardian.filekinds import check_file_kind, file_groups  # the groups are data in lists/
+
+    kinds = _strings(value, path)
+    for i, kind in enumerate(kinds):
+        problem = check_file_kind(kind)
+        if problem:
+            raise ConfigError(f"{path}[{i}]: {problem}")
+    return tuple(dict.fromkeys(k if k in file_groups() else k.lower().lstrip(".") for k in kinds))
+
+
+def _privacy(table: Any, path: str, defaults: PrivacyConfig) -> PrivacyConfig:
+    _check_keys(table, path, set(PrivacyConfig.__slots__))
+    exceptions = defaults.cookie_exceptions
+    if "cookie_exceptions" in table:
+        exceptions = tuple(h.lower().strip(".") for h in _strings(table["cookie_exceptions"],
+                                                                 f"{path}.cookie_exceptions"))
+        for i, host in enumerate(exceptions):
+            if not re.fullmatch(r"([a-z0-9-]+\.)+[a-z][a-z0-9-]*", host):
+                raise ConfigError(f"{path}.cookie_exceptions[{i}]: {host!r} is not a host name")
+    return PrivacyConfig(
+        strip_tracking_parameters=_bool(table.get("strip_tracking_parameters", defaults.strip_tracking_parameters),
+                                        f"{path}.strip_tracking_parameters"),
+        referer=_choice(table.get("referer", defaults.referer), f"{path}.referer", REFERER_POLICIES),
+        global_privacy_control=_bool(table.get("global_privacy_control", defaults.global_privacy_control),
+                                     f"{path}.global_privacy_control"),
+        third_party_cookies=_choice(table.get("third_party_cookies", defaults.third_party_cookies),
+                                    f"{path}.third_party_cookies", THIRD_PARTY_COOKIES),
+        cookie_exceptions=exceptions,
+    )
+
+
+def _profiles(value: Any, list_ids: set[str], lists: tuple[ListConfig, ...],
+              household_privacy: PrivacyConfig) -> tuple[ProfileConfig, ...]:
     _typed(value, list, "profiles", "an array of [[profiles]] tables")
     seen: set[str] = set()
     result = []
     for i, table in enumerate(value):
         p = f"profiles[{i}]"
         _entry(table, p, {"name", "lists", "block", "allow", "safe_search", "youtube", "schedules",
+                          "block_file_types", "privacy", "pac_fallback",
                           "https_block_page", "inspect_https", "inspect_hosts"}, ("name",))
         name = _unique_name(table, p, seen, "profile")
         profile_lists = _strings(table.get("lists", []), f"{p}.lists")
@@ -602,14 +689,17 @@ def _profiles(value: Any, list_ids: set[str], lists: tuple[ListConfig, ...]) -> 
         result.append(ProfileConfig(
             name=name,
             lists=tuple(dict.fromkeys(profile_lists)),
-            block=_strings(table.get("block", []), f"{p}.block"),
-            allow=_strings(table.get("allow", []), f"{p}.allow"),
+            block=_rules(table.get("block", []), f"{p}.block", "block"),
+            allow=_rules(table.get("allow", []), f"{p}.allow", "allow"),
             safe_search=_bool(table.get("safe_search", False), f"{p}.safe_search"),
             youtube=_choice(table.get("youtube", "off"), f"{p}.youtube", YOUTUBE_MODES),
             schedules=_schedules(table.get("schedules", []), f"{p}.schedules"),
             https_block_page=_bool(table.get("https_block_page", True), f"{p}.https_block_page"),
             inspect_https=_choice(table.get("inspect_https", "off"), f"{p}.inspect_https", INSPECT_MODES),
             inspect_hosts=_host_patterns(table.get("inspect_hosts", []), f"{p}.inspect_hosts"),
+            block_file_types=_file_types(table.get("block_file_types", []), f"{p}.block_file_types"),
+            privacy=_privacy(table["privacy"], f"{p}.privacy", household_privacy) if "privacy" in table else None,
+            pac_fallback=_choice(table.get("pac_fallback", "none"), f"{p}.pac_fallback", PAC_FALLBACKS),
         ))
     if "default" not in seen:
         # The default profile always exists; left out of the file, it takes every enabled list.
@@ -722,7 +812,8 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
             "access_log_keep": p.access_log_keep,
         },
         "web": {"listen": str(config.web.listen), "names": list(config.web.names)},
-        "refresh": {"schedule": config.refresh.schedule, "window": "-".join(config.refresh.window)},
+        "refresh": {"schedule": config.refresh.schedule, "window": "-".join(config.refresh.window),
+                    "max_rules_per_list": config.refresh.max_rules_per_list},
         "cache": {
             "enabled": config.cache.enabled,
             "max_bytes": config.cache.max_bytes,
@@ -741,6 +832,7 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
             "leaf_cache_size": config.https.leaf_cache_size,
             "extra_ca_file": config.https.extra_ca_file,
         },
+        "privacy": _privacy_dict(config.privacy),
         "lists": [
             {"id": e.id, "name": e.name, "url": e.url, "format": e.format, "enabled": e.enabled}
             | ({"refresh": e.refresh} if e.refresh else {})
@@ -749,18 +841,30 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
         "profiles": [
             {
                 "name": pr.name, "lists": list(pr.lists), "block": list(pr.block), "allow": list(pr.allow),
-                "safe_search": pr.safe_search, "youtube": pr.youtube,
+                "safe_search": pr.safe_search, "youtube": pr.youtube, "pac_fallback": pr.pac_fallback,
                 "https_block_page": pr.https_block_page, "inspect_https": pr.inspect_https,
                 "inspect_hosts": list(pr.inspect_hosts),
+                "block_file_types": list(pr.block_file_types),
                 "schedules": [
                     {"name": s.name, "days": list(s.days), "from": s.start, "to": s.end,
                      "block": "all" if s.block_all else list(s.block)}
+                    | ({"block_file_types": list(s.block_file_types)} if s.block_file_types else {})
                     for s in pr.schedules
                 ],
-            }
+            } | ({"privacy": _privacy_dict(pr.privacy)} if pr.privacy else {})
             for pr in config.profiles
         ],
         "devices": [{"name": d.name, "match": list(d.match), "profile": d.profile} for d in config.devices],
+    }
+
+
+def _privacy_dict(privacy: PrivacyConfig) -> dict[str, Any]:
+    return {
+        "strip_tracking_parameters": privacy.strip_tracking_parameters,
+        "referer": privacy.referer,
+        "global_privacy_control": privacy.global_privacy_control,
+        "third_party_cookies": privacy.third_party_cookies,
+        "cookie_exceptions": list(privacy.cookie_exceptions),
     }
 
 

@@ -27,6 +27,7 @@ from guardian.config import (
     HttpsConfig,
     ListConfig,
     LogConfig,
+    PrivacyConfig,
     ProfileConfig,
     ProxyConfig,
     RefreshConfig,
@@ -37,7 +38,7 @@ from guardian.config import (
 DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 
 # Keys whose TOML spelling is not a dataclass field (ScheduleConfig has start/end/block_all).
-SCHEDULE_KEYS = {"name", "days", "from", "to", "block"}
+SCHEDULE_KEYS = {"name", "days", "from", "to", "block", "block_file_types"}
 TOP_LEVEL_KEYS = {"data_dir", "timezone"}
 
 _FENCE = re.compile(r"^(?P<before>[^\n]*)\n```toml[ \t]*\n(?P<body>.*?)^```[ \t]*$", re.M | re.S)
@@ -63,6 +64,7 @@ TABLES: dict[str, tuple[str, set[str]]] = {
     "cache": ("`[cache]`", _fields(CacheConfig)),
     "log": ("`[log]`", _fields(LogConfig)),
     "https": ("`[https]`", _fields(HttpsConfig)),
+    "privacy": ("`[privacy]`", _fields(PrivacyConfig)),
 }
 
 # A TOML text whose only fault is the unknown key `zz_unknown` in the given table.
@@ -78,6 +80,7 @@ PROBES = {
     "cache": "[cache]\nzz_unknown = 1\n",
     "log": "[log]\nzz_unknown = 1\n",
     "https": "[https]\nzz_unknown = 1\n",
+    "privacy": "[privacy]\nzz_unknown = 1\n",
 }
 
 
