@@ -13,8 +13,9 @@ import signal
 import sys
 from pathlib import Path
 
-from guardian import __version__, control
+from guardian import control
 from guardian.config import LIST_FORMATS, Config, ConfigError, describe, find_config_path, load_config, parse_address
+from guardian.version import describe_version
 
 
 def _address(value: str):
@@ -189,6 +190,13 @@ def _ca(args: argparse.Namespace) -> int:
     return ca_commands.renew_command(config)
 
 
+def _setup_code(args: argparse.Namespace) -> int:
+    from guardian.web.commands import setup_code_command
+
+    config = load_config(args.config)
+    return setup_code_command(Path(args.data_dir) if args.data_dir else config.data_dir)
+
+
 def _who(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--profile")
@@ -204,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="guardian", description="A household filtering web proxy.",
                                      parents=[common])
-    parser.add_argument("--version", action="version", version=f"guardian {__version__}")
+    parser.add_argument("--version", action="version", version=f"guardian {describe_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", parents=[common], help="run the proxy and the settings page")
@@ -290,6 +298,11 @@ def build_parser() -> argparse.ArgumentParser:
     password.add_argument("--stdin", action="store_true", help="read the password from standard input")
     password.add_argument("--data-dir", metavar="DIR", help="the data directory (default: data_dir of the config)")
     password.set_defaults(func=_set_password)
+
+    code = commands.add_parser("setup-code", parents=[common],
+                               help="the one-time code the settings page asks for before a password is set")
+    code.add_argument("--data-dir", metavar="DIR", help="the data directory (default: data_dir of the config)")
+    code.set_defaults(func=_setup_code)
 
     cache = commands.add_parser("cache", parents=[common], help="the running service's static-asset cache")
     cache.add_argument("cache_command", choices=("stats", "clear"))

@@ -32,8 +32,8 @@ SEARCH_PATHS = (Path("guardian.toml"), Path("/etc/guardian/guardian.toml"))
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LIST_FORMATS = ("auto", "abp", "hosts", "domains")
 YOUTUBE_MODES = ("off", "moderate", "strict")
-INSPECT_MODES = ("off", "hosts", "all")
 PAC_FALLBACKS = ("none", "direct")
+INSPECT_MODES = ("off", "hosts", "all")
 LOG_DETAILS = ("full", "host", "none")
 REFERER_POLICIES = ("full", "origin", "none")
 THIRD_PARTY_COOKIES = ("allow", "block")
@@ -116,6 +116,37 @@ class ScheduleConfig:
     block_all: bool
     block: tuple[str, ...] = ()
     block_file_types: tuple[str, ...] = ()
+    block_services: tuple[str, ...] = ()  # service ids or groups blocked in this window
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    """A household's `[[services]]` entry: a new service, or more hosts for a catalog one."""
+
+    id: str
+    name: str = ""
+    group: str = ""
+    hosts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileServicesConfig:
+    """A profile's `[profiles.services]`: service ids or group names."""
+
+    block: tuple[str, ...] = ()
+    allow_only_during: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (service or group, schedule names)
+    allow_rules_win: bool = False  # a parent's `allow` rule lifts a service block for that host
+
+
+@dataclass(frozen=True, slots=True)
+class LimitConfig:
+    """A `[[profiles.limits]]` entry: minutes a day for some services or groups."""
+
+    name: str  # usage is kept per name; entries sharing a name cover different days
+    services: tuple[str, ...]
+    minutes: int
+    days: tuple[str, ...] = DAYS
+    shared: bool = False  # one allowance for the whole profile instead of one per device
 
 
 # Sign-in providers whose cookies a third-party request needs, or signing in breaks.
@@ -143,12 +174,14 @@ class ProfileConfig:
     safe_search: bool = False
     youtube: str = "off"
     schedules: tuple[ScheduleConfig, ...] = ()
-    https_block_page: bool = True  # a blocked HTTPS site shows the block page (needs the CA trusted)
-    inspect_https: str = "off"  # off | hosts | all
-    inspect_hosts: tuple[str, ...] = ()  # with inspect_https = "hosts": these hosts and their subdomains
     block_file_types: tuple[str, ...] = ()
     privacy: PrivacyConfig | None = None  # None: the household's [privacy]
     pac_fallback: str = "none"  # when Guardian does not answer: "none" (no internet) or "direct"
+    services: ProfileServicesConfig = field(default_factory=ProfileServicesConfig)
+    limits: tuple[LimitConfig, ...] = ()
+    https_block_page: bool = True  # a blocked HTTPS site shows the block page (needs the CA trusted)
+    inspect_https: str = "off"  # off | hosts | all
+    inspect_hosts: tuple[str, ...] = ()  # with inspect_https = "hosts": these hosts and their subdomains
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,8 +231,9 @@ class Config:
     devices: tuple[DeviceConfig, ...] = ()
     cache: CacheConfig = field(default_factory=CacheConfig)
     log: LogConfig = field(default_factory=LogConfig)
-    https: HttpsConfig = field(default_factory=HttpsConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    services: tuple[ServiceConfig, ...] = ()
+    https: HttpsConfig = field(default_factory=HttpsConfig)
     source: str = "<defaults>"  # where it was loaded from, for messages
 
     def profile(self, name: str) -> ProfileConfig:
@@ -438,7 +472,7 @@ def check_device_match(item: str, path: str) -> str:
 def _build_config(raw: dict[str, Any], source: str) -> Config:
     _check_keys(raw, "", {
         "data_dir", "timezone", "proxy", "web", "refresh", "lists", "profiles", "devices", "cache", "log",
-        "privacy", "https",
+        "privacy", "services", "https",
     })
     defaults = Config()
     data_dir = Path(_string(raw.get("data_dir", str(defaults.data_dir)), "data_dir"))
@@ -450,7 +484,9 @@ def _build_config(raw: dict[str, Any], source: str) -> Config:
     lists = _lists(raw.get("lists", []))
     list_ids = {entry.id for entry in lists}
     privacy = _privacy(raw.get("privacy", {}), "privacy", PrivacyConfig())
+    services, service_ids = _services(raw.get("services", []))
     profiles = _profiles(raw.get("profiles", []), list_ids, lists, privacy)
+    _check_service_references(profiles, service_ids)
     devices = _devices(raw.get("devices", []), {p.name for p in profiles})
     return Config(
         data_dir=data_dir,
@@ -463,8 +499,9 @@ def _build_config(raw: dict[str, Any], source: str) -> Config:
         devices=devices,
         cache=_cache(raw.get("cache", {})),
         log=_log(raw.get("log", {})),
-        https=_https(raw.get("https", {})),
         privacy=privacy,
+        services=services,
+        https=_https(raw.get("https", {})),
         source=source,
     )
 
@@ -615,7 +652,8 @@ def _schedules(value: Any, path: str) -> tuple[ScheduleConfig, ...]:
     result = []
     for i, table in enumerate(value):
         p = f"{path}[{i}]"
-        _entry(table, p, {"name", "days", "from", "to", "block", "block_file_types"}, ("name", "from", "to"))
+        _entry(table, p, {"name", "days", "from", "to", "block", "block_file_types", "block_services"},
+               ("name", "from", "to"))
         name = _unique_name(table, p, seen, "schedule of this profile")
         days = _strings(table.get("days", list(DAYS)), f"{p}.days")
         for j, day in enumerate(days):
@@ -626,8 +664,8 @@ def _schedules(value: Any, path: str) -> tuple[ScheduleConfig, ...]:
         if start == end:
             raise ConfigError(f"{p}.to: the window from {start} to {end} is empty")
         file_types = _file_types(table.get("block_file_types", []), f"{p}.block_file_types")
-        # A schedule that only blocks file kinds blocks nothing else unless it says so.
-        block = table.get("block", [] if file_types else "all")
+        # A schedule that only blocks file kinds or services blocks nothing else unless it says so.
+        block = table.get("block", [] if file_types or "block_services" in table else "all")
         if block == "all":
             block_all, rules = True, ()
         elif isinstance(block, list):
@@ -635,7 +673,8 @@ def _schedules(value: Any, path: str) -> tuple[ScheduleConfig, ...]:
         else:
             raise ConfigError(f"{p}.block: expected \"all\" or a list of rules")
         result.append(ScheduleConfig(name=name, days=tuple(dict.fromkeys(days)), start=start, end=end,
-                                     block_all=block_all, block=rules, block_file_types=file_types))
+                                     block_all=block_all, block=rules, block_file_types=file_types,
+                                     block_services=_strings(table.get("block_services", []), f"{p}.block_services")))
     return tuple(result)
 
 
@@ -679,7 +718,7 @@ def _profiles(value: Any, list_ids: set[str], lists: tuple[ListConfig, ...],
     for i, table in enumerate(value):
         p = f"profiles[{i}]"
         _entry(table, p, {"name", "lists", "block", "allow", "safe_search", "youtube", "schedules",
-                          "block_file_types", "privacy", "pac_fallback",
+                          "block_file_types", "privacy", "pac_fallback", "services", "limits",
                           "https_block_page", "inspect_https", "inspect_hosts"}, ("name",))
         name = _unique_name(table, p, seen, "profile")
         profile_lists = _strings(table.get("lists", []), f"{p}.lists")
@@ -694,17 +733,117 @@ def _profiles(value: Any, list_ids: set[str], lists: tuple[ListConfig, ...],
             safe_search=_bool(table.get("safe_search", False), f"{p}.safe_search"),
             youtube=_choice(table.get("youtube", "off"), f"{p}.youtube", YOUTUBE_MODES),
             schedules=_schedules(table.get("schedules", []), f"{p}.schedules"),
-            https_block_page=_bool(table.get("https_block_page", True), f"{p}.https_block_page"),
-            inspect_https=_choice(table.get("inspect_https", "off"), f"{p}.inspect_https", INSPECT_MODES),
-            inspect_hosts=_host_patterns(table.get("inspect_hosts", []), f"{p}.inspect_hosts"),
             block_file_types=_file_types(table.get("block_file_types", []), f"{p}.block_file_types"),
             privacy=_privacy(table["privacy"], f"{p}.privacy", household_privacy) if "privacy" in table else None,
             pac_fallback=_choice(table.get("pac_fallback", "none"), f"{p}.pac_fallback", PAC_FALLBACKS),
+            services=_profile_services(table.get("services", {}), f"{p}.services"),
+            limits=_limits(table.get("limits", []), f"{p}.limits"),
+            https_block_page=_bool(table.get("https_block_page", True), f"{p}.https_block_page"),
+            inspect_https=_choice(table.get("inspect_https", "off"), f"{p}.inspect_https", INSPECT_MODES),
+            inspect_hosts=_host_patterns(table.get("inspect_hosts", []), f"{p}.inspect_hosts"),
         ))
     if "default" not in seen:
         # The default profile always exists; left out of the file, it takes every enabled list.
         result.insert(0, ProfileConfig(name="default", lists=tuple(e.id for e in lists if e.enabled)))
     return tuple(result)
+
+
+def _services(value: Any) -> tuple[tuple[ServiceConfig, ...], set[str]]:
+    """The household's `[[services]]`, checked against the shipped catalog; also every id
+    and group a profile may name."""
+    from guardian.policy.services import GROUPS, CatalogError, default_catalog, merge
+
+    _typed(value, list, "services", "an array of [[services]] tables")
+    entries = []
+    for i, table in enumerate(value):
+        p = f"services[{i}]"
+        _entry(table, p, {"id", "name", "group", "hosts"}, ("id",))
+        entries.append(ServiceConfig(
+            id=_string(table["id"], f"{p}.id"), name=_string(table.get("name", ""), f"{p}.name"),
+            group=_string(table.get("group", ""), f"{p}.group"), hosts=_strings(table.get("hosts", []), f"{p}.hosts"),
+        ))
+    try:
+        merged = merge(default_catalog(), [household_service_table(e) for e in entries])
+    except CatalogError as exc:
+        raise ConfigError(str(exc)) from None
+    return tuple(entries), set(merged) | set(GROUPS)
+
+
+def household_service_table(entry: ServiceConfig) -> dict[str, Any]:
+    """A `[[services]]` entry as the catalog's merge() takes it (keys left out when not given)."""
+    table: dict[str, Any] = {"id": entry.id, "hosts": list(entry.hosts)}
+    if entry.name:
+        table["name"] = entry.name
+    if entry.group:
+        table["group"] = entry.group
+    return table
+
+
+def _profile_services(table: Any, path: str) -> ProfileServicesConfig:
+    _check_keys(table, path, {"block", "allow_only_during", "allow_rules_win"})
+    during = table.get("allow_only_during", {})
+    _typed(during, dict, f"{path}.allow_only_during", 'a table like { roblox = ["Saturday games"] }')
+    return ProfileServicesConfig(
+        block=_strings(table.get("block", []), f"{path}.block"),
+        allow_only_during=tuple((key, _strings(names, f"{path}.allow_only_during.{key}"))
+                                for key, names in during.items()),
+        allow_rules_win=_bool(table.get("allow_rules_win", False), f"{path}.allow_rules_win"),
+    )
+
+
+def _limits(value: Any, path: str) -> tuple[LimitConfig, ...]:
+    _typed(value, list, path, "an array of [[profiles.limits]] tables")
+    result: list[LimitConfig] = []
+    for i, table in enumerate(value):
+        p = f"{path}[{i}]"
+        _entry(table, p, {"name", "services", "minutes", "days", "shared"}, ("services", "minutes"))
+        services = tuple(dict.fromkeys(_strings(table["services"], f"{p}.services")))
+        if not services:
+            raise ConfigError(f"{p}.services: name at least one service or group")
+        days = _strings(table.get("days", list(DAYS)), f"{p}.days")
+        for j, day in enumerate(days):
+            if day not in DAYS:
+                raise ConfigError(f"{p}.days[{j}]: {day!r} is not a day ({', '.join(DAYS)})")
+        name = _string(table.get("name", ", ".join(services)), f"{p}.name").strip()
+        if not name:
+            raise ConfigError(f"{p}.name: must not be empty")
+        limit = LimitConfig(name=name, services=services, minutes=_int(table["minutes"], f"{p}.minutes", 0, 1440),
+                            days=tuple(dict.fromkeys(days)),
+                            shared=_bool(table.get("shared", False), f"{p}.shared"))
+        for other in result:
+            if other.name != name:
+                continue
+            if set(other.days) & set(limit.days):
+                raise ConfigError(f"{p}.days: the limit {name!r} already has minutes for "
+                                  f"{', '.join(d for d in DAYS if d in other.days and d in limit.days)}")
+            if (set(other.services), other.shared) != (set(services), limit.shared):
+                raise ConfigError(f"{p}: limits named {name!r} must cover the same services, shared alike")
+        result.append(limit)
+    return tuple(result)
+
+
+def _check_service_references(profiles: tuple[ProfileConfig, ...], known: set[str]) -> None:
+    """Every service id or group a profile names exists; windows name the profile's schedules."""
+    def check(items: tuple[str, ...], path: str) -> None:
+        for j, item in enumerate(items):
+            if item not in known:
+                raise ConfigError(f"{path}[{j}]: no service or group is called {item!r} "
+                                  "(see `guardian services list`)")
+
+    for i, profile in enumerate(profiles):
+        p = f"profiles[{i}]"
+        check(profile.services.block, f"{p}.services.block")
+        schedule_names = {s.name for s in profile.schedules}
+        for key, windows in profile.services.allow_only_during:
+            check((key,), f"{p}.services.allow_only_during")
+            for j, window in enumerate(windows):
+                if window not in schedule_names:
+                    raise ConfigError(f"{p}.services.allow_only_during.{key}[{j}]: the profile has no schedule "
+                                      f"named {window!r}")
+        for j, schedule in enumerate(profile.schedules):
+            check(schedule.block_services, f"{p}.schedules[{j}].block_services")
+        for j, limit in enumerate(profile.limits):
+            check(limit.services, f"{p}.limits[{j}].services")
 
 
 def _devices(value: Any, profile_names: set[str]) -> tuple[DeviceConfig, ...]:
@@ -826,13 +965,13 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
             "keep_days": config.log.keep_days,
             "max_mb": config.log.max_mb,
         },
+        "privacy": _privacy_dict(config.privacy),
         "https": {
             "name": config.https.name,
             "bypass": list(config.https.bypass),
             "leaf_cache_size": config.https.leaf_cache_size,
             "extra_ca_file": config.https.extra_ca_file,
         },
-        "privacy": _privacy_dict(config.privacy),
         "lists": [
             {"id": e.id, "name": e.name, "url": e.url, "format": e.format, "enabled": e.enabled}
             | ({"refresh": e.refresh} if e.refresh else {})
@@ -842,19 +981,26 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
             {
                 "name": pr.name, "lists": list(pr.lists), "block": list(pr.block), "allow": list(pr.allow),
                 "safe_search": pr.safe_search, "youtube": pr.youtube, "pac_fallback": pr.pac_fallback,
+                "block_file_types": list(pr.block_file_types),
                 "https_block_page": pr.https_block_page, "inspect_https": pr.inspect_https,
                 "inspect_hosts": list(pr.inspect_hosts),
-                "block_file_types": list(pr.block_file_types),
                 "schedules": [
                     {"name": s.name, "days": list(s.days), "from": s.start, "to": s.end,
                      "block": "all" if s.block_all else list(s.block)}
                     | ({"block_file_types": list(s.block_file_types)} if s.block_file_types else {})
+                    | ({"block_services": list(s.block_services)} if s.block_services else {})
                     for s in pr.schedules
                 ],
+                "services": {"block": list(pr.services.block),
+                             "allow_only_during": {k: list(v) for k, v in pr.services.allow_only_during},
+                             "allow_rules_win": pr.services.allow_rules_win},
+                "limits": [{"name": lim.name, "services": list(lim.services), "minutes": lim.minutes,
+                            "days": list(lim.days), "shared": lim.shared} for lim in pr.limits],
             } | ({"privacy": _privacy_dict(pr.privacy)} if pr.privacy else {})
             for pr in config.profiles
         ],
         "devices": [{"name": d.name, "match": list(d.match), "profile": d.profile} for d in config.devices],
+        "services": [household_service_table(s) for s in config.services],
     }
 
 

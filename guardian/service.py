@@ -128,9 +128,9 @@ class Guardian:
         self.proxy = ProxyServer(self.ctx, listener)
         self.scheduler = BackgroundScheduler(timezone=self.config.zone())
         self.control: ControlServer | None = None
-        # Created now so a first start prints the settings page's one-time set-up code at once.
+        web_socket = undo.enter_context(open_listener(self.config.web.listen, "the settings page"))
+        # Made once both ports are bound, so it logs the set-up code only for a start that works.
         self.web_app = create_app(self)
-        web_socket = undo.enter_context(open_listener(self.config.web.listen))
         self.web_server = create_web_server(self.web_app, web_socket)
         undo.callback(self.web_server.close)
 

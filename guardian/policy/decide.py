@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from guardian.config import Config, ProfileConfig
+from guardian.config import Config, ProfileConfig, household_service_table
 from guardian.filters import FilterEngine, infer_request_type
 from guardian.filters.compact import ListFile
 from guardian.filters.request_types import infer_type_from_fields
@@ -44,12 +44,15 @@ from .devices import DeviceDirectory, NeighbourTable, SeenDevices
 from .exchange import ExchangeRules, Review, ScheduledFileTypes
 from .filetypes import FileTypeRules
 from .inspection import inspection_of, inspects_https
+from .limits import UsageMeter
 from .pauses import PauseStore
 from .privacy import PrivacyRules
 from .removeparam import parse_removeparam
 from .rulesets import CUSTOM_LIST, RuleSet, compile_rules, split_rules
 from .safesearch import SafeSearch
 from .schedules import Window, ZoneClock, compile_window, until_text
+from .service_rules import Activity, ServiceRules
+from .services import ServiceIndex, default_catalog, merge
 from .settings_page import SettingsPageRoute
 
 EngineKey = tuple[tuple[str, str, str | ListFile], ...]  # ((list id, format, text or file), ...) by id
@@ -70,10 +73,11 @@ class _Profile(NamedTuple):
     block: RuleSet | None
     engine: FilterEngine | None
     safe: SafeSearch | None
+    exchange: ExchangeRules | None  # file kinds and privacy for allowed plain-HTTP requests
     https_block_page: bool
     inspect: str  # "off" | "hosts" | "all"
     inspect_hosts: frozenset[str]
-    exchange: ExchangeRules | None  # file kinds and privacy for allowed plain-HTTP requests
+    services: ServiceRules | None = None
 
 
 class _Who(NamedTuple):
@@ -101,6 +105,7 @@ class Policy:
         seen: SeenDevices | None = None,
         pauses: PauseStore | None = None,
         previous: Policy | None = None,
+        usage: UsageMeter | None = None,
     ) -> None:
         """Build a snapshot. `list_texts` maps list ids to their stored text or file (missing or
         disabled lists are left out and noted in `problems`); `previous` lends its
@@ -112,14 +117,18 @@ class Policy:
         self._seen = seen
         self._pauses = pauses
         self._list_names = {entry.id: entry.name for entry in config.lists}
+        self.services = ServiceIndex(merge(default_catalog(), [household_service_table(s) for s in config.services]))
+        # Without a shared meter (guardian check, tests) limits still apply, counted here.
+        self.usage = usage if usage is not None else UsageMeter(self.zone)
+        self.conflicts: list[str] = []  # parents' allow rules that a service block outranks
         self._bypass = frozenset(config.https.bypass)
         self._engines: dict[EngineKey, FilterEngine] = {}
         old_engines = previous._engines if previous is not None else {}
         profiles = {
             p.name: self._compile_profile(p, list_texts, cache_dir, old_engines) for p in config.profiles
         }
-        self._profiles = profiles
         self._settings_page = SettingsPageRoute(config.web)
+        self._profiles = profiles
         self._unknown = _who(None, profiles["default"])
         self._devices: DeviceDirectory[_Who] = DeviceDirectory(
             ((d.match, _who(d.name, profiles[d.profile])) for d in config.devices), neighbours
@@ -146,10 +155,11 @@ class Policy:
             block=compile_rules(blocks, f"{where}, block", self.problems),
             engine=self._lists_engine(profile, list_texts, cache_dir, old_engines),
             safe=safe if safe.enabled else None,
+            exchange=self._exchange_rules(profile, list_texts),
+            services=self._service_rules(profile, allows),
             https_block_page=profile.https_block_page,
             inspect=profile.inspect_https,
             inspect_hosts=frozenset(profile.inspect_hosts),
-            exchange=self._exchange_rules(profile, list_texts),
         )
 
     def _exchange_rules(self, profile: ProfileConfig,
@@ -166,6 +176,18 @@ class Policy:
         if always is None and not scheduled and privacy.does_nothing:
             return None
         return ExchangeRules(profile.name, always, scheduled, privacy)
+    def _service_rules(self, profile: ProfileConfig, allows: list[str]) -> ServiceRules | None:
+        rules = ServiceRules.build(profile, self.services, self.usage)
+        if rules is not None and not rules.allow_rules_win:
+            for written in allows:
+                host = written.strip().removeprefix("@@").removeprefix("||").rstrip("^").lower()
+                found = self.services.lookup(host)
+                if found and any(s in rules.mentioned for s in found):
+                    name = self.services.services[found[0]].name
+                    self.conflicts.append(
+                        f"Profile {profile.name}: the allow rule {written.strip()} does not lift the rules for "
+                        f"{name}; its block or limit wins (turn on 'allow rules win' to change that)")
+        return rules
 
     def _lists_engine(
         self, profile: ProfileConfig, list_texts: Mapping[str, str | ListFile], cache_dir: Path | None,
@@ -194,15 +216,22 @@ class Policy:
 
     # ------------------------------------------------------------ deciding
 
-    def decide(self, request: RequestInfo, now: datetime | None = None) -> Verdict:
+    def decide(self, request: RequestInfo, now: datetime | None = None, *, count: bool = True) -> Verdict:
+        """`count` False: a re-decision of an open connection, which is not new use."""
         page = self._settings_page.verdict(request)
         if page is not None:
             return page
         timestamp = time.time() if now is None else now.timestamp()
+        verdict = self._decide(request, timestamp, count)
+        if count and verdict.activity is not None:
+            verdict.activity(timestamp)
+        return verdict
+
+    def _decide(self, request: RequestInfo, timestamp: float, count: bool) -> Verdict:
         who = self._devices.identify(request.client_ip)
         if who is None:
             who = self._unknown
-            if self._seen is not None:
+            if self._seen is not None and count:
                 self._seen.note(request.client_ip, timestamp)
         if request.method == "CONNECT":
             return self._evaluate(who, request.client_ip, "CONNECT", request.host, None, "",
@@ -247,7 +276,8 @@ class Policy:
             reason = f"{reason}; {note}" if reason else note
         return Verdict(allowed=True, connect_host=verdict.connect_host, target=review.target or verdict.target,
                        device=verdict.device, profile=verdict.profile, reason=reason, rule=verdict.rule,
-                       list_id=verdict.list_id, schedule=verdict.schedule, edits=review.edits)
+                       list_id=verdict.list_id, schedule=verdict.schedule, edits=review.edits,
+                       activity=verdict.activity)
 
     def profile_for(self, client_ip: str) -> str:
         """The name of the profile a device at `client_ip` gets (its PAC file depends on it)."""
@@ -332,6 +362,32 @@ class Policy:
         except KeyError:
             return None
 
+    def usage_report(self, url: str, client_ip: str, at: datetime | None = None) -> dict[str, Any]:
+        """`service`, `limit`, `used_minutes`, `left_minutes` for guardian check: the
+        service `url` (or a bare host) belongs to and the time left under its limit."""
+        if at is not None and at.tzinfo is None:
+            at = at.replace(tzinfo=self.zone)
+        timestamp = time.time() if at is None else at.timestamp()
+        who = self._devices.identify(client_ip) or self._unknown
+        host = (urlsplit(url).hostname or "") if "://" in url else url.strip().lower().partition(":")[0]
+        host = host.rstrip(".")
+        found = self.services.lookup(host)
+        report: dict[str, Any] = {"service": found[0] if found else None, "service_name": None, "limit": None,
+                                  "used_minutes": None, "left_minutes": None}
+        if not found:
+            return report
+        report["service_name"] = self.services.services[found[0]].name
+        rules = who.profile.services
+        if rules is None:
+            return report
+        outcome = rules.check(found, who.device, client_ip, self._clock.minute_of_week(timestamp), timestamp)
+        if outcome is not None and outcome.limit is not None:
+            holder, name, allowed = outcome.limit
+            day, _ = self.usage.day_of(timestamp)
+            used = self.usage.used(day, holder, name)
+            report.update(limit=name, used_minutes=used, left_minutes=max(0, allowed - used))
+        return report
+
     def _evaluate(
         self, who: _Who, client_ip: str, method: str, host: str, url: str | None, target: str,
         source_url: str | None, request_type: str | None, accept: str | None, timestamp: float,
@@ -342,6 +398,7 @@ class Policy:
             entry = self._pauses.find(profile.name, who.device, host, timestamp)
             if entry is not None:
                 return self._allow(who, host, url, target, entry.describe(self.zone), None, None)
+        counts: Activity | None = None
 
         if profile.schedules:
             minute = self._clock.minute_of_week(timestamp)
@@ -357,10 +414,24 @@ class Policy:
                 return self._block(who, client_ip, method, host, url, request_type, accept, reason,
                                    rule, CUSTOM_LIST if rule else None, schedule.name)
 
+        services = profile.services
+        if services is not None:
+            found = self.services.lookup(host)
+            outcome = None if found is None else services.check(
+                found, who.device, client_ip, self._clock.minute_of_week(timestamp), timestamp)
+            if outcome is not None:
+                lifted = services.allow_rules_win and profile.allow is not None and \
+                    profile.allow.match(host, url, source_url, request_type) is not None
+                if outcome.reason is not None and not lifted:
+                    return self._block(who, client_ip, method, host, url, request_type, accept, outcome.reason,
+                                       None, None, outcome.schedule)
+                if outcome.counts and not lifted:
+                    counts = Activity(self.usage, outcome.counts)
+
         if profile.allow is not None:
             rule = profile.allow.match(host, url, source_url, request_type)
             if rule is not None:
-                return self._allow(who, host, url, target, "Allowed by a parent's rule", rule, CUSTOM_LIST)
+                return self._allow(who, host, url, target, "Allowed by a parent's rule", rule, CUSTOM_LIST, counts)
 
         if profile.block is not None:
             rule = profile.block.match(host, url, source_url, request_type)
@@ -378,8 +449,8 @@ class Policy:
             if decision.rule is not None:
                 name = self._list_names.get(decision.list or "", decision.list)
                 return self._allow(who, host, url, target, f'Allowed by an exception in the list "{name}"',
-                                   decision.rule, decision.list)
-        return self._allow(who, host, url, target, None, None, None)
+                                   decision.rule, decision.list, counts)
+        return self._allow(who, host, url, target, None, None, None, counts)
 
     def inspects(self, profile_name: str, host: str) -> bool:
         """Whether this profile's HTTPS connections to `host` are decrypted, so rules with a
@@ -393,7 +464,7 @@ class Policy:
         return inspect, "Not inspected: on the list of sites Guardian never decrypts" if bypassed else None
 
     def _allow(self, who: _Who, host: str, url: str | None, target: str, reason: str | None,
-               rule: str | None, list_id: str | None) -> Verdict:
+               rule: str | None, list_id: str | None, activity: Activity | None = None) -> Verdict:
         intercept = None
         if url is None and who.profile.inspect != "off":
             inspect, why_not = self._inspection(who.profile, host)
@@ -408,12 +479,12 @@ class Policy:
                     target=SafeSearch.target(safe_host, target) if url is not None else None,
                     device=who.device, profile=who.profile.name,
                     reason=reason or f"Safe search: connected to {safe_host}", rule=rule, list_id=list_id,
-                    intercept=intercept,
+                    activity=activity, intercept=intercept,
                 )
-        if reason is None and intercept is None:
+        if reason is None and activity is None and intercept is None:
             return who.allowed
         return Verdict(allowed=True, device=who.device, profile=who.profile.name, reason=reason, rule=rule,
-                       list_id=list_id, intercept=intercept)
+                       list_id=list_id, activity=activity, intercept=intercept)
 
     def _block(
         self, who: _Who, client_ip: str, method: str, host: str, url: str | None,
@@ -475,3 +546,7 @@ class PolicyHolder:
 
     def decide(self, request: RequestInfo) -> Verdict:
         return self._policy.decide(request)
+
+    def still_allowed(self, request: RequestInfo) -> bool:
+        """Would an open connection for `request` be allowed now? (No use is counted.)"""
+        return self._policy.decide(request, count=False).allowed

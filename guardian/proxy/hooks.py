@@ -9,7 +9,7 @@ calls.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -82,9 +82,12 @@ class Verdict:
     rule: str | None = None
     list_id: str | None = None
     schedule: str | None = None
+    edits: Edits | None = None
+    # Set for a service under a time limit: call with (Unix time, bytes a tunnel moved in
+    # that minute so far) while the connection is open; the decider counts the minute.
+    activity: Callable[[float, int | None], None] | None = None
     # CONNECT only: "page" = a blocked tunnel may be answered inside TLS with Guardian's certificate
     intercept: str | None = None
-    edits: Edits | None = None
 
 
 ALLOW = Verdict(allowed=True)

@@ -145,7 +145,9 @@ class Interceptor:
             record.error_kind = "client"
             return False
         self.trust.note(conn.client_ip, True)
-        record.reason = verdict.reason or "Inspected"
+        # The tunnel itself is not the decision: every request inside gets its own record.
+        record.action, record.rule, record.list_id, record.schedule = "allowed", None, None, None
+        record.reason = "Inspected: each request inside is decided and logged on its own"
         name = stream.server_name or host
         inner = InspectedConnection(inner_context_for(conn.ctx, self), stream, conn.client_ip, name, port, self)
         try:

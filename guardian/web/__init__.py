@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from flask import Flask, Response, render_template
 
+from guardian.version import describe_version
+
 from . import security
 from .blueprints import api, auth, dashboard, devices, guide, lists, log, profiles, settings, tester
 from .credentials import Credentials
@@ -38,6 +40,7 @@ def create_app(services: Services) -> Flask:
         refresher=ListRefresher(lambda ids, force: services.refresh_lists(ids, force)),
     )
     app.extensions["guardian"] = state
+    app.jinja_env.globals["guardian_version"] = describe_version()
     if not credentials.has_password():
         state.setup_code()  # printed to the log now, so it is there when someone opens the page
     security.configure(app)

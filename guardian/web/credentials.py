@@ -9,6 +9,8 @@
 - `web-sessions.json`: the ids of the browser sessions that are logged in, with their
   start. Logging out removes one, a password change removes all, so a copied cookie
   stops working on the server, not only in the browser that logged out.
+- `setup-code`: the one-time set-up code of the running service (a new one at every start,
+  until a password is set), for `guardian setup-code`: the log holds every start's code.
 
 Every write is atomic (guardian.fsutil), so a power cut never leaves a half-written
 secret. The files are read on every use rather than cached: `guardian set-password`
@@ -38,6 +40,9 @@ SECRET_FILE = "web-secret"
 TOKEN_FILE = "api-token"
 SESSIONS_FILE = "web-sessions.json"
 MAX_SESSIONS = 64  # beyond this the oldest login is ended
+SETUP_CODE_FILE = "setup-code"
+_CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: it is read off a console
+_CODE_FORM = re.compile(f"[{_CODE_ALPHABET}]{{4}}(?:-[{_CODE_ALPHABET}]{{4}}){{2}}")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024  # scrypt of a megabyte would be a cheap way to keep the CPU busy
 PRIVATE = 0o600
@@ -87,6 +92,7 @@ class Credentials:
         # whoever knew the old password may have copied the token or a session cookie
         self.new_api_token()
         self._write_sessions({})
+        (self.data_dir / SETUP_CODE_FILE).unlink(missing_ok=True)  # used up
 
     def verify(self, password: str) -> bool:
         stored = self._stored_hash()
@@ -134,6 +140,18 @@ class Credentials:
             live = self._sessions()
             if live.pop(sid, None) is not None:
                 self._write_sessions(live)
+    def new_setup_code(self) -> str:
+        code = "-".join("".join(secrets.choice(_CODE_ALPHABET) for _ in range(4)) for _ in range(3))
+        atomic_write_text(self.data_dir / SETUP_CODE_FILE, code + "\n", mode=PRIVATE)
+        return code
+
+    def stored_setup_code(self) -> str | None:
+        """The running service's set-up code; None without one (not started, or a password is set)."""
+        try:
+            code = (self.data_dir / SETUP_CODE_FILE).read_text(encoding="ascii").strip()
+        except (FileNotFoundError, UnicodeDecodeError):
+            return None
+        return code if _CODE_FORM.fullmatch(code) and not self.has_password() else None
 
     # ------------------------------------------------------------ random secrets
 
