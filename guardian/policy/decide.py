@@ -279,6 +279,11 @@ class Policy:
                        list_id=verdict.list_id, schedule=verdict.schedule, edits=review.edits,
                        activity=verdict.activity)
 
+    def device_for(self, client_ip: str) -> str | None:
+        """The named device at `client_ip`, None for a device not named in the settings."""
+        who = self._devices.identify(client_ip)
+        return who.device if who is not None else None
+
     def profile_for(self, client_ip: str) -> str:
         """The name of the profile a device at `client_ip` gets (its PAC file depends on it)."""
         return (self._devices.identify(client_ip) or self._unknown).profile.name

@@ -15,6 +15,7 @@ from ..editing import save
 from ..forms import FieldError
 from ..state import services
 from .dashboard import start_of_today
+from .trust import trust_by_device
 
 bp = Blueprint("devices", __name__)
 PAUSE_CHOICES = (15, 30, 60, 120)
@@ -46,7 +47,8 @@ def index() -> str:
     config = services().config
     return render_template("devices/index.html", title="Devices", devices=config.devices,
                            profiles=[p.name for p in config.profiles], seen=unnamed_devices(),
-                           today=_requests_today(), pauses=pauses_by_device(), choices=PAUSE_CHOICES)
+                           today=_requests_today(), pauses=pauses_by_device(), choices=PAUSE_CHOICES,
+                           trust=trust_by_device())
 
 
 def _profile_field() -> str:
