@@ -26,6 +26,7 @@ blocked or an allowed Verdict leaves here; the proxy core connects afterwards, i
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 from datetime import datetime
@@ -49,7 +50,7 @@ from .pauses import PauseStore
 from .privacy import PrivacyRules
 from .removeparam import parse_removeparam
 from .rulesets import CUSTOM_LIST, RuleSet, compile_rules, split_rules
-from .safesearch import SafeSearch
+from .safesearch import SafeSearch, YouTubeRestrict
 from .schedules import Window, ZoneClock, compile_window, until_text
 from .service_rules import Activity, ServiceRules
 from .services import ServiceIndex, default_catalog, merge
@@ -243,9 +244,15 @@ class Policy:
                                  request.target, headers.get("referer"), request_type, headers.get("accept"),
                                  timestamp)
         exchange = who.profile.exchange
-        if exchange is None or not verdict.allowed:
-            return verdict
-        return self._review(exchange, who, request, url, request_type, verdict, timestamp)
+        if exchange is not None and verdict.allowed:
+            verdict = self._review(exchange, who, request, url, request_type, verdict, timestamp)
+        safe = who.profile.safe
+        if verdict.allowed and safe is not None and request.scheme == "https":
+            # Inside an inspected tunnel YouTube's own header works too, beside its restricted address.
+            mode = safe.youtube_restrict(request.host)
+            if mode is not None:
+                verdict = dataclasses.replace(verdict, edits=YouTubeRestrict(mode, verdict.edits))
+        return verdict
 
     def _review(self, exchange: ExchangeRules, who: _Who, request: RequestInfo, url: str,
                 request_type: str | None, verdict: Verdict, timestamp: float) -> Verdict:
