@@ -636,9 +636,11 @@ def _lists(value: Any) -> tuple[ListConfig, ...]:
 def _rules(value: Any, path: str, kind: str) -> tuple[str, ...]:
     """A parents' rule list, kept as written; a rule that can never match, or an allow
     rule covering a whole top-level domain, is refused (policy.parent_rules reads them)."""
+    rules = _strings(value, path)
+    if not rules:
+        return rules
     from guardian.policy.parent_rules import normalise_rule  # the policy package imports this module
 
-    rules = _strings(value, path)
     for i, text in enumerate(rules):
         typed = normalise_rule(text, kind, confirmed=True, probe=False)
         if typed.error and not typed.unusable:

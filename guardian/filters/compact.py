@@ -45,10 +45,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .hosts import FORMATS, detect_format, domain_line, hosts_line
-from .index import rule_kind
+from .index import rule_kind, too_broad
 from .report import ParseReport
 from .request_types import ALL_TYPES
-from .rules import HOST_ANCHOR, NetworkRule, Skipped, parse_line
+from .rules import HOST_ANCHOR, NetworkRule, Refused, Skipped, parse_line
 
 FORMAT_VERSION = 1
 SUFFIX = ".compact"
@@ -228,9 +228,16 @@ def read_list_file(name: str, data: bytes, fmt: str = "auto") -> CompactRead | N
                     add_fingerprint(crc32(parsed.host.encode("ascii")))  # type: ignore[union-attr]
                     add_offset(offset)
                     kinds["host"] += 1
-                else:
-                    rules.append((number, parsed))
-                    kinds[rule_kind(parsed)] += 1
+                    continue
+                # the same refusals as the token index's reader (index.read_list)
+                broad = too_broad(parsed)
+                if broad is not None:
+                    report.add_refused(number, line.strip(), broad)
+                    continue
+                rules.append((number, parsed))
+                kinds[rule_kind(parsed)] += 1
+            elif isinstance(parsed, Refused):
+                report.add_refused(number, line.strip(), parsed.reason)
             elif isinstance(parsed, Skipped):
                 report.skipped[parsed.reason] += 1
             else:

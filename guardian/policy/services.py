@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from guardian.lists.catalog import lists_dir
+import guardian
 
 GROUPS = {
     "video": "Video", "social": "Social media", "chat": "Chat", "games": "Games", "music": "Music",
@@ -50,7 +50,8 @@ def valid_host(host: str) -> bool:
 
 
 def catalog_path() -> Path:
-    return lists_dir() / "services.toml"
+    # lists/ beside the package (guardian.lists.catalog.lists_dir(), without importing that package)
+    return Path(guardian.__file__).resolve().parent.parent / "lists" / "services.toml"
 
 
 def load_catalog(path: Path | None = None) -> dict[str, Service]:

@@ -123,6 +123,13 @@ format = "domains"
 id = "careless"
 url = "{careless}"
 format = "abp"
+
+# A blocked tunnel answered with a plain 403 (not the block page inside TLS): this test
+# is about which rules apply, and reads the reason from the header.
+[[profiles]]
+name = "default"
+lists = ["starter", "careless"]
+https_block_page = false
 ''')
         try:
             port = guardian.proxy.address[1]
