@@ -44,7 +44,7 @@ from guardian.policy.limits import UsageMeter
 from guardian.policy.usage import add_minutes, usage_rows
 from guardian.proxy.context import FanOutRecorder, ProxyContext, ProxySettings
 from guardian.proxy.server import ProxyServer, open_listener
-from guardian.tls.ca import CAError, CertificateAuthority, household_name
+from guardian.tls.ca import CAError, CertificateAuthority, household_name, tls_dir
 from guardian.tls.intercept import Interceptor
 from guardian.web import create_app
 from guardian.web.services import ConfigConflict
@@ -176,7 +176,8 @@ class Guardian:
             log.warning("HTTPS block pages are off: %s", exc)
             return None
         log.info("HTTPS: Guardian's certificate is %r (SHA-256 %s)", ca.common_name, ca.fingerprint())
-        return Interceptor(ca, self.config.https.leaf_cache_size, self.config.https.extra_ca_file)
+        return Interceptor(ca, self.config.https.leaf_cache_size, self.config.https.extra_ca_file,
+                           tls_dir(self.data_dir) / "trust.json")
 
     def _fetch_missing_local_lists(self) -> None:
         """Lists on this machine (paths, file:// URLs) are stored before the first build,
@@ -433,7 +434,8 @@ class Guardian:
                 ca = CertificateAuthority.load(self.data_dir)
             except CAError as exc:
                 return {"ok": False, "error": str(exc)}
-            self.ctx.tls = Interceptor(ca, self.config.https.leaf_cache_size, self.config.https.extra_ca_file)
+            self.ctx.tls = Interceptor(ca, self.config.https.leaf_cache_size, self.config.https.extra_ca_file,
+                                       tls_dir(self.data_dir) / "trust.json")
             return {"ok": True}
 
         def usage(request: dict[str, Any]) -> dict[str, Any]:
