@@ -651,7 +651,7 @@ summary() {
         echo "Guardian is staged under $PREFIX (nothing outside it was changed)."
         return
     fi
-    echo "Guardian $("$DEST_VENV/bin/guardian" --version 2>/dev/null | sed 's/^guardian //') is installed."
+    echo "Guardian is installed: version $("$DEST_VENV/bin/guardian" --version 2>/dev/null | sed 's/^guardian //')."
     if [[ "$started" -ne 1 ]]; then
         echo
         echo "It is not running. Start it with systemd (sudo systemctl enable --now guardian), or by hand:"
