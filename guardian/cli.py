@@ -47,6 +47,21 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _config_check(args: argparse.Namespace) -> int:
+    from guardian.lastgood import find_problems_in, last_good_path
+
+    path = find_config_path(args.config)
+    problems = find_problems_in(path) if path is not None else []
+    if problems:
+        print(f"guardian: {path} has {len(problems)} problem{'s' * (len(problems) != 1)}:", file=sys.stderr)
+        for problem in problems:
+            print(f"  {path}:{problem.line or '?'}: {problem.message}", file=sys.stderr)
+        if last_good_path(path).is_file():
+            print(f"Guardian keeps running on the last-known-good copy {last_good_path(path)} until the file "
+                  "is fixed (or that copy is put back from the settings page).", file=sys.stderr)
+        else:
+            print("There is no last-known-good copy: guardian serve will not start until the file is fixed.",
+                  file=sys.stderr)
+        return 2
     config = load_config(args.config)
     print(describe(config), end="")
     return 0
@@ -54,11 +69,11 @@ def _config_check(args: argparse.Namespace) -> int:
 
 def _stored_policy(config: Config):
     """The policy a running service with this configuration applies, built from the stored lists."""
-    from guardian.lists import ListStore, texts_for
+    from guardian.lists import ListStore, sources_for
     from guardian.policy import PauseStore, Policy
 
     store = ListStore.for_data_dir(config.data_dir)
-    return Policy(config, texts_for(config, store), cache_dir=config.data_dir / "cache" / "filters",
+    return Policy(config, sources_for(config, store), cache_dir=config.data_dir / "cache" / "filters",
                   pauses=PauseStore.for_data_dir(config.data_dir))
 
 
@@ -162,6 +177,17 @@ def _set_password(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     return set_password_command(Path(args.data_dir) if args.data_dir else config.data_dir, args.stdin)
+
+
+def _ca(args: argparse.Namespace) -> int:
+    from guardian.tls import commands as ca_commands
+
+    config = load_config(args.config)
+    if args.ca_command == "show":
+        return ca_commands.show_command(config)
+    if args.ca_command == "export":
+        return ca_commands.export_command(config, args.der, args.output)
+    return ca_commands.renew_command(config)
 
 
 def _setup_code(args: argparse.Namespace) -> int:
@@ -281,6 +307,19 @@ def build_parser() -> argparse.ArgumentParser:
     cache = commands.add_parser("cache", parents=[common], help="the running service's static-asset cache")
     cache.add_argument("cache_command", choices=("stats", "clear"))
     cache.set_defaults(func=_cache)
+
+    ca = commands.add_parser("ca", parents=[common], help="Guardian's certificate for HTTPS block pages")
+    ca.set_defaults(func=_ca)
+    ca_commands = ca.add_subparsers(dest="ca_command", required=True, metavar="COMMAND")
+    ca_commands.add_parser("show", parents=[common], help="name, fingerprint and validity")
+    export = ca_commands.add_parser("export", parents=[common], help="the certificate, to install on a device")
+    export_format = export.add_mutually_exclusive_group()
+    export_format.add_argument("--pem", dest="der", action="store_false", help="PEM text (the default)")
+    export_format.add_argument("--der", dest="der", action="store_true", help="binary DER (.crt for Windows)")
+    export.set_defaults(der=False)
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    ca_commands.add_parser("renew", parents=[common],
+                           help="make a new certificate (every device must trust it again)")
     return parser
 
 

@@ -24,11 +24,16 @@ from guardian.config import (
     Config,
     ConfigError,
     DeviceConfig,
+    HttpsConfig,
+    LimitConfig,
     ListConfig,
     LogConfig,
+    PrivacyConfig,
     ProfileConfig,
+    ProfileServicesConfig,
     ProxyConfig,
     RefreshConfig,
+    ServiceConfig,
     WebConfig,
     parse_config,
 )
@@ -36,7 +41,7 @@ from guardian.config import (
 DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 
 # Keys whose TOML spelling is not a dataclass field (ScheduleConfig has start/end/block_all).
-SCHEDULE_KEYS = {"name", "days", "from", "to", "block"}
+SCHEDULE_KEYS = {"name", "days", "from", "to", "block", "block_file_types", "block_services"}
 TOP_LEVEL_KEYS = {"data_dir", "timezone"}
 
 _FENCE = re.compile(r"^(?P<before>[^\n]*)\n```toml[ \t]*\n(?P<body>.*?)^```[ \t]*$", re.M | re.S)
@@ -59,8 +64,13 @@ TABLES: dict[str, tuple[str, set[str]]] = {
     "profiles": ("`[[profiles]]`", _fields(ProfileConfig)),
     "schedules": ("`[[profiles.schedules]]`", SCHEDULE_KEYS),
     "devices": ("`[[devices]]`", _fields(DeviceConfig)),
+    "profile services": ("`[profiles.services]`", _fields(ProfileServicesConfig)),
+    "limits": ("`[[profiles.limits]]`", _fields(LimitConfig)),
+    "services": ("`[[services]]`", _fields(ServiceConfig)),
     "cache": ("`[cache]`", _fields(CacheConfig)),
     "log": ("`[log]`", _fields(LogConfig)),
+    "privacy": ("`[privacy]`", _fields(PrivacyConfig)),
+    "https": ("`[https]`", _fields(HttpsConfig)),
 }
 
 # A TOML text whose only fault is the unknown key `zz_unknown` in the given table.
@@ -73,8 +83,13 @@ PROBES = {
     "profiles": "[[profiles]]\nzz_unknown = 1\n",
     "schedules": '[[profiles]]\nname = "p"\n[[profiles.schedules]]\nzz_unknown = 1\n',
     "devices": "[[devices]]\nzz_unknown = 1\n",
+    "profile services": '[[profiles]]\nname = "p"\n[profiles.services]\nzz_unknown = 1\n',
+    "limits": '[[profiles]]\nname = "p"\n[[profiles.limits]]\nzz_unknown = 1\n',
+    "services": "[[services]]\nzz_unknown = 1\n",
     "cache": "[cache]\nzz_unknown = 1\n",
     "log": "[log]\nzz_unknown = 1\n",
+    "privacy": "[privacy]\nzz_unknown = 1\n",
+    "https": "[https]\nzz_unknown = 1\n",
 }
 
 

@@ -109,6 +109,8 @@ class ProxyServer:
     def _reap_loop(self) -> None:
         while not self.ctx.stopping.wait(5):
             self.ctx.pool.reap()
+            if self.ctx.tls is not None:
+                self.ctx.tls.pool.reap()
 
     def stop(self, grace: float = 10.0) -> None:
         """Stop accepting, close idle connections, let busy ones finish within `grace` seconds."""
@@ -133,3 +135,5 @@ class ProxyServer:
             with contextlib.suppress(OSError):
                 conn.sock.shutdown(socket.SHUT_RDWR)
         self.ctx.pool.close()
+        if self.ctx.tls is not None:
+            self.ctx.tls.pool.close()

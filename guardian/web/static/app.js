@@ -19,8 +19,11 @@ function checkRule(input) {
       });
       const answer = await response.json();
       output.textContent = answer.ok ? answer.explanation : (answer.explanation || answer.error);
-      output.className = "explain " + (answer.ok ? "good" : "bad");
+      output.className = "explain " + (answer.ok && !answer.confirm && !(answer.warnings || []).length ? "good" : "bad");
       input.setCustomValidity(answer.ok ? "" : output.textContent);
+      // A rule that blocks (or allows) every site is saved only with "I mean it" ticked.
+      const confirm = input.form.querySelector("label.confirm");
+      if (confirm) confirm.hidden = !answer.confirm;
     }, 250);
   });
 }
