@@ -315,8 +315,8 @@ def main() -> int:
             tunnels.append(("before HTTPS", *start_guardian(workdir, base_config, args.base)))
         procs += [proc for _, proc, _ in tunnels]
         speeds: dict[str, list[float]] = {name: [] for name, _, _ in tunnels}
-        for _ in range(7):  # short and many: the ratio of two identical paths is mostly noise otherwise
-            for name, _, proxy_port in tunnels:
+        for i in range(7):  # short, many, in alternating order: on a busy machine noise is large
+            for name, _, proxy_port in (tunnels if i % 2 == 0 else tunnels[::-1]):
                 speeds[name].append(tunnel_mbps(proxy_port, plain_port))
         print("plain tunnel (not inspected), 512 MiB, median of 7")
         for name in speeds:
