@@ -14,7 +14,6 @@ be decrypted and encrypted again), so they are copied through Python.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import queue
 import select
 import socket
@@ -22,7 +21,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from guardian.proxy.context import ProxyContext, ProxySettings
 from guardian.proxy.framing import LengthBody, framing_for_request
@@ -31,6 +30,7 @@ from guardian.proxy.hooks import RequestInfo
 from guardian.proxy.http1 import MAX_HEAD, MAX_TARGET, parse_request_head
 from guardian.proxy.responses import error_response
 from guardian.proxy.stream import BufferedSocket
+from guardian.proxy.upstream import UpstreamPool
 from guardian.records import RequestRecord
 from guardian.tls.stream import HandshakeFailed, TLSStream
 
@@ -213,6 +213,18 @@ def relay_tls(client: TLSStream, origin: TLSStream, idle_timeout: float,
     return moved[client.fileno()], moved[origin.fileno()]
 
 
+class _InnerContext:
+    """The proxy's context with the TLS connection pool in place of the plain one. Every
+    other attribute is read from the proxy's own context when asked, so a reload (new
+    settings, a new decider) reaches a long-lived inspected tunnel at its next request."""
+
+    def __init__(self, outer: ProxyContext, pool: UpstreamPool) -> None:
+        self._outer = outer
+        self.pool = pool
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._outer, name)
+
+
 def inner_context_for(ctx: ProxyContext, interceptor: Interceptor) -> ProxyContext:
-    """The shared context with the TLS connection pool in place of the plain one."""
-    return dataclasses.replace(ctx, pool=interceptor.pool)
+    return _InnerContext(ctx, interceptor.pool)  # type: ignore[return-value]

@@ -287,3 +287,12 @@ def test_a_client_that_leaves_mid_download_frees_the_connection(inspecting_proxy
     tab.tls.close()
     record = proxy.recorder.wait_for(1, timeout=10)[0]
     assert record.target == f"/stream/{100 * 2**20}" and record.bytes_to_client < 100 * 2**20
+
+
+def test_a_reload_reaches_an_open_inspected_tunnel(inspecting_proxy, tls_origin, ca_file, tmp_path):
+    proxy = inspecting_proxy()
+    tab = Browser(proxy, "site.test", tls_origin.port, ca_file)
+    assert tab.get("/later").status == 200
+    stricter = POLICY.format(data_dir=tmp_path, mode="all").replace('block = [', 'block = ["||site.test^*/later", ')
+    proxy.ctx.decider = PolicyHolder(Policy(parse_config(stricter), {}))  # what a reload swaps in
+    assert tab.get("/later", "Accept: text/html").status == 403
