@@ -621,7 +621,9 @@ class ClientConnection:
         record.status = 200
         try:
             self._send(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            self._tunnel(settings, upstream.sock)
+            # The site named inside the TLS handshake (SNI) is decided too; the stricter wins.
+            if self.ctx.tls is None or self.ctx.tls.sni_allowed(self, settings, host, port, record):
+                self._tunnel(settings, upstream.sock)
         finally:
             upstream.close()
         return False
