@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -39,6 +39,7 @@ from guardian.filters import FilterEngine, infer_request_type
 from guardian.filters.compact import ListFile
 from guardian.filters.request_types import infer_type_from_fields
 from guardian.proxy.hooks import RequestInfo, Verdict
+from guardian.service_catalog import ServiceIndex, default_catalog, merge
 
 from .blockpage import BlockInfo, page_response, stand_in_response, wants_page
 from .devices import DeviceDirectory, NeighbourTable, SeenDevices
@@ -53,7 +54,6 @@ from .rulesets import CUSTOM_LIST, RuleSet, compile_rules, split_rules
 from .safesearch import SafeSearch, YouTubeRestrict
 from .schedules import Window, ZoneClock, compile_window, until_text
 from .service_rules import Activity, ServiceRules
-from .services import ServiceIndex, default_catalog, merge
 from .settings_page import SettingsPageRoute
 
 EngineKey = tuple[tuple[str, str, str | ListFile], ...]  # ((list id, format, text or file), ...) by id
@@ -107,11 +107,13 @@ class Policy:
         pauses: PauseStore | None = None,
         previous: Policy | None = None,
         usage: UsageMeter | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """Build a snapshot. `list_texts` maps list ids to their stored text or file (missing or
         disabled lists are left out and noted in `problems`); `previous` lends its
         engines for lists whose text did not change."""
         self.config = config
+        self.clock = clock  # Unix time of a decision made "now"; tests move it
         self.zone = config.zone()
         self.problems: list[str] = []
         self._clock = ZoneClock(self.zone)
@@ -120,7 +122,7 @@ class Policy:
         self._list_names = {entry.id: entry.name for entry in config.lists}
         self.services = ServiceIndex(merge(default_catalog(), [household_service_table(s) for s in config.services]))
         # Without a shared meter (guardian check, tests) limits still apply, counted here.
-        self.usage = usage if usage is not None else UsageMeter(self.zone)
+        self.usage = usage if usage is not None else UsageMeter(self.zone, clock=clock)
         self.conflicts: list[str] = []  # parents' allow rules that a service block outranks
         self._bypass = frozenset(config.https.bypass)
         self._engines: dict[EngineKey, FilterEngine] = {}
@@ -131,6 +133,7 @@ class Policy:
         self._settings_page = SettingsPageRoute(config.web)
         self._profiles = profiles
         self._unknown = _who(None, profiles["default"])
+        self.service_rules = {name: p.services for name, p in profiles.items() if p.services is not None}
         self._devices: DeviceDirectory[_Who] = DeviceDirectory(
             ((d.match, _who(d.name, profiles[d.profile])) for d in config.devices), neighbours
         )
@@ -222,7 +225,7 @@ class Policy:
         page = self._settings_page.verdict(request)
         if page is not None:
             return page
-        timestamp = time.time() if now is None else now.timestamp()
+        timestamp = self.clock() if now is None else now.timestamp()
         verdict = self._decide(request, timestamp, count)
         if count and verdict.activity is not None:
             verdict.activity(timestamp)
@@ -285,6 +288,14 @@ class Policy:
                        device=verdict.device, profile=verdict.profile, reason=reason, rule=verdict.rule,
                        list_id=verdict.list_id, schedule=verdict.schedule, edits=review.edits,
                        activity=verdict.activity)
+
+    def list_rule_counts(self) -> dict[str, int]:
+        """Rules in force per list id, for every list some profile uses (built-in ones too)."""
+        counts: dict[str, int] = {}
+        for engine in self._engines.values():
+            for list_id, report in engine.report.items():
+                counts[list_id] = report.rule_count
+        return counts
 
     def device_for(self, client_ip: str) -> str | None:
         """The named device at `client_ip`, None for a device not named in the settings."""

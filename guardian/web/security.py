@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, g, jsonify, redirect, render_template, request, session, url_for
 
+from .hosts import split_host
 from .state import web_state
 
 SESSION_LIFETIME = timedelta(days=7)
@@ -118,7 +119,19 @@ def api_error(status: int, message: str) -> Response:
     return response
 
 
+# Devices that auto-detect a proxy fetch the PAC file by the name `wpad` (docs/install.md);
+# that file is public and tells nothing a rebinding page could use.
+_WPAD_ENDPOINTS = frozenset({"guide.pac", "guide.wpad"})
+
+
+def _wpad_name(host: str) -> bool:
+    name = split_host(host)
+    return name == "wpad" or name.startswith("wpad.")
+
+
 def _check_host() -> Response | None:
+    if request.endpoint in _WPAD_ENDPOINTS and _wpad_name(request.host):
+        return None
     if not web_state().hosts.allowed(request.host):
         return Response("Unknown host name: use the settings page's own address.\n", 400,
                         mimetype="text/plain")
