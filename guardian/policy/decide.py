@@ -379,12 +379,6 @@ class Policy:
         return Verdict(allowed=False, device=who.device, profile=who.profile.name, reason=reason,
                        schedule=found.schedule.name if found.schedule else None), None
 
-    def _profile_config(self, who: _Who) -> ProfileConfig | None:
-        try:
-            return self.config.profile(who.profile.name)
-        except KeyError:
-            return None
-
     def usage_report(self, url: str, client_ip: str, at: datetime | None = None) -> dict[str, Any]:
         """`service`, `limit`, `used_minutes`, `left_minutes` for guardian check: the
         service `url` (or a bare host) belongs to and the time left under its limit."""
