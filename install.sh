@@ -168,6 +168,9 @@ try:
 except ConfigError as exc:
     print(exc)
     sys.exit(1)
+except ImportError as exc:  # a check that needs a package the venv brings (public suffixes)
+    print(exc)
+    sys.exit(3)
 ' "$DEST_CONFIG" 2>&1)" || status=$?
     case $status in
         0) note "existing $DEST_CONFIG is valid for this version" ;;

@@ -8,6 +8,11 @@ the headers a browser sends for its type): the mean time of `engine.match(url)` 
 of match plus request-type inference, and of `Policy.decide()` (device, pauses,
 schedules, the parents' rules, the lists, safe search). Target: decide <= 1.2x match.
 
+Then the cost of privacy rewriting and file kinds on the request path: the same decisions
+with the default `[privacy]` (tracking parameters, referrer, Global Privacy Control) and
+`block_file_types`, against `[privacy]` all off, on the same requests and on the same
+requests with tracking parameters added. Target: at most 3 us per request.
+
 Services: the same profile with blocked services, a service window and a daily limit
 (`[profiles.services]`, `[[profiles.limits]]`) against the same profile without them;
 the difference is what the service lookup costs a decision. Target: at most 2 us.
@@ -33,6 +38,26 @@ from guardian.proxy.hooks import RequestInfo
 DEST = {"script": "script", "image": "image", "stylesheet": "style", "sub_frame": "iframe", "main_frame": "document",
         "font": "font", "media": "video", "xmlhttprequest": "empty"}
 PASSES = 3
+CONFIG_TEXT = """
+[[lists]]
+id = "easylist"
+url = "{easylist}"
+[[lists]]
+id = "easyprivacy"
+url = "{easyprivacy}"
+[[profiles]]
+name = "default"
+lists = ["easylist", "easyprivacy"]
+block = ["||tiktok.com^"]
+allow = ["||school.example^"]
+block_file_types = ["programs", "mobile-apps"]
+"""
+PRIVACY_OFF = """
+[privacy]
+strip_tracking_parameters = false
+referer = "full"
+global_privacy_control = false
+"""
 
 
 def as_request(entry: dict) -> RequestInfo:
@@ -73,39 +98,33 @@ def timed(fn, items) -> float:
 
 def main() -> int:
     lists = read_lists()
-    config_text = f'''
-[[lists]]
-id = "easylist"
-url = "{LISTS_DIR / 'easylist.txt'}"
-[[lists]]
-id = "easyprivacy"
-url = "{LISTS_DIR / 'easyprivacy.txt'}"
-[[profiles]]
-name = "default"
-lists = ["easylist", "easyprivacy"]
-block = ["||tiktok.com^"]
-allow = ["||school.example^"]
-'''
-    config = parse_config(config_text)
-    policy = Policy(config, lists)
+    config_text = CONFIG_TEXT.format(easylist=LISTS_DIR / "easylist.txt", easyprivacy=LISTS_DIR / "easyprivacy.txt")
+    policy = Policy(parse_config(config_text), lists)
     with_services = Policy(parse_config(config_text + SERVICES), lists, previous=policy)
+    quiet_text = config_text.replace('block_file_types = ["programs", "mobile-apps"]\n', "") + PRIVACY_OFF
+    quiet = Policy(parse_config(quiet_text), lists, previous=policy)
     engine = FilterEngine.from_lists(lists)
     requests = [as_request(r) for r in load_requests()]
+    tagged = [RequestInfo(r.client_ip, r.method, r.scheme, r.host, r.port,
+                          r.target + ("&" if "?" in r.target else "?") + "utm_source=news&fbclid=abc",
+                          {**r.headers, "referer": "https://elsewhere.example/page"}) for r in requests]
     urls = [r.url for r in requests]
     for url in urls:  # first use builds each rule's matcher: measure the steady state
         engine.match(url)
-    for request in requests:
-        policy.decide(request)
+    for decider in (policy, with_services, quiet):
+        for request in requests + tagged:
+            decider.decide(request)
     match = timed(engine.match, urls)
     typed = [(r.url, r.method, dict(r.headers)) for r in requests]
     match_typed = timed(lambda t: engine.match(t[0], request_type=infer_request_type(t[1], t[0], t[2])), typed)
-    for request in requests:
-        with_services.decide(request)
     # Interleaved, best of each: the machine's load drifts between passes.
-    decide = decide_services = float("inf")
+    best = dict.fromkeys(("decide", "services", "quiet", "tagged", "tagged_quiet"), float("inf"))
     for _ in range(PASSES):
-        decide = min(decide, timed(policy.decide, requests))
-        decide_services = min(decide_services, timed(with_services.decide, requests))
+        for key, decider, items in (("decide", policy, requests), ("services", with_services, requests),
+                                    ("quiet", quiet, requests), ("tagged", policy, tagged),
+                                    ("tagged_quiet", quiet, tagged)):
+            best[key] = min(best[key], timed(decider.decide, items))
+    decide = best["decide"]
     hosts = [r.host for r in requests]
     lookup = timed(with_services.services.lookup, hosts)
     print(f"{len(requests)} requests, best of {PASSES} passes, mean microseconds per request")
@@ -113,9 +132,13 @@ allow = ["||school.example^"]
     print(f"{'match + request type inference':34} {match_typed:7.1f}   {match_typed / match:.2f}x")
     print(f"{'Policy.decide(request)':34} {decide:7.1f}   {decide / match:.2f}x match, "
           f"{decide / match_typed:.2f}x match+type")
-    print(f"{'decide with services and limits':34} {decide_services:7.1f}   "
-          f"+{decide_services - decide:.2f} us per decision (target <= 2)")
+    print(f"{'decide with services and limits':34} {best['services']:7.1f}   "
+          f"+{best['services'] - decide:.2f} us per decision (target <= 2)")
     print(f"{'ServiceIndex.lookup(host) alone':34} {lookup:7.2f}")
+    print(f"{'privacy + file kinds, as sent':34} {decide - best['quiet']:7.2f}   us added per request "
+          f"({best['quiet']:.1f} off, {decide:.1f} on; target <= 3)")
+    print(f"{'privacy + file kinds, with trackers':34} {best['tagged'] - best['tagged_quiet']:7.2f}   "
+          f"us added per request ({best['tagged_quiet']:.1f} off, {best['tagged']:.1f} on)")
     return 0
 
 

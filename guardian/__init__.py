@@ -1,3 +1,5 @@
 """Guardian: a household filtering web proxy."""
 
-__version__ = "0.1.0"
+from guardian.version import version
+
+__version__ = version()

@@ -58,7 +58,8 @@ class AccessLog:
         self.max_bytes = max_bytes
         self.keep = keep
         self.max_pending = max_pending
-        self.dropped = 0
+        self._dropped = 0
+        self._dropped_lock = threading.Lock()
         self._pending: collections.deque[RequestRecord] = collections.deque()
         self._reopen = threading.Event()
         self._stop = threading.Event()
@@ -67,9 +68,15 @@ class AccessLog:
         self._thread = threading.Thread(target=self._write_loop, name="access-log", daemon=True)
         self._thread.start()
 
+    @property
+    def dropped(self) -> int:
+        """Lines dropped because the queue was full."""
+        return self._dropped
+
     def record(self, record: RequestRecord) -> None:
         if len(self._pending) >= self.max_pending:
-            self.dropped += 1
+            with self._dropped_lock:  # many request threads count at once
+                self._dropped += 1
             return
         self._pending.append(record)
 
@@ -90,8 +97,10 @@ class AccessLog:
             try:
                 if self._reopen.is_set():
                     self._reopen.clear()
+                    # opened before the old one is closed: a failure leaves the writer a file
+                    new = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
                     self._file.close()
-                    self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+                    self._file = new
                 if lines:
                     self._file.write("".join(lines))
                     self._file.flush()
@@ -104,13 +113,18 @@ class AccessLog:
                 return
 
     def _rotate(self) -> None:
-        self._file.close()
-        if self.keep == 0:
-            os.truncate(self.path, 0)
-        else:
-            for n in range(self.keep - 1, 0, -1):
-                older = self.path.with_name(f"{self.path.name}.{n}")
-                if older.exists():
-                    os.replace(older, self.path.with_name(f"{self.path.name}.{n + 1}"))
-            os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
-        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+        """Rename the files, then reopen. The writer always ends with an open file: when a
+        rename fails (a full or read-only disk, a directory in the way) the log goes on
+        in the file it had, and rotation is tried again after the next write."""
+        try:
+            if self.keep == 0:
+                os.truncate(self.path, 0)
+            else:
+                for n in range(self.keep - 1, 0, -1):
+                    older = self.path.with_name(f"{self.path.name}.{n}")
+                    if older.exists():
+                        os.replace(older, self.path.with_name(f"{self.path.name}.{n + 1}"))
+                os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+        finally:
+            self._file.close()
+            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115

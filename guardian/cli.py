@@ -13,8 +13,9 @@ import signal
 import sys
 from pathlib import Path
 
-from guardian import __version__, control
+from guardian import control
 from guardian.config import LIST_FORMATS, Config, ConfigError, describe, find_config_path, load_config, parse_address
+from guardian.version import describe_version
 
 
 def _address(value: str):
@@ -46,6 +47,21 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _config_check(args: argparse.Namespace) -> int:
+    from guardian.lastgood import find_problems_in, last_good_path
+
+    path = find_config_path(args.config)
+    problems = find_problems_in(path) if path is not None else []
+    if problems:
+        print(f"guardian: {path} has {len(problems)} problem{'s' * (len(problems) != 1)}:", file=sys.stderr)
+        for problem in problems:
+            print(f"  {path}:{problem.line or '?'}: {problem.message}", file=sys.stderr)
+        if last_good_path(path).is_file():
+            print(f"Guardian keeps running on the last-known-good copy {last_good_path(path)} until the file "
+                  "is fixed (or that copy is put back from the settings page).", file=sys.stderr)
+        else:
+            print("There is no last-known-good copy: guardian serve will not start until the file is fixed.",
+                  file=sys.stderr)
+        return 2
     config = load_config(args.config)
     print(describe(config), end="")
     return 0
@@ -53,11 +69,11 @@ def _config_check(args: argparse.Namespace) -> int:
 
 def _stored_policy(config: Config):
     """The policy a running service with this configuration applies, built from the stored lists."""
-    from guardian.lists import ListStore, texts_for
+    from guardian.lists import ListStore, sources_for
     from guardian.policy import PauseStore, Policy
 
     store = ListStore.for_data_dir(config.data_dir)
-    return Policy(config, texts_for(config, store), cache_dir=config.data_dir / "cache" / "filters",
+    return Policy(config, sources_for(config, store), cache_dir=config.data_dir / "cache" / "filters",
                   pauses=PauseStore.for_data_dir(config.data_dir))
 
 
@@ -189,6 +205,24 @@ def _set_password(args: argparse.Namespace) -> int:
     return set_password_command(Path(args.data_dir) if args.data_dir else config.data_dir, args.stdin)
 
 
+def _ca(args: argparse.Namespace) -> int:
+    from guardian.tls import commands as ca_commands
+
+    config = load_config(args.config)
+    if args.ca_command == "show":
+        return ca_commands.show_command(config)
+    if args.ca_command == "export":
+        return ca_commands.export_command(config, args.der, args.output)
+    return ca_commands.renew_command(config)
+
+
+def _setup_code(args: argparse.Namespace) -> int:
+    from guardian.web.commands import setup_code_command
+
+    config = load_config(args.config)
+    return setup_code_command(Path(args.data_dir) if args.data_dir else config.data_dir)
+
+
 def _who(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--profile")
@@ -204,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="guardian", description="A household filtering web proxy.",
                                      parents=[common])
-    parser.add_argument("--version", action="version", version=f"guardian {__version__}")
+    parser.add_argument("--version", action="version", version=f"guardian {describe_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", parents=[common], help="run the proxy and the settings page")
@@ -301,9 +335,27 @@ def build_parser() -> argparse.ArgumentParser:
     password.add_argument("--data-dir", metavar="DIR", help="the data directory (default: data_dir of the config)")
     password.set_defaults(func=_set_password)
 
+    code = commands.add_parser("setup-code", parents=[common],
+                               help="the one-time code the settings page asks for before a password is set")
+    code.add_argument("--data-dir", metavar="DIR", help="the data directory (default: data_dir of the config)")
+    code.set_defaults(func=_setup_code)
+
     cache = commands.add_parser("cache", parents=[common], help="the running service's static-asset cache")
     cache.add_argument("cache_command", choices=("stats", "clear"))
     cache.set_defaults(func=_cache)
+
+    ca = commands.add_parser("ca", parents=[common], help="Guardian's certificate for HTTPS block pages")
+    ca.set_defaults(func=_ca)
+    ca_commands = ca.add_subparsers(dest="ca_command", required=True, metavar="COMMAND")
+    ca_commands.add_parser("show", parents=[common], help="name, fingerprint and validity")
+    export = ca_commands.add_parser("export", parents=[common], help="the certificate, to install on a device")
+    export_format = export.add_mutually_exclusive_group()
+    export_format.add_argument("--pem", dest="der", action="store_false", help="PEM text (the default)")
+    export_format.add_argument("--der", dest="der", action="store_true", help="binary DER (.crt for Windows)")
+    export.set_defaults(der=False)
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    ca_commands.add_parser("renew", parents=[common],
+                           help="make a new certificate (every device must trust it again)")
     return parser
 
 

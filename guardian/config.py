@@ -23,6 +23,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from guardian.tls.bypass import DEFAULT_BYPASS
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 CONFIG_ENV = "GUARDIAN_CONFIG"
@@ -30,7 +32,11 @@ SEARCH_PATHS = (Path("guardian.toml"), Path("/etc/guardian/guardian.toml"))
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LIST_FORMATS = ("auto", "abp", "hosts", "domains")
 YOUTUBE_MODES = ("off", "moderate", "strict")
+PAC_FALLBACKS = ("none", "direct")
+INSPECT_MODES = ("off", "hosts", "all")
 LOG_DETAILS = ("full", "host", "none")
+REFERER_POLICIES = ("full", "origin", "none")
+THIRD_PARTY_COOKIES = ("allow", "block")
 _REFRESH_RE = re.compile(r"^(daily|off|every (\d+)h)$")
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
 _LIST_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -88,6 +94,7 @@ class WebConfig:
 class RefreshConfig:
     schedule: str = "daily"  # daily | every Nh | off
     window: tuple[str, str] = ("03:00", "05:00")
+    max_rules_per_list: int = 500_000  # a bigger download is refused; the last good copy stays
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +115,7 @@ class ScheduleConfig:
     end: str  # "HH:MM", the TOML key is `to`; earlier than start means overnight
     block_all: bool
     block: tuple[str, ...] = ()
+    block_file_types: tuple[str, ...] = ()
     block_services: tuple[str, ...] = ()  # service ids or groups blocked in this window
 
 
@@ -141,6 +149,22 @@ class LimitConfig:
     shared: bool = False  # one allowance for the whole profile instead of one per device
 
 
+# Sign-in providers whose cookies a third-party request needs, or signing in breaks.
+DEFAULT_COOKIE_EXCEPTIONS = (
+    "accounts.google.com", "login.microsoftonline.com", "login.live.com", "appleid.apple.com",
+    "facebook.com", "github.com", "auth0.com", "okta.com", "paypal.com", "stripe.com",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PrivacyConfig:
+    strip_tracking_parameters: bool = True
+    referer: str = "origin"
+    global_privacy_control: bool = True
+    third_party_cookies: str = "allow"
+    cookie_exceptions: tuple[str, ...] = DEFAULT_COOKIE_EXCEPTIONS
+
+
 @dataclass(frozen=True, slots=True)
 class ProfileConfig:
     name: str
@@ -150,8 +174,14 @@ class ProfileConfig:
     safe_search: bool = False
     youtube: str = "off"
     schedules: tuple[ScheduleConfig, ...] = ()
+    block_file_types: tuple[str, ...] = ()
+    privacy: PrivacyConfig | None = None  # None: the household's [privacy]
+    pac_fallback: str = "none"  # when Guardian does not answer: "none" (no internet) or "direct"
     services: ProfileServicesConfig = field(default_factory=ProfileServicesConfig)
     limits: tuple[LimitConfig, ...] = ()
+    https_block_page: bool = True  # a blocked HTTPS site shows the block page (needs the CA trusted)
+    inspect_https: str = "off"  # off | hosts | all
+    inspect_hosts: tuple[str, ...] = ()  # with inspect_https = "hosts": these hosts and their subdomains
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +204,14 @@ class CacheConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpsConfig:
+    name: str = ""  # the household's name on Guardian's certificate; "" means this machine's name
+    bypass: tuple[str, ...] = DEFAULT_BYPASS  # never decrypted: host patterns, subdomains included
+    leaf_cache_size: int = 1000  # certificates for sites kept in memory
+    extra_ca_file: str = ""  # more authorities to trust for websites, besides the system's
+
+
+@dataclass(frozen=True, slots=True)
 class LogConfig:
     enabled: bool = True
     detail: str = "full"
@@ -193,7 +231,9 @@ class Config:
     devices: tuple[DeviceConfig, ...] = ()
     cache: CacheConfig = field(default_factory=CacheConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     services: tuple[ServiceConfig, ...] = ()
+    https: HttpsConfig = field(default_factory=HttpsConfig)
     source: str = "<defaults>"  # where it was loaded from, for messages
 
     def profile(self, name: str) -> ProfileConfig:
@@ -201,6 +241,9 @@ class Config:
             if profile.name == name:
                 return profile
         raise KeyError(name)
+
+    def privacy_for(self, profile: ProfileConfig) -> PrivacyConfig:
+        return profile.privacy or self.privacy
 
     def list_by_id(self, list_id: str) -> ListConfig:
         for entry in self.lists:
@@ -285,6 +328,11 @@ def parse_config(text: str, source: str = "<string>") -> Config:
         return _build_config(raw, source)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+
+
+def validate_raw(raw: dict[str, Any]) -> Config:
+    """Validate parsed TOML; the ConfigError names the key but no file (config_problems uses it)."""
+    return _build_config(raw, "<check>")
 
 
 # ---------------------------------------------------------------- validation helpers
@@ -424,7 +472,7 @@ def check_device_match(item: str, path: str) -> str:
 def _build_config(raw: dict[str, Any], source: str) -> Config:
     _check_keys(raw, "", {
         "data_dir", "timezone", "proxy", "web", "refresh", "lists", "profiles", "devices", "cache", "log",
-        "services",
+        "privacy", "services", "https",
     })
     defaults = Config()
     data_dir = Path(_string(raw.get("data_dir", str(defaults.data_dir)), "data_dir"))
@@ -435,8 +483,9 @@ def _build_config(raw: dict[str, Any], source: str) -> Config:
         raise ConfigError(f"timezone: {timezone!r} is not an IANA time zone name (like Europe/London)")
     lists = _lists(raw.get("lists", []))
     list_ids = {entry.id for entry in lists}
+    privacy = _privacy(raw.get("privacy", {}), "privacy", PrivacyConfig())
     services, service_ids = _services(raw.get("services", []))
-    profiles = _profiles(raw.get("profiles", []), list_ids, lists)
+    profiles = _profiles(raw.get("profiles", []), list_ids, lists, privacy)
     _check_service_references(profiles, service_ids)
     devices = _devices(raw.get("devices", []), {p.name for p in profiles})
     return Config(
@@ -450,7 +499,9 @@ def _build_config(raw: dict[str, Any], source: str) -> Config:
         devices=devices,
         cache=_cache(raw.get("cache", {})),
         log=_log(raw.get("log", {})),
+        privacy=privacy,
         services=services,
+        https=_https(raw.get("https", {})),
         source=source,
     )
 
@@ -530,7 +581,7 @@ def check_refresh(value: Any, path: str) -> str:
 
 
 def _refresh(table: Any) -> RefreshConfig:
-    _check_keys(table, "refresh", {"schedule", "window"})
+    _check_keys(table, "refresh", {"schedule", "window", "max_rules_per_list"})
     d = RefreshConfig()
     schedule = check_refresh(table.get("schedule", d.schedule), "refresh.schedule")
     window = d.window
@@ -544,7 +595,9 @@ def _refresh(table: Any) -> RefreshConfig:
         if start == end:
             raise ConfigError("refresh.window: start and end are the same time")
         window = (start, end)
-    return RefreshConfig(schedule=schedule, window=window)
+    max_rules = _int(table.get("max_rules_per_list", d.max_rules_per_list), "refresh.max_rules_per_list",
+                     1_000, 10_000_000)
+    return RefreshConfig(schedule=schedule, window=window, max_rules_per_list=max_rules)
 
 
 def _lists(value: Any) -> tuple[ListConfig, ...]:
@@ -580,13 +633,29 @@ def _lists(value: Any) -> tuple[ListConfig, ...]:
     return tuple(entries)
 
 
+def _rules(value: Any, path: str, kind: str) -> tuple[str, ...]:
+    """A parents' rule list, kept as written; a rule that can never match, or an allow
+    rule covering a whole top-level domain, is refused (policy.parent_rules reads them)."""
+    rules = _strings(value, path)
+    if not rules:
+        return rules
+    from guardian.policy.parent_rules import normalise_rule  # the policy package imports this module
+
+    for i, text in enumerate(rules):
+        typed = normalise_rule(text, kind, confirmed=True, probe=False)
+        if typed.error and not typed.unusable:
+            raise ConfigError(f"{path}[{i}]: {typed.error}")
+    return rules
+
+
 def _schedules(value: Any, path: str) -> tuple[ScheduleConfig, ...]:
     _typed(value, list, path, "an array of [[profiles.schedules]] tables")
     seen: set[str] = set()
     result = []
     for i, table in enumerate(value):
         p = f"{path}[{i}]"
-        _entry(table, p, {"name", "days", "from", "to", "block", "block_services"}, ("name", "from", "to"))
+        _entry(table, p, {"name", "days", "from", "to", "block", "block_file_types", "block_services"},
+               ("name", "from", "to"))
         name = _unique_name(table, p, seen, "schedule of this profile")
         days = _strings(table.get("days", list(DAYS)), f"{p}.days")
         for j, day in enumerate(days):
@@ -596,28 +665,63 @@ def _schedules(value: Any, path: str) -> tuple[ScheduleConfig, ...]:
         end = parse_clock(table["to"], f"{p}.to")
         if start == end:
             raise ConfigError(f"{p}.to: the window from {start} to {end} is empty")
-        # A schedule that only blocks services blocks nothing else unless it says so.
-        block = table.get("block", [] if "block_services" in table else "all")
+        file_types = _file_types(table.get("block_file_types", []), f"{p}.block_file_types")
+        # A schedule that only blocks file kinds or services blocks nothing else unless it says so.
+        block = table.get("block", [] if file_types or "block_services" in table else "all")
         if block == "all":
             block_all, rules = True, ()
         elif isinstance(block, list):
-            block_all, rules = False, _strings(block, f"{p}.block")
+            block_all, rules = False, _rules(block, f"{p}.block", "block")
         else:
             raise ConfigError(f"{p}.block: expected \"all\" or a list of rules")
         result.append(ScheduleConfig(name=name, days=tuple(dict.fromkeys(days)), start=start, end=end,
-                                     block_all=block_all, block=rules,
+                                     block_all=block_all, block=rules, block_file_types=file_types,
                                      block_services=_strings(table.get("block_services", []), f"{p}.block_services")))
     return tuple(result)
 
 
-def _profiles(value: Any, list_ids: set[str], lists: tuple[ListConfig, ...]) -> tuple[ProfileConfig, ...]:
+def _file_types(value: Any, path: str) -> tuple[str, ...]:
+    from guardian.filekinds import check_file_kind, file_groups  # the groups are data in lists/
+
+    kinds = _strings(value, path)
+    for i, kind in enumerate(kinds):
+        problem = check_file_kind(kind)
+        if problem:
+            raise ConfigError(f"{path}[{i}]: {problem}")
+    return tuple(dict.fromkeys(k if k in file_groups() else k.lower().lstrip(".") for k in kinds))
+
+
+def _privacy(table: Any, path: str, defaults: PrivacyConfig) -> PrivacyConfig:
+    _check_keys(table, path, set(PrivacyConfig.__slots__))
+    exceptions = defaults.cookie_exceptions
+    if "cookie_exceptions" in table:
+        exceptions = tuple(h.lower().strip(".") for h in _strings(table["cookie_exceptions"],
+                                                                 f"{path}.cookie_exceptions"))
+        for i, host in enumerate(exceptions):
+            if not re.fullmatch(r"([a-z0-9-]+\.)+[a-z][a-z0-9-]*", host):
+                raise ConfigError(f"{path}.cookie_exceptions[{i}]: {host!r} is not a host name")
+    return PrivacyConfig(
+        strip_tracking_parameters=_bool(table.get("strip_tracking_parameters", defaults.strip_tracking_parameters),
+                                        f"{path}.strip_tracking_parameters"),
+        referer=_choice(table.get("referer", defaults.referer), f"{path}.referer", REFERER_POLICIES),
+        global_privacy_control=_bool(table.get("global_privacy_control", defaults.global_privacy_control),
+                                     f"{path}.global_privacy_control"),
+        third_party_cookies=_choice(table.get("third_party_cookies", defaults.third_party_cookies),
+                                    f"{path}.third_party_cookies", THIRD_PARTY_COOKIES),
+        cookie_exceptions=exceptions,
+    )
+
+
+def _profiles(value: Any, list_ids: set[str], lists: tuple[ListConfig, ...],
+              household_privacy: PrivacyConfig) -> tuple[ProfileConfig, ...]:
     _typed(value, list, "profiles", "an array of [[profiles]] tables")
     seen: set[str] = set()
     result = []
     for i, table in enumerate(value):
         p = f"profiles[{i}]"
         _entry(table, p, {"name", "lists", "block", "allow", "safe_search", "youtube", "schedules",
-                          "services", "limits"}, ("name",))
+                          "block_file_types", "privacy", "pac_fallback", "services", "limits",
+                          "https_block_page", "inspect_https", "inspect_hosts"}, ("name",))
         name = _unique_name(table, p, seen, "profile")
         profile_lists = _strings(table.get("lists", []), f"{p}.lists")
         for j, list_id in enumerate(profile_lists):
@@ -626,13 +730,19 @@ def _profiles(value: Any, list_ids: set[str], lists: tuple[ListConfig, ...]) -> 
         result.append(ProfileConfig(
             name=name,
             lists=tuple(dict.fromkeys(profile_lists)),
-            block=_strings(table.get("block", []), f"{p}.block"),
-            allow=_strings(table.get("allow", []), f"{p}.allow"),
+            block=_rules(table.get("block", []), f"{p}.block", "block"),
+            allow=_rules(table.get("allow", []), f"{p}.allow", "allow"),
             safe_search=_bool(table.get("safe_search", False), f"{p}.safe_search"),
             youtube=_choice(table.get("youtube", "off"), f"{p}.youtube", YOUTUBE_MODES),
             schedules=_schedules(table.get("schedules", []), f"{p}.schedules"),
+            block_file_types=_file_types(table.get("block_file_types", []), f"{p}.block_file_types"),
+            privacy=_privacy(table["privacy"], f"{p}.privacy", household_privacy) if "privacy" in table else None,
+            pac_fallback=_choice(table.get("pac_fallback", "none"), f"{p}.pac_fallback", PAC_FALLBACKS),
             services=_profile_services(table.get("services", {}), f"{p}.services"),
             limits=_limits(table.get("limits", []), f"{p}.limits"),
+            https_block_page=_bool(table.get("https_block_page", True), f"{p}.https_block_page"),
+            inspect_https=_choice(table.get("inspect_https", "off"), f"{p}.inspect_https", INSPECT_MODES),
+            inspect_hosts=_host_patterns(table.get("inspect_hosts", []), f"{p}.inspect_hosts"),
         ))
     if "default" not in seen:
         # The default profile always exists; left out of the file, it takes every enabled list.
@@ -643,7 +753,7 @@ def _profiles(value: Any, list_ids: set[str], lists: tuple[ListConfig, ...]) -> 
 def _services(value: Any) -> tuple[tuple[ServiceConfig, ...], set[str]]:
     """The household's `[[services]]`, checked against the shipped catalog; also every id
     and group a profile may name."""
-    from guardian.service_catalog import GROUPS, CatalogError, default_catalog, merge
+    from guardian.policy.services import GROUPS, CatalogError, default_catalog, merge
 
     _typed(value, list, "services", "an array of [[services]] tables")
     entries = []
@@ -779,6 +889,32 @@ def _cache(table: Any) -> CacheConfig:
     )
 
 
+def _host_patterns(value: Any, path: str) -> tuple[str, ...]:
+    """Host names standing for themselves and their subdomains ("youtube.com"); a leading
+    "*." or "." is accepted and dropped, as it means the same."""
+    result = []
+    for i, item in enumerate(_strings(value, path)):
+        name = item.strip().lower().removeprefix("*.").lstrip(".").rstrip(".")
+        if not re.fullmatch(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*", name):
+            raise ConfigError(f"{path}[{i}]: {item!r} is not a host name like \"example.com\"")
+        result.append(name)
+    return tuple(dict.fromkeys(result))
+
+
+def _https(table: Any) -> HttpsConfig:
+    _check_keys(table, "https", set(HttpsConfig.__slots__))
+    d = HttpsConfig()
+    name = _string(table.get("name", d.name), "https.name").strip()
+    if len(name) > 48 or not name.isprintable():
+        raise ConfigError("https.name: at most 48 printable characters")
+    return HttpsConfig(
+        name=name,
+        bypass=_host_patterns(table["bypass"], "https.bypass") if "bypass" in table else d.bypass,
+        leaf_cache_size=_int(table.get("leaf_cache_size", d.leaf_cache_size), "https.leaf_cache_size", 16, 100_000),
+        extra_ca_file=_string(table.get("extra_ca_file", d.extra_ca_file), "https.extra_ca_file"),
+    )
+
+
 def _log(table: Any) -> LogConfig:
     _check_keys(table, "log", {"enabled", "detail", "keep_days", "max_mb"})
     d = LogConfig()
@@ -817,7 +953,8 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
             "access_log_keep": p.access_log_keep,
         },
         "web": {"listen": str(config.web.listen), "names": list(config.web.names)},
-        "refresh": {"schedule": config.refresh.schedule, "window": "-".join(config.refresh.window)},
+        "refresh": {"schedule": config.refresh.schedule, "window": "-".join(config.refresh.window),
+                    "max_rules_per_list": config.refresh.max_rules_per_list},
         "cache": {
             "enabled": config.cache.enabled,
             "max_bytes": config.cache.max_bytes,
@@ -830,6 +967,13 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
             "keep_days": config.log.keep_days,
             "max_mb": config.log.max_mb,
         },
+        "privacy": _privacy_dict(config.privacy),
+        "https": {
+            "name": config.https.name,
+            "bypass": list(config.https.bypass),
+            "leaf_cache_size": config.https.leaf_cache_size,
+            "extra_ca_file": config.https.extra_ca_file,
+        },
         "lists": [
             {"id": e.id, "name": e.name, "url": e.url, "format": e.format, "enabled": e.enabled}
             | ({"refresh": e.refresh} if e.refresh else {})
@@ -838,10 +982,14 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
         "profiles": [
             {
                 "name": pr.name, "lists": list(pr.lists), "block": list(pr.block), "allow": list(pr.allow),
-                "safe_search": pr.safe_search, "youtube": pr.youtube,
+                "safe_search": pr.safe_search, "youtube": pr.youtube, "pac_fallback": pr.pac_fallback,
+                "block_file_types": list(pr.block_file_types),
+                "https_block_page": pr.https_block_page, "inspect_https": pr.inspect_https,
+                "inspect_hosts": list(pr.inspect_hosts),
                 "schedules": [
                     {"name": s.name, "days": list(s.days), "from": s.start, "to": s.end,
                      "block": "all" if s.block_all else list(s.block)}
+                    | ({"block_file_types": list(s.block_file_types)} if s.block_file_types else {})
                     | ({"block_services": list(s.block_services)} if s.block_services else {})
                     for s in pr.schedules
                 ],
@@ -850,11 +998,21 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
                              "allow_rules_win": pr.services.allow_rules_win},
                 "limits": [{"name": lim.name, "services": list(lim.services), "minutes": lim.minutes,
                             "days": list(lim.days), "shared": lim.shared} for lim in pr.limits],
-            }
+            } | ({"privacy": _privacy_dict(pr.privacy)} if pr.privacy else {})
             for pr in config.profiles
         ],
         "devices": [{"name": d.name, "match": list(d.match), "profile": d.profile} for d in config.devices],
         "services": [household_service_table(s) for s in config.services],
+    }
+
+
+def _privacy_dict(privacy: PrivacyConfig) -> dict[str, Any]:
+    return {
+        "strip_tracking_parameters": privacy.strip_tracking_parameters,
+        "referer": privacy.referer,
+        "global_privacy_control": privacy.global_privacy_control,
+        "third_party_cookies": privacy.third_party_cookies,
+        "cookie_exceptions": list(privacy.cookie_exceptions),
     }
 
 

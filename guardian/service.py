@@ -14,6 +14,7 @@ gracefully, letting requests in flight finish within a bound.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import hashlib
@@ -26,7 +27,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import waitress
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from guardian.accesslog import AccessLog
@@ -34,7 +34,8 @@ from guardian.cache import Cache
 from guardian.config import Address, Config, ConfigError, find_config_path, load_config
 from guardian.config_edit import edit_config
 from guardian.control import ControlServer
-from guardian.lists import ListStore, RefreshSummary, refresh_lists, register_refresh_job, texts_for
+from guardian.lastgood import find_problems_in, load_at_start, load_file, restore_last_good, write_text
+from guardian.lists import ListStore, RefreshSummary, refresh_lists, register_refresh_job, sources_for
 from guardian.logstore import LogQueries, LogStore, register_jobs
 from guardian.logstore.usage import UsageStore
 from guardian.policy import NeighbourTable, PauseStore, Policy, PolicyHolder, SeenDevices
@@ -42,12 +43,16 @@ from guardian.policy.limits import UsageMeter
 from guardian.policy.usage import add_minutes, usage_rows
 from guardian.proxy.context import FanOutRecorder, ProxyContext, ProxySettings
 from guardian.proxy.server import ProxyServer, open_listener
+from guardian.tls.ca import CAError, CertificateAuthority, household_name
+from guardian.tls.intercept import Interceptor
 from guardian.web import create_app
 from guardian.web.services import ConfigConflict
+from guardian.web.serving import create_server as create_web_server
 
 log = logging.getLogger("guardian")
 
 CONFIG_POLL_SECONDS = 2.0
+RESTART_EXIT_STATUS = 75  # "try again": the systemd unit's Restart=on-failure starts Guardian again
 STOP_GRACE_SECONDS = 10.0
 SEEN_DEVICES_FLUSH_SECONDS = 60
 USAGE_FLUSH_SECONDS = 30  # a power cut loses at most this much counted time (well under a minute)
@@ -75,15 +80,31 @@ class Guardian:
     def __init__(self, config_path: str | None, overrides: Overrides) -> None:
         self.config_path = find_config_path(config_path)
         self.overrides = overrides
-        self.config = overrides.apply(load_config(self.config_path))
+        # An invalid file with a last-known-good copy: run on the copy, and say so everywhere.
+        self.config_problems: list = []
+        if self.config_path is None:
+            loaded = load_config(None)
+        else:
+            start = load_at_start(self.config_path)
+            loaded, self.config_problems = start.config, start.problems
+        self.config = overrides.apply(loaded)
         self.started_config = self.config  # what the sockets, files and log were opened with
         self.data_dir = self.config.data_dir
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.stopped = threading.Event()
+        self.exit_status = 0
+        self.restart_changes: list[str] = []  # keys changed in the file that wait for a restart
         self._reload_lock = threading.Lock()
         self._rebuild_lock = threading.Lock()
         self._config_mtime = self._mtime()
 
+        # A failure part-way (a port in use, an unreadable file) must leave nothing behind:
+        # every part that holds a socket or a thread is closed again before the error leaves.
+        with contextlib.ExitStack() as undo:
+            self._build_parts(undo)
+            undo.pop_all()
+
+    def _build_parts(self, undo: contextlib.ExitStack) -> None:
         self.list_store = ListStore.for_data_dir(self.data_dir)
         self.pauses = PauseStore.for_data_dir(self.data_dir)
         self.neighbours = NeighbourTable()
@@ -97,20 +118,27 @@ class Guardian:
             log.warning("configuration: %s", problem)
         self.cache = Cache(self.config.cache)
         self.log_store = self._open_log_store()
+        if self.log_store is not None:
+            undo.callback(self.log_store.close)
         self.access_log = None
         if self.config.proxy.access_log:
             self.access_log = AccessLog(self.data_dir / "logs" / "access.log",
                                         self.config.proxy.access_log_max_mb * 2**20, self.config.proxy.access_log_keep)
+            undo.callback(self.access_log.close)
         recorders = [r for r in (self.access_log, self.log_store) if r is not None]
-        self.ctx = ProxyContext(settings=ProxySettings.build(self.config.proxy, self.config.web),
+        self.ctx = ProxyContext(settings=ProxySettings.build(self.config.proxy),
                                 decider=self.policy, recorder=FanOutRecorder(*recorders), cache=self.cache)
-        self.proxy = ProxyServer(self.ctx, open_listener(self.config.proxy.listen))
+        self.client_header_secret = self.ctx.client_header_secret
+        self.ctx.tls = self._open_tls()
+        listener = undo.enter_context(open_listener(self.config.proxy.listen))
+        self.proxy = ProxyServer(self.ctx, listener)
         self.scheduler = BackgroundScheduler(timezone=self.config.zone())
         self.control: ControlServer | None = None
-        # Created now so a first start prints the settings page's one-time set-up code at once.
+        web_socket = undo.enter_context(open_listener(self.config.web.listen, "the settings page"))
+        # Made once both ports are bound, so it logs the set-up code only for a start that works.
         self.web_app = create_app(self)
-        self.web_server = waitress.create_server(self.web_app, host=self.config.web.listen.host,
-                                                 port=self.config.web.listen.port, threads=8, ident="Guardian")
+        self.web_server = create_web_server(self.web_app, web_socket)
+        undo.callback(self.web_server.close)
 
     # ------------------------------------------------------------------ the parts
 
@@ -129,6 +157,16 @@ class Guardian:
             log.exception("the request log cannot be opened; running without it")
             return None
 
+    def _open_tls(self) -> Interceptor | None:
+        """Guardian's certificate authority (made on the very first start) for HTTPS block pages."""
+        try:
+            ca = CertificateAuthority.for_service(self.data_dir, household_name(self.config.https.name))
+        except CAError as exc:
+            log.warning("HTTPS block pages are off: %s", exc)
+            return None
+        log.info("HTTPS: Guardian's certificate is %r (SHA-256 %s)", ca.common_name, ca.fingerprint())
+        return Interceptor(ca, self.config.https.leaf_cache_size, self.config.https.extra_ca_file)
+
     def _fetch_missing_local_lists(self) -> None:
         """Lists on this machine (paths, file:// URLs) are stored before the first build,
         so they apply from the first request; remote ones arrive with the first refresh."""
@@ -140,7 +178,7 @@ class Guardian:
                 log.info("list %s: %s", result.id, result.message)
 
     def _build_policy(self, config: Config, previous: Policy | None) -> Policy:
-        return Policy(config, texts_for(config, self.list_store), cache_dir=self.data_dir / "cache" / "filters",
+        return Policy(config, sources_for(config, self.list_store), cache_dir=self.data_dir / "cache" / "filters",
                       neighbours=self.neighbours, seen=self.devices_seen, pauses=self.pauses, previous=previous,
                       usage=self.usage)
 
@@ -196,7 +234,7 @@ class Guardian:
             pass
         log.info("stopping: finishing requests in flight (at most %.0f s)", STOP_GRACE_SECONDS)
         self.stop()
-        return 0
+        return self.exit_status
 
     def stop(self) -> None:
         self.stopped.set()
@@ -238,11 +276,16 @@ class Guardian:
         with self._reload_lock:
             self._config_mtime = self._mtime()
             try:
-                new = self.overrides.apply(load_config(self.config_path))
+                new = self.overrides.apply(load_file(self.config_path) if self.config_path
+                                           else load_config(None))
             except ConfigError as exc:
                 log.error("configuration not reloaded, the old one stays in force: %s", exc)
+                if self.config_path is not None:
+                    self.config_problems = find_problems_in(self.config_path)
                 return False
-            for changed in _restart_only_changes(self.started_config, new):
+            self.config_problems = []
+            self.restart_changes = _restart_only_changes(self.started_config, new)
+            for changed in self.restart_changes:
                 log.warning("%s: the change takes effect after a restart", changed)
             # The settings page keeps listening where it started until a restart; route to it there.
             new = dataclasses.replace(new, web=dataclasses.replace(new.web, listen=self.started_config.web.listen))
@@ -255,7 +298,7 @@ class Guardian:
             self.ctx.connections.wake()
             self.usage.set_zone(new.zone())
             _freeze_long_lived_objects()
-            self.ctx.settings = ProxySettings.build(new.proxy, new.web)
+            self.ctx.settings = ProxySettings.build(new.proxy)
             # pooled connections were checked against the old destination rules
             self.ctx.pool.close()
             self.cache.configure(new.cache)
@@ -298,6 +341,35 @@ class Guardian:
         self.reload()
         return self.config
 
+    def replace_config_text(self, text: str, expected_version: str | None = None) -> bool:
+        """Write a whole new file text (the settings page's fix-the-file form), then reload."""
+        with self._reload_lock:
+            if expected_version is not None and expected_version != self.config_version():
+                raise ConfigConflict("the configuration was changed elsewhere since this page was loaded")
+            write_text(self.writable_config_path(), text)
+            self.config_path = self.writable_config_path()
+        return self.reload()
+
+    def restore_last_good(self) -> bool:
+        """Put the last-known-good copy back over an invalid file, then reload."""
+        if self.config_path is None:
+            return False
+        with self._reload_lock:
+            restore_last_good(self.config_path)
+        return self.reload()
+
+    def can_restart(self) -> bool:
+        """True under systemd (which starts the service again when it exits with a failure status)."""
+        return bool(os.environ.get("INVOCATION_ID"))
+
+    def restart(self) -> None:
+        """Stop gracefully with the status that makes systemd start Guardian again."""
+        if not self.can_restart():
+            raise RuntimeError("not running under systemd: nothing would start Guardian again")
+        log.warning("restarting at a parent's request, for: %s", ", ".join(self.restart_changes) or "no change")
+        self.exit_status = RESTART_EXIT_STATUS
+        self.stopped.set()
+
     def proxy_address(self) -> str:
         return _public_address(self.config.proxy.listen)
 
@@ -327,8 +399,17 @@ class Guardian:
             return add_minutes(self.policy.policy, str(request.get("device")), str(request.get("service")),
                                int(request.get("minutes", 0)))
 
+        def ca_reload(_: dict[str, Any]) -> dict[str, Any]:
+            try:
+                ca = CertificateAuthority.load(self.data_dir)
+            except CAError as exc:
+                return {"ok": False, "error": str(exc)}
+            self.ctx.tls = Interceptor(ca, self.config.https.leaf_cache_size, self.config.https.extra_ca_file)
+            return {"ok": True}
+
         return {"lists-update": lists_update, "reload": reload, "cache-stats": cache_stats,
-                "cache-clear": cache_clear, "usage": usage, "usage-add": usage_add}
+                "cache-clear": cache_clear, "ca-reload": ca_reload,
+                "usage": usage, "usage-add": usage_add}
 
 
 def _restart_only_changes(started: Config, new: Config) -> list[str]:
@@ -348,8 +429,11 @@ def _restart_only_changes(started: Config, new: Config) -> list[str]:
 def _freeze_long_lived_objects() -> None:
     """Move everything alive now (the filter engines' hundreds of thousands of objects)
     out of the cyclic garbage collector's view. Without this every full collection walks
-    the whole rule index while requests wait; frozen objects are still freed by reference
-    counting when a later rebuild drops them."""
+    the whole rule index while requests wait. Frozen objects are freed by reference
+    counting when a later rebuild drops them, but cycles among them never would be: so
+    each rebuild first unfreezes, collects what the old snapshot left in cycles (one full
+    collection per rebuild, off the request path), then freezes what is alive now."""
+    gc.unfreeze()
     gc.collect()
     gc.freeze()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from guardian.config import Address, ProxyConfig, WebConfig
+from guardian.config import Address, ProxyConfig
 from guardian.proxy.context import ProxyContext, ProxySettings
 from guardian.proxy.hooks import AllowAll, Decider
 from guardian.proxy.server import ProxyServer, open_listener
@@ -77,13 +77,12 @@ def echo_server() -> Iterator[EchoServer]:
 def make_proxy() -> Iterator:
     started: list[ProxyServer] = []
 
-    def factory(decider: Decider | None = None, web: WebConfig | None = None, web_enabled: bool = False,
-                **proxy_overrides) -> RunningProxy:
+    def factory(decider: Decider | None = None, **proxy_overrides) -> RunningProxy:
         config = loopback_proxy_config(**proxy_overrides)
         listener = open_listener(config.listen)
         config = replace(config, listen=Address("127.0.0.1", listener.getsockname()[1]))
         recorder = ListRecorder()
-        ctx = ProxyContext(settings=ProxySettings.build(config, web or WebConfig(), web_enabled=web_enabled),
+        ctx = ProxyContext(settings=ProxySettings.build(config),
                            decider=decider or AllowAll(), recorder=recorder)
         server = ProxyServer(ctx, listener)
         server.start()

@@ -63,3 +63,44 @@ def test_reopen_follows_an_external_rotation(tmp_path):
     finally:
         log.close()
     assert "/second" not in (tmp_path / "moved.log").read_text()
+
+
+def test_a_failed_rotation_does_not_stop_the_log(tmp_path):
+    path = tmp_path / "access.log"
+    # A directory where the rotated file must go: os.replace fails every time.
+    (tmp_path / "access.log.1").mkdir()
+    (tmp_path / "access.log.1" / "keep").write_text("x")
+    log = AccessLog(path, max_bytes=500, keep=1)
+    try:
+        for _ in range(10):
+            log.record(record())
+        assert wait_for(lambda: path.exists() and path.read_text().count("\n") == 10)
+        # the writer thread survived the failed rotation and still writes
+        log.record(record(target="/after"))
+        assert wait_for(lambda: "/after" in path.read_text())
+        assert log._thread.is_alive()
+    finally:
+        log.close()
+
+
+def test_dropped_lines_are_counted_exactly_from_many_threads(tmp_path):
+    import sys
+    import threading
+
+    log = AccessLog(tmp_path / "access.log", max_pending=0)
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: lost updates show
+    try:
+        def flood():
+            for _ in range(10000):
+                log.record(record())
+
+        threads = [threading.Thread(target=flood) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switch)
+        log.close()
+    assert log.dropped == 4 * 10000

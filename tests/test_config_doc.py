@@ -24,9 +24,11 @@ from guardian.config import (
     Config,
     ConfigError,
     DeviceConfig,
+    HttpsConfig,
     LimitConfig,
     ListConfig,
     LogConfig,
+    PrivacyConfig,
     ProfileConfig,
     ProfileServicesConfig,
     ProxyConfig,
@@ -39,7 +41,7 @@ from guardian.config import (
 DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 
 # Keys whose TOML spelling is not a dataclass field (ScheduleConfig has start/end/block_all).
-SCHEDULE_KEYS = {"name", "days", "from", "to", "block", "block_services"}
+SCHEDULE_KEYS = {"name", "days", "from", "to", "block", "block_file_types", "block_services"}
 TOP_LEVEL_KEYS = {"data_dir", "timezone"}
 
 _FENCE = re.compile(r"^(?P<before>[^\n]*)\n```toml[ \t]*\n(?P<body>.*?)^```[ \t]*$", re.M | re.S)
@@ -67,6 +69,8 @@ TABLES: dict[str, tuple[str, set[str]]] = {
     "services": ("`[[services]]`", _fields(ServiceConfig)),
     "cache": ("`[cache]`", _fields(CacheConfig)),
     "log": ("`[log]`", _fields(LogConfig)),
+    "privacy": ("`[privacy]`", _fields(PrivacyConfig)),
+    "https": ("`[https]`", _fields(HttpsConfig)),
 }
 
 # A TOML text whose only fault is the unknown key `zz_unknown` in the given table.
@@ -84,6 +88,8 @@ PROBES = {
     "services": "[[services]]\nzz_unknown = 1\n",
     "cache": "[cache]\nzz_unknown = 1\n",
     "log": "[log]\nzz_unknown = 1\n",
+    "privacy": "[privacy]\nzz_unknown = 1\n",
+    "https": "[https]\nzz_unknown = 1\n",
 }
 
 

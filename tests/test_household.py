@@ -8,6 +8,7 @@ the proxy, and a list refresh under a steady stream of requests.
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from datetime import datetime, timedelta
@@ -98,9 +99,22 @@ def test_parents_rule_blocks_and_the_rest_is_allowed(household, origin):
     assert request(guardian, f"GET {origin.base}/fine HTTP/1.1\r\nHost: x\r\n\r\n").body == b"hello /fine"
 
 
-def test_blocked_connect_gets_403_and_allowed_is_tunnelled(household, echo_server):
-    guardian = household(list_rules="||ads.example^\n||127.0.0.9^\n")
-    c = RawClient(proxy_port(guardian))
+def test_blocked_connect_gets_the_block_page_in_tls_and_allowed_is_tunnelled(household, echo_server):
+    guardian = household(list_rules="||ads.example^\n||127.0.0.9^\n", kids_extra="https_block_page = false")
+    # the default profile: Guardian answers inside TLS with the certificate it made on first start
+    sock = source_bound_client(proxy_port(guardian), "127.0.0.1")
+    sock.sendall(b"CONNECT ads.example:443 HTTP/1.1\r\nHost: ads.example:443\r\n\r\n")
+    assert sock.recv(4096) == b"HTTP/1.1 200 Connection established\r\n\r\n"
+    context = ssl.create_default_context(cafile=str(guardian.data_dir / "tls" / "ca.crt"))
+    with context.wrap_socket(sock, server_hostname="ads.example") as tls:
+        tls.sendall(b"GET / HTTP/1.1\r\nHost: ads.example\r\nSec-Fetch-Dest: document\r\n\r\n")
+        page = b""
+        while chunk := tls.recv(65536):
+            page += chunk
+    assert page.startswith(b"HTTP/1.1 403 ") and b"House list" in page and b"https://ads.example/" in page
+    # a profile without the HTTPS block page: a plain refusal, as before
+    c = RawClient.__new__(RawClient)
+    c.sock, c.buf = source_bound_client(proxy_port(guardian), "127.0.0.2"), b""
     c.send(b"CONNECT ads.example:443 HTTP/1.1\r\nHost: ads.example:443\r\n\r\n")
     r = c.read_response()
     assert r.status == 403

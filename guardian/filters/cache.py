@@ -18,17 +18,23 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-FORMAT_VERSION = 1
+from .compact import ListFile
+
+FORMAT_VERSION = 2
 _MAGIC = b"GUARDIAN-FILTERS\x00"
 _DIGEST_SIZE = 32
 _PREFIX = "filters-"
 _STALE_AFTER_S = 14 * 24 * 3600
 
 
-def lists_key(lists: Mapping[str, str], formats: Mapping[str, str]) -> str:
-    """A hash of everything the built index depends on."""
+def lists_key(lists: Mapping[str, str | ListFile], formats: Mapping[str, str]) -> str:
+    """A hash of everything the built index depends on. A list file stands for itself by
+    its path and identity (the store replaces a list by rename, never in place): hashing
+    millions of lines on every start would cost more than the start should."""
     digest = hashlib.sha256(f"v{FORMAT_VERSION}".encode())
-    for name, text in lists.items():
+    for name, source in lists.items():
+        text = source if isinstance(source, str) else (
+            f"file\x00{source.path}\x00{source.size}\x00{source.mtime_ns}\x00{source.inode}")
         for part in (name, formats.get(name, "auto"), text):
             encoded = part.encode("utf-8", "surrogatepass")
             digest.update(len(encoded).to_bytes(8, "big"))

@@ -74,6 +74,14 @@ class PublicSuffixes:
                 self._extract = extract
             return self._extract
 
+    def is_suffix(self, host: str) -> bool:
+        """Whether `host` is a top-level domain or a public suffix (ICANN or private section:
+        `com`, `co.uk`, `github.io`); a single label the list does not know counts too."""
+        if "." not in host:
+            return bool(host)
+        parts = (self._extract or self._build())(host, include_psl_private_domains=True)
+        return not parts.domain and parts.suffix == host
+
     def registrable(self, host: str) -> str:
         return self._split(host)[0]
 

@@ -8,23 +8,29 @@ Decision order follows uBlock Origin:
    (rare, hence only now); otherwise the exception allows the request.
 
 Each search walks the index (see index.py): the host and its parents in the host tables,
-then each token of the URL in the token table. A candidate rule is tested from cheapest
-to dearest: type bit, pattern (substring test or a regex compiled on first use), party,
-then `$domain=`. Party and `$domain=` need the page's host; when it is unknown, party
+then each distinct token of the URL in the token table. A candidate rule is tested from
+cheapest to dearest: type bit, a plain substring, then party and `$domain=`, and only then
+a pattern's matcher (built on first use), so a rule for one site never runs its pattern on
+another site's URLs. Party and `$domain=` need the page's host; when it is unknown, party
 options are not evaluated and a `$domain=` rule applies only if it excludes domains only.
+
+URLs are matched as browsers and uBlock Origin see them: percent-encoded unreserved
+characters (`%62` for `b`) are decoded first, so an encoding cannot slip past a path rule.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
 from .cache import cache_path, lists_key, read_cache, write_cache
+from .compact import HostTable, ListFile, cached_table, load_table, plain_hosts_of, read_list_file, read_source
 from .domains import domain_applies, public_suffixes, url_host, url_host_span
-from .index import DOMAINS, FLAGS, LIST_ID, PATTERN, RAW, TYPES, RuleIndex
+from .index import DOMAINS, FLAGS, LIST_ID, PATTERN, RAW, TYPES, RuleIndex, read_list
 from .patterns import TOKEN_RE, Glob, RegexMatcher, compile_pattern
 from .report import ParseReport
 from .request_types import DOCUMENT, request_type_bit
@@ -48,6 +54,22 @@ class Decision(NamedTuple):
 
 NOT_MATCHED = Decision(False, None, None)
 
+_PERCENT_RE = re.compile(r"%([0-9A-Fa-f]{2})")
+# RFC 3986 unreserved characters: their encoded and plain forms are the same URL.
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def decode_unreserved(url: str) -> str:
+    """`url` with percent-encoded unreserved characters decoded (`/%62ad` -> `/bad`)."""
+    if "%" not in url:
+        return url
+    return _PERCENT_RE.sub(_decode_one, url)
+
+
+def _decode_one(found: re.Match[str]) -> str:
+    code = int(found.group(1), 16)
+    return chr(code) if code in _UNRESERVED else found.group()
+
 
 class _Request:
     """One request's facts, computed once and shared by every rule tested against it."""
@@ -66,46 +88,76 @@ class _Request:
 
 
 class FilterEngine:
-    def __init__(self, index: RuleIndex) -> None:
+    def __init__(self, index: RuleIndex, tables: Mapping[int, HostTable] | None = None) -> None:
         self._index = index
         self._rules = index.rules
         self._list_names = index.list_names
         self._plain_hosts = index.plain_hosts
+        # (table, list id) in list order: the plain host rules of lists read from files
+        self._tables = tuple((tables[list_id], list_id) for list_id in sorted(tables or {}))
+        self._cancelled = index.cancelled or None
         self._suffixes = public_suffixes
         self._matchers: dict[int, Glob | RegexMatcher] = {}  # built on first use, by rule id
 
     @classmethod
     def from_lists(
         cls,
-        lists: Mapping[str, str],
+        lists: Mapping[str, str | ListFile],
         formats: Mapping[str, str] | None = None,
         cache_dir: Path | str | None = None,
     ) -> FilterEngine:
-        """Build from {list name: text}; formats maps a name to "auto", "abp", "hosts" or
-        "domains" (default "auto"). With cache_dir, reuse the index built for the same lists
-        last time, or build it and save it there."""
+        """Build from {list name: text or ListFile}; formats maps a name to "auto", "abp",
+        "hosts" or "domains" (default "auto"). A list given as a file keeps its plain host
+        rules in a compact host table mapped from beside the file (compact.py). With
+        cache_dir, reuse the index built for the same lists last time, or build it and save
+        it there (and the host tables beside their lists)."""
         formats = dict(formats or {})
         if cache_dir is None:
-            return cls(RuleIndex.build(lists, formats))
+            return cls._build(lists, formats, persist=False)
         path = cache_path(Path(cache_dir), lists_key(lists, formats))
         payload = read_cache(path)
         if payload is not None:
             try:
-                return cls(RuleIndex.from_plain(payload))
+                index = RuleIndex.from_plain(payload)
             except (TypeError, ValueError, KeyError):
-                pass  # the right checksum on the wrong shape: an older layout; rebuild
-        index = RuleIndex.build(lists, formats)
+                index = None  # the right checksum on the wrong shape: an older layout; rebuild
+            tables = _cached_tables(index, list(lists.values())) if index is not None else None
+            if index is not None and tables is not None:
+                return cls(index, tables)
+        engine = cls._build(lists, formats, persist=True)
         # A read-only or full disk costs the next restart time, not this load.
         with contextlib.suppress(OSError):
-            write_cache(path, index.to_plain())
-        return cls(index)
+            write_cache(path, engine._index.to_plain())
+        return engine
+
+    @classmethod
+    def _build(cls, lists: Mapping[str, str | ListFile], formats: Mapping[str, str], persist: bool) -> FilterEngine:
+        parsed = []
+        tables: dict[int, HostTable] = {}
+        for list_id, (name, source) in enumerate(lists.items()):
+            fmt = formats.get(name, "auto")
+            if isinstance(source, str):
+                parsed.append(read_list(name, source, fmt))
+                continue
+            source, data = read_source(source)
+            read = read_list_file(name, data, fmt)
+            table = load_table(source, read, persist) if read is not None else None
+            if read is not None and table is not None:
+                parsed.append((read.rules, read.report))
+                tables[list_id] = table
+            else:  # a file the general path must read (see compact.readable), or one replaced meanwhile
+                parsed.append(read_list(name, data.decode("utf-8-sig", errors="replace"), fmt))
+        index = RuleIndex.from_parsed(list(lists), parsed, tuple(tables))
+        for list_id, table in tables.items():
+            _count_cancelled(table, index.reports[list_id], index.cancelled)
+        return cls(index, tables)
 
     @classmethod
     def from_files(
         cls, paths: list[str | os.PathLike[str]], fmt: str = "auto", cache_dir: Path | str | None = None
     ) -> FilterEngine:
         """Build from list files, each named by its file name's stem."""
-        lists = {Path(path).stem: Path(path).read_text(encoding="utf-8", errors="replace") for path in paths}
+        lists: dict[str, str | ListFile] = {Path(path).stem: ListFile.of(path) for path in paths}
         return cls.from_lists(lists, dict.fromkeys(lists, fmt), cache_dir)
 
     @property
@@ -114,9 +166,10 @@ class FilterEngine:
 
     @property
     def rule_count(self) -> int:
-        return self._index.rule_count
+        return self._index.rule_count + sum(table.count for table, _ in self._tables)
 
     def match(self, url: str, source_url: str | None = None, request_type: str | None = None) -> Decision:
+        url = decode_unreserved(url)
         url_lower = url.lower()
         source_host = url_host(source_url.lower()) if source_url else ""
         request = _Request(url, url_lower, url_host_span(url_lower), source_host, request_type_bit(request_type))
@@ -172,6 +225,7 @@ class FilterEngine:
         rules = self._rules
         host = request.host
         plain_hosts = self._plain_hosts if with_plain else None
+        tables = self._tables if with_plain else ()
         while host:
             if plain_hosts is not None:
                 origin = plain_hosts.get(host)
@@ -179,6 +233,10 @@ class FilterEngine:
                     if origin.__class__ is int:
                         return f"||{host}^", 0, origin
                     return origin[1], 0, origin[0]
+                for table, list_id in tables:
+                    raw = table.find(host, self._cancelled)
+                    if raw is not None:
+                        return raw, 0, list_id
             rule_ids = by_host.get(host)
             if rule_ids is not None:
                 for rule_id in rule_ids:
@@ -191,28 +249,31 @@ class FilterEngine:
             host = host[dot + 1 :]
         if by_token is None:
             return None
-        for token in TOKEN_RE.findall(request.url_lower):
+        # Each token once: a URL repeating one token thousands of times must not walk its
+        # rules thousands of times.
+        for token in dict.fromkeys(TOKEN_RE.findall(request.url_lower)):
             rule_ids = by_token.get(token)
             if rule_ids is not None:
                 for rule_id in rule_ids:
                     rule = rules[rule_id]
-                    if (
-                        (not important_only or rule[FLAGS] & IMPORTANT)
-                        and rule[TYPES] & request.type_bit
-                        and self._pattern_matches(rule_id, rule, request)
-                        and self._applies(rule, request)
-                    ):
+                    if (not important_only or rule[FLAGS] & IMPORTANT) and self._rule_matches(rule_id, rule, request):
                         return rule[RAW], rule[FLAGS], rule[LIST_ID]
         for rule_id in untokened:
             rule = rules[rule_id]
-            if (
-                (not important_only or rule[FLAGS] & IMPORTANT)
-                and rule[TYPES] & request.type_bit
-                and self._pattern_matches(rule_id, rule, request)
-                and self._applies(rule, request)
-            ):
+            if (not important_only or rule[FLAGS] & IMPORTANT) and self._rule_matches(rule_id, rule, request):
                 return rule[RAW], rule[FLAGS], rule[LIST_ID]
         return None
+
+    def _rule_matches(self, rule_id: int, rule: tuple, request: _Request) -> bool:
+        """A pattern rule against a request, cheapest test first: a matcher (a regex above
+        all) runs only once type, party and `$domain=` admit the request."""
+        flags = rule[FLAGS]
+        if not rule[TYPES] & request.type_bit:
+            return False
+        if flags & PLAIN:
+            target = request.url if flags & MATCH_CASE else request.url_lower
+            return rule[PATTERN] in target and self._applies(rule, request)
+        return self._applies(rule, request) and self._pattern_matches(rule_id, rule, request)
 
     def _pattern_matches(self, rule_id: int, rule: tuple, request: _Request) -> bool:
         flags = rule[FLAGS]
@@ -245,3 +306,26 @@ class FilterEngine:
             )
         return True
 
+
+
+def _cached_tables(index: RuleIndex, sources: list[str | ListFile]) -> dict[int, HostTable] | None:
+    """The mapped host tables a cached index relies on; None if one is gone or stale."""
+    tables = {}
+    for list_id in index.compact_lists:
+        source = sources[list_id]
+        table = cached_table(source) if isinstance(source, ListFile) else None
+        if table is None:
+            return None
+        tables[list_id] = table
+    return tables
+
+
+def _count_cancelled(table: HostTable, report: ParseReport, cancelled: frozenset[str]) -> None:
+    """Move the table's rules a `$badfilter` cancels from loaded to skipped in the report
+    (they stay in the shared table; lookups pass over them)."""
+    for key in cancelled:
+        for host in plain_hosts_of(key, report.format)[0]:
+            if table.find(host) == key:
+                report.rules["host"] -= 1
+                report.compact -= 1
+                report.skipped["cancelled by $badfilter"] += 1

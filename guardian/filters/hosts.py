@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from .rules import is_cosmetic
+
 FORMATS = ("auto", "abp", "hosts", "domains")
 
 _ADDRESS_RE = re.compile(r"(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-f]*:[0-9a-f:.%a-z]*)", re.IGNORECASE)
@@ -63,12 +65,23 @@ def domain_line(line: str) -> tuple[list[str], str | None]:
         text = text[2:-1]
     if " " in text or "\t" in text:
         return [], f"more than one field: {text!r}"
+    if is_cosmetic(line.strip()):
+        # `example.com##.ad` hides an element on example.com; it does not block the site.
+        return [], f"a cosmetic rule, not a host name: {line.strip()!r}"
     name = hostname(text)
     if name is None:
         return [], f"not a hostname: {text!r}"
     if name in _NOT_TARGETS:
         return [], None
     return [name], None
+
+
+def _looks_like_a_site(text: str) -> bool:
+    """A web host name as domain lists write them: `ads.example.com`, not the ABP
+    substring rules `_120x60.` or `_chartbeat.js` that a host name's grammar also admits."""
+    return (
+        "." in text.strip(".") and not text.endswith(".") and text[0] not in "_-." and hostname(text) is not None
+    )
 
 
 def detect_format(lines: Iterable[str]) -> str:
@@ -84,9 +97,12 @@ def detect_format(lines: Iterable[str]) -> str:
         if text[0] == "[":
             return "abp"
         fields = text.split("#", 1)[0].split()
-        if len(fields) >= 2 and _ADDRESS_RE.fullmatch(fields[0]):
+        if is_cosmetic(text):
+            # `example.com##.ad` starts with a host name, but only ABP lists carry it.
+            votes["abp"] += 1
+        elif len(fields) >= 2 and _ADDRESS_RE.fullmatch(fields[0]):
             votes["hosts"] += 1
-        elif len(fields) == 1 and hostname(fields[0]) is not None and "." in fields[0]:
+        elif len(fields) == 1 and _looks_like_a_site(fields[0]):
             votes["domains"] += 1
         else:
             votes["abp"] += 1

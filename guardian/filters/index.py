@@ -25,7 +25,8 @@ from .hosts import FORMATS, detect_format, domain_line, hosts_line
 from .patterns import bounded_tokens
 from .report import ParseReport
 from .request_types import ALL_TYPES
-from .rules import BADFILTER, EXCEPTION, HOST_ANCHOR, REGEX, NetworkRule, Skipped, parse_line, twin_key
+from .rules import BADFILTER, EXCEPTION, HOST_ANCHOR, REGEX, NetworkRule, Refused, Skipped, parse_line, twin_key
+from .safety import too_broad
 
 # Positions in a stored rule tuple: (raw, flags, types, pattern, domains, list_id).
 RAW, FLAGS, TYPES, PATTERN, DOMAINS, LIST_ID = range(6)
@@ -60,8 +61,14 @@ def read_list(name: str, text: str, fmt: str = "auto") -> tuple[list[tuple[int, 
         for number, line in enumerate(lines, 1):
             parsed = parse_line(line)
             if isinstance(parsed, NetworkRule):
+                broad = too_broad(parsed)
+                if broad is not None:
+                    report.add_refused(number, line.strip(), broad)
+                    continue
                 rules.append((number, parsed))
                 report.rules[rule_kind(parsed)] += 1
+            elif isinstance(parsed, Refused):
+                report.add_refused(number, line.strip(), parsed.reason)
             elif isinstance(parsed, Skipped):
                 report.skipped[parsed.reason] += 1
             else:
@@ -94,6 +101,10 @@ class RuleIndex:
     block_untokened: tuple[int, ...]
     exception_untokened: tuple[int, ...]
     reports: list[ParseReport]
+    # Plain host rules of these lists (by id) are in their compact host tables (compact.py).
+    compact_lists: tuple[int, ...] = ()
+    # Twin keys of the `$badfilter` rules: those without options cancel compact host rules.
+    cancelled: frozenset[str] = frozenset()
 
     @property
     def rule_count(self) -> int:
@@ -103,18 +114,28 @@ class RuleIndex:
         return (
             self.list_names, self.rules, self.plain_hosts, self.block_hosts, self.exception_hosts,
             self.block_tokens, self.exception_tokens, self.block_untokened, self.exception_untokened,
-            [report.to_plain() for report in self.reports],
+            [report.to_plain() for report in self.reports], self.compact_lists, self.cancelled,
         )
 
     @classmethod
     def from_plain(cls, plain: tuple[Any, ...]) -> RuleIndex:
-        *fields, reports = plain
-        return cls(*fields, reports=[ParseReport.from_plain(report) for report in reports])
+        *fields, reports, compact_lists, cancelled = plain
+        return cls(*fields, reports=[ParseReport.from_plain(report) for report in reports],
+                   compact_lists=tuple(compact_lists), cancelled=frozenset(cancelled))
 
     @classmethod
     def build(cls, lists: Mapping[str, str], formats: Mapping[str, str] | None = None) -> RuleIndex:
         formats = formats or {}
         parsed = [read_list(name, text, formats.get(name, "auto")) for name, text in lists.items()]
+        return cls.from_parsed(list(lists), parsed)
+
+    @classmethod
+    def from_parsed(
+        cls, list_names: list[str], parsed: list[tuple[list[tuple[int, NetworkRule]], ParseReport]],
+        compact_lists: tuple[int, ...] = (),
+    ) -> RuleIndex:
+        """The index of lists already read (in list id order); `compact_lists` names those
+        whose plain host rules were set aside for host tables."""
         reports = [report for _, report in parsed]
         cancelled = {twin_key(rule) for rules, _ in parsed for _, rule in rules if rule.flags & BADFILTER}
         builder = _Builder()
@@ -127,7 +148,10 @@ class RuleIndex:
                     report.skipped["cancelled by $badfilter"] += 1
                     continue
                 builder.add(rule, list_id)
-        return builder.finish(list(lists), reports)
+        index = builder.finish(list_names, reports)
+        index.compact_lists = compact_lists
+        index.cancelled = frozenset(key for key in cancelled if "$" not in key) if compact_lists else frozenset()
+        return index
 
 
 class _Builder:

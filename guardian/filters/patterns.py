@@ -2,7 +2,8 @@
 
 Plain substrings and plain hosts need no matcher (`in` and the host tables do). For the
 rest the engine builds one the first time a URL reaches the rule, so most are never
-built: a `Glob` (string methods) where the pattern allows, else a compiled regex.
+built: a `Glob` (string methods) where the pattern allows, else a regex compiled with RE2,
+which matches in linear time whatever the URL (see linear_regex.py).
 
 Tokens are runs of `[a-z0-9%]` in the lower-cased URL. A token of a pattern can index the
 rule only when it is bounded on both sides (by a literal non-token character, `^`, or an
@@ -13,7 +14,9 @@ it can skip the rule without looking.
 from __future__ import annotations
 
 import re
+from typing import Any
 
+from .linear_regex import REGEX_URL_LIMIT, compile_linear, escape
 from .rules import END_ANCHOR, HOST_ANCHOR, MATCH_CASE, REGEX, START_ANCHOR
 
 # `^` matches one character that is not a letter, digit or `_ - . %`, or the end of the URL.
@@ -26,12 +29,12 @@ _HOST_PART_RE = re.compile(r"[a-z0-9._-]+")
 TOKEN_RE = re.compile(r"[a-z0-9%]+")
 
 
-def pattern_regex(flags: int, pattern: str) -> re.Pattern[str]:
-    """The compiled regex for a rule's pattern (matched against the lower-cased URL
+def pattern_regex(flags: int, pattern: str) -> Any:
+    """The compiled (RE2) regex for a rule's pattern (matched against the lower-cased URL
     unless the rule is `$match-case`)."""
-    regex_flags = 0 if flags & MATCH_CASE else re.IGNORECASE
+    case_sensitive = bool(flags & MATCH_CASE)
     if flags & REGEX:
-        return re.compile(pattern, regex_flags)
+        return compile_linear(pattern, case_sensitive)
     parts = []
     if flags & HOST_ANCHOR:
         parts.append(_HOST_START)
@@ -43,10 +46,10 @@ def pattern_regex(flags: int, pattern: str) -> re.Pattern[str]:
         elif piece == "^":
             parts.append(_SEPARATOR)
         elif piece:
-            parts.append(re.escape(piece))
+            parts.append(escape(piece))
     if flags & END_ANCHOR:
         parts.append("$")
-    return re.compile("".join(parts), regex_flags)
+    return compile_linear("".join(parts), case_sensitive)
 
 
 def bounded_tokens(flags: int, pattern: str) -> list[str]:
@@ -65,15 +68,23 @@ def bounded_tokens(flags: int, pattern: str) -> list[str]:
 
 
 class RegexMatcher:
-    """A pattern no `Glob` can express, as a compiled regex."""
+    """A pattern no `Glob` can express, as a compiled RE2 regex. A list's own regex
+    (`limit` set) sees only the first REGEX_URL_LIMIT characters of the URL."""
 
-    __slots__ = ("regex",)
+    __slots__ = ("limit", "regex")
 
-    def __init__(self, regex: re.Pattern[str]) -> None:
+    def __init__(self, regex: Any, limit: int | None = None) -> None:
         self.regex = regex
+        self.limit = limit
 
     def matches(self, url: str, host_start: int, host_end: int) -> bool:
-        return self.regex.search(url) is not None
+        try:
+            if self.limit is not None and len(url) > self.limit:
+                # An end position, not a cut: `$` still means the URL's real end.
+                return self.regex.search(url, 0, self.limit) is not None
+            return self.regex.search(url) is not None
+        except UnicodeEncodeError:  # a lone surrogate: RE2 reads UTF-8
+            return self.matches(url.encode("utf-8", "replace").decode("utf-8"), host_start, host_end)
 
 
 class Glob:
@@ -114,11 +125,13 @@ class Glob:
                     return self.pieces == [""]
                 host_end += 1
             return self._match_from(url, host_end)
-        # The host part may end inside a label (`||ads*`): try each label it starts.
+        # The host part may end inside a label (`||ads*`): find the first label it starts.
+        # The rest is empty or opens with `*`, so a match from a later label would also
+        # match from this one: one try is enough (and keeps a long host linear).
         at = host.find(host_part)
         while at >= 0:
-            if (at == 0 or host[at - 1] == ".") and self._match_from(url, host_start + at + len(host_part)):
-                return True
+            if at == 0 or host[at - 1] == ".":
+                return self._match_from(url, host_start + at + len(host_part))
             at = host.find(host_part, at + 1)
         return False
 
@@ -162,7 +175,9 @@ def _separator_at(url: str, position: int) -> bool:
 
 def compile_pattern(flags: int, pattern: str) -> Glob | RegexMatcher:
     """The cheapest matcher for a rule's pattern."""
-    if flags & (REGEX | MATCH_CASE) or (flags & END_ANCHOR and pattern.endswith("^")):
+    if flags & REGEX:
+        return RegexMatcher(pattern_regex(flags, pattern), REGEX_URL_LIMIT)
+    if flags & MATCH_CASE or (flags & END_ANCHOR and pattern.endswith("^")):
         return RegexMatcher(pattern_regex(flags, pattern))
     host_part = ""
     host_whole = skip_separator = False

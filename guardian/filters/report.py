@@ -1,5 +1,6 @@
 """What loading one list found: its format, rules by kind, lines skipped by reason, and
-the lines dropped as errors (with their line numbers)."""
+the lines dropped as errors (with their line numbers). Refused rules (readable, but unsafe
+to apply) are errors too, and are also counted by reason for the lists' status."""
 
 from __future__ import annotations
 
@@ -20,11 +21,17 @@ class ParseReport:
     skipped: Counter[str] = field(default_factory=Counter)  # reason -> lines skipped
     error_count: int = 0
     errors: list[tuple[int, str, str]] = field(default_factory=list)  # (line number, line, reason)
+    refused: Counter[str] = field(default_factory=Counter)  # reason -> rules refused as unsafe
+    compact: int = 0  # plain host rules held in the list's compact host table, not the token index
 
     def add_error(self, line_number: int, line: str, reason: str) -> None:
         self.error_count += 1
         if len(self.errors) < MAX_ERRORS_KEPT:
             self.errors.append((line_number, line, reason))
+
+    def add_refused(self, line_number: int, line: str, reason: str) -> None:
+        self.refused[reason.split(" (", 1)[0]] += 1
+        self.add_error(line_number, line, f"refused: {reason}")
 
     @property
     def rule_count(self) -> int:
@@ -36,6 +43,8 @@ class ParseReport:
             "list_name": self.list_name, "format": self.format, "lines": self.lines,
             "rules": dict(self.rules), "skipped": dict(self.skipped),
             "error_count": self.error_count, "errors": [list(error) for error in self.errors],
+            "refused": dict(self.refused),
+            "compact": self.compact,
         }
 
     @classmethod
@@ -44,6 +53,8 @@ class ParseReport:
             list_name=plain["list_name"], format=plain["format"], lines=plain["lines"],
             rules=Counter(plain["rules"]), skipped=Counter(plain["skipped"]),
             error_count=plain["error_count"], errors=[tuple(error) for error in plain["errors"]],
+            refused=Counter(plain["refused"]),
+            compact=plain.get("compact", 0),
         )
 
     def render(self) -> str:
@@ -51,8 +62,12 @@ class ParseReport:
         out = [f"{self.list_name}: {self.format} format, {self.lines} lines, {self.rule_count} rules"]
         for kind, count in sorted(self.rules.items()):
             out.append(f"  rules  {kind:<28} {count:>8}")
+        out.append(f"  into   {'compact host table':<28} {self.compact:>8}")
+        out.append(f"  into   {'token index':<28} {self.rule_count - self.compact:>8}")
         for reason, count in sorted(self.skipped.items()):
             out.append(f"  skip   {reason:<28} {count:>8}")
+        for reason, count in sorted(self.refused.items()):
+            out.append(f"  refuse {reason:<28} {count:>8}")
         if self.error_count:
             out.append(f"  errors {'dropped':<28} {self.error_count:>8}")
             for line_number, line, reason in self.errors:

@@ -1,10 +1,12 @@
 """Parse one Adblock Plus / uBlock Origin line into a network rule, or say why not.
 
-A line is one of three things: a `NetworkRule` the engine can apply, `Skipped` (a
+A line is one of four things: a `NetworkRule` the engine can apply, `Skipped` (a
 comment, a cosmetic or scriptlet rule, a directive, or a network rule whose only effect
-is outside a proxy's reach such as `$popup` or `$csp`), or `Invalid` (syntax the engine
-cannot read or an option it does not support). Skipped and invalid lines are counted by
-the list's parse report; none of them stops a list from loading.
+is outside a proxy's reach such as `$popup`, `$csp` or `$redirect-rule`), `Invalid` (syntax
+the engine cannot read or an option it does not support), or `Refused` (a rule that would
+be unsafe to apply: a regex that needs backtracking; index.py refuses more). Skipped,
+invalid and refused lines are counted by the list's parse report; none of them stops a
+list from loading.
 
 A rule is reduced to plain data (flags and a type mask as ints, the pattern as a string,
 `$domain=` as a dict) so the built index can be marshalled to disk and loaded back fast.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from .linear_regex import refusal as regex_refusal
 from .request_types import ALL_TYPES, OPTION_TYPES, UNKNOWN
 
 EXCEPTION = 1 << 0
@@ -51,7 +54,13 @@ class Invalid(NamedTuple):
     reason: str
 
 
-ParsedLine = NetworkRule | Skipped | Invalid
+class Refused(NamedTuple):
+    """Readable, but applying it could freeze or switch off filtering."""
+
+    reason: str
+
+
+ParsedLine = NetworkRule | Skipped | Invalid | Refused
 
 # `example.com##.ad`, `#@#`, `#?#`, `#$#`, `#%#`, `$$`, `$@$` with an optional list of
 # domains before the marker. A network rule's `#` has a `/`, `|` or `^` before it.
@@ -72,8 +81,8 @@ _NO_PROXY_MEANING = frozenset({
     "popup", "popunder", "generichide", "ghide", "elemhide", "ehide", "specifichide", "shide",
     "genericblock", "csp", "removeparam", "rewrite", "cname", "inline-script", "inline-font",
 })
-# Redirects still block the request; the redirect itself is the browser extension's job.
-_BLOCKING_REDIRECTS = frozenset({"redirect", "redirect-rule", "empty", "mp4"})
+# `$redirect=` blocks and names a replacement (the extension's job); a proxy only blocks.
+_BLOCKING_REDIRECTS = frozenset({"redirect", "empty", "mp4"})
 
 
 def parse_line(line: str) -> ParsedLine:
@@ -99,6 +108,11 @@ def parse_line(line: str) -> ParsedLine:
     return parse_network_rule(text)
 
 
+def is_cosmetic(text: str) -> bool:
+    """Whether a stripped line is a cosmetic, scriptlet or HTML rule (`example.com##.ad`)."""
+    return _COSMETIC_RE.match(text) is not None
+
+
 def parse_network_rule(text: str) -> ParsedLine:
     """Parse a network rule (`||host^$opts`, `@@...`, `/regex/$opts`, `pattern`)."""
     plain_host = _PLAIN_HOST_RE.fullmatch(text)
@@ -117,7 +131,7 @@ def parse_network_rule(text: str) -> ParsedLine:
     types = ALL_TYPES
     domains: dict[str, bool] | None = None
     if options is not None:
-        parsed = _parse_options(options)
+        parsed = _parse_options(options, bool(flags & EXCEPTION))
         if isinstance(parsed, Skipped | Invalid):
             return parsed
         option_flags, types, domains = parsed
@@ -128,6 +142,9 @@ def parse_network_rule(text: str) -> ParsedLine:
             re.compile(source, 0 if flags & MATCH_CASE else re.IGNORECASE)
         except re.error as error:
             return Invalid(f"regular expression does not compile: {error}")
+        refused = regex_refusal(source, bool(flags & MATCH_CASE))
+        if refused is not None:
+            return Refused(refused)
         return NetworkRule(text, flags | REGEX, types, source, domains, None)
     return _pattern_rule(text, flags, types, pattern, domains)
 
@@ -146,7 +163,7 @@ def _split_options(body: str) -> tuple[str | None, str | None]:
     return body[:dollar], body[dollar + 1 :]
 
 
-def _parse_options(options: str) -> tuple[int, int, dict[str, bool] | None] | Skipped | Invalid:
+def _parse_options(options: str, exception: bool) -> tuple[int, int, dict[str, bool] | None] | Skipped | Invalid:
     flags = 0
     included_types = 0
     excluded_types = 0
@@ -183,7 +200,13 @@ def _parse_options(options: str) -> tuple[int, int, dict[str, bool] | None] | Sk
         elif name == "popup":
             popup = True
         elif name in _BLOCKING_REDIRECTS:
-            pass
+            # An exception's `$redirect=` only cancels the redirect, never the block.
+            if exception:
+                return Skipped("$redirect exception")
+        elif bare == "redirect-rule":
+            # uBlock Origin redirects with it only what another rule blocks; it never
+            # blocks by itself, and its exception cancels the redirect alone.
+            return Skipped("$redirect-rule")
         elif bare in _NO_PROXY_MEANING:
             return Skipped(f"${bare}")
         else:
@@ -262,7 +285,7 @@ def twin_key(rule: NetworkRule) -> str:
 def check_rule(text: str) -> tuple[bool, str]:
     """Validate one rule as a parent types it: (usable, explanation or error)."""
     parsed = parse_line(text)
-    if isinstance(parsed, Invalid):
+    if isinstance(parsed, Invalid | Refused):
         return False, parsed.reason
     if isinstance(parsed, Skipped):
         return False, f"ignored by the proxy ({parsed.reason})"

@@ -7,6 +7,11 @@ server cannot fill the SD card, and redirects counted here so a loop is reported
 loop. gzip is accepted (big lists shrink about four times); the cap applies to the
 decompressed size. Every failure is a `DownloadError` whose message is a sentence for
 the status table, and which says whether trying again soon could help (`transient`).
+
+Every connection, the first and each redirect's, goes through the proxy's own
+destination check (`deny_destinations`, `deny_own_addresses`): the name is resolved, the
+addresses are checked, and the socket connects to exactly the address checked. A list URL
+(or a redirect) pointing at the Pi itself or the LAN services it protects is refused.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 import guardian
+from guardian.proxy.upstream import DestinationDenied, DestinationPolicy, UpstreamError, connect
 
 _REDIRECTS = (301, 302, 303, 307, 308)
 _CHUNK = 64 * 1024
@@ -57,11 +63,13 @@ def fetch(
     last_modified: str | None = None,
     limits: Limits = Limits(),
     clock: Callable[[], float] = time.monotonic,
+    destinations: DestinationPolicy | None = None,
 ) -> Fetched:
-    """Download `url`; with `etag`/`last_modified` the server may answer "not modified"."""
+    """Download `url`; with `etag`/`last_modified` the server may answer "not modified".
+    `destinations` says which addresses may be connected to (None: any, for tests only)."""
     scheme = urlsplit(url).scheme.lower()
     if scheme in ("http", "https"):
-        return _fetch_http(url, etag, last_modified, limits, clock)
+        return _fetch_http(url, etag, last_modified, limits, clock, destinations)
     if scheme == "file":
         return _fetch_file(Path(unquote(urlsplit(url).path)), limits)
     if "://" in url or scheme == "builtin":
@@ -82,7 +90,8 @@ def _fetch_file(path: Path, limits: Limits) -> Fetched:
 
 
 def _fetch_http(
-    url: str, etag: str | None, last_modified: str | None, limits: Limits, clock: Callable[[], float]
+    url: str, etag: str | None, last_modified: str | None, limits: Limits, clock: Callable[[], float],
+    destinations: DestinationPolicy | None,
 ) -> Fetched:
     deadline = clock() + limits.total_timeout
     headers = {
@@ -97,7 +106,7 @@ def _fetch_http(
     chain = [url]
     current = url
     while True:
-        status, response_headers, body = _one_request(current, headers, limits, deadline, clock)
+        status, response_headers, body = _one_request(current, headers, limits, deadline, clock, destinations)
         if status not in _REDIRECTS:
             break
         location = response_headers.get("location")
@@ -124,7 +133,8 @@ def _fetch_http(
 
 
 def _one_request(
-    url: str, headers: dict[str, str], limits: Limits, deadline: float, clock: Callable[[], float]
+    url: str, headers: dict[str, str], limits: Limits, deadline: float, clock: Callable[[], float],
+    destinations: DestinationPolicy | None,
 ) -> tuple[int, dict[str, str], bytes]:
     """(status, lower-cased headers, body) of one GET; the body only for a 200."""
     parts = urlsplit(url)
@@ -137,14 +147,18 @@ def _one_request(
         raise DownloadError(f"{url!r} has a bad port") from None
     timeout = max(0.001, min(limits.connect_timeout, deadline - clock()))
     conn: http.client.HTTPConnection
-    if parts.scheme.lower() == "https":
-        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=ssl.create_default_context())
+    context = ssl.create_default_context() if parts.scheme.lower() == "https" else None
+    if context is not None:
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
     else:
         conn = http.client.HTTPConnection(host, port, timeout=timeout)
     where = f"{host}:{conn.port}"
     try:
+        if destinations is not None:
+            _connect_checked(conn, host, destinations, timeout, url, context)
         try:
-            conn.connect()
+            if conn.sock is None:
+                conn.connect()
         except ConnectionRefusedError:
             raise DownloadError(f"connection refused by {where}", transient=True) from None
         except socket.gaierror:
@@ -178,6 +192,36 @@ def _one_request(
                                 transient=True) from None
     finally:
         conn.close()
+
+
+def _connect_checked(
+    conn: http.client.HTTPConnection, host: str, destinations: DestinationPolicy, timeout: float, url: str,
+    context: ssl.SSLContext | None,
+) -> None:
+    """Connect `conn` to an address of `host` that the destination check allows."""
+    try:
+        sock, _ = connect(host, conn.port, destinations, timeout)
+    except DestinationDenied as exc:
+        raise DownloadError(f"refused to download {url}: it leads to a place lists may not come from ({exc})"
+                            ) from None
+    except UpstreamError as exc:
+        where = f"{host}:{conn.port}"
+        message = {
+            "dns": f"cannot resolve the host name {host!r}",
+            "timeout": f"could not connect to {where} within {timeout:g} s",
+        }.get(exc.kind, f"connection refused by {where}" if "refused" in exc.message.lower() else exc.message)
+        raise DownloadError(message, transient=True) from None
+    if context is not None:
+        try:
+            sock = context.wrap_socket(sock, server_hostname=host)
+        except ssl.SSLError as exc:
+            sock.close()
+            raise DownloadError(f"TLS failed with {host}:{conn.port}: {exc.reason or exc}") from None
+        except OSError as exc:
+            sock.close()
+            raise DownloadError(f"cannot connect to {host}:{conn.port}: {exc.strerror or exc}", transient=True
+                                ) from None
+    conn.sock = sock
 
 
 def _arm(sock: socket.socket | None, limits: Limits, deadline: float, clock: Callable[[], float]) -> None:

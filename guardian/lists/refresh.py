@@ -19,10 +19,12 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from guardian.config import Config, ListConfig
+from guardian.config import Config, ListConfig, ProxyConfig, RefreshConfig
+from guardian.filters.compact import ListFile
+from guardian.proxy.upstream import DestinationPolicy
 
 from .catalog import is_builtin, read_builtin
 from .download import DownloadError, Fetched, Limits, fetch
@@ -44,6 +46,15 @@ class RefreshPolicy:
     first_delay: float = 10.0  # seconds before the second try
     backoff: float = 4.0  # each further delay is this many times longer
     workers: int = 4
+    # None: taken from the configuration (`refresh_lists`) or its defaults (`refresh_one`).
+    destinations: DestinationPolicy | None = None
+    max_rules: int | None = None  # rules one list may have; None: `[refresh] max_rules_per_list`
+
+
+def destinations_for(proxy: ProxyConfig) -> DestinationPolicy:
+    """The proxy's own destination check, for list downloads: the same networks and the
+    machine's own addresses are refused (the proxy port too, as a request loop)."""
+    return DestinationPolicy(proxy.deny_destinations, {proxy.listen.port}, proxy.deny_own_addresses)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +96,11 @@ def refresh_lists(
     entries = [config.list_by_id(i) for i in ids] if ids is not None else [e for e in config.lists if e.enabled]
     if not entries:
         return RefreshSummary(())
+    policy = replace(
+        policy,
+        destinations=policy.destinations or destinations_for(config.proxy),
+        max_rules=policy.max_rules or config.refresh.max_rules_per_list,
+    )
     with ThreadPoolExecutor(max_workers=max(1, min(policy.workers, len(entries))),
                             thread_name_prefix="list-refresh") as pool:
         futures = [pool.submit(refresh_one, e, store, force=force, policy=policy, sleep=sleep, now=now)
@@ -107,6 +123,9 @@ def refresh_one(
 ) -> ListResult:
     if is_builtin(entry.url):
         return ListResult(entry.id, BUILTIN, "built in, read from the source tree")
+    if policy.destinations is None or policy.max_rules is None:
+        policy = replace(policy, destinations=policy.destinations or destinations_for(ProxyConfig()),
+                         max_rules=policy.max_rules or RefreshConfig().max_rules_per_list)
     with store.lock(entry.id):
         try:
             return _refresh_locked(entry, store, force, policy, sleep, now)
@@ -161,7 +180,7 @@ def _refresh_locked(
         return ListResult(entry.id, UNCHANGED, "unchanged")
 
     try:
-        result = check_list(entry.id, fetched.body, entry.format, baseline, force)
+        result = check_list(entry.id, fetched.body, entry.format, baseline, force, policy.max_rules)
     except ValidationError as exc:
         return fail(f"rejected: {exc}")
 
@@ -169,13 +188,15 @@ def _refresh_locked(
         id=entry.id, url=entry.url, status=OK, etag=fetched.etag, last_modified=fetched.last_modified,
         fetched_at=checked, checked_at=checked, confirmed_at=checked, size=len(fetched.body),
         sha256=sha256_hex(fetched.body), format=result.format, rules=result.rules, errors=result.errors,
-        kinds=result.kinds, expires_seconds=result.expires_seconds,
+        kinds=result.kinds, expires_seconds=result.expires_seconds, refused=result.refused,
     )
     try:
         store.save_copy(new, fetched.body)
     except OSError as exc:
         return fail(f"could not save the new copy: {exc.strerror or exc}")
     dropped = f", {result.errors} invalid lines dropped" if result.errors else ""
+    if result.refused:
+        dropped += f" ({_refused_words(result.refused)})"
     return ListResult(entry.id, UPDATED, f"updated: {result.rules} rules ({result.format}){dropped}")
 
 
@@ -186,8 +207,8 @@ def _fetch_with_retries(
     attempt = 1
     while True:
         try:
-            return fetch(url, etag=meta.etag if meta else None,
-                         last_modified=meta.last_modified if meta else None, limits=policy.limits)
+            return fetch(url, etag=meta.etag if meta else None, last_modified=meta.last_modified if meta else None,
+                         limits=policy.limits, destinations=policy.destinations)
         except DownloadError as exc:
             if not exc.transient or attempt >= policy.attempts:
                 raise
@@ -205,6 +226,10 @@ def _save_meta_quietly(store: ListStore, meta: ListMeta) -> None:
         log.warning("list %s: could not save its metadata: %s", meta.id, exc)
 
 
+def _refused_words(refused: dict[str, int]) -> str:
+    return "refused as unsafe: " + "; ".join(f"{count} {reason}" for reason, count in sorted(refused.items()))
+
+
 def _duration(seconds: int) -> str:
     return f"{seconds // 86400} days" if seconds % 86400 == 0 else f"{seconds / 3600:g} h"
 
@@ -220,15 +245,41 @@ def texts_for(config: Config, store: ListStore) -> dict[str, str]:
         if not entry.enabled:
             continue
         if is_builtin(entry.url):
-            try:
-                texts[entry.id] = read_builtin(entry.url)
-            except (OSError, ValueError) as exc:
-                log.error("list %s: cannot read built-in list %s: %s", entry.id, entry.url, exc)
+            text = _builtin_text(entry)
+            if text is not None:
+                texts[entry.id] = text
             continue
         text = store.read_text(entry.id)
         if text is not None:
             texts[entry.id] = text
     return texts
+
+
+def _builtin_text(entry: ListConfig) -> str | None:
+    try:
+        return read_builtin(entry.url)
+    except (OSError, ValueError) as exc:
+        log.error("list %s: cannot read built-in list %s: %s", entry.id, entry.url, exc)
+        return None
+
+
+def sources_for(config: Config, store: ListStore) -> dict[str, str | ListFile]:
+    """Like `texts_for`, but a stored list is handed over as its file: the engine maps it
+    (and the compact host table beside it) instead of holding its text in memory."""
+    sources: dict[str, str | ListFile] = {}
+    for entry in config.lists:
+        if not entry.enabled:
+            continue
+        if is_builtin(entry.url):
+            text = _builtin_text(entry)
+            if text is not None:
+                sources[entry.id] = text
+            continue
+        try:
+            sources[entry.id] = ListFile.of(store.text_path(entry.id))
+        except FileNotFoundError:
+            continue  # never downloaded: nothing to contribute yet
+    return sources
 
 
 def formats_for(config: Config) -> dict[str, str]:

@@ -8,6 +8,9 @@ list first: a power cut between the two leaves a new list with old metadata, whi
 refresh notices by its SHA-256 and heals by downloading unconditionally once. Temporary
 files left by a cut are removed when the store is opened.
 
+The filter engine keeps `<id>.compact` beside a list: its compact host table
+(guardian/filters/compact.py), rebuilt whenever the list file changes.
+
 Files whose names start with `_` are the store's own (list ids cannot start with one).
 """
 
@@ -24,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from guardian.filters.compact import table_path
 from guardian.fsutil import atomic_write_bytes, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -53,6 +57,7 @@ class ListMeta:
     rules: int = 0
     errors: int = 0  # lines dropped as invalid
     kinds: dict[str, int] = field(default_factory=dict)  # rules by kind, from the parse report
+    refused: dict[str, int] = field(default_factory=dict)  # reason -> rules refused as unsafe
     expires_seconds: int | None = None  # the list's `! Expires:` as seconds
 
     def to_json(self) -> str:
@@ -139,7 +144,7 @@ class ListStore:
 
     def remove(self, list_id: str) -> bool:
         removed = False
-        for path in (self.text_path(list_id), self.meta_path(list_id)):
+        for path in (self.text_path(list_id), self.meta_path(list_id), table_path(self.text_path(list_id))):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
                 removed = True

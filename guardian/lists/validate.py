@@ -6,6 +6,9 @@ it looks like the list it claims to be. In order, each check with the failure it
 - not HTML: a captive portal, an error page or a "moved" page answered with 200;
 - a list set to abp does not look like a hosts file or a domain list: a wrong format
   setting (any text is a valid ABP pattern, so the next check cannot see this one);
+- not more rules than a list may have (`[refresh] max_rules_per_list`), counted on the
+  text before the engine parses it: a huge list would exhaust the Pi's memory, first
+  here and then in every engine built from it;
 - it parses, with at least one rule and at least half of its rule lines valid (comments,
   blanks and cosmetic rules don't count either way): a file in another format or garbage;
 - not fewer than half the rules of the last good copy, unless forced: a truncated file
@@ -18,7 +21,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from guardian.config import RefreshConfig
 from guardian.filters import FilterEngine
+from guardian.filters.rules import is_cosmetic
 
 from .store import decode
 
@@ -43,9 +48,13 @@ class Checked:
     errors: int
     kinds: dict[str, int]
     expires_seconds: int | None
+    refused: dict[str, int]  # reason -> rules refused as unsafe (see guardian/filters/safety.py)
 
 
-def check_list(list_id: str, data: bytes, fmt: str, previous_rules: int | None, force: bool = False) -> Checked:
+def check_list(
+    list_id: str, data: bytes, fmt: str, previous_rules: int | None, force: bool = False,
+    max_rules: int = RefreshConfig().max_rules_per_list,
+) -> Checked:
     """Check `data` as the new copy of `list_id`; `previous_rules` is the last good copy's count."""
     if b"\x00" in data:
         raise ValidationError("the download is a binary file, not a text list")
@@ -59,8 +68,12 @@ def check_list(list_id: str, data: bytes, fmt: str, previous_rules: int | None, 
         seen_as = FilterEngine.from_lists({list_id: sample}).report[list_id].format
         if seen_as != "abp":
             raise ValidationError(f"the download looks like a {seen_as} list, but its format is set to abp")
+    _check_size(text, max_rules)
     report = FilterEngine.from_lists({list_id: text}, formats={list_id: fmt}).report[list_id]
-    rules, errors = report.rule_count, report.error_count
+    # Refused rules are readable (the format is right) but unsafe: not counted as invalid.
+    rules, errors = report.rule_count, report.error_count - sum(report.refused.values())
+    if rules > max_rules:  # a hosts line may name several hosts
+        raise ValidationError(_too_many(rules, max_rules))
     if rules == 0:
         raise ValidationError(f"no rules found in {report.lines} lines (read as {report.format})")
     if rules < MIN_VALID_SHARE * (rules + errors):
@@ -70,7 +83,25 @@ def check_list(list_id: str, data: bytes, fmt: str, previous_rules: int | None, 
         raise ValidationError(
             f"the download has {rules} rules, fewer than half the {previous_rules} of the last good copy"
             " (update with --force to accept it)")
-    return Checked(report.format, rules, errors, dict(report.rules), expires_seconds(text))
+    return Checked(report.format, rules, errors, dict(report.rules), expires_seconds(text), dict(report.refused))
+
+
+def _check_size(text: str, max_rules: int) -> None:
+    """Refuse a list with more candidate rule lines than allowed, without parsing it."""
+    if text.count("\n") <= max_rules:
+        return
+    candidates = 0
+    for line in text.splitlines():
+        line = line.strip()
+        if line and line[0] not in "!#[" and not is_cosmetic(line):
+            candidates += 1
+    if candidates > max_rules:
+        raise ValidationError(_too_many(candidates, max_rules))
+
+
+def _too_many(rules: int, max_rules: int) -> str:
+    return (f"the list has {rules:,} rules, more than the {max_rules:,} one list may have"
+            " (a list that big could use up the memory Guardian filters with)")
 
 
 def looks_like_html(text: str) -> bool:

@@ -66,6 +66,8 @@ def check_command(
         print(f"  schedule: {result['schedule']}", file=out)
     print(f"  device:   {result['device'] or f'not configured ({client})'}", file=out)
     print(f"  profile:  {result['profile']}", file=out)
+    if result.get("note"):
+        print(f"  note:     {result['note']}", file=out)
     if result.get("service_name"):
         print(f"  service:  {result['service_name']}", file=out)
     if result.get("limit"):

@@ -1,6 +1,7 @@
 """The one decision: who is asking, which rules apply to them now, and what they get.
 
 Precedence (first that applies decides; docs/policy.md has the table):
+  0. a plain-HTTP request for Guardian's own settings page -> allowed, to its address (settings_page.py)
   1. device -> profile (unknown devices use the profile "default")
   2. a pause or an allowance for the device or its profile -> allowed
   3. an active schedule: `block = "all"` -> blocked; its own rules matching -> blocked
@@ -34,20 +35,28 @@ from urllib.parse import urlsplit
 
 from guardian.config import Config, ProfileConfig, household_service_table
 from guardian.filters import FilterEngine, infer_request_type
+from guardian.filters.compact import ListFile
 from guardian.filters.request_types import infer_type_from_fields
 from guardian.proxy.hooks import RequestInfo, Verdict
-from guardian.service_catalog import ServiceIndex, default_catalog, merge
+from guardian.tls.bypass import bypass_match
 
 from .blockpage import BlockInfo, page_response, stand_in_response, wants_page
 from .devices import DeviceDirectory, NeighbourTable, SeenDevices
+from .exchange import ExchangeRules, Review, ScheduledFileTypes
+from .filetypes import FileTypeRules
+from .inspection import inspects_https
 from .limits import UsageMeter
 from .pauses import PauseStore
+from .privacy import PrivacyRules
+from .removeparam import parse_removeparam
 from .rulesets import CUSTOM_LIST, RuleSet, compile_rules, split_rules
 from .safesearch import SafeSearch
 from .schedules import Window, ZoneClock, compile_window, until_text
 from .service_rules import Activity, ServiceRules
+from .services import ServiceIndex, default_catalog, merge
+from .settings_page import SettingsPageRoute
 
-EngineKey = tuple[tuple[str, str, str], ...]  # ((list id, format, text), ...) sorted by id
+EngineKey = tuple[tuple[str, str, str | ListFile], ...]  # ((list id, format, text or file), ...) by id
 
 
 class _Schedule(NamedTuple):
@@ -65,7 +74,11 @@ class _Profile(NamedTuple):
     block: RuleSet | None
     engine: FilterEngine | None
     safe: SafeSearch | None
-    services: ServiceRules | None = None
+    exchange: ExchangeRules | None  # file kinds and privacy for allowed plain-HTTP requests
+    https_block_page: bool
+    inspect: str  # "off" | "hosts" | "all"
+    inspect_hosts: frozenset[str]
+    services: ServiceRules | None = None  # last, with a default: blocked services, windows, limits
 
 
 class _Who(NamedTuple):
@@ -78,14 +91,15 @@ class _Who(NamedTuple):
 
 
 def _who(device: str | None, profile: _Profile) -> _Who:
-    return _Who(device, profile, Verdict(allowed=True, device=device, profile=profile.name))
+    edits = profile.exchange.constant_edits if profile.exchange is not None else None
+    return _Who(device, profile, Verdict(allowed=True, device=device, profile=profile.name, edits=edits))
 
 
 class Policy:
     def __init__(
         self,
         config: Config,
-        list_texts: Mapping[str, str],
+        list_texts: Mapping[str, str | ListFile],
         *,
         cache_dir: Path | None = None,
         neighbours: NeighbourTable | None = None,
@@ -95,7 +109,7 @@ class Policy:
         usage: UsageMeter | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        """Build a snapshot. `list_texts` maps list ids to their stored text (missing or
+        """Build a snapshot. `list_texts` maps list ids to their stored text or file (missing or
         disabled lists are left out and noted in `problems`); `previous` lends its
         engines for lists whose text did not change."""
         self.config = config
@@ -110,11 +124,14 @@ class Policy:
         # Without a shared meter (guardian check, tests) limits still apply, counted here.
         self.usage = usage if usage is not None else UsageMeter(self.zone, clock=clock)
         self.conflicts: list[str] = []  # parents' allow rules that a service block outranks
+        self._bypass = frozenset(config.https.bypass)
         self._engines: dict[EngineKey, FilterEngine] = {}
         old_engines = previous._engines if previous is not None else {}
         profiles = {
             p.name: self._compile_profile(p, list_texts, cache_dir, old_engines) for p in config.profiles
         }
+        self._settings_page = SettingsPageRoute(config.web)
+        self._profiles = profiles
         self._unknown = _who(None, profiles["default"])
         self.service_rules = {name: p.services for name, p in profiles.items() if p.services is not None}
         self._devices: DeviceDirectory[_Who] = DeviceDirectory(
@@ -124,7 +141,7 @@ class Policy:
     # ------------------------------------------------------------ building
 
     def _compile_profile(
-        self, profile: ProfileConfig, list_texts: Mapping[str, str], cache_dir: Path | None,
+        self, profile: ProfileConfig, list_texts: Mapping[str, str | ListFile], cache_dir: Path | None,
         old_engines: dict[EngineKey, FilterEngine],
     ) -> _Profile:
         where = f"profile {profile.name!r}"
@@ -138,13 +155,31 @@ class Policy:
         return _Profile(
             name=profile.name,
             schedules=schedules,
-            allow=compile_rules(allows, f"{where}, allow", self.problems),
+            allow=compile_rules(allows, f"{where}, allow", self.problems, "allow"),
             block=compile_rules(blocks, f"{where}, block", self.problems),
             engine=self._lists_engine(profile, list_texts, cache_dir, old_engines),
             safe=safe if safe.enabled else None,
+            exchange=self._exchange_rules(profile, list_texts),
             services=self._service_rules(profile, allows),
+            https_block_page=profile.https_block_page,
+            inspect=profile.inspect_https,
+            inspect_hosts=frozenset(profile.inspect_hosts),
         )
 
+    def _exchange_rules(self, profile: ProfileConfig,
+                        list_texts: Mapping[str, str | ListFile]) -> ExchangeRules | None:
+        texts = {list_id: list_texts[list_id] for list_id in profile.lists
+                 if list_id in list_texts and self.config.list_by_id(list_id).enabled}
+        privacy = PrivacyRules(self.config.privacy_for(profile), parse_removeparam(texts))
+        scheduled = tuple(
+            ScheduledFileTypes(s.name, s.name[:1].upper() + s.name[1:], compile_window(s),
+                               FileTypeRules(s.block_file_types))
+            for s in profile.schedules if s.block_file_types
+        )
+        always = FileTypeRules(profile.block_file_types) if profile.block_file_types else None
+        if always is None and not scheduled and privacy.does_nothing:
+            return None
+        return ExchangeRules(profile.name, always, scheduled, privacy)
     def _service_rules(self, profile: ProfileConfig, allows: list[str]) -> ServiceRules | None:
         rules = ServiceRules.build(profile, self.services, self.usage)
         if rules is not None and not rules.allow_rules_win:
@@ -159,7 +194,7 @@ class Policy:
         return rules
 
     def _lists_engine(
-        self, profile: ProfileConfig, list_texts: Mapping[str, str], cache_dir: Path | None,
+        self, profile: ProfileConfig, list_texts: Mapping[str, str | ListFile], cache_dir: Path | None,
         old_engines: dict[EngineKey, FilterEngine],
     ) -> FilterEngine | None:
         parts = []
@@ -187,6 +222,9 @@ class Policy:
 
     def decide(self, request: RequestInfo, now: datetime | None = None, *, count: bool = True) -> Verdict:
         """`count` False: a re-decision of an open connection, which is not new use."""
+        page = self._settings_page.verdict(request)
+        if page is not None:
+            return page
         timestamp = self.clock() if now is None else now.timestamp()
         verdict = self._decide(request, timestamp, count)
         if count and verdict.activity is not None:
@@ -204,9 +242,50 @@ class Policy:
                                   None, None, None, timestamp)
         headers = request.headers
         url = request.url
-        return self._evaluate(who, request.client_ip, request.method, request.host, url,
-                              request.target, headers.get("referer"),
-                              infer_type_from_fields(request.method, url, headers), headers.get("accept"), timestamp)
+        request_type = infer_type_from_fields(request.method, url, headers)
+        verdict = self._evaluate(who, request.client_ip, request.method, request.host, url,
+                                 request.target, headers.get("referer"), request_type, headers.get("accept"),
+                                 timestamp)
+        exchange = who.profile.exchange
+        if exchange is None or not verdict.allowed:
+            return verdict
+        return self._review(exchange, who, request, url, request_type, verdict, timestamp)
+
+    def _review(self, exchange: ExchangeRules, who: _Who, request: RequestInfo, url: str,
+                request_type: str | None, verdict: Verdict, timestamp: float) -> Verdict:
+        """File kinds and privacy for an allowed request (see exchange.py)."""
+        headers = request.headers
+        minute = self._clock.minute_of_week(timestamp) if exchange.has_schedules else 0
+
+        def block(reason: str, schedule: str | None) -> Verdict:
+            return self._block(who, request.client_ip, request.method, request.host, url, request_type,
+                               headers.get("accept"), reason, None, None, schedule)
+
+        review: Review = exchange.review(request.host, verdict.target or request.target, minute, headers, block)
+        if review.blocked is not None:
+            paused = self._pauses is not None and \
+                self._pauses.find(who.profile.name, who.device, request.host, timestamp) is not None
+            if not paused:
+                schedule = review.blocked.schedule
+                reason = f"{review.blocked.kind.describe()} are blocked for {who.profile.name}"
+                if schedule is not None:
+                    reason += f" during {schedule.label}"
+                return block(reason, schedule.name if schedule else None)
+            return verdict
+        if review.target is None and review.edits is verdict.edits:
+            return verdict
+        reason = verdict.reason
+        if review.removed:
+            note = f"Tracking parameters removed: {', '.join(review.removed)}"
+            reason = f"{reason}; {note}" if reason else note
+        return Verdict(allowed=True, connect_host=verdict.connect_host, target=review.target or verdict.target,
+                       device=verdict.device, profile=verdict.profile, reason=reason, rule=verdict.rule,
+                       list_id=verdict.list_id, schedule=verdict.schedule, edits=review.edits,
+                       activity=verdict.activity)
+
+    def profile_for(self, client_ip: str) -> str:
+        """The name of the profile a device at `client_ip` gets (its PAC file depends on it)."""
+        return (self._devices.identify(client_ip) or self._unknown).profile.name
 
     def explain(
         self,
@@ -222,6 +301,7 @@ class Policy:
             at = at.replace(tzinfo=self.zone)
         timestamp = time.time() if at is None else at.timestamp()
         who = self._devices.identify(client_ip) or self._unknown
+        note = None
         if "://" in url:
             parts = urlsplit(url)
             host = (parts.hostname or "").rstrip(".")
@@ -231,10 +311,21 @@ class Policy:
                 request_type = infer_request_type("GET", url, {})
             verdict = self._evaluate(who, client_ip, "GET", host, url, target, source_url, request_type,
                                      None, timestamp)
+            if parts.scheme.lower() == "https" and not inspects_https(self._profile_config(who), host):
+                # The proxy sees only the CONNECT to the host: that is what this address gets.
+                whole = verdict
+                verdict = self._evaluate(who, client_ip, "CONNECT", host, None, "", None, None, None, timestamp)
+                if target != "/" or whole.allowed != verdict.allowed or whole.rule != verdict.rule:
+                    note = https_note(host, whole, verdict)
         else:
             host = url.strip().lower().partition(":")[0].rstrip(".")
             verdict = self._evaluate(who, client_ip, "CONNECT", host, None, "",
                                      None, None, None, timestamp)
+        exchange = who.profile.exchange
+        if verdict.allowed and exchange is not None and "://" in url:
+            verdict, file_note = self._explain_file_kind(exchange, who, url, verdict, timestamp)
+            if file_note is not None:
+                note = f"{note} {file_note}" if note else file_note
         return {
             "action": "allow" if verdict.allowed else "block",
             "reason": verdict.reason or "No rule matched",
@@ -243,7 +334,36 @@ class Policy:
             "schedule": verdict.schedule,
             "device": verdict.device,
             "profile": verdict.profile,
+            "note": note,
         }
+
+    def _explain_file_kind(self, exchange: ExchangeRules, who: _Who, url: str, verdict: Verdict,
+                           timestamp: float) -> tuple[Verdict, str | None]:
+        """An explained URL whose path names a blocked file kind: blocked on plain HTTP; on
+        HTTPS the tunnel hides the path, which the explanation must say."""
+        parts = urlsplit(url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        minute = self._clock.minute_of_week(timestamp) if exchange.has_schedules else 0
+        found = exchange.file_kind_of(target, minute)
+        if found is None:
+            return verdict, None
+        reason = f"{found.kind.describe()} are blocked for {who.profile.name}"
+        if parts.scheme.lower() == "https" and not inspects_https(self._profile_config(who), parts.hostname or ""):
+            return verdict, (f"{reason} on plain HTTP, but this is HTTPS: Guardian cannot see which file "
+                             "is fetched inside the encrypted connection, so the download is not stopped.")
+        if self._pauses is not None and self._pauses.find(who.profile.name, who.device, parts.hostname or "",
+                                                          timestamp) is not None:
+            return verdict, None
+        if found.schedule is not None:
+            reason += f" during {found.schedule.label}"
+        return Verdict(allowed=False, device=who.device, profile=who.profile.name, reason=reason,
+                       schedule=found.schedule.name if found.schedule else None), None
+
+    def _profile_config(self, who: _Who) -> ProfileConfig | None:
+        try:
+            return self.config.profile(who.profile.name)
+        except KeyError:
+            return None
 
     def usage_report(self, url: str, client_ip: str, at: datetime | None = None) -> dict[str, Any]:
         """`service`, `limit`, `used_minutes`, `left_minutes` for guardian check: the
@@ -335,8 +455,29 @@ class Policy:
                                    decision.rule, decision.list, counts)
         return self._allow(who, host, url, target, None, None, None, counts)
 
+    def inspects(self, profile_name: str, host: str) -> bool:
+        """Whether this profile's HTTPS connections to `host` are decrypted, so rules with a
+        path or a request type apply to them (docs/https.md)."""
+        profile = self._profiles.get(profile_name)
+        return profile is not None and self._inspection(profile, host.rstrip(".").lower())[0]
+
+    def _inspection(self, profile: _Profile, host: str) -> tuple[bool, str | None]:
+        """(inspect?, why not in words when the bypass list says no)."""
+        if profile.inspect == "off":
+            return False, None
+        if profile.inspect == "hosts" and bypass_match(host, profile.inspect_hosts) is None:
+            return False, None
+        if bypass_match(host, self._bypass) is not None:
+            return False, "Not inspected: on the list of sites Guardian never decrypts"
+        return True, None
+
     def _allow(self, who: _Who, host: str, url: str | None, target: str, reason: str | None,
                rule: str | None, list_id: str | None, activity: Activity | None = None) -> Verdict:
+        intercept = None
+        if url is None and who.profile.inspect != "off":
+            inspect, why_not = self._inspection(who.profile, host)
+            intercept = "inspect" if inspect else None
+            reason = reason or why_not
         safe = who.profile.safe
         if safe is not None:
             safe_host = safe.connect_host(host)
@@ -346,12 +487,12 @@ class Policy:
                     target=SafeSearch.target(safe_host, target) if url is not None else None,
                     device=who.device, profile=who.profile.name,
                     reason=reason or f"Safe search: connected to {safe_host}", rule=rule, list_id=list_id,
-                    activity=activity,
+                    activity=activity, intercept=intercept,
                 )
-        if reason is None and activity is None:
+        if reason is None and activity is None and intercept is None:
             return who.allowed
         return Verdict(allowed=True, device=who.device, profile=who.profile.name, reason=reason, rule=rule,
-                       list_id=list_id, activity=activity)
+                       list_id=list_id, activity=activity, intercept=intercept)
 
     def _block(
         self, who: _Who, client_ip: str, method: str, host: str, url: str | None,
@@ -368,8 +509,32 @@ class Policy:
             status, headers, body = page_response(info)
         else:
             status, headers, body = stand_in_response(request_type if url is not None else None, reason)
+        intercept = None
+        if url is None:
+            # A tunnel this profile inspects: each request inside is decided on its own URL (a rule
+            # with a path or a type can only be applied there). Otherwise the core may answer a
+            # blocked tunnel inside TLS, so the page shows instead of a browser error.
+            if who.profile.inspect != "off" and self._inspection(who.profile, host)[0]:
+                intercept = "inspect"
+            elif who.profile.https_block_page:
+                intercept = "page"
         return Verdict(allowed=False, status=status, headers=headers, body=body, device=who.device,
-                       profile=who.profile.name, reason=reason, rule=rule, list_id=list_id, schedule=schedule)
+                       profile=who.profile.name, reason=reason, rule=rule, list_id=list_id, schedule=schedule,
+                       intercept=intercept)
+
+
+def https_note(host: str, whole: Verdict, connect: Verdict) -> str:
+    """What to tell a parent about an https:// address, given what its whole address
+    would get (`whole`) and what its connection gets (`connect`)."""
+    note = (f"Over HTTPS Guardian sees only the site name ({host}), not the page, so this is what the "
+            "connection to the site gets.")
+    if whole.allowed != connect.allowed or whole.rule != connect.rule:
+        if not whole.allowed and whole.rule:
+            note += (f" The rule {whole.rule} names a page, so it does not apply to https:// addresses: "
+                     f"it blocks only http://{host} addresses.")
+        elif whole.allowed and whole.rule:
+            note += f" The rule {whole.rule} names a page, so it does not apply to https:// addresses."
+    return note
 
 
 class PolicyHolder:

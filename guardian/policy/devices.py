@@ -222,17 +222,20 @@ class SeenDevices:
         self._pending: dict[str, float] = {}
         self._records: list[dict[str, Any]] | None = None  # loaded on the first flush
         self._lock = threading.Lock()
+        self._pending_lock = threading.Lock()
 
     def note(self, ip: str, when: float) -> None:
-        """Request path: one dict store, nothing else."""
-        self._pending[ip] = when
+        """Request path: one dict store under an uncontended lock, nothing else."""
+        with self._pending_lock:  # else a store racing flush's swap lands in the dict flush took
+            self._pending[ip] = when
 
     def flush(self) -> None:
         """Merge what was noted since the last flush into the file (atomically)."""
         with self._lock:
-            if not self._pending:
-                return
-            pending, self._pending = self._pending, {}
+            with self._pending_lock:
+                if not self._pending:
+                    return
+                pending, self._pending = self._pending, {}
             records = self._load()
             for ip, when in pending.items():
                 self._merge(records, ip, self._neighbours.mac_for(ip) if self._neighbours else None, when)

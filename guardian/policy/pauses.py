@@ -37,6 +37,8 @@ from typing import Any, Literal
 
 from guardian.fsutil import atomic_write_text
 
+from .parent_rules import is_public_suffix
+
 log = logging.getLogger(__name__)
 
 PAUSES_FILE = "pauses.json"
@@ -94,7 +96,11 @@ def normalise_host(text: str) -> str:
     host = host.split("/", 1)[0].split("?", 1)[0]
     if host.count(":") == 1:
         host = host.split(":", 1)[0]
-    return host.strip(".")
+    host = host.strip(".")
+    if not host.isascii():
+        with contextlib.suppress(UnicodeError):  # the form browsers send, as parents' rules are read
+            host = host.encode("idna").decode("ascii")
+    return host
 
 
 class _Index:
@@ -183,6 +189,9 @@ class PauseStore:
         host = normalise_host(host)
         if not host:
             raise ValueError("no host given")
+        if is_public_suffix(host):
+            raise ValueError(f"{host} is an ending shared by many unrelated sites (every name ending in .{host}); "
+                             f"allow one site instead, like example.{host}")
         return self._add("allow", scope, name, host, minutes, now)
 
     def cancel(self, entry_id: str) -> Pause | None:

@@ -69,9 +69,13 @@ def split_rules(block: Iterable[str], allow: Iterable[str]) -> tuple[list[str], 
     return blocks, allows
 
 
-def compile_rules(rules: Iterable[str], where: str, problems: list[str]) -> RuleSet | None:
+def compile_rules(rules: Iterable[str], where: str, problems: list[str], kind: str = "block",
+                  normalise: bool = True) -> RuleSet | None:
     """Compile rules to match as blocking rules (an allow list's `@@` is dropped first);
-    None when there are none usable. Bad rules are described in `problems`."""
+    None when there are none usable. Each rule is first read the way parents write them
+    (parent_rules.normalise_rule); bad rules are described in `problems`."""
+    from .parent_rules import normalise_rule  # it compiles its probes through here
+
     hosts: dict[str, str] = {}
     engine_rules: list[str] = []
     originals: dict[str, str] = {}
@@ -80,6 +84,12 @@ def compile_rules(rules: Iterable[str], where: str, problems: list[str]) -> Rule
         if not text:
             continue
         rule = text.removeprefix("@@")
+        if normalise:
+            typed = normalise_rule(text, kind, confirmed=True, probe=False)
+            if typed.rule is None:
+                problems.append(f"{where}: rule {text!r} skipped: {typed.error}")
+                continue
+            rule = typed.rule.removeprefix("@@")
         lowered = rule.lower()
         site = _SITE_RULE.fullmatch(lowered)
         if site or _BARE_HOST.fullmatch(lowered):

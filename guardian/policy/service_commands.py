@@ -14,7 +14,7 @@ from typing import Any, TextIO
 from guardian import control
 from guardian.config import Config, household_service_table
 from guardian.logstore.usage import UsageStore
-from guardian.service_catalog import GROUPS, ServiceIndex, default_catalog, merge
+from guardian.policy.services import GROUPS, ServiceIndex, default_catalog, merge
 
 USAGE, FAILED = 2, 1
 

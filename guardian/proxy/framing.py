@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from guardian.proxy.http1 import ProtocolError, content_length, is_chunked, parse_chunk_line
+from guardian.proxy.http1 import ProtocolError, UpstreamProtocolError, content_length, is_chunked, parse_chunk_line
 from guardian.proxy.stream import RECV_SIZE, BufferedSocket, HeadTooLarge, PeerClosed
 
 MAX_TRAILERS = 16 * 1024
@@ -154,7 +154,7 @@ def framing_for_response(reader: BufferedSocket, fields: dict[str, str], status:
         chunked = is_chunked(fields)
         length = None if chunked else content_length(fields)
     except ProtocolError as exc:
-        raise ProtocolError(502, f"upstream framing: {exc.message}") from None
+        raise UpstreamProtocolError(f"upstream framing: {exc.message}") from None
     if chunked:
         body = ChunkedBody(reader)
         body.reusable = "content-length" not in fields

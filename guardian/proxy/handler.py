@@ -26,10 +26,12 @@ from guardian.proxy.framing import Body, ChunkedBody, EmptyBody, LengthBody, fra
 from guardian.proxy.hooks import RequestInfo, Verdict
 from guardian.proxy.http1 import (
     MAX_HEAD,
+    MAX_RESPONSE_HEAD,
     MAX_TARGET,
     ProtocolError,
     RequestHead,
     ResponseHead,
+    UpstreamProtocolError,
     connection_tokens,
     end_to_end,
     parse_request_head,
@@ -44,8 +46,9 @@ from guardian.records import RequestRecord
 
 log = logging.getLogger(__name__)
 
-# absolute-form http URI: scheme "://" authority path-abempty [ "?" query ]
-_ABSOLUTE = re.compile(r"(?i)(http|https)://([^/?#]*)([^#]*)")
+# absolute-form http URI: scheme "://" authority path-abempty [ "?" query ]. Possessive, so a
+# target ending in "#" fails at once instead of trying every split of authority and path.
+_ABSOLUTE = re.compile(r"(?i)(http|https)://([^/?#]*+)([^#]*+)")
 _HOST_NAME = re.compile(r"[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?\.?")
 _AUTHORITY = re.compile(r"\[([0-9a-fA-F:.]+)\](?::(\d{1,5}))?|([^:@\[\]]+)(?::(\d{1,5}))?")
 EXPECT_WAIT = 1.0  # how long to wait for an upstream's 100 Continue before sending the body anyway
@@ -86,6 +89,9 @@ def _format_authority(host: str, port: int, default_port: int) -> str:
 class ClientConnection:
     """Serves one client connection until it closes, errs, idles out or the proxy stops."""
 
+    scheme = "http"  # of the requests this connection carries ("https" inside an inspected tunnel)
+    default_port = 80
+
     def __init__(self, ctx: ProxyContext, sock: socket.socket, client_ip: str) -> None:
         self.ctx = ctx
         self.sock = sock
@@ -94,6 +100,7 @@ class ClientConnection:
         self.idle = True  # between requests: the server may close us at shutdown
         self.bytes_sent = 0
         self.open_entry: OpenConnection | None = None  # in ctx.connections while its last request is allowed
+        self.tunnel_stats: TunnelStats | None = None  # the relay's byte counts, sampled by ctx.connections
 
     # ------------------------------------------------------------------ connection loop
 
@@ -147,6 +154,8 @@ class ClientConnection:
         keep = False
         try:
             keep = self._handle(settings, t0, record)
+        except UpstreamProtocolError as exc:
+            self._fail(record, 502, f"The website sent an invalid response: {exc.message}", "upstream")
         except ProtocolError as exc:
             self._fail(record, exc.status, exc.message, "bad_request")
         except Timeout:
@@ -208,21 +217,21 @@ class ClientConnection:
             path = "/" + path
         record.host, record.port, record.target = host, port, path
         body = framing_for_request(self.reader, request.fields, request.version)
+        if port != 80 and self._upgrade_requested(request) and not settings.connect_allowed(port):
+            # An upgrade becomes a raw tunnel: the same ports as CONNECT, plus HTTP's own.
+            return self._refuse_port(settings, record, port)
         info = RequestInfo(self.client_ip, request.method, "http", host, port, path, request.fields)
 
-        settings_page = settings.settings_page_target(host, port)
-        if settings_page is not None:
-            verdict = Verdict(allowed=True, connect_host=settings_page.host)
-            port = settings_page.port
-        else:
-            verdict = self.ctx.decider.decide(info)
+        verdict = self.ctx.decider.decide(info)
         self._note_verdict(record, verdict)
         if not verdict.allowed:
             return self._send_verdict(request, verdict, body, record)
-        if settings_page is None:
+        if verdict.trusted and verdict.connect_port:
+            port = verdict.connect_port
+        if not verdict.trusted:
             self._keep_open(info, verdict)
         return self._forward(settings, request, host, port, path, body, verdict, record,
-                             checked=settings_page is None)
+                             checked=not verdict.trusted)
 
     def _keep_open(self, info: RequestInfo, verdict: Verdict) -> None:
         """Register this keep-alive connection (or update it) with its latest allowed request,
@@ -287,11 +296,11 @@ class ClientConnection:
 
     @staticmethod
     def _connect_unchecked(host: str, port: int, timeout: float) -> tuple[socket.socket, str]:
-        """The settings page's own address, exempt from the destination check."""
+        """An address the decider vouched for (Verdict.trusted), exempt from the destination check."""
         try:
             sock = socket.create_connection((host, port), timeout)
         except OSError as exc:
-            raise UpstreamError("refused", f"the settings page is not answering: {exc}") from None
+            raise UpstreamError("refused", f"Guardian's own page is not answering: {exc}") from None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock, host
 
@@ -303,12 +312,24 @@ class ClientConnection:
         if cache is None or not checked or upgrade or request.method not in ("GET", "HEAD"):
             return self._forward_upstream(settings, request, host, port, path, body, verdict, record, checked,
                                           upgrade, None)
-        url = f"http://{_format_authority(host, record.port, 80)}{verdict.target or path}"
+        url = f"{self.scheme}://{_format_authority(host, record.port, self.default_port)}{verdict.target or path}"
         with cache.lookup(request.method, url, request.headers) as lookup:
             if lookup.outcome is Outcome.HIT:
+                blocked = self._cached_blocked(verdict, lookup.response)
+                if blocked is not None:
+                    self._note_verdict(record, blocked)
+                    return self._send_verdict(request, blocked, body, record)
                 return self._send_cached(settings, request, lookup.response, record, "HIT")
             return self._forward_upstream(settings, request, host, port, path, body, verdict, record, checked,
                                           upgrade, None if lookup.outcome is Outcome.BYPASS else lookup)
+
+    @staticmethod
+    def _cached_blocked(verdict: Verdict, cached: CachedResponse) -> Verdict | None:
+        """A stored response is judged on its head like a fresh one (file kinds)."""
+        if verdict.edits is None:
+            return None
+        fields = {k.lower(): v for k, v in cached.headers if k.lower() in ("content-type", "content-disposition")}
+        return verdict.edits.response_verdict(fields)
 
     def _send_cached(self, settings: ProxySettings, request: RequestHead, cached: CachedResponse,
                      record: RequestRecord, label: str) -> bool:
@@ -332,12 +353,20 @@ class ClientConnection:
         if lookup is not None:
             headers = lookup.upstream_headers(headers)
         # Host is rebuilt from the URI; Expect means nothing from an HTTP/1.0 client (RFC 9110 §10.1.1).
-        dropped = ("host", "expect") if request.version == "HTTP/1.0" else ("host",)
+        # A client's own X-Forwarded-For goes on only as the start of the chain Guardian extends.
+        dropped = ("host", "x-forwarded-for", "expect") if request.version == "HTTP/1.0" else (
+            "host", "x-forwarded-for")
         headers = [(k, v) for k, v in headers if k.lower() not in dropped]
-        headers.insert(0, ("Host", _format_authority(host, record.port, 80)))
+        if verdict.edits is not None:
+            headers = verdict.edits.request_headers(headers)
+        headers.insert(0, ("Host", _format_authority(host, record.port, self.default_port)))
         headers.append(("Via", f"{request.version[5:]} {settings.via_name}"))
         if settings.proxy.forwarded_for:
-            headers.append(("X-Forwarded-For", self.client_ip))
+            chain = request.get("x-forwarded-for")
+            headers.append(("X-Forwarded-For", f"{chain}, {self.client_ip}" if chain else self.client_ip))
+        headers = [(k, v) for k, v in headers if k.lower() != "guardian-client"]
+        if not checked:  # the settings page: name the real device (its login lockout is per device)
+            headers.append(("Guardian-Client", f"{self.client_ip} {self.ctx.client_header_secret}"))
         if body.chunked:
             headers.append(("Transfer-Encoding", "chunked"))
         if upgrade:
@@ -368,11 +397,12 @@ class ClientConnection:
                 upstream.close()
                 self._fail(record, 504 if exc.kind == "timeout" else 502, exc.message, exc.kind)
                 return False
+            except UpstreamProtocolError as exc:
+                upstream.close()
+                self._fail(record, 502, f"The website sent an invalid response: {exc.message}", "upstream")
+                return False
             except ProtocolError as exc:
                 upstream.close()
-                if exc.status >= 500:
-                    self._fail(record, exc.status, f"The website sent an invalid response: {exc.message}", "upstream")
-                    return False
                 # the client's body was malformed while we streamed it
                 self._fail(record, exc.status, exc.message, "bad_request")
                 return False
@@ -380,7 +410,7 @@ class ClientConnection:
                 upstream.close()
                 raise
         return self._relay_response(settings, request, upstream, response, body, record,
-                                    connect_host, port, upgrade, lookup)
+                                    connect_host, port, upgrade, lookup, verdict)
 
     @staticmethod
     def _upgrade_requested(request: RequestHead) -> bool:
@@ -410,7 +440,7 @@ class ClientConnection:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                raw = up_reader.read_head(deadline, MAX_HEAD + 8192)
+                raw = up_reader.read_head(deadline, MAX_RESPONSE_HEAD)
             except PeerClosed:
                 if up_reader.bytes_read == read_before:
                     raise _RetryableUpstreamError() from None
@@ -418,7 +448,7 @@ class ClientConnection:
             except Timeout:
                 raise UpstreamError("timeout", "The website did not answer in time.") from None
             except HeadTooLarge:
-                raise ProtocolError(502, "response head too large") from None
+                raise UpstreamProtocolError("response head too large") from None
             response = parse_response_head(raw)
             if response.status == 101 or response.status >= 200:
                 return response
@@ -434,7 +464,14 @@ class ClientConnection:
         ready, _, _ = select.select([up_reader.sock], [], [], EXPECT_WAIT)
         if not ready:
             return None
-        raw = up_reader.read_head(time.monotonic() + 10, MAX_HEAD + 8192)
+        try:
+            raw = up_reader.read_head(time.monotonic() + 10, MAX_RESPONSE_HEAD)
+        except PeerClosed:
+            raise UpstreamError("upstream", "The website closed the connection mid-answer.") from None
+        except Timeout:
+            raise UpstreamError("timeout", "The website did not answer in time.") from None
+        except HeadTooLarge:
+            raise UpstreamProtocolError("response head too large") from None
         response = parse_response_head(raw)
         return None if response.status == 100 else response
 
@@ -453,10 +490,21 @@ class ClientConnection:
 
     def _relay_response(self, settings: ProxySettings, request: RequestHead, up_reader: BufferedSocket,
                         response: ResponseHead, request_body: Body, record: RequestRecord,
-                        connect_host: str, port: int, upgrade: bool, lookup: Lookup | None) -> bool:
+                        connect_host: str, port: int, upgrade: bool, lookup: Lookup | None,
+                        verdict: Verdict) -> bool:
         record.status = response.status
         if response.status == 101 and upgrade:
             return self._relay_upgrade(settings, up_reader, response)
+        edits = verdict.edits
+        if edits is not None:
+            blocked = edits.response_verdict(response.fields)
+            if blocked is not None:
+                # Judged on its head: not a byte of the body is relayed, and the upstream is
+                # closed rather than drained (it may be a large download).
+                up_reader.close()
+                self._note_verdict(record, blocked)
+                done = request_body.complete or isinstance(request_body, EmptyBody)
+                return self._send_verdict(request, blocked, EmptyBody() if done else request_body, record)
         try:
             body = framing_for_response(up_reader, response.fields, response.status, request.method)
         except ProtocolError as exc:
@@ -474,6 +522,8 @@ class ClientConnection:
         keep = self._client_wants_keepalive(request) and request_done and not (
             body.until_close and request.version == "HTTP/1.0")
         headers = end_to_end(response)
+        if edits is not None:
+            headers = edits.response_headers(headers)
         headers.append(("Via", f"{response.version[5:]} {settings.via_name}"))
         if lookup is not None:
             headers = with_x_cache(headers, "MISS")
@@ -553,10 +603,10 @@ class ClientConnection:
         headers += [("Connection", "Upgrade"), ("Via", f"1.1 {settings.via_name}")]
         try:
             self._send(serialise_head(f"HTTP/1.1 101 {response.reason}", headers) + up_reader.take_buffer())
-            stats = TunnelStats()
+            self.tunnel_stats = TunnelStats()
             if self.open_entry is not None:  # an upgraded connection's use counts like a tunnel's
-                self.open_entry.stats = stats
-            self._tunnel(settings, up_reader.sock, stats)
+                self.open_entry.stats = self.tunnel_stats
+            self._tunnel(settings, up_reader.sock)
         finally:
             up_reader.close()
         return False
@@ -570,15 +620,22 @@ class ClientConnection:
             raise ProtocolError(400, "CONNECT needs host:port")
         record.host, record.port = host, port
         if not settings.connect_allowed(port):
-            record.action, record.reason = "blocked", f"CONNECT to port {port} is not allowed"
-            self._send(error_response(403, f"Guardian only opens tunnels to port(s) "
-                                           f"{', '.join(map(str, settings.proxy.connect_ports))}."))
-            record.status = 403
-            return False
+            return self._refuse_port(settings, record, port)
         info = RequestInfo(self.client_ip, "CONNECT", "https", host, port, "", request.fields)
         verdict = self.ctx.decider.decide(info)
         self._note_verdict(record, verdict)
+        if verdict.intercept == "inspect" and self.ctx.tls is not None and self.ctx.tls.will_inspect(self, host,
+                                                                                                     record):
+            # A decrypted tunnel is closed too when the rules come to block its site.
+            entry = self.ctx.connections.add(info, (self.sock,), verdict.activity) if verdict.allowed else None
+            try:
+                return self.ctx.tls.inspect(self, settings, host, port, verdict, record)
+            finally:
+                if entry is not None:
+                    self.ctx.connections.remove(entry)
         if not verdict.allowed:
+            if verdict.intercept == "page" and self.ctx.tls is not None:
+                return self.ctx.tls.answer_blocked(self, settings, host, port, verdict, record)
             self._send_verdict(request, verdict, EmptyBody(), record)
             return False
         opened = self._open_upstream(settings, verdict.connect_host or host, port, True, record)
@@ -590,7 +647,8 @@ class ClientConnection:
         entry = self.ctx.connections.add(info, (self.sock, upstream.sock), verdict.activity, TunnelStats())
         try:
             self._send(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            self._tunnel(settings, upstream.sock, entry.stats)
+            self.tunnel_stats = entry.stats
+            self._tunnel(settings, upstream.sock)
         finally:
             self.ctx.connections.remove(entry)
             upstream.close()
@@ -598,7 +656,15 @@ class ClientConnection:
             record.reason = "Closed: the rules now block it"
         return False
 
-    def _tunnel(self, settings: ProxySettings, upstream: socket.socket, stats: TunnelStats | None = None) -> None:
+    def _refuse_port(self, settings: ProxySettings, record: RequestRecord, port: int) -> bool:
+        what = "CONNECT" if record.method == "CONNECT" else "An upgrade"
+        record.action, record.reason = "blocked", f"{what} to port {port} is not allowed"
+        self._send(error_response(403, f"Guardian only opens tunnels to port(s) "
+                                       f"{', '.join(map(str, settings.proxy.connect_ports))}."))
+        record.status = 403
+        return False
+
+    def _tunnel(self, settings: ProxySettings, upstream: socket.socket) -> None:
         """Relay both ways; bytes the client pipelined after its request go first."""
         early = self.reader.take_buffer()
         try:
@@ -606,7 +672,8 @@ class ClientConnection:
                 upstream.sendall(early)
         except OSError:
             return
-        up, down = relay(self.sock, upstream, settings.proxy.tunnel_idle_timeout, self.ctx.force_close.is_set, stats)
+        up, down = relay(self.sock, upstream, settings.proxy.tunnel_idle_timeout, self.ctx.force_close.is_set,
+                         self.tunnel_stats)
         self.bytes_sent += down
         self.reader.bytes_read += up
 

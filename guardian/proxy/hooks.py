@@ -9,7 +9,7 @@ calls.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -37,12 +37,31 @@ class RequestInfo:
         return self.headers.get(name.lower())
 
 
+class Edits(Protocol):
+    """Changes policy asks for on an allowed request, at three fixed points of the exchange."""
+
+    def request_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The headers to send upstream, given the ones the core would send."""
+        ...
+
+    def response_verdict(self, fields: Mapping[str, str]) -> Verdict | None:
+        """A blocked Verdict to answer instead of the response with this head (lower-case
+        names), or None to let it through. The response body is then never relayed."""
+        ...
+
+    def response_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The response headers to send to the client."""
+        ...
+
+
 @dataclass(slots=True)
 class Verdict:
     """What to do with one request. Blocked: the core sends `status`, `headers`, `body`
     and nothing goes upstream. Allowed: the core forwards, connecting to `connect_host`
     (resolved instead of the requested host, which is kept in the request: safe search)
-    and sending `target` instead of the client's when set.
+    and sending `target` instead of the client's when set, with `edits` applied to the
+    request's and response's headers when set. A `trusted` Verdict names an address the
+    decider vouches for (`connect_host`, `connect_port`).
 
     The core only reads a Verdict: deciders may hand out the same one (and the same
     header list) to many requests."""
@@ -52,6 +71,10 @@ class Verdict:
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
     connect_host: str | None = None
+    # Set by the decider for an address of its own (Guardian's settings page): the core
+    # connects there, to `connect_port`, without the destination check and past the cache.
+    connect_port: int | None = None
+    trusted: bool = False
     target: str | None = None
     device: str | None = None
     profile: str | None = None
@@ -59,9 +82,12 @@ class Verdict:
     rule: str | None = None
     list_id: str | None = None
     schedule: str | None = None
+    edits: Edits | None = None
     # Set for a service under a time limit: call with (Unix time, bytes a tunnel moved in
     # that minute so far) while the connection is open; the decider counts the minute.
     activity: Callable[[float, int | None], None] | None = None
+    # CONNECT only: "page" = a blocked tunnel may be answered inside TLS with Guardian's certificate
+    intercept: str | None = None
 
 
 ALLOW = Verdict(allowed=True)

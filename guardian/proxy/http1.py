@@ -3,9 +3,13 @@
 Strategy: the grammar of RFC 9110/9112 is written once below as regexes, the way the
 RFC writes its ABNF. A head is parsed in one pass over its lines; anything the grammar
 does not allow is a `ProtocolError` carrying the status to answer (400, 414, 431, 505)
-and what was wrong. Nothing parsed here is ever forwarded as the bytes that came in:
-the forwarder rebuilds every head from the parsed fields, so a quirk we did not catch
-cannot be smuggled through byte-for-byte.
+and what was wrong; in a response head it is an `UpstreamProtocolError` (h11's local and
+remote errors, seen from a proxy): the origin's fault, answered 502 and logged as
+`upstream`. Nothing parsed here is ever forwarded as the bytes that came in: the
+forwarder rebuilds every head from the parsed fields, so a quirk we did not catch cannot
+be smuggled through byte-for-byte. The grammar is checked in linear time: a field line is
+split at its colon and each side checked, never matched by one regex with whitespace on
+both sides of the value (that backtracks cubically on a long run of spaces).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 MAX_TARGET = 8 * 1024
 MAX_HEAD = 64 * 1024
 MAX_FIELDS = 100
+MAX_RESPONSE_HEAD = MAX_HEAD + 8 * 1024  # the status line and the header section
 
 # RFC 9110 §5.6.2: token = 1*tchar
 _TCHAR = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
@@ -23,11 +28,18 @@ TOKEN = re.compile(rf"{_TCHAR}+")
 # request-line = method SP request-target SP HTTP-version (exactly one space each)
 _REQUEST_LINE = re.compile(rb"(" + _TCHAR.encode() + rb"+) ([\x21-\x7e]+) (HTTP/\d\.\d)")
 _STATUS_LINE = re.compile(rb"HTTP/(\d)\.(\d) (\d{3})(?: ([\t\x20-\x7e\x80-\xff]*))?")
-# field-line = field-name ":" OWS field-value OWS; field-value has no controls but HTAB
-_FIELD_LINE = re.compile(rb"(" + _TCHAR.encode() + rb"+):[ \t]*([\t\x20-\x7e\x80-\xff]*?)[ \t]*")
+# field-line = field-name ":" OWS field-value OWS; field-value has no controls but HTAB.
+# Split at the first colon and check each side: a single regex with OWS on both sides of
+# the value backtracks cubically on a long run of spaces followed by a control byte.
+_FIELD_NAME = re.compile(rb"(?:" + _TCHAR.encode() + rb")+")
+_NOT_FIELD_VALUE = re.compile(rb"[^\t\x20-\x7e\x80-\xff]")
+_OWS = b" \t"
 _DIGITS = re.compile(r"[0-9]+")
-# chunk = chunk-size [ chunk-ext ] CRLF; chunk-ext with quoted strings kept simple and safe
-_CHUNK_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})((?:[ \t]*;[ \t]*[\x21-\x7e]*(?:[ \t]*=[ \t]*[\x21-\x7e]*)?)*)[ \t]*")
+# chunk = chunk-size [ chunk-ext ] CRLF; chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS value ] ),
+# names and values kept to visible characters. Checked by splitting at ";" and "=", never by
+# one regex: nested optional whitespace backtracks exponentially on many semicolons.
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_EXT_WORD = re.compile(rb"[\x21-\x7e]*")
 
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-connection", "proxy-authorization", "proxy-authenticate",
@@ -38,12 +50,19 @@ NEVER_REMOVED = frozenset({"host", "content-length", "transfer-encoding", "via"}
 
 
 class ProtocolError(Exception):
-    """The peer broke HTTP/1.1. `status` is what we answer when the peer is a client."""
+    """The client broke HTTP/1.1. `status` is what we answer it."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+class UpstreamProtocolError(ProtocolError):
+    """The origin broke HTTP/1.1: the client is not at fault and gets 502 Bad Gateway."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(502, message)
 
 
 @dataclass(slots=True)
@@ -95,15 +114,15 @@ def _parse_fields(lines: list[bytes]) -> tuple[list[tuple[str, str]], dict[str, 
     for line in lines:
         if line[:1] in (b" ", b"\t"):
             raise ProtocolError(400, "obsolete line folding in a header")
-        m = _FIELD_LINE.fullmatch(line)
-        if m is None:
+        raw_name, colon, raw_value = line.partition(b":")
+        value_bytes = raw_value.strip(_OWS)
+        if not colon or not _FIELD_NAME.fullmatch(raw_name) or _NOT_FIELD_VALUE.search(value_bytes):
             if b"\x00" in line:
                 raise ProtocolError(400, "NUL byte in a header")
-            colon = line.find(b":")
-            if colon > 0 and line[colon - 1:colon] in (b" ", b"\t"):
+            if colon and raw_name[-1:] in (b" ", b"\t"):
                 raise ProtocolError(400, "whitespace before a header colon")
             raise ProtocolError(400, f"malformed header line {line[:80]!r}")
-        name, value = m.group(1).decode("ascii"), m.group(2).decode("latin-1")
+        name, value = raw_name.decode("ascii"), value_bytes.decode("latin-1")
         headers.append((name, value))
         key = name.lower()
         fields[key] = f"{fields[key]}, {value}" if key in fields else value
@@ -137,16 +156,21 @@ def parse_request_head(head: bytes) -> RequestHead:
 
 
 def parse_response_head(head: bytes) -> ResponseHead:
-    lines = _split_lines(head)
+    """Parse a response head; every fault in it is an `UpstreamProtocolError`."""
+    if len(head) > MAX_RESPONSE_HEAD:
+        raise UpstreamProtocolError("response head too large")
+    try:
+        lines = _split_lines(head)
+        fields = _parse_fields(lines[1:])
+    except ProtocolError as exc:
+        raise UpstreamProtocolError(exc.message) from None
     m = _STATUS_LINE.fullmatch(lines[0])
     if m is None:
-        raise ProtocolError(502, f"malformed status line {lines[0][:80]!r}")
+        raise UpstreamProtocolError(f"malformed status line {lines[0][:80]!r}")
     major, minor, status, reason = m.groups()
     if major != b"1":
-        raise ProtocolError(502, "upstream answered with an unsupported HTTP version")
-    return ResponseHead(
-        f"HTTP/1.{minor.decode()}", int(status), (reason or b"").decode("latin-1"), *_parse_fields(lines[1:])
-    )
+        raise UpstreamProtocolError("upstream answered with an unsupported HTTP version")
+    return ResponseHead(f"HTTP/1.{minor.decode()}", int(status), (reason or b"").decode("latin-1"), *fields)
 
 
 def content_length(fields: dict[str, str]) -> int | None:
@@ -176,10 +200,21 @@ def is_chunked(fields: dict[str, str]) -> bool:
 
 def parse_chunk_line(line: bytes) -> int:
     """The size in a chunk-size line (extensions are checked and dropped)."""
-    m = _CHUNK_LINE.fullmatch(line)
-    if m is None:
+    m = _CHUNK_SIZE.match(line)
+    if m is None or not _valid_chunk_ext(line[m.end():]):
         raise ProtocolError(400, f"invalid chunk size line {line[:40]!r}")
-    return int(m.group(1), 16)
+    return int(m.group(), 16)
+
+
+def _valid_chunk_ext(rest: bytes) -> bool:
+    before, *extensions = rest.split(b";")
+    if before.strip(_OWS):
+        return False
+    for extension in extensions:
+        name, _, value = extension.partition(b"=")
+        if not (_EXT_WORD.fullmatch(name.strip(_OWS)) and _EXT_WORD.fullmatch(value.strip(_OWS))):
+            return False
+    return True
 
 
 def connection_tokens(fields: dict[str, str]) -> set[str]:
@@ -198,7 +233,27 @@ def end_to_end(message: RequestHead | ResponseHead, keep: frozenset[str] = froze
         drop = drop | (connection_tokens(fields) - NEVER_REMOVED)
     if keep:
         drop = drop - keep
-    return [(k, v) for k, v in message.headers if k.lower() not in drop]
+    kept = [(k, v) for k, v in message.headers if k.lower() not in drop]
+    if "content-length" in fields:
+        kept = _one_content_length(kept, fields)
+    return kept
+
+
+def _one_content_length(headers: list[tuple[str, str]], fields: dict[str, str]) -> list[tuple[str, str]]:
+    """Identical repeats of Content-Length as one line: some origins refuse two (RFC 9110 §8.6).
+    A value that does not parse is dropped; framing has already refused or ignored it."""
+    try:
+        length: int | None = content_length(fields)
+    except ProtocolError:
+        length = None
+    out = []
+    for name, value in headers:
+        if name.lower() == "content-length":
+            if length is None:
+                continue
+            value, length = str(length), None
+        out.append((name, value))
+    return out
 
 
 def serialise_head(first_line: str, headers: list[tuple[str, str]]) -> bytes:

@@ -9,6 +9,7 @@ at once and give busy ones a bounded grace period.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import socket
 import threading
@@ -24,16 +25,28 @@ log = logging.getLogger(__name__)
 THREAD_STACK = 512 * 1024  # the handler's call depth is shallow; default 8 MiB stacks waste address space
 
 
-def open_listener(address: Address, backlog: int = 1024) -> socket.socket:
+def open_listener(address: Address, what: str = "the proxy", backlog: int = 1024) -> socket.socket:
     family = socket.AF_INET6 if ":" in address.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if family == socket.AF_INET6 and address.host == "::":
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    sock.bind((address.host, address.port))
+    try:
+        sock.bind((address.host, address.port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(exc.errno, f"{what} cannot listen on {address}: {exc.strerror}{_in_use_hint(address, exc)}"
+                      ) from None
     sock.listen(backlog)
     return sock
+
+
+def _in_use_hint(address: Address, exc: OSError) -> str:
+    """For "address already in use": how to find the program that holds the port."""
+    if exc.errno != errno.EADDRINUSE:
+        return ""
+    return f" (another program uses port {address.port}; `sudo ss -ltnp 'sport = :{address.port}'` names it)"
 
 
 class ProxyServer:
@@ -100,6 +113,8 @@ class ProxyServer:
     def _reap_loop(self) -> None:
         while not self.ctx.stopping.wait(5):
             self.ctx.pool.reap()
+            if self.ctx.tls is not None:
+                self.ctx.tls.pool.reap()
 
     def stop(self, grace: float = 10.0) -> None:
         """Stop accepting, close idle connections, let busy ones finish within `grace` seconds."""
@@ -125,3 +140,5 @@ class ProxyServer:
             with contextlib.suppress(OSError):
                 conn.sock.shutdown(socket.SHUT_RDWR)
         self.ctx.pool.close()
+        if self.ctx.tls is not None:
+            self.ctx.tls.pool.close()

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from flask import Flask, Response, render_template
 
+from guardian.version import describe_version
+
 from . import security
-from .blueprints import api, auth, dashboard, devices, guide, lists, log, profiles, settings, tester
+from .blueprints import api, auth, dashboard, devices, guide, lists, log, profiles, screen_time, settings, tester
 from .credentials import Credentials
 from .forms import FieldError
 from .hosts import HostPolicy
@@ -38,12 +40,13 @@ def create_app(services: Services) -> Flask:
         refresher=ListRefresher(lambda ids, force: services.refresh_lists(ids, force)),
     )
     app.extensions["guardian"] = state
+    app.jinja_env.globals["guardian_version"] = describe_version()
     if not credentials.has_password():
         state.setup_code()  # printed to the log now, so it is there when someone opens the page
     security.configure(app)
     register_filters(app)
     for blueprint in (auth.bp, dashboard.bp, devices.bp, profiles.bp, lists.bp, log.bp, tester.bp,
-                      settings.bp, guide.bp, api.bp):
+                      settings.bp, guide.bp, api.bp, screen_time.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(FieldError, _field_error)
     return app

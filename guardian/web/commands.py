@@ -1,4 +1,5 @@
-"""`guardian set-password`: set the settings page's admin password from the shell.
+"""`guardian set-password`: set the settings page's admin password from the shell;
+`guardian setup-code`: the one-time code the set-up form asks for.
 
 Whoever can run this on the Guardian machine (and write its data dir) owns it anyway,
 so no old password or set-up code is asked. The password is read twice from the
@@ -39,4 +40,21 @@ def set_password_command(data_dir: Path, password_from_stdin: bool, stdin: TextI
         return 1
     print(f"guardian set-password: password set ({Path(data_dir) / 'admin.json'}); "
           "browsers logged in before have to log in again", file=err)
+    return 0
+
+
+def setup_code_command(data_dir: Path, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """`guardian setup-code`: the running service's set-up code; 1 when there is none to give."""
+    out, err = out or sys.stdout, err or sys.stderr
+    credentials = Credentials(data_dir)
+    if credentials.has_password():
+        print("guardian setup-code: the settings page already has a password; log in with it, or set a new "
+              "one with `sudo guardian set-password`", file=err)
+        return 1
+    code = credentials.stored_setup_code()
+    if code is None:
+        print("guardian setup-code: no code yet: the service has not started (see `systemctl status guardian`)",
+              file=err)
+        return 1
+    print(code, file=out)
     return 0

@@ -12,14 +12,13 @@ import ipaddress
 import re
 from datetime import datetime
 
-from guardian.config import ConfigError, check_device_match, parse_clock
-from guardian.filters import check_rule
+from guardian.config import ConfigError, ProfileConfig, check_device_match, parse_clock
+from guardian.policy.parent_rules import MAX_RULE as MAX_RULE
+from guardian.policy.parent_rules import TypedRule, normalise_rule
 from guardian.policy.pauses import normalise_host
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
-_SITE_RULE = re.compile(r"^\|\|([a-z0-9][a-z0-9.-]*[a-z0-9])\^$")
-MAX_RULE = 2000
 MAX_MINUTES = 7 * 24 * 60
 
 
@@ -100,28 +99,17 @@ def local_datetime(value: object, what: str = "Time") -> datetime | None:
         raise FieldError(f"{what}: a date and time like 2026-12-01T21:30.") from None
 
 
-def explain_rule(value: object, kind: str = "block") -> tuple[bool, str]:
-    """Whether a parent's rule is usable and what it does, the way the policy reads it:
-    a bare site name means the site and its subdomains; in an allow list `@@` is optional."""
-    if not isinstance(value, str) or not value.strip():
-        return False, "Type a site (like example.com) or an Adblock Plus rule."
-    rule = value.strip()
-    if len(rule) > MAX_RULE or _CONTROL.search(rule):
-        return False, f"A rule is one line of at most {MAX_RULE} characters."
-    verb = "Allows" if kind == "allow" or rule.startswith("@@") else "Blocks"
-    bare = rule.removeprefix("@@").lower()
-    site = _SITE_RULE.match(bare)
-    if site or (_HOST.match(bare) and "." in bare):
-        return True, f"{verb} {site.group(1) if site else bare} and all its subdomains."
-    ok, message = check_rule(rule.removeprefix("@@"))
-    if not ok:
-        return False, message[:1].upper() + message[1:] + "."
-    message = message.replace("blocks", verb.lower(), 1) if kind == "allow" else message
-    return True, message[:1].upper() + message[1:] + "."
+def explain_rule(value: object, kind: str = "block", profile: ProfileConfig | None = None) -> TypedRule:
+    """How the policy reads a parent's rule (parent_rules.normalise_rule): what will be
+    saved, what it does over HTTP and HTTPS, warnings, and whether it needs confirming."""
+    return normalise_rule(value, kind, profile=profile)
 
 
-def rule(value: object, kind: str) -> str:
-    ok, message = explain_rule(value, kind)
-    if not ok:
-        raise FieldError(f"Rule: {message}")
-    return str(value).strip()
+def rule(value: object, kind: str, confirmed: bool = False, profile: ProfileConfig | None = None) -> TypedRule:
+    """A rule ready to save (`.rule`); FieldError when refused or not confirmed."""
+    typed = normalise_rule(value, kind, confirmed=confirmed, profile=profile)
+    if typed.error:
+        raise FieldError(f"Rule: {typed.error}")
+    if typed.confirm and not confirmed:
+        raise FieldError(f"Rule: {typed.confirm} (tick “I mean it” to save it).")
+    return typed

@@ -103,11 +103,33 @@ def remove_rule(doc: TOMLDocument, name: str, kind: str, rule: str, config: Conf
 
 
 def set_profile_options(doc: TOMLDocument, name: str, lists: list[str], safe_search: bool, youtube: str,
-                        config: Config) -> None:
+                        config: Config, pac_fallback: str | None = None) -> None:
     table = profile(doc, name, config)
     table["lists"] = lists
     table["safe_search"] = safe_search
     table["youtube"] = youtube
+    if pac_fallback is not None and (pac_fallback != "none" or "pac_fallback" in table):
+        table["pac_fallback"] = pac_fallback
+
+
+def set_downloads_and_privacy(doc: TOMLDocument, name: str, file_types: list[str], privacy: dict[str, Any],
+                              config: Config) -> None:
+    """The profile's blocked file kinds, and its privacy keys that differ from the household's
+    (the others are left out so a later household change still reaches this profile)."""
+    table = profile(doc, name, config)
+    if file_types:
+        table["block_file_types"] = file_types
+    elif "block_file_types" in table:
+        del table["block_file_types"]
+    household = config.privacy
+    own = {key: value for key, value in privacy.items() if getattr(household, key) != value}
+    if own:
+        privacy_table = tomlkit.table()
+        for key, value in own.items():
+            privacy_table[key] = value
+        table["privacy"] = privacy_table
+    elif "privacy" in table:
+        del table["privacy"]
 
 
 def add_schedule(doc: TOMLDocument, name: str, schedule: dict[str, Any], config: Config) -> None:

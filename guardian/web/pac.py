@@ -2,9 +2,11 @@
 
 Everything goes through Guardian except plain local names (no dot: printers, the
 router's name), `localhost`, `.local` mDNS names, and the settings page itself (so a
-mistake in the proxy can always be fixed from a browser). There is no `DIRECT`
-fallback: if the proxy is unreachable the browser shows an error instead of quietly
-going around the filter, which is what a child would arrange otherwise.
+mistake in the proxy can always be fixed from a browser). Whether a device may go
+`DIRECT` when the proxy does not answer is its profile's `pac_fallback`: "none" (the
+browser shows an error instead of quietly going around the filter, which is what a
+child would arrange otherwise) or "direct" (nobody loses the internet while Guardian is
+down, at the price of unfiltered browsing meanwhile).
 
 Values are checked before they are put into the script (they come from the validated
 configuration, but the script is code, so nothing unchecked goes in).
@@ -25,7 +27,7 @@ def host_of(address: str) -> str:
     return address.rsplit(":", 1)[0]
 
 
-def pac_script(proxy_address: str, web_address: str, web_names: tuple[str, ...]) -> str:
+def pac_script(proxy_address: str, web_address: str, web_names: tuple[str, ...], fallback: str = "none") -> str:
     for value in (proxy_address, web_address, *web_names):
         if not _SAFE_HOST.match(value):
             raise ValueError(f"{value!r} cannot go into a PAC file")
@@ -41,6 +43,6 @@ def pac_script(proxy_address: str, web_address: str, web_names: tuple[str, ...])
         "  for (var i = 0; i < settingsPage.length; i++) {\n"
         '    if (host === settingsPage[i]) { return "DIRECT"; }\n'
         "  }\n"
-        f"  return {json.dumps('PROXY ' + proxy_address)};\n"
+        f"  return {json.dumps('PROXY ' + proxy_address + ('; DIRECT' if fallback == 'direct' else ''))};\n"
         "}\n"
     )

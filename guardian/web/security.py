@@ -13,7 +13,8 @@
 
 Sessions are Flask's signed cookies (HttpOnly, SameSite=Lax), made permanent with a
 lifetime of at most seven days counted from login, and tied to the password's
-generation, so a password change logs every other browser out.
+generation and to a session id the server keeps (credentials.py), so logging out ends
+the session on the server and a password change logs every browser out.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from flask import Flask, Response, abort, g, jsonify, redirect, render_template,
 from .state import web_state
 
 SESSION_LIFETIME = timedelta(days=7)
+CLIENT_HEADER = "Guardian-Client"  # set by the proxy when it forwards a device's request here
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC_ENDPOINTS = frozenset({"static", "auth.login", "auth.setup", "guide.pac", "guide.wpad"})
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -61,8 +63,10 @@ def start_session() -> None:
     """Log in: a new session (a new CSRF token too), so nothing from before carries over."""
     session.clear()
     session.permanent = True
-    session["gen"] = web_state().credentials.generation()
+    credentials = web_state().credentials
+    session["gen"] = credentials.generation()
     session["login_at"] = time.time()
+    session["sid"] = credentials.new_session(session["login_at"], SESSION_LIFETIME.total_seconds())
     session["csrf"] = secrets.token_urlsafe(32)
 
 
@@ -73,8 +77,34 @@ def logged_in() -> bool:
         return False
     if time.time() - started > SESSION_LIFETIME.total_seconds():
         return False
-    current = web_state().credentials.generation()
-    return current is not None and hmac.compare_digest(str(gen), current)
+    credentials = web_state().credentials
+    current = credentials.generation()
+    if current is None or not hmac.compare_digest(str(gen), current):
+        return False
+    sid = session.get("sid")
+    return isinstance(sid, str) and credentials.session_alive(sid)
+
+
+def end_session() -> None:
+    """Log out on the server too: a copy of the cookie no longer works either."""
+    sid = session.get("sid")
+    if isinstance(sid, str):
+        web_state().credentials.end_session(sid)
+    session.clear()
+
+
+def proxied_client(header: str | None = None) -> str | None:
+    """The real device's address when this request came through Guardian's own proxy,
+    which adds `CLIENT_HEADER: <address> <secret>` (and drops any copy a client sent);
+    None for a request that reached the page directly or carries a wrong secret."""
+    value = header if header is not None else request.headers.get(CLIENT_HEADER)
+    if not value:
+        return None
+    address, _, secret = value.partition(" ")
+    expected = web_state().services.client_header_secret
+    if not secret or not hmac.compare_digest(secret.encode(), expected.encode()):
+        return None
+    return address
 
 
 def is_api() -> bool:

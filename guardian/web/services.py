@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from guardian.cache import Cache
 from guardian.config import Config
+from guardian.config_problems import Problem
 from guardian.lists import ListStore, RefreshSummary
 from guardian.logstore import LogQueries
 from guardian.policy import PauseStore, PolicyHolder, SeenDevices
@@ -32,6 +33,9 @@ class Services(Protocol):
     pauses: PauseStore
     devices_seen: SeenDevices
     list_store: ListStore
+    client_header_secret: str  # the proxy signs the Guardian-Client header it adds with it
+    config_problems: list[Problem]  # the file's problems while the last-known-good copy is in force
+    restart_changes: list[str]  # keys (proxy.listen, web.listen, data_dir, ...) that wait for a restart
 
     @property
     def log_queries(self) -> LogQueries | None: ...  # None: the request log is off or unavailable
@@ -51,6 +55,23 @@ class Services(Protocol):
         """Run `mutate` on the file's tomlkit document, validate, write atomically keeping
         comments, and apply live. Raises ConfigConflict when `expected_version` is given
         and no longer matches, ConfigError (naming the key) when the result is invalid."""
+        ...
+
+    def replace_config_text(self, text: str, expected_version: str | None) -> bool:
+        """Write a whole checked file text (ConfigError naming every problem, nothing written,
+        when it is invalid; ConfigConflict on a stale version) and reload; True when in force."""
+        ...
+
+    def can_restart(self) -> bool:
+        """True when `restart()` will bring Guardian back (it runs under systemd)."""
+        ...
+
+    def restart(self) -> None:
+        """Stop, to be started again by systemd with the new settings."""
+        ...
+
+    def restore_last_good(self) -> bool:
+        """Put the last-known-good copy back over the file and reload; True when in force."""
         ...
 
     def refresh_lists(self, ids: list[str] | None, force: bool) -> RefreshSummary:

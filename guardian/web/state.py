@@ -8,7 +8,6 @@ side by side and swap a clock or a credential store without touching globals.
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 from dataclasses import dataclass, field
 
@@ -21,7 +20,6 @@ from .services import Services
 from .throttle import LoginThrottle
 
 log = logging.getLogger("guardian")
-_CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: it is read off a console
 
 
 @dataclass
@@ -35,13 +33,13 @@ class WebState:
     _code_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def setup_code(self) -> str:
-        """The one-time code the set-up form asks for; made (and logged) on first need."""
+        """The one-time code the set-up form asks for; made (and logged) on first need, new at every start."""
         with self._code_lock:
             if self._setup_code is None:
-                self._setup_code = "-".join(
-                    "".join(secrets.choice(_CODE_ALPHABET) for _ in range(4)) for _ in range(3))
+                self._setup_code = self.credentials.new_setup_code()
                 log.warning("settings page: no admin password is set. Open http://%s/setup and enter the "
-                            "one-time set-up code %s (or run `guardian set-password`)",
+                            "one-time set-up code %s (codes from earlier starts no longer work; "
+                            "`sudo guardian setup-code` shows the current one; or run `sudo guardian set-password`)",
                             self.services.web_address(), self._setup_code)
             return self._setup_code
 

@@ -16,6 +16,14 @@ NAV = (
 )
 
 
+RESTART_LABELS = {
+    "proxy.listen": "the proxy's address", "web.listen": "this settings page's address",
+    "data_dir": "where Guardian keeps its data", "proxy.access_log": "the access log on or off",
+    "proxy.access_log_max_mb": "the access log's size", "proxy.access_log_keep": "how many old access logs are kept",
+    "log.enabled": "the request log on or off",
+}
+
+
 def local_time(value: float | datetime | str | None, fmt: str = "%a %d %b %H:%M") -> str:
     """A Unix time, an aware datetime or an ISO 8601 text, in the household's zone."""
     if value is None:
@@ -50,4 +58,7 @@ def register_filters(app: Flask) -> None:
 
     @app.context_processor
     def common() -> dict:
-        return {"nav": NAV, "signed_in": logged_in(), "config_version": config_version}
+        return {"nav": NAV, "signed_in": logged_in(), "config_version": config_version,
+                "config_problems": lambda: services().config_problems,
+                "restart_changes": lambda: services().restart_changes, "restart_labels": RESTART_LABELS,
+                "can_restart": lambda: services().can_restart()}

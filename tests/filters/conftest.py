@@ -1,5 +1,6 @@
-"""Fixtures for the filter engine's tests: engines built from a few rules, and the shared
-data (conformance cases, EasyList) found beside the repository when it is there."""
+"""Fixtures for the filter engine's tests: engines built from a few rules, the fixture
+subset in tests/data (always there), and the full shared lists beside the repository
+(used when present)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 from guardian.filters import FilterEngine
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+DATA = Path(__file__).resolve().parents[1] / "data"
+LIST_NAMES = ("easylist", "easyprivacy")
 
 
 @pytest.fixture
@@ -24,15 +27,16 @@ def engine_of() -> Callable[..., FilterEngine]:
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    if not SHARED.is_dir():
-        pytest.skip(f"shared test data not found at {SHARED} (checkout without ../shared)")
-    return SHARED
+def full_lists() -> dict[str, str]:
+    """The full EasyList + EasyPrivacy snapshot from ../shared; the full-size tests skip without it."""
+    folder = SHARED / "data" / "filterlists"
+    if not (folder / "easylist.txt").is_file():
+        pytest.skip(f"full EasyList snapshot not found in {folder} (the reduced lists in tests/data still run)")
+    return {name: (folder / f"{name}.txt").read_text(encoding="utf-8") for name in LIST_NAMES}
 
 
 @pytest.fixture(scope="session")
-def full_lists(shared_dir: Path) -> dict[str, str]:
-    folder = shared_dir / "data" / "filterlists"
-    if not (folder / "easylist.txt").is_file():
-        pytest.skip(f"EasyList snapshot not found in {folder}")
-    return {name: (folder / f"{name}.txt").read_text(encoding="utf-8") for name in ("easylist", "easyprivacy")}
+def reduced_lists() -> dict[str, str]:
+    """The reduced EasyList + EasyPrivacy kept in tests/data (see its README)."""
+    folder = DATA / "filterlists"
+    return {name: (folder / f"{name}-reduced.txt").read_text(encoding="utf-8") for name in LIST_NAMES}

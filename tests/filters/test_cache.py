@@ -19,13 +19,13 @@ def cache_files(folder: Path) -> list[Path]:
 @pytest.fixture
 def count_builds(monkeypatch):
     builds = []
-    real_build = engine_module.RuleIndex.build
+    real_build = engine_module.RuleIndex.from_parsed  # every build, of texts or list files, ends here
 
     def counting_build(*args, **kwargs):
         builds.append(1)
         return real_build(*args, **kwargs)
 
-    monkeypatch.setattr(engine_module.RuleIndex, "build", counting_build)
+    monkeypatch.setattr(engine_module.RuleIndex, "from_parsed", counting_build)
     return builds
 
 

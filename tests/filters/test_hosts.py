@@ -76,6 +76,25 @@ def test_detect_format(text, expected):
     assert detect_format(text.splitlines()) == expected
 
 
+COSMETIC_ONLY = "example.com##.ad\nnews.example#$#body { color: red }\nshop.example#%#log()\n##+js(noeval)\n"
+
+
+def test_cosmetic_only_list_without_header_is_abp_and_blocks_nothing():
+    engine = FilterEngine.from_lists({"c": COSMETIC_ONLY})
+    assert engine.report["c"].format == "abp"
+    assert engine.rule_count == 0
+    for host in ("example.com", "news.example", "shop.example"):
+        assert not engine.match_host(host).blocked
+        assert not engine.match(f"https://{host}/").blocked
+
+
+def test_cosmetic_line_in_a_domain_list_is_an_error_not_a_block():
+    engine = FilterEngine.from_lists({"d": "ads.example\nexample.com##.ad\n"}, formats={"d": "domains"})
+    assert engine.match_host("ads.example").blocked
+    assert not engine.match_host("example.com").blocked
+    assert "cosmetic rule" in engine.report["d"].errors[0][2]
+
+
 def test_forced_format():
     text = "ads.example\n"
     assert FilterEngine.from_lists({"l": text}, formats={"l": "abp"}).report["l"].format == "abp"

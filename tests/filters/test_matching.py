@@ -243,9 +243,25 @@ class TestBadfilter:
 
 
 class TestRedirectAndSkippedOptions:
-    @pytest.mark.parametrize("option", ["redirect=noop.js", "redirect-rule=noop.js"])
-    def test_redirect_blocks(self, engine_of, option):
-        assert blocked(engine_of(f"||ads.example/x.js${option}"), "https://ads.example/x.js")
+    def test_redirect_blocks(self, engine_of):
+        assert blocked(engine_of("||ads.example/x.js$redirect=noop.js"), "https://ads.example/x.js")
+
+    def test_redirect_rule_never_blocks_on_its_own(self):
+        # uBlock Origin: it only redirects what another rule blocks; a proxy cannot redirect.
+        engine = FilterEngine.from_lists({"l": "*$script,redirect-rule=noopjs,domain=blog24.me"})
+        assert not engine.match("https://cdn.example/app.js", "https://blog24.me/", "script").blocked
+        assert engine.report["l"].skipped["$redirect-rule"] == 1
+
+    def test_redirect_rule_beside_a_block_keeps_the_block(self, engine_of):
+        engine = engine_of("||ads.example^", "||ads.example/x.js$redirect-rule=noop.js")
+        assert blocked(engine, "https://ads.example/x.js")
+
+    @pytest.mark.parametrize("exception", ["@@||ads.example/x.js$redirect-rule", "@@||ads.example/x.js$redirect=noop"])
+    def test_redirect_exception_is_not_a_full_exception(self, engine_of, exception):
+        # EasyPrivacy's `@@||google-analytics.com/analytics.js$redirect-rule,domain=...` cancels
+        # a redirect on one site, not the block.
+        engine = engine_of("||ads.example^", exception)
+        assert blocked(engine, "https://ads.example/x.js")
 
     @pytest.mark.parametrize(
         "option",
@@ -298,3 +314,20 @@ class TestMatchHost:
     def test_hosts_file_line(self):
         engine = FilterEngine.from_lists({"hosts": "0.0.0.0 ads.example\n0.0.0.0 track.example\n"})
         assert engine.match_host("ads.example") == Decision(True, "0.0.0.0 ads.example", "hosts")
+
+
+class TestPercentEncoding:
+    """URLs are matched as browsers and uBlock Origin see them: unreserved characters decoded."""
+
+    @pytest.mark.parametrize("path", ["/%62adpath/x", "/%62%61%64path/x", "/b%41dpath/x", "/%62adpath/%78"])
+    def test_encoded_unreserved_characters_do_not_escape_a_path_rule(self, engine_of, path):
+        assert blocked(engine_of("/badpath/*"), f"http://site.example{path}")
+
+    def test_reserved_characters_stay_encoded(self, engine_of):
+        # `%2F` is not `/`: a server may treat them differently, and so do browsers.
+        assert not blocked(engine_of("/a/b/"), "http://site.example/a%2Fb/")
+        assert blocked(engine_of("/a%2fb/"), "http://site.example/a%2Fb/")
+
+    def test_host_and_tokens(self, engine_of):
+        assert blocked(engine_of("||ads.example^"), "http://%61ds.example/x")
+        assert blocked(engine_of("/banner/ad.gif"), "http://x.example/%62anner/ad.gif")

@@ -117,9 +117,15 @@ def abp_list(count: int, prefix: str = "ad", header: str = "") -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def make_config(data_dir: Path, lists: list[tuple[str, str, str]], extra: str = "") -> Config:
+# The list server stands in for the internet on loopback, which list downloads (like the
+# proxy) refuse by default; tests of that refusal use their own configuration.
+LOOPBACK_ALLOWED = "[proxy]\ndeny_destinations = []\ndeny_own_addresses = false\n"
+
+
+def make_config(data_dir: Path, lists: list[tuple[str, str, str]], extra: str = "",
+                proxy: str = LOOPBACK_ALLOWED) -> Config:
     """A configuration with `lists` as (id, url, format), its data in `data_dir`."""
-    text = f'data_dir = "{data_dir}"\ntimezone = "Europe/Berlin"\n{extra}\n'
+    text = f'data_dir = "{data_dir}"\ntimezone = "Europe/Berlin"\n{proxy}\n{extra}\n'
     for list_id, url, fmt in lists:
         text += f'\n[[lists]]\nid = "{list_id}"\nurl = "{url}"\nformat = "{fmt}"\n'
     return parse_config(text)
@@ -128,4 +134,5 @@ def make_config(data_dir: Path, lists: list[tuple[str, str, str]], extra: str = 
 @pytest.fixture
 def kit() -> SimpleNamespace:
     """The helpers above, for test modules (tests/ is not a package, so they cannot import them)."""
-    return SimpleNamespace(Served=Served, abp_list=abp_list, make_config=make_config)
+    return SimpleNamespace(Served=Served, abp_list=abp_list, make_config=make_config,
+                           loopback_allowed=LOOPBACK_ALLOWED)

@@ -53,7 +53,7 @@ def test_builtin_names_cannot_leave_the_lists_folder():
 def test_add_update_status_remove(tmp_path, kit, server):
     server.routes["/ads.txt"] = kit.Served(kit.abp_list(40), etag='"1"')
     path = tmp_path / "guardian.toml"
-    path.write_text(f'data_dir = "{tmp_path / "data"}"\n\n[[profiles]]\nname = "kids"\n')
+    path.write_text(f'data_dir = "{tmp_path / "data"}"\n{kit.loopback_allowed}\n[[profiles]]\nname = "kids"\n')
 
     code, out, _ = run(lists_add_command, path, server.url("/ads.txt"), profile="kids")
     assert code == 0 and "Added list '127-0-0-1-ads'" in out

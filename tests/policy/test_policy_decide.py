@@ -30,14 +30,16 @@ def explain(policy: Policy, url: str, client: str = SAM, at=NOON, **kwargs) -> d
 def test_unknown_devices_use_the_default_profile(policy: Policy) -> None:
     result = explain(policy, "https://www.tiktok.com/", STRANGER)
     assert result == {"action": "allow", "reason": "No rule matched", "rule": None, "list": None,
-                      "schedule": None, "device": None, "profile": "default"}
+                      "schedule": None, "device": None, "profile": "default", "note": None}
     assert explain(policy, "https://ads.example/x.js", STRANGER)["action"] == "block"
 
 
 def test_a_parents_block_rule(policy: Policy) -> None:
     assert explain(policy, "https://www.tiktok.com/@someone") == {
         "action": "block", "reason": "A parent blocked this site", "rule": "||tiktok.com^", "list": CUSTOM_LIST,
-        "schedule": None, "device": "Sam's tablet", "profile": "kids"}
+        "schedule": None, "device": "Sam's tablet", "profile": "kids",
+        "note": "Over HTTPS Guardian sees only the site name (www.tiktok.com), not the page, so this is what the "
+                "connection to the site gets."}
 
 
 def test_a_bare_host_rule_means_the_site_not_any_url_containing_it(policy: Policy) -> None:
@@ -59,15 +61,19 @@ def test_a_parents_allow_rule_beats_their_block_rules_and_the_lists(policy: Poli
                       ("https://homework.social.example/", "@@||homework.social.example^")):
         assert explain(policy, url) == {
             "action": "allow", "reason": "Allowed by a parent's rule", "rule": rule, "list": CUSTOM_LIST,
-            "schedule": None, "device": "Sam's tablet", "profile": "kids"}
+            "schedule": None, "device": "Sam's tablet", "profile": "kids", "note": None}
 
 
 def test_subscribed_lists_and_their_exceptions(policy: Policy) -> None:
     blocked = explain(policy, "https://social.example/feed")
     assert (blocked["action"], blocked["rule"], blocked["list"]) == ("block", "||social.example^", "social")
     assert blocked["reason"] == 'On the block list "Social networks"'
-    excepted = explain(policy, "https://ads.example/pixel.png", request_type="image")
+    excepted = explain(policy, "http://ads.example/pixel.png", request_type="image")
     assert (excepted["action"], excepted["rule"], excepted["list"]) == ("allow", "@@||ads.example^$image", "ads")
+    # Over HTTPS only the CONNECT is seen: an exception for images cannot let it through.
+    tunnel = explain(policy, "https://ads.example/pixel.png", request_type="image")
+    assert (tunnel["action"], tunnel["rule"]) == ("block", "||ads.example^")
+    assert "does not apply to https:// addresses" in tunnel["note"]
     # The adults' profile does not subscribe to the social list.
     assert explain(policy, "https://social.example/feed", PARENT)["action"] == "allow"
 
@@ -75,7 +81,9 @@ def test_subscribed_lists_and_their_exceptions(policy: Policy) -> None:
 def test_a_schedules_own_rules_apply_only_in_its_window(policy: Policy) -> None:
     result = explain(policy, "https://www.youtube.com/watch?v=1", at=HOMEWORK)
     assert result == {"action": "block", "reason": "Homework until 18:00", "rule": "||youtube.com^",
-                      "list": CUSTOM_LIST, "schedule": "homework", "device": "Sam's tablet", "profile": "kids"}
+                      "list": CUSTOM_LIST, "schedule": "homework", "device": "Sam's tablet", "profile": "kids",
+                      "note": "Over HTTPS Guardian sees only the site name (www.youtube.com), not the page, so this "
+                              "is what the connection to the site gets."}
     assert explain(policy, "https://roblox.com/", at=HOMEWORK)["schedule"] == "homework"
     assert explain(policy, "https://www.youtube.com/watch?v=1", at=NOON)["action"] == "allow"
     assert explain(policy, "https://www.school.example/", at=HOMEWORK)["action"] == "allow"

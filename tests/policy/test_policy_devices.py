@@ -127,3 +127,41 @@ def test_seen_devices_are_noted_in_memory_and_flushed_atomically(tmp_path: Path,
     assert record["last_seen"] == "2027-01-15T09:00:00+00:00"
     assert len(again.devices()) == 2
     assert not list(path.parent.glob(".*.tmp"))
+
+
+def test_devices_noted_while_flushing_are_never_lost(tmp_path: Path) -> None:
+    import sys
+    import threading
+
+    seen = SeenDevices(tmp_path / "devices_seen.json")
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def noter(base: int) -> None:
+        for i in range(200):
+            seen.note(f"10.{base}.{i // 250}.{i % 250}", 1_700_000_000.0 + i)
+
+    def flusher() -> None:
+        try:
+            while not done.is_set():
+                seen.flush()
+        except BaseException as exc:  # a dict changed size during flush's iteration
+            errors.append(exc)
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        flushing = threading.Thread(target=flusher)
+        flushing.start()
+        noters = [threading.Thread(target=noter, args=(n,)) for n in range(4)]
+        for thread in noters:
+            thread.start()
+        for thread in noters:
+            thread.join()
+        done.set()
+        flushing.join()
+    finally:
+        sys.setswitchinterval(switch)
+    seen.flush()
+    assert errors == []
+    assert len({d["ip"] for d in SeenDevices(tmp_path / "devices_seen.json").devices()}) == 800

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from guardian.config import parse_config
+import pytest
+
+from guardian.config import ProxyConfig, parse_config
 from guardian.policy import Policy, PolicyHolder
 from guardian.policy.blockpage import TRANSPARENT_GIF
 from tests.support.client import RawClient
@@ -57,3 +61,42 @@ def test_blocked_requests_get_their_answers_before_any_lookup(make_proxy, origin
     blocked = [r for r in records if r.action == "blocked"]
     assert len(blocked) == 3 and all(r.device == "Loopback" and r.profile == "kids" for r in blocked)
     assert {r.rule for r in blocked} == {"blocked.invalid"}
+
+
+class _Page(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"settings page"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def settings_page():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+
+
+@pytest.mark.parametrize("url", ["http://guardian/", "http://guardian.lan/", "http://127.0.0.1:{port}/"])
+def test_the_policy_routes_the_settings_page(make_proxy, settings_page, tmp_path: Path, url: str) -> None:
+    port = settings_page.server_address[1]
+    config = parse_config(CONFIG.format(data_dir=tmp_path) + f'[web]\nlisten = "127.0.0.1:{port}"\n')
+    # The destination check stays at its strictest: only the Verdict's own address is exempt.
+    proxy = make_proxy(decider=PolicyHolder(Policy(config, {})), deny_destinations=ProxyConfig().deny_destinations,
+                       deny_own_addresses=True)
+    c = RawClient(proxy.port)
+    c.send(f"GET {url.format(port=port)} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    r = c.read_response()
+    assert (r.status, r.body) == (200, b"settings page")
+    [record] = proxy.recorder.wait_for(1)
+    assert record.reason == "Guardian's settings page"
+    # Another port on the same address, or a CONNECT to the page's name, is decided as usual: refused.
+    c = RawClient(proxy.port)
+    c.send(f"GET http://127.0.0.1:{port + 1 if port < 65535 else port - 1}/ HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert c.read_response().status == 403

@@ -10,8 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from guardian.config import Address, ProxyConfig, WebConfig
+from guardian.config import ProxyConfig
 from guardian.proxy.context import ProxySettings
+from guardian.proxy.hooks import Verdict
 from tests.support.client import RawClient
 
 
@@ -59,7 +60,7 @@ def test_connect_to_the_proxy_itself_is_refused(make_proxy):
     proxy = make_proxy()
     # the port is known only once listening: rebuild the settings to allow CONNECT to it
     settings = proxy.ctx.settings
-    proxy.ctx.settings = ProxySettings.build(replace(settings.proxy, connect_ports=(proxy.port,)), settings.web, False)
+    proxy.ctx.settings = ProxySettings.build(replace(settings.proxy, connect_ports=(proxy.port,)))
     c = RawClient(proxy.port)
     c.send(f"CONNECT 127.0.0.1:{proxy.port} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     assert c.read_response().status == 403
@@ -93,14 +94,32 @@ def settings_page():
     server.shutdown()
 
 
-@pytest.mark.parametrize("url", ["http://guardian/", "http://guardian.lan/", "http://127.0.0.1:{port}/"])
-def test_settings_page_is_reachable_through_the_proxy(make_proxy, settings_page, url):
+class _Route:
+    """A decider that sends everything to one address, vouched for or not."""
+
+    def __init__(self, host: str, port: int, trusted: bool) -> None:
+        self.verdict = Verdict(allowed=True, connect_host=host, connect_port=port, trusted=trusted)
+        self.asked: list[str] = []
+
+    def decide(self, request):
+        self.asked.append(request.host)
+        return self.verdict
+
+
+def test_only_a_trusted_verdict_reaches_a_denied_address(make_proxy, settings_page):
+    """The core knows no settings page: it connects past the destination check only to
+    an address a Verdict vouches for (the policy's settings-page step), and asks the
+    decider about every request."""
     port = settings_page.server_address[1]
-    # The destination check stays at its strictest: only the settings page is exempt.
-    proxy = make_proxy(web=WebConfig(listen=Address("127.0.0.1", port)), web_enabled=True,
-                       deny_destinations=ProxyConfig().deny_destinations, deny_own_addresses=True)
+    strict = {"deny_destinations": ProxyConfig().deny_destinations, "deny_own_addresses": True}
+    trusted = _Route("127.0.0.1", port, trusted=True)
+    proxy = make_proxy(decider=trusted, **strict)
     c = RawClient(proxy.port)
-    c.send(f"GET {url.format(port=port)} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    c.send(b"GET http://guardian/ HTTP/1.1\r\nHost: guardian\r\n\r\n")
     r = c.read_response()
-    assert r.status == 200
-    assert r.body == b"settings page"
+    assert (r.status, r.body) == (200, b"settings page")
+    assert trusted.asked == ["guardian"]
+    untrusted = make_proxy(decider=_Route("127.0.0.1", port, trusted=False), **strict)
+    c = RawClient(untrusted.port)
+    c.send(f"GET http://127.0.0.1:{port}/ HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert c.read_response().status == 403

@@ -64,7 +64,8 @@ def test_tunnel_idle_timeout(make_proxy, echo_server):
     assert time.monotonic() - t0 < 4
 
 
-def test_websocket_upgrade_is_relayed(proxy, origin):
+def test_websocket_upgrade_is_relayed(make_proxy, origin):
+    proxy = make_proxy(connect_ports=(443, origin.port))  # an upgrade is a tunnel: CONNECT's ports
     c = RawClient(proxy.port)
     c.send(f"GET {origin.base}/ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n".encode())

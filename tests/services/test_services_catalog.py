@@ -10,7 +10,7 @@ import pytest
 import tldextract
 
 from guardian.config import ConfigError, parse_config
-from guardian.service_catalog import (
+from guardian.policy.services import (
     GROUPS,
     CatalogError,
     ServiceIndex,

@@ -208,6 +208,18 @@ class Origin:
             text = "\n".join(f"{k}: {v}" for k, v in req.headers)
             conn.send(_response("200 OK", text.encode()))
             return True
+        if path.startswith("/download"):
+            # a file of any kind: /download<anything>?type=T&disposition=D&size=N&cookie=C
+            from urllib.parse import parse_qs, urlsplit
+
+            query = {k: v[0] for k, v in parse_qs(urlsplit(path).query).items()}
+            headers = [("Content-Type", query.get("type", "application/octet-stream"))]
+            if "disposition" in query:
+                headers.append(("Content-Disposition", query["disposition"]))
+            if "cookie" in query:
+                headers.append(("Set-Cookie", query["cookie"]))
+            conn.send(_response("200 OK", b"F" * int(query.get("size", 16)), headers))
+            return True
         if path.startswith("/asset/"):
             # cacheable static assets: /asset/<name>?max-age=N&etag=X&delay=S&type=T&cc=...
             from urllib.parse import parse_qs, urlsplit

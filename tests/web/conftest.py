@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from flask.testing import FlaskClient
 from guardian.cache import Cache
 from guardian.config import Config, load_config
 from guardian.config_edit import edit_config
+from guardian.lastgood import restore_last_good, write_text
 from guardian.lists import ListStore, RefreshSummary, refresh_lists, texts_for
 from guardian.logstore import LogQueries, LogStore
 from guardian.policy import NeighbourTable, PauseStore, Policy, PolicyHolder, SeenDevices
@@ -81,6 +83,10 @@ class Household:
         self.log_store: LogStore | None = LogStore(self.data_dir / "guardian.db", flush_interval=0.02)
         self.cache: Cache | None = Cache(self.config.cache)
         self.refreshes: list[list[str] | None] = []
+        self.config_problems: list = []
+        self.restart_changes: list[str] = []
+        self.restarts = 0
+        self.client_header_secret = secrets.token_hex(16)
 
     def _build(self, config: Config) -> Policy:
         return Policy(config, texts_for(config, self.list_store), neighbours=self.neighbours,
@@ -104,6 +110,25 @@ class Household:
         self.config_path = self.writable_config_path()
         self.policy.swap(self._build(self.config))
         return self.config
+
+    def replace_config_text(self, text: str, expected_version: str | None) -> bool:
+        if expected_version is not None and expected_version != self.config_version():
+            raise ConfigConflict("changed elsewhere")
+        write_text(self.writable_config_path(), text)
+        self.config = load_config(self.writable_config_path())
+        self.policy.swap(self._build(self.config))
+        return True
+
+    def can_restart(self) -> bool:
+        return True
+
+    def restart(self) -> None:
+        self.restarts += 1
+
+    def restore_last_good(self) -> bool:
+        assert self.config_path is not None
+        restore_last_good(self.config_path)
+        return self.replace_config_text(self.config_path.read_text(), None)
 
     def refresh_lists(self, ids: list[str] | None, force: bool) -> RefreshSummary:
         """Refreshes the lists on this machine for real; tests stay off the internet, so

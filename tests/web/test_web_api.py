@@ -11,7 +11,8 @@ def test_rules_check(admin: Web) -> None:
     def check(rule: str, kind: str = "block") -> dict:
         return admin.api("POST", "/api/rules/check", {"rule": rule, "kind": kind}).get_json()
 
-    assert check("tiktok.com") == {"ok": True, "explanation": "Blocks tiktok.com and all its subdomains."}
+    assert check("tiktok.com") == {"ok": True, "rule": "tiktok.com", "confirm": None, "notes": [], "warnings": [],
+                                   "explanation": "Blocks tiktok.com and all its subdomains, over HTTP and HTTPS."}
     assert check("||ads.example^", "allow")["explanation"].startswith("Allows ads.example")
     assert check("/banner/*$image")["ok"]
     assert not check("x$bogus")["ok"] and "bogus" in check("x$bogus")["explanation"]

@@ -67,8 +67,10 @@ def status() -> Response:
 def check_rule() -> Response:
     body = require_json()
     kind = forms.choice(body.get("kind", "block"), "kind", ("block", "allow"))
-    ok, explanation = forms.explain_rule(body.get("rule"), kind)
-    return jsonify({"ok": ok, "explanation": explanation})
+    profile = next((p for p in services().config.profiles if p.name == body.get("profile")), None)
+    typed = forms.explain_rule(body.get("rule"), kind, profile)
+    return jsonify({"ok": typed.ok, "explanation": typed.message(), "rule": typed.rule, "confirm": typed.confirm,
+                    "notes": list(typed.notes), "warnings": list(typed.warnings)})
 
 
 @bp.post("/check")
@@ -140,8 +142,11 @@ def add_pause() -> Response:
 def add_allowance() -> Response:
     body = require_json()
     scope, name = _scope(body)
-    entry = services().pauses.add_allowance(scope, name, forms.host(body.get("host")),  # type: ignore[arg-type]
-                                            forms.minutes(body.get("minutes")))
+    try:
+        entry = services().pauses.add_allowance(scope, name, forms.host(body.get("host")),  # type: ignore[arg-type]
+                                                forms.minutes(body.get("minutes")))
+    except ValueError as exc:
+        raise FieldError(f"host: {exc}") from None
     return jsonify(entry.to_plain()), 201
 
 
@@ -188,7 +193,7 @@ def _rule_edit(remove: bool) -> Response:
     if remove:
         rule = forms.text(body.get("rule"), "rule", forms.MAX_RULE)
         return save_json(lambda doc: mutations.remove_rule(doc, profile, kind, rule, config), body.get("version"))
-    rule = forms.rule(body.get("rule"), kind)
+    rule = forms.rule(body.get("rule"), kind, body.get("confirm") is True, config.profile(profile)).rule
     return save_json(lambda doc: mutations.add_rule(doc, profile, kind, rule, config), body.get("version"))
 
 

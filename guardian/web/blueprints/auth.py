@@ -10,22 +10,32 @@ from __future__ import annotations
 import hmac
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
 from ..credentials import PasswordError, check_new_password
-from ..security import logged_in, start_session
+from ..security import end_session, logged_in, proxied_client, start_session
 from ..state import web_state
+from ..throttle import LoginThrottle
 
 bp = Blueprint("auth", __name__)
 
 
 def _client() -> str:
-    return request.remote_addr or "unknown"
+    """The device asking: through Guardian's own proxy every request comes from this
+    machine, so the proxy names the real device in a header only it can sign."""
+    return proxied_client() or request.remote_addr or "unknown"
+
+
+def _throttle() -> LoginThrottle:
+    state = web_state()
+    state.throttle.password_is(state.credentials.generation())
+    return state.throttle
 
 
 def _locked_page(template: str, seconds: float) -> Response:
     minutes = max(1, round(seconds / 60))
-    message = f"Too many wrong tries from this device. Try again in {minutes} minute{'s' * (minutes != 1)}."
+    message = (f"Too many wrong tries. Try again in {minutes} minute{'s' * (minutes != 1)}, or set a new "
+               "password on the Guardian machine with `guardian set-password`.")
     return Response(render_template(template, error=message, title="Locked"), 429)
 
 
@@ -45,7 +55,7 @@ def login() -> Response | str:
         if logged_in():
             return redirect(_safe_next(request.args.get("next")))
         return render_template("auth/login.html", title="Log in", next=request.args.get("next", ""))
-    locked = state.throttle.locked_for(_client())
+    locked = _throttle().locked_for(_client())
     if locked:
         return _locked_page("auth/login.html", locked)
     try:
@@ -53,12 +63,17 @@ def login() -> Response | str:
     except PasswordError as exc:
         return Response(render_template("auth/login.html", title="Log in", error=str(exc)), 500)
     if not good:
-        state.throttle.failed(_client())
+        _throttle().failed(_client())
         return Response(render_template("auth/login.html", title="Log in", error="Wrong password.",
                                         next=request.form.get("next", "")), 401)
-    state.throttle.succeeded(_client())
+    _throttle().succeeded(_client())
     start_session()
     return redirect(_safe_next(request.form.get("next")), 303)
+
+
+def _plain_code(text: str) -> str:
+    """The code as letters and digits only: `FRA2 69KX T7G3`, `fra2-69kx-t7g3` and `fra269kxt7g3` are one code."""
+    return "".join(ch for ch in text[:200] if ch.isascii() and ch.isalnum()).lower()
 
 
 @bp.route("/setup", methods=["GET", "POST"])
@@ -69,12 +84,11 @@ def setup() -> Response | str:
     code = state.setup_code()
     if request.method == "GET":
         return render_template("auth/setup.html", title="Set the password")
-    locked = state.throttle.locked_for(_client())
+    locked = _throttle().locked_for(_client())
     if locked:
         return _locked_page("auth/setup.html", locked)
-    typed = request.form.get("code", "").strip().lower()
-    if not hmac.compare_digest(typed.encode(), code.encode()):
-        state.throttle.failed(_client())
+    if not hmac.compare_digest(_plain_code(request.form.get("code", "")).encode(), _plain_code(code).encode()):
+        _throttle().failed(_client())
         return Response(render_template("auth/setup.html", title="Set the password",
                                         error="That is not the code in the service log."), 401)
     try:
@@ -83,7 +97,7 @@ def setup() -> Response | str:
         return Response(render_template("auth/setup.html", title="Set the password", error=str(exc)), 400)
     state.credentials.set_password(password)
     state.forget_setup_code()
-    state.throttle.succeeded(_client())
+    _throttle().succeeded(_client())
     start_session()
     flash("Password set. Welcome to Guardian.", "ok")
     return redirect(url_for("guide.index"), 303)
@@ -91,5 +105,5 @@ def setup() -> Response | str:
 
 @bp.post("/logout")
 def logout() -> Response:
-    session.clear()
+    end_session()
     return redirect(url_for("auth.login"), 303)

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 
 from guardian.logstore import LogUnavailableError
 from guardian.logstore.queries import LoggedRequest
+from guardian.policy.parent_rules import https_record_note, is_public_suffix
 
 from .. import forms, mutations
 from ..editing import save
@@ -80,7 +81,13 @@ def why(record_id: int) -> str:
     queries = services().log_queries
     assert queries is not None
     explanation = queries.why_blocked(record_id)
-    return render_template("log/why.html", title="Why", record=record,
+    https_note = ""
+    if record.method == "CONNECT" and record.host:
+        profile = next((p for p in services().config.profiles if p.name == record.profile), None)
+        https_note = https_record_note(profile, record.host)
+    # A top-level domain or public suffix (a log entry for `com`) is never offered: it would allow every site.
+    can_allow = bool(record.host) and not is_public_suffix(record.host or "")
+    return render_template("log/why.html", title="Why", record=record, https_note=https_note, can_allow=can_allow,
                            summary=explanation.summary if explanation else "", choices=ALLOW_CHOICES)
 
 
@@ -92,7 +99,12 @@ def allow_profile() -> Response:
         return redirect(url_for("log.why", record_id=record.id), 303)
     config = services().config
     host, profile = record.host, record.profile
-    save(lambda doc: mutations.add_rule(doc, profile, "allow", host, config),
+    try:
+        rule = forms.rule(host, "allow").rule
+    except FieldError as exc:
+        flash(f"Not allowed: {exc}", "error")
+        return redirect(url_for("log.why", record_id=record.id), 303)
+    save(lambda doc: mutations.add_rule(doc, profile, "allow", rule, config),
          f"{host} is now always allowed for the profile {profile}.")
     return redirect(url_for("log.why", record_id=record.id), 303)
 
@@ -108,6 +120,10 @@ def allow_minutes() -> Response:
         flash(str(exc), "error")
         return redirect(url_for("log.why", record_id=record.id), 303)
     scope, name = ("device", record.device) if record.device else ("profile", record.profile)
-    entry = services().pauses.add_allowance(scope, name or "default", record.host, minutes)
+    try:
+        entry = services().pauses.add_allowance(scope, name or "default", record.host, minutes)
+    except ValueError as exc:
+        flash(f"Not allowed: {exc}", "error")
+        return redirect(url_for("log.why", record_id=record.id), 303)
     flash(entry.describe(services().config.zone()) + ".", "ok")
     return redirect(url_for("log.why", record_id=record.id), 303)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
-from guardian.config import DAYS, YOUTUBE_MODES, ProfileConfig
+from guardian.config import DAYS, PAC_FALLBACKS, REFERER_POLICIES, THIRD_PARTY_COOKIES, YOUTUBE_MODES, ProfileConfig
+from guardian.filekinds import check_file_kind, file_groups
 from guardian.policy.schedules import week_intervals
 
 from .. import forms, mutations
@@ -44,9 +45,12 @@ def edit() -> str:
     profile = _profile(request.args.get("name"))
     zone_name = services().config.timezone or "the system's time zone"
     pictures = {s.name: week_picture(week_intervals(s), f"When {s.name} applies") for s in profile.schedules}
+    groups = file_groups()
     return render_template("profiles/edit.html", title=f"Profile {profile.name}", profile=profile,
                            lists=services().config.lists, youtube_modes=YOUTUBE_MODES, days=DAYS,
-                           pictures=pictures, zone_name=zone_name)
+                           pictures=pictures, zone_name=zone_name, file_groups=groups.values(),
+                           other_file_types=[k for k in profile.block_file_types if k not in groups],
+                           privacy=services().config.privacy_for(profile))
 
 
 @bp.post("/profiles/create")
@@ -93,11 +97,39 @@ def options() -> Response:
     chosen = [list_id for list_id in request.form.getlist("lists") if list_id in known]
     try:
         youtube = forms.choice(request.form.get("youtube", "off"), "YouTube", YOUTUBE_MODES)
+        fallback = forms.choice(request.form.get("pac_fallback", "none"), "When Guardian is off", PAC_FALLBACKS)
     except FieldError as exc:
         flash(str(exc), "error")
         return _back(name)
     safe = request.form.get("safe_search") == "on"
-    save(lambda doc: mutations.set_profile_options(doc, name, chosen, safe, youtube, config), "Saved.")
+    save(lambda doc: mutations.set_profile_options(doc, name, chosen, safe, youtube, config, fallback), "Saved.")
+    return _back(name)
+
+
+@bp.post("/profiles/downloads-privacy")
+def downloads_privacy() -> Response:
+    name = _profile(request.form.get("profile")).name
+    config = services().config
+    groups = file_groups()
+    kinds = [group for group in groups if group in request.form.getlist("file_types")]
+    try:
+        for extension in request.form.get("other_file_types", "").replace(",", " ").split():
+            problem = check_file_kind(extension)
+            if problem:
+                raise FieldError(f"Other file types: {extension} is not a file extension such as exe.")
+            kinds.append(extension.lower().lstrip("."))
+        privacy = {
+            "strip_tracking_parameters": request.form.get("strip_tracking_parameters") == "on",
+            "referer": forms.choice(request.form.get("referer", "origin"), "Referrer", REFERER_POLICIES),
+            "global_privacy_control": request.form.get("global_privacy_control") == "on",
+            "third_party_cookies": forms.choice(request.form.get("third_party_cookies", "allow"),
+                                                "Third-party cookies", THIRD_PARTY_COOKIES),
+        }
+    except FieldError as exc:
+        flash(str(exc), "error")
+        return _back(name)
+    save(lambda doc: mutations.set_downloads_and_privacy(doc, name, list(dict.fromkeys(kinds)), privacy, config),
+         "Saved.")
     return _back(name)
 
 
@@ -107,11 +139,15 @@ def add_rule() -> Response:
     config = services().config
     try:
         kind = forms.choice(request.form.get("kind"), "Kind", KINDS)
-        rule = forms.rule(request.form.get("rule"), kind)
+        typed = forms.rule(request.form.get("rule"), kind, request.form.get("confirm") == "on",
+                           config.profile(name))
     except FieldError as exc:
         flash(str(exc), "error")
         return _back(name)
-    save(lambda doc: mutations.add_rule(doc, name, kind, rule, config), f"Added {rule} to the {kind} rules.")
+    rule = typed.rule
+    assert rule is not None
+    save(lambda doc: mutations.add_rule(doc, name, kind, rule, config),
+         " ".join([f"Added {rule} to the {kind} rules.", *typed.notes, *typed.warnings]))
     return _back(name)
 
 
@@ -144,7 +180,7 @@ def add_schedule() -> Response:
             lines = [line for line in request.form.get("rules", "").splitlines() if line.strip()]
             if not lines:
                 raise FieldError("Rules: give at least one site, or choose “everything”.")
-            schedule["block"] = [forms.rule(line, "block") for line in lines]
+            schedule["block"] = [_schedule_rule(line) for line in lines]
         else:
             schedule["block"] = "all"
     except FieldError as exc:
@@ -152,6 +188,16 @@ def add_schedule() -> Response:
         return _back(name)
     save(lambda doc: mutations.add_schedule(doc, name, schedule, config), f"Schedule {schedule['name']} added.")
     return _back(name)
+
+
+def _schedule_rule(line: str) -> str:
+    typed = forms.explain_rule(line, "block")
+    if typed.error:
+        raise FieldError(f"Rules: {typed.error}")
+    if typed.confirm:
+        raise FieldError(f"Rules: {line.strip()} would block every site; choose “everything” instead.")
+    assert typed.rule is not None
+    return typed.rule
 
 
 @bp.post("/profiles/schedules/remove")

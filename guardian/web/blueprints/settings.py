@@ -9,7 +9,8 @@ from datetime import datetime
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
-from guardian.config import LOG_DETAILS, ConfigError, check_refresh
+from guardian.config import LOG_DETAILS, ConfigError, check_refresh, load_config, parse_address
+from guardian.config_problems import find_problems
 
 from .. import forms, mutations
 from ..backup import BackupError, make_backup, read_backup, restore
@@ -31,7 +32,12 @@ def _back() -> Response:
 @bp.get("/settings")
 def index() -> str:
     config = services().config
+    try:  # the addresses as written in the file (the running ones may differ until a restart)
+        written = load_config(services().config_path) if services().config_path else config
+    except ConfigError:
+        written = config
     return render_template("settings/index.html", title="Settings", config=config,
+                           proxy_listen=written.proxy.listen, web_listen=written.web.listen,
                            zones=sorted(zoneinfo.available_timezones()), details=LOG_DETAILS,
                            cache_mb=config.cache.max_bytes // MB, token=web_state().credentials.api_token(),
                            clients="\n".join(str(n) for n in config.proxy.allowed_clients))
@@ -95,6 +101,73 @@ def general() -> Response:
         return _back()
     save(lambda doc: mutations.set_values(doc, values), "Settings saved and in force.")
     return _back()
+
+
+@bp.route("/settings/file", methods=["GET", "POST"])
+def config_file() -> Response | str:
+    """The settings file's text, to fix a problem by hand from a phone."""
+    s = services()
+    path = s.writable_config_path()
+    if request.method == "GET":
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        return render_template("settings/file.html", title="The settings file", text=text, errors=[],
+                               path=path, version=s.config_version())
+    text = request.form.get("text", "").replace("\r\n", "\n")
+    errors = find_problems(text)
+    if not errors:
+        try:
+            s.replace_config_text(text, request.form.get("version") or None)
+        except ConfigConflict:
+            flash(CONFLICT_MESSAGE, "error")
+            return redirect(url_for("settings.config_file"), 303)
+        flash("The settings file is fixed and in force.", "ok")
+        return redirect(url_for("dashboard.index"), 303)
+    # the typed text stays, with every problem named
+    return Response(render_template("settings/file.html", title="The settings file", text=text, errors=errors,
+                                    path=path, version=request.form.get("version", "")), 400)
+
+
+@bp.post("/settings/file/last-good")
+def last_good() -> Response:
+    try:
+        ok = services().restore_last_good()
+    except ConfigError as exc:
+        flash(f"Nothing changed: {plain_error(exc)}", "error")
+        return redirect(url_for("dashboard.index"), 303)
+    flash("The last settings that worked are back in the file and in force." if ok
+          else "The file was put back but could not be loaded; see the problems above.", "ok" if ok else "error")
+    return redirect(url_for("dashboard.index"), 303)
+
+
+@bp.post("/settings/network")
+def network() -> Response:
+    """Where the proxy and this page listen: saved now, in force after a restart."""
+    values = {}
+    try:
+        for key, label in (("proxy.listen", "Proxy address"), ("web.listen", "Settings page address")):
+            text = request.form.get(key.replace(".", "_"), "").strip()
+            try:
+                values[key] = str(parse_address(text, label))
+            except ConfigError as exc:
+                raise FieldError(f"{exc}.") from None
+    except FieldError as exc:
+        flash(str(exc), "error")
+        return _back()
+    if save(lambda doc: mutations.set_values(doc, values), "Saved.") and services().restart_changes:
+        flash("These addresses take effect after a restart.", "note")
+    return _back()
+
+
+@bp.post("/settings/restart")
+def restart() -> Response | str:
+    s = services()
+    if not s.can_restart():
+        flash("Guardian cannot start itself again here: stop it and start it the same way again.", "error")
+        return _back()
+    s.restart()
+    return render_template("error.html", title="Restarting",
+                           message="Guardian is restarting with the new settings. Reload this page in a few seconds; "
+                           "if the settings page's address changed, open it at the new address.")
 
 
 @bp.post("/settings/token")

@@ -19,8 +19,11 @@ function checkRule(input) {
       });
       const answer = await response.json();
       output.textContent = answer.ok ? answer.explanation : (answer.explanation || answer.error);
-      output.className = "explain " + (answer.ok ? "good" : "bad");
+      output.className = "explain " + (answer.ok && !answer.confirm && !(answer.warnings || []).length ? "good" : "bad");
       input.setCustomValidity(answer.ok ? "" : output.textContent);
+      // A rule that blocks (or allows) every site is saved only with "I mean it" ticked.
+      const confirm = input.form.querySelector("label.confirm");
+      if (confirm) confirm.hidden = !answer.confirm;
     }, 250);
   });
 }
@@ -29,5 +32,20 @@ document.querySelectorAll("input[data-check-rule]").forEach(checkRule);
 document.querySelectorAll("[data-confirm]").forEach((button) => {
   button.addEventListener("click", (event) => {
     if (!window.confirm(button.dataset.confirm)) event.preventDefault();
+  });
+});
+
+// The services grid: show only the services whose name, id or group contains the search.
+document.querySelectorAll("input[data-service-search]").forEach((input) => {
+  input.addEventListener("input", () => {
+    const wanted = input.value.trim().toLowerCase();
+    document.querySelectorAll("[data-group]").forEach((group) => {
+      let shown = 0;
+      group.querySelectorAll("[data-service]").forEach((item) => {
+        item.hidden = wanted !== "" && !item.dataset.service.includes(wanted);
+        if (!item.hidden) shown += 1;
+      });
+      group.hidden = shown === 0;
+    });
   });
 });

@@ -1,0 +1,146 @@
+"""What policy does to an allowed request on its way through: file kinds and privacy.
+
+Strategy: `decide()` answers whether a request may go; for a plain-HTTP request (or one
+inside an inspected tunnel) that may, `ExchangeRules.review` then says how: the file
+kinds the profile blocks (checked on the URL now, and on the response head later), the
+tracking parameters to take off the URL and the header changes privacy asks for. The
+result travels to the core in `Verdict.edits`, an `ExchangeEdits` the core calls at
+three fixed points (request headers, response head, response headers) without knowing
+why. Nothing here applies to a CONNECT: a tunnel's insides are not seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
+
+from guardian.proxy.hooks import Verdict
+
+from .filetypes import FileKind, FileTypeRules
+from .privacy import HeaderChanges, PrivacyRules, url_host
+from .schedules import Window
+
+BlockMaker = Callable[[str, str | None], Verdict]  # (reason, schedule name) -> a blocked Verdict
+
+
+class ScheduledFileTypes(NamedTuple):
+    name: str
+    label: str  # "School nights"
+    window: Window
+    rules: FileTypeRules
+
+
+class FileBlock(NamedTuple):
+    kind: FileKind
+    schedule: ScheduledFileTypes | None
+
+
+class ExchangeEdits:
+    """The changes one allowed request gets, applied by the core (see proxy/hooks.py)."""
+
+    __slots__ = ("_block", "_changes", "_file_rules", "_profile")
+
+    def __init__(self, changes: HeaderChanges, file_rules: tuple[FileTypeRules, ...],
+                 block: BlockMaker | None, profile: str) -> None:
+        self._changes = changes
+        self._file_rules = file_rules
+        self._block = block
+        self._profile = profile
+
+    def request_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        changes = self._changes
+        if changes.drop:
+            drop = changes.drop
+            headers = [(k, v) for k, v in headers if k.lower() not in drop]
+        if changes.add:
+            present = {k.lower() for k, _ in headers}
+            headers = headers + [(k, v) for k, v in changes.add if k.lower() not in present]
+        return headers
+
+    def response_verdict(self, fields: Mapping[str, str]) -> Verdict | None:
+        """A blocked Verdict when the response head shows a file kind this profile blocks."""
+        if not self._file_rules or self._block is None:
+            return None
+        content_type, disposition = fields.get("content-type"), fields.get("content-disposition")
+        if content_type is None and disposition is None:
+            return None
+        for rules in self._file_rules:
+            kind = rules.match_response(content_type, disposition)
+            if kind is not None:
+                return self._block(f"{kind.describe()} are blocked for {self._profile}", None)
+        return None
+
+    def response_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        if self._changes.strip_set_cookie:
+            return [(k, v) for k, v in headers if k.lower() != "set-cookie"]
+        return headers
+
+
+class Review(NamedTuple):
+    """`review`'s answer: a file block, or the target to send and the edits to apply."""
+
+    blocked: FileBlock | None
+    target: str | None  # the target without tracking parameters; None when unchanged
+    removed: tuple[str, ...]  # the parameter names taken off
+    edits: ExchangeEdits | None
+
+
+_UNCHANGED = Review(None, None, (), None)
+
+
+class ExchangeRules:
+    """A profile's file kinds (always and during schedules) and its privacy settings."""
+
+    __slots__ = ("_always", "_privacy", "_profile_name", "_scheduled", "constant_edits")
+
+    def __init__(self, profile_name: str, always: FileTypeRules | None,
+                 scheduled: tuple[ScheduledFileTypes, ...], privacy: PrivacyRules) -> None:
+        self._profile_name = profile_name
+        self._always = always
+        self._scheduled = scheduled
+        self._privacy = privacy
+        # Shared by every request that needs only the profile's constant header changes.
+        self.constant_edits = ExchangeEdits(privacy.constant, (), None, profile_name)
+
+    def review(self, host: str, target: str, minute: int, headers: Mapping[str, str],
+               block: BlockMaker) -> Review:
+        file_rules = self._active_file_rules(minute)
+        for rules, schedule in file_rules:
+            kind = rules.match_request(target)
+            if kind is not None:
+                return Review(FileBlock(kind, schedule), None, (), None)
+        referer = headers.get("referer")
+        site_url = referer or headers.get("origin")
+        site_host = url_host(site_url) if site_url else None
+        cleaned = self._privacy.clean_target(host, target, site_host or host)
+        changes = self._privacy.header_changes(host, site_host, referer, headers.get("sec-fetch-site"))
+        if file_rules:
+            edits = ExchangeEdits(changes, tuple(r for r, _ in file_rules), block, self._profile_name)
+        elif changes is self._privacy.constant:
+            edits = self.constant_edits
+        else:
+            edits = ExchangeEdits(changes, (), None, self._profile_name)
+        if cleaned is None:
+            return _UNCHANGED._replace(edits=edits)
+        return Review(None, cleaned[0], cleaned[1], edits)
+
+    def _active_file_rules(self, minute: int) -> list[tuple[FileTypeRules, ScheduledFileTypes | None]]:
+        active: list[tuple[FileTypeRules, ScheduledFileTypes | None]] = []
+        if self._always is not None:
+            active.append((self._always, None))
+        for schedule in self._scheduled:
+            if schedule.window.active(minute):
+                active.append((schedule.rules, schedule))
+        return active
+
+    def file_kind_of(self, target: str, minute: int) -> FileBlock | None:
+        """For explanations: the file kind a URL's path would be blocked as, now."""
+        for rules, schedule in self._active_file_rules(minute):
+            kind = rules.match_request(target)
+            if kind is not None:
+                return FileBlock(kind, schedule)
+        return None
+
+    @property
+    def has_schedules(self) -> bool:
+        return bool(self._scheduled)

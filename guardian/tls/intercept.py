@@ -1,0 +1,219 @@
+"""Where the proxy core hands a CONNECT to Guardian's own TLS.
+
+A blocked CONNECT from a profile with `https_block_page` gets `200 Connection
+established`; Guardian then completes the TLS handshake itself with a certificate for
+the name the device asked for (its SNI, or the CONNECT host when it sent none), reads
+the one request inside, and answers it the way plain HTTP would be answered: the block
+page for a page, a GIF for an image, an empty script, a 403 for the rest, then
+`Connection: close`. Nothing goes upstream and no name is looked up.
+
+The decision inside is the same `decide()`, asked with the full `https://` URL; the
+stricter of it and the tunnel's decision wins, so a device that names another host in
+its SNI (or Host) than in its CONNECT gets no further than the CONNECT allowed.
+
+Each completed handshake tells us the device trusts Guardian's certificate; an
+unknown-CA or bad-certificate alert tells us it does not (`TrustRecords`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from guardian.proxy.hooks import RequestInfo, Verdict
+from guardian.proxy.http1 import MAX_HEAD, MAX_TARGET, ProtocolError, parse_request_head, serialise_head
+from guardian.proxy.responses import error_response, phrase
+from guardian.proxy.stream import BufferedSocket, HeadTooLarge, PeerClosed, Timeout
+from guardian.proxy.upstream import UpstreamPool
+from guardian.records import RequestRecord
+from guardian.tls.ca import CertificateAuthority
+from guardian.tls.inspect import InspectedConnection, inner_context_for, origin_context, origin_form
+from guardian.tls.leaves import LeafCache
+from guardian.tls.stream import HandshakeFailed, TLSStream
+
+if TYPE_CHECKING:
+    from guardian.proxy.context import ProxySettings
+    from guardian.proxy.handler import ClientConnection
+
+UNTRUSTED = "device does not trust Guardian's certificate"
+PINNING_MEMORY = 24 * 3600.0  # a device that refused our certificate for a site is left alone this long
+PINNING_MAX = 10_000
+
+
+class TrustRecords:
+    """Per device address: did its last handshake with a Guardian certificate succeed?"""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[str, tuple[bool, float]] = {}
+
+    def note(self, client_ip: str, trusted: bool) -> None:
+        with self._lock:
+            self._seen[client_ip] = (trusted, time.time())
+
+    def status(self, client_ip: str) -> tuple[bool, float] | None:
+        with self._lock:
+            return self._seen.get(client_ip)
+
+    def snapshot(self) -> dict[str, tuple[bool, float]]:
+        with self._lock:
+            return dict(self._seen)
+
+
+class Interceptor:
+    """Guardian's side of TLS for the proxy core: the CA, the leaves, what devices trust."""
+
+    def __init__(self, ca: CertificateAuthority, leaf_cache_size: int = 1000, extra_ca_file: str = "") -> None:
+        self.ca = ca
+        self.leaves = LeafCache(ca, leaf_cache_size, sni_callback=self._on_sni)
+        self.trust = TrustRecords()
+        self.origin_context = origin_context(extra_ca_file)
+        self.pool = UpstreamPool()  # TLS connections to websites, kept apart from plain ones
+        self._refused_lock = threading.Lock()
+        self._refused: dict[tuple[str, str], float] = {}  # (device address, host) -> when it refused
+
+    def _on_sni(self, ssl_object: ssl.SSLObject, server_name: str | None, _context: ssl.SSLContext) -> None:
+        """Runs inside the handshake: show the certificate for the name the device asked for."""
+        if not server_name:
+            return  # the connection started with the CONNECT host's certificate already
+        name = server_name.rstrip(".").lower()
+        ssl_object.guardian_sni = name  # type: ignore[attr-defined]
+        if name != getattr(ssl_object, "guardian_host", None):
+            ssl_object.context = self.leaves.context_for(name)
+
+    def start_tls(self, conn: ClientConnection, host: str, deadline: float) -> TLSStream:
+        """Tell the device the tunnel is open, then complete its handshake with our certificate."""
+        conn.sock.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        conn.bytes_sent += 39
+        stream = TLSStream(conn.sock, self.leaves.context_for(host), conn.reader.take_buffer())
+        stream.ssl.guardian_host = host  # type: ignore[attr-defined]
+        try:
+            stream.handshake(deadline)
+        finally:
+            conn.bytes_sent += stream.raw_sent
+            conn.reader.bytes_read += stream.raw_read
+            stream.raw_sent = stream.raw_read = 0
+        return stream
+
+    # ------------------------------------------------------------------ inspection
+
+    def will_inspect(self, conn: ClientConnection, host: str, record: RequestRecord) -> bool:
+        """False (and the record says why) when this device refused our certificate for this
+        host lately: an app that pins its certificate is tunnelled untouched, not broken again."""
+        key = (conn.client_ip, host)
+        with self._refused_lock:
+            since = self._refused.get(key)
+            if since is None:
+                return True
+            if time.monotonic() - since > PINNING_MEMORY:
+                del self._refused[key]
+                return True
+        record.reason = "Not inspected: this app refused Guardian's certificate earlier (it pins its own)"
+        return False
+
+    def _remember_refusal(self, client_ip: str, host: str) -> None:
+        with self._refused_lock:
+            if len(self._refused) >= PINNING_MAX:
+                self._refused.pop(next(iter(self._refused)))
+            self._refused[(client_ip, host)] = time.monotonic()
+
+    def inspect(self, conn: ClientConnection, settings: ProxySettings, host: str, port: int,
+                verdict: Verdict, record: RequestRecord) -> bool:
+        """Decrypt the tunnel and serve the requests inside it; each is decided and recorded."""
+        record.status = 200
+        deadline = time.monotonic() + settings.proxy.head_timeout
+        try:
+            stream = self.start_tls(conn, host, deadline)
+        except HandshakeFailed as exc:
+            record.error_kind = "timeout" if exc.timeout else "client"
+            if exc.untrusted:
+                trusted_before = self.trust.status(conn.client_ip)
+                self._remember_refusal(conn.client_ip, host)
+                if trusted_before is not None and trusted_before[0]:
+                    record.reason = ("the app refused Guardian's certificate (it pins its own); "
+                                     "this site is tunnelled untouched from now on")
+                else:
+                    self.trust.note(conn.client_ip, False)
+                    record.reason = f"{UNTRUSTED}; this site is tunnelled untouched from now on"
+            else:
+                record.reason = str(exc)
+            return False
+        except OSError:
+            record.error_kind = "client"
+            return False
+        self.trust.note(conn.client_ip, True)
+        record.reason = verdict.reason or "Inspected"
+        name = stream.server_name or host
+        inner = InspectedConnection(inner_context_for(conn.ctx, self), stream, conn.client_ip, name, port, self)
+        try:
+            inner.run()
+        finally:
+            conn.bytes_sent += inner.bytes_sent
+            conn.reader.bytes_read += inner.reader.bytes_read
+        return False
+
+    # ------------------------------------------------------------------ the block page on HTTPS
+
+    def answer_blocked(self, conn: ClientConnection, settings: ProxySettings, host: str, port: int,
+                       verdict: Verdict, record: RequestRecord) -> bool:
+        """Serve a blocked CONNECT's answer inside TLS. Always ends the connection."""
+        deadline = time.monotonic() + settings.proxy.head_timeout
+        try:
+            stream = self.start_tls(conn, host, deadline)
+        except HandshakeFailed as exc:
+            record.status = 200
+            record.error_kind = "timeout" if exc.timeout else "client"
+            if exc.untrusted:
+                self.trust.note(conn.client_ip, False)
+                record.reason = UNTRUSTED
+            else:
+                record.reason = f"{verdict.reason}; {exc}" if verdict.reason else str(exc)
+            return False
+        except OSError:
+            record.error_kind = "client"
+            return False
+        self.trust.note(conn.client_ip, True)
+        try:
+            self._answer_inside(conn, stream, host, port, verdict, record, deadline)
+        finally:
+            conn.bytes_sent += stream.raw_sent
+            conn.reader.bytes_read += stream.raw_read
+            stream.close()
+        return False
+
+    def _answer_inside(self, conn: ClientConnection, stream: TLSStream, host: str, port: int,
+                       verdict: Verdict, record: RequestRecord, deadline: float) -> None:
+        reader = BufferedSocket(stream)  # type: ignore[arg-type]
+        try:
+            request = parse_request_head(reader.read_head(deadline, MAX_HEAD + MAX_TARGET + 64))
+        except (PeerClosed, Timeout, OSError):
+            record.status = 200  # the tunnel was opened; no request came inside
+            return
+        except (ProtocolError, HeadTooLarge) as exc:
+            status, message = (exc.status, exc.message) if isinstance(exc, ProtocolError) else \
+                (431, "The request header section is too large.")
+            with contextlib.suppress(OSError):
+                stream.sendall(error_response(status, message))
+            record.status, record.error_kind = status, "bad_request"
+            return
+        name = stream.server_name or host
+        target = origin_form(request.target)
+        inner = conn.ctx.decider.decide(RequestInfo(conn.client_ip, request.method, "https", name, port, target,
+                                                    request.fields))
+        if name != host and inner.allowed:
+            # the SNI named another host than the CONNECT: that one must be allowed as well
+            inner = conn.ctx.decider.decide(RequestInfo(conn.client_ip, "CONNECT", "https", name, port, "",
+                                                        request.fields))
+        answer = inner if not inner.allowed else verdict
+        headers = [(k, v) for k, v in answer.headers if k.lower() not in ("connection", "content-length")]
+        headers += [("Content-Length", str(len(answer.body))), ("Connection", "close")]
+        payload = b"" if request.method == "HEAD" else answer.body
+        with contextlib.suppress(OSError):
+            stream.sendall(serialise_head(f"HTTP/1.1 {answer.status} {phrase(answer.status)}", headers) + payload)
+        record.method, record.target, record.status = request.method, target, answer.status
+        record.rule, record.list_id, record.schedule = answer.rule, answer.list_id, answer.schedule
+        record.reason = answer.reason
+        record.content_type = next((v for k, v in headers if k.lower() == "content-type"), None)

@@ -1,0 +1,65 @@
+"""The settings page's HTTP server (waitress) with limits for a house full of clients.
+
+The page and the PAC file are reachable without logging in, by the very people Guardian
+filters, so waitress's generous defaults are tightened:
+
+- `connection_limit` bounds open connections; one device may hold at most
+  `PER_ADDRESS` of them (more are closed at once), so a few hundred half-open
+  connections from one phone cannot lock out everyone else. Connections from 127.0.0.1
+  and ::1 (Guardian's own proxy forwarding devices' requests) are not capped per
+  address; the proxy's own limits bound those.
+- `channel_timeout` closes a silent connection after `CHANNEL_TIMEOUT` seconds, not 120.
+- `max_request_body_size`: a body above it is answered 413 before anything is buffered
+  to disk (Flask's own limit applies only after waitress has read the whole body).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from typing import Any
+
+import waitress
+from waitress.channel import HTTPChannel
+
+CONNECTION_LIMIT = 200
+PER_ADDRESS = 24
+CHANNEL_TIMEOUT = 30
+CLEANUP_INTERVAL = 5
+MAX_BODY = 5 * 2**20  # a backup archive is the largest thing posted (Flask refuses above 4 MiB)
+THREADS = 8
+
+
+def _own_proxy(host: str) -> bool:
+    """The address Guardian's own proxy connects from (it connects to 127.0.0.1 or ::1)."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return str(address) in ("127.0.0.1", "::1")
+
+
+class CappedChannel(HTTPChannel):
+    """A waitress channel refused (closed at once) when its address already holds its share."""
+
+    def __init__(self, server: Any, sock: Any, addr: Any, adj: Any, map: Any = None) -> None:
+        host = addr[0] if isinstance(addr, tuple) and addr else ""
+        if host and not _own_proxy(host):
+            held = sum(1 for ch in list(server._map.values())
+                       if isinstance(ch, HTTPChannel) and isinstance(ch.addr, tuple) and ch.addr[0] == host)
+            if held >= PER_ADDRESS:
+                sock.close()  # never registered with the server's loop
+                return
+        super().__init__(server, sock, addr, adj, map)
+
+
+def create_server(app: Any, listener: socket.socket) -> Any:
+    """The server on a socket already bound (waitress starts its worker threads before it
+    binds, and a port in use would leave them running)."""
+    server = waitress.create_server(app, sockets=[listener], threads=THREADS, ident="Guardian",
+                                    connection_limit=CONNECTION_LIMIT, channel_timeout=CHANNEL_TIMEOUT,
+                                    cleanup_interval=CLEANUP_INTERVAL, max_request_body_size=MAX_BODY)
+    server.channel_class = CappedChannel
+    return server
