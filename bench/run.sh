@@ -31,6 +31,9 @@ if [ -d "$SHARED/data" ]; then $PY bench/policy.py; else echo "skipped: ../share
 section "filter engine against adblock-rust and adblockparser"
 if [ -d "$SHARED/data" ]; then $PY bench/filters.py; else echo "skipped: ../shared/data is missing"; fi
 
+section "big host lists: 300k, 1M and 3M generated hosts (compact tables), memory per rule, a refresh swap"
+$PY bench/big_lists.py
+
 section "cache memory under 10x max_bytes"
 $PY bench/cache_memory.py
 

@@ -64,6 +64,10 @@ def _config_check(args: argparse.Namespace) -> int:
         return 2
     config = load_config(args.config)
     print(describe(config), end="")
+    from guardian.policy.parent_rules import rule_notes
+
+    for line in rule_notes(config.profiles, config.https.bypass):
+        print(f"note: {line}")
     return 0
 
 

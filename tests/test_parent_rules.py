@@ -18,6 +18,7 @@ from tests.test_serve import run_cli
 TYPED = '''
 [[profiles]]
 name = "default"
+https_block_page = false  # a blocked CONNECT gets a plain 403 (the block page inside TLS is tested elsewhere)
 block = ["https://www.tiktok.com/", "*.youtube.test", "games.test.", "||tiktok.org", "bücher.example",
          "https://school.example/homework"]
 '''
@@ -92,3 +93,36 @@ def test_allow_refuses_a_top_level_domain(tmp_path, host):
     fine = run_cli("allow", "--profile", "default", "--host", "www.example.co.uk", "--minutes", "30",
                    "--config", "g.toml", cwd=tmp_path)
     assert fine.returncode == 0, fine.stderr
+
+
+def test_with_inspection_the_page_rule_applies_to_https_and_check_says_so(tmp_path):
+    (tmp_path / "g.toml").write_text(f'''data_dir = "{tmp_path / "data"}"
+[[profiles]]
+name = "default"
+inspect_https = "all"
+block = ["https://school.example/homework"]
+''')
+    out = run_cli("check", "https://school.example/homework", "--client", "127.0.0.1", "--config", "g.toml",
+                  cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("block: https://school.example/homework") and "note:" not in out.stdout
+    # a site on the never-decrypt list is decided on its name alone again
+    bank = run_cli("check", "https://www.paypal.com/x", "--client", "127.0.0.1", "--config", "g.toml",
+                   cwd=tmp_path)
+    assert "sees only the site name (www.paypal.com)" in bank.stdout
+
+
+def test_config_check_says_how_each_rule_is_read(tmp_path):
+    (tmp_path / "g.toml").write_text(f'''data_dir = "{tmp_path / "data"}"
+[[profiles]]
+name = "default"
+block = ["https://www.tiktok.com/", "roblox", "https://school.example/homework", "*", "plain.example"]
+''')
+    out = run_cli("config", "check", "--config", "g.toml", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    notes = [line for line in out.stdout.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 4 and not any("plain.example" in line for line in notes)
+    assert "https://www.tiktok.com/: Read the address as the whole site tiktok.com" in notes[0]
+    assert "||roblox.com^" in notes[1]
+    assert "the page part does not apply" in notes[2]
+    assert "blocks every site" in notes[3]

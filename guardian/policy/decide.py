@@ -38,13 +38,12 @@ from guardian.filters import FilterEngine, infer_request_type
 from guardian.filters.compact import ListFile
 from guardian.filters.request_types import infer_type_from_fields
 from guardian.proxy.hooks import RequestInfo, Verdict
-from guardian.tls.bypass import bypass_match
 
 from .blockpage import BlockInfo, page_response, stand_in_response, wants_page
 from .devices import DeviceDirectory, NeighbourTable, SeenDevices
 from .exchange import ExchangeRules, Review, ScheduledFileTypes
 from .filetypes import FileTypeRules
-from .inspection import inspects_https
+from .inspection import inspection
 from .limits import UsageMeter
 from .pauses import PauseStore
 from .privacy import PrivacyRules
@@ -283,6 +282,14 @@ class Policy:
                        list_id=verdict.list_id, schedule=verdict.schedule, edits=review.edits,
                        activity=verdict.activity)
 
+    def list_rule_counts(self) -> dict[str, int]:
+        """Rules in force per list id, for every list some profile uses (built-in ones too)."""
+        counts: dict[str, int] = {}
+        for engine in self._engines.values():
+            for list_id, report in engine.report.items():
+                counts[list_id] = report.rule_count
+        return counts
+
     def profile_for(self, client_ip: str) -> str:
         """The name of the profile a device at `client_ip` gets (its PAC file depends on it)."""
         return (self._devices.identify(client_ip) or self._unknown).profile.name
@@ -311,7 +318,7 @@ class Policy:
                 request_type = infer_request_type("GET", url, {})
             verdict = self._evaluate(who, client_ip, "GET", host, url, target, source_url, request_type,
                                      None, timestamp)
-            if parts.scheme.lower() == "https" and not inspects_https(self._profile_config(who), host):
+            if parts.scheme.lower() == "https" and not self.inspects(who.profile.name, host):
                 # The proxy sees only the CONNECT to the host: that is what this address gets.
                 whole = verdict
                 verdict = self._evaluate(who, client_ip, "CONNECT", host, None, "", None, None, None, timestamp)
@@ -348,7 +355,7 @@ class Policy:
         if found is None:
             return verdict, None
         reason = f"{found.kind.describe()} are blocked for {who.profile.name}"
-        if parts.scheme.lower() == "https" and not inspects_https(self._profile_config(who), parts.hostname or ""):
+        if parts.scheme.lower() == "https" and not self.inspects(who.profile.name, parts.hostname or ""):
             return verdict, (f"{reason} on plain HTTP, but this is HTTPS: Guardian cannot see which file "
                              "is fetched inside the encrypted connection, so the download is not stopped.")
         if self._pauses is not None and self._pauses.find(who.profile.name, who.device, parts.hostname or "",
@@ -358,12 +365,6 @@ class Policy:
             reason += f" during {found.schedule.label}"
         return Verdict(allowed=False, device=who.device, profile=who.profile.name, reason=reason,
                        schedule=found.schedule.name if found.schedule else None), None
-
-    def _profile_config(self, who: _Who) -> ProfileConfig | None:
-        try:
-            return self.config.profile(who.profile.name)
-        except KeyError:
-            return None
 
     def usage_report(self, url: str, client_ip: str, at: datetime | None = None) -> dict[str, Any]:
         """`service`, `limit`, `used_minutes`, `left_minutes` for guardian check: the
@@ -463,13 +464,7 @@ class Policy:
 
     def _inspection(self, profile: _Profile, host: str) -> tuple[bool, str | None]:
         """(inspect?, why not in words when the bypass list says no)."""
-        if profile.inspect == "off":
-            return False, None
-        if profile.inspect == "hosts" and bypass_match(host, profile.inspect_hosts) is None:
-            return False, None
-        if bypass_match(host, self._bypass) is not None:
-            return False, "Not inspected: on the list of sites Guardian never decrypts"
-        return True, None
+        return inspection(profile.inspect, profile.inspect_hosts, self._bypass, host)
 
     def _allow(self, who: _Who, host: str, url: str | None, target: str, reason: str | None,
                rule: str | None, list_id: str | None, activity: Activity | None = None) -> Verdict:

@@ -27,7 +27,9 @@ DDG_SAFE = "safe.duckduckgo.com"
 YOUTUBE_SAFE = {"moderate": "restrictmoderate.youtube.com", "strict": "restrict.youtube.com"}
 
 BING_HOSTS = ("www.bing.com", "bing.com")
-DDG_HOSTS = ("duckduckgo.com", "www.duckduckgo.com", "start.duckduckgo.com")
+# html. and lite. are DuckDuckGo's no-JavaScript front ends: same searches, same safe host.
+DDG_HOSTS = ("duckduckgo.com", "www.duckduckgo.com", "start.duckduckgo.com", "html.duckduckgo.com",
+             "lite.duckduckgo.com")
 YOUTUBE_HOSTS = (
     "www.youtube.com", "m.youtube.com", "youtubei.googleapis.com", "youtube.googleapis.com",
     "www.youtube-nocookie.com",

@@ -313,7 +313,8 @@ class ClientConnection:
             return self._forward_upstream(settings, request, host, port, path, body, verdict, record, checked,
                                           upgrade, None)
         url = f"{self.scheme}://{_format_authority(host, record.port, self.default_port)}{verdict.target or path}"
-        with cache.lookup(request.method, url, request.headers) as lookup:
+        connect_to = verdict.connect_host if verdict.connect_host not in (None, host) else None
+        with cache.lookup(request.method, url, request.headers, connect_to=connect_to) as lookup:
             if lookup.outcome is Outcome.HIT:
                 blocked = self._cached_blocked(verdict, lookup.response)
                 if blocked is not None:
@@ -567,21 +568,28 @@ class ClientConnection:
             if isinstance(body, LengthBody) and len(up_reader.buffer) >= body.length:
                 # the whole (small) body is here already: one send for head and body
                 payload = up_reader.read_exact(body.length, None)
-                self._send(head + payload)
-                if writer is not None:
-                    writer.write(payload)
                 body.remaining = 0
                 body.complete = True
+                if writer is not None:
+                    # committed before the client has its last byte, so its next request
+                    # (a HEAD, a reload) finds the entry
+                    writer.write(payload)
+                    writer.finish()
+                self._send(head + payload)
                 return
             self._send(head)
             if writer is None and isinstance(body, LengthBody) and HAVE_SPLICE and body.length >= SPLICE_MIN:
                 self._splice_length_body(body, up_reader, timeout)
                 return
             for piece in body.chunks(timeout):
-                self._send(b"%x\r\n%b\r\n" % (len(piece), piece) if chunked_out else piece)
                 if writer is not None:
                     writer.write(piece)
+                    if isinstance(body, LengthBody) and body.remaining == 0:
+                        writer.finish()  # the whole body is in: commit before its last send
+                self._send(b"%x\r\n%b\r\n" % (len(piece), piece) if chunked_out else piece)
             if chunked_out:
+                if writer is not None and body.complete:
+                    writer.finish()  # before the last chunk, as on the fast path
                 self._send(b"0\r\n\r\n")
         except (PeerClosed, Timeout, ProtocolError) as exc:
             raise UpstreamBroke(f"the website's answer broke off: {type(exc).__name__}") from None

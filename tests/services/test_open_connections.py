@@ -133,7 +133,7 @@ def test_a_keep_alive_connection_is_closed_when_its_site_becomes_blocked(tmp_pat
 
 def test_the_end_of_a_pause_closes_what_it_let_through(tmp_path: Path, proxy_for, echo_server) -> None:
     clock = Clock(T0)
-    pauses = PauseStore.for_data_dir(tmp_path, check_interval=0.0)
+    pauses = PauseStore.for_data_dir(tmp_path)
     holder = PolicyHolder(make_policy(tmp_path, '[profiles.services]\nblock = ["roblox"]\n', clock,
                                       pauses=pauses))
     proxy = proxy_for(holder)

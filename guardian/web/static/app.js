@@ -35,6 +35,15 @@ document.querySelectorAll("[data-confirm]").forEach((button) => {
   });
 });
 
+// On a UTC warning, name the zone this phone or computer is on, as a suggestion.
+document.querySelectorAll("[data-browser-zone]").forEach((span) => {
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (zone && !/^(Etc\/)?(UTC|UCT|GMT|Universal|Zulu)$/.test(zone)) {
+    span.querySelector("b").textContent = zone;
+    span.hidden = false;
+  }
+});
+
 // The services grid: show only the services whose name, id or group contains the search.
 document.querySelectorAll("input[data-service-search]").forEach((input) => {
   input.addEventListener("input", () => {
