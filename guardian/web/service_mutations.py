@@ -47,3 +47,36 @@ def remove_limit(doc: TOMLDocument, name: str, limit_name: str, config: Config) 
         raise ConfigError(f"the profile {name!r} has no limit named {limit_name!r}")
     for index in sorted((i for i, n in enumerate(names) if n == limit_name), reverse=True):
         del limits[index]
+
+
+def set_schedule_services(doc: TOMLDocument, name: str, schedule: str, service: str, blocked: bool,
+                          config: Config) -> None:
+    """Add `service` to (or take it from) the `block_services` of one of the profile's schedules."""
+    schedules = profile(doc, name, config).get("schedules") or []
+    table = next((s for s in schedules if s.get("name") == schedule), None)
+    if table is None:
+        raise ConfigError(f"the profile {name!r} has no schedule named {schedule!r}")
+    if "block_services" not in table:
+        if "block" not in table:
+            # Until now the schedule blocked everything by default; it still does.
+            table["block"] = "all"
+        table["block_services"] = tomlkit.array()
+    listed = table["block_services"]
+    if blocked and service not in listed:
+        listed.append(service)
+    elif not blocked:
+        if service not in listed:
+            raise ConfigError(f"{service!r} is not blocked during {schedule!r}")
+        del listed[list(listed).index(service)]
+
+
+def set_allowed_windows(doc: TOMLDocument, name: str, service: str, windows: list[str], config: Config) -> None:
+    """`services.allow_only_during` for one service: only in these schedules (none: no such rule)."""
+    services = _services_table(profile(doc, name, config))
+    during = services.get("allow_only_during")
+    if during is None:
+        during = services["allow_only_during"] = tomlkit.inline_table()
+    if windows:
+        during[service] = windows
+    elif service in during:
+        del during[service]

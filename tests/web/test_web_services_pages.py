@@ -65,3 +65,34 @@ def test_the_log_and_the_dashboard_name_services(admin: Web) -> None:
     assert "Top services today" in dashboard
     top = dashboard.split("Top services today", 1)[1]
     assert "<span>YouTube</span><b>2</b>" in top
+
+
+def test_a_window_a_service_only_then_and_a_service_blocked_during_a_schedule(admin: Web) -> None:
+    admin.post("/profiles/services/window", {"profile": "kids", "name": "Saturday games", "days": ["sat"],
+                                             "from": "10:00", "to": "12:00"})
+    admin.post("/profiles/services/windows", {"profile": "kids", "service": "roblox",
+                                              "windows": ["Saturday games", "not a schedule"]})
+    admin.post("/profiles/services/window", {"profile": "kids", "name": "School nights", "days": ["mon"],
+                                             "from": "19:00", "to": "21:00"})
+    admin.post("/profiles/services/schedule", {"profile": "kids", "service": "youtube",
+                                               "schedule": "School nights"})
+    kids = admin.household.config.profile("kids")
+    assert kids.services.allow_only_during == (("roblox", ("Saturday games",)),)
+    school = next(s for s in kids.schedules if s.name == "School nights")
+    assert (school.block_all, school.block, school.block_services) == (False, (), ("youtube",))
+    policy = admin.household.policy.policy
+    at = "2026-12-05T11:00"  # Saturday, in the window
+    from datetime import datetime
+
+    def action(url: str, when: str) -> str:
+        return policy.explain(url, "127.0.0.2", datetime.fromisoformat(when))["reason"]
+
+    assert action("https://www.roblox.com/", at) != "Roblox is only allowed during Saturday games"
+    assert action("https://www.roblox.com/", "2026-12-05T13:00") == "Roblox is only allowed during Saturday games"
+    assert action("https://www.youtube.com/", "2026-11-30T19:30") == "YouTube: School nights until 21:00"
+    assert action("https://example.org/", "2026-11-30T19:30") != "School nights until 21:00"  # only YouTube
+    page = admin.get("/profiles/services?name=kids").text
+    assert "only during Saturday games" in page and "blocked during School nights" in page
+    # Untick every window: Roblox any time again.
+    admin.post("/profiles/services/windows", {"profile": "kids", "service": "roblox"})
+    assert admin.household.config.profile("kids").services.allow_only_during == ()

@@ -13,7 +13,7 @@ from guardian.config import DAYS, ProfileConfig
 from guardian.policy.services import GROUPS
 from guardian.policy.usage import add_minutes, usage_rows
 
-from .. import forms, service_mutations
+from .. import forms, mutations, service_mutations
 from ..editing import save
 from ..forms import FieldError
 from ..state import services
@@ -96,7 +96,7 @@ def page() -> str:
     return render_template("screen_time/services.html", title=f"Services for {profile.name}", profile=profile,
                            groups=groups, rows=rows, conflicts=conflicts, group_names=GROUPS,
                            limited=limited, limits_text=limits_text,
-                           limit_rules=policy.service_rules.get(profile.name))
+                           limit_rules=policy.service_rules.get(profile.name), days=DAYS)
 
 
 @bp.post("/profiles/services/set")
@@ -112,6 +112,63 @@ def set_state() -> Response:
     save(lambda doc: service_mutations.set_service_blocked(doc, name, service, blocked, config),
          f"{shown} is {'blocked' if blocked else 'allowed again'} for {name}.")
     return _back(name)
+
+
+@bp.post("/profiles/services/schedule")
+def schedule_block() -> Response:
+    """Block a service during one of the profile's schedules, or stop doing so."""
+    profile = _profile(request.form.get("profile"))
+    service = request.form.get("service", "")
+    schedule = request.form.get("schedule", "")
+    if service not in services().policy.policy.services.services and service not in GROUPS:
+        abort(400)
+    blocked = request.form.get("state") != "allowed"
+    config = services().config
+    save(lambda doc: service_mutations.set_schedule_services(doc, profile.name, schedule, service, blocked, config),
+         f"{_label(service)} is {'blocked' if blocked else 'no longer blocked'} during {schedule}.")
+    return _back(profile.name)
+
+
+@bp.post("/profiles/services/windows")
+def windows() -> Response:
+    """Allow a service only during the chosen schedules (none chosen: always, as before)."""
+    profile = _profile(request.form.get("profile"))
+    service = request.form.get("service", "")
+    if service not in services().policy.policy.services.services and service not in GROUPS:
+        abort(400)
+    names = {s.name for s in profile.schedules}
+    chosen = [w for w in request.form.getlist("windows") if w in names]
+    config = services().config
+    done = f"{_label(service)} only during {' or '.join(chosen)}." if chosen else f"{_label(service)}: any time."
+    save(lambda doc: service_mutations.set_allowed_windows(doc, profile.name, service, chosen, config), done)
+    return _back(profile.name)
+
+
+@bp.post("/profiles/services/window")
+def add_window() -> Response:
+    """A schedule that blocks nothing itself: a named time for `allow_only_during`."""
+    name = _profile(request.form.get("profile")).name
+    try:
+        window = {
+            "name": forms.text(request.form.get("name"), "Name"),
+            "days": [day for day in DAYS if day in request.form.getlist("days")],
+            "from": forms.clock(request.form.get("from"), "From"),
+            "to": forms.clock(request.form.get("to"), "To"),
+            "block": [],
+        }
+        if not window["days"]:
+            raise FieldError("Days: tick at least one day.")
+    except FieldError as exc:
+        flash(str(exc), "error")
+        return _back(name)
+    config = services().config
+    save(lambda doc: mutations.add_schedule(doc, name, window, config), f"Window {window['name']} added.")
+    return _back(name)
+
+
+def _label(service: str) -> str:
+    found = services().policy.policy.services.services.get(service)
+    return found.name if found else GROUPS.get(service, service)
 
 
 @bp.post("/profiles/limits/add")
