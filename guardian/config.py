@@ -758,7 +758,7 @@ def _profiles(value: Any, list_ids: set[str], lists: tuple[ListConfig, ...],
 def _services(value: Any) -> tuple[tuple[ServiceConfig, ...], set[str]]:
     """The household's `[[services]]`, checked against the shipped catalog; also every id
     and group a profile may name."""
-    from guardian.policy.services import GROUPS, CatalogError, default_catalog, merge
+    from guardian.service_catalog import GROUPS, CatalogError, default_catalog, merge
 
     _typed(value, list, "services", "an array of [[services]] tables")
     entries = []

@@ -44,7 +44,7 @@ from guardian.policy.limits import UsageMeter
 from guardian.policy.usage import add_minutes, usage_rows
 from guardian.proxy.context import FanOutRecorder, ProxyContext, ProxySettings
 from guardian.proxy.server import ProxyServer, open_listener
-from guardian.tls.ca import CAError, CertificateAuthority, household_name
+from guardian.tls.ca import CAError, CertificateAuthority, household_name, tls_dir
 from guardian.tls.intercept import Interceptor
 from guardian.web import create_app
 from guardian.web.services import ConfigConflict
@@ -56,10 +56,10 @@ CONFIG_POLL_SECONDS = 2.0
 RESTART_EXIT_STATUS = 75  # "try again": the systemd unit's Restart=on-failure starts Guardian again
 STOP_GRACE_SECONDS = 10.0
 SEEN_DEVICES_FLUSH_SECONDS = 60
-USAGE_FLUSH_SECONDS = 30  # a power cut loses at most this much counted time (well under a minute)
 # Requests read snapshots of the neighbour table and the pauses; these jobs keep them fresh.
 NEIGHBOURS_CHECK_SECONDS = 2
 PAUSES_CHECK_SECONDS = 1
+USAGE_FLUSH_SECONDS = 30  # a power cut loses at most this much counted time (well under a minute)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,7 +176,8 @@ class Guardian:
             log.warning("HTTPS block pages are off: %s", exc)
             return None
         log.info("HTTPS: Guardian's certificate is %r (SHA-256 %s)", ca.common_name, ca.fingerprint())
-        return Interceptor(ca, self.config.https.leaf_cache_size, self.config.https.extra_ca_file)
+        return Interceptor(ca, self.config.https.leaf_cache_size, self.config.https.extra_ca_file,
+                           tls_dir(self.data_dir) / "trust.json")
 
     def _fetch_missing_local_lists(self) -> None:
         """Lists on this machine (paths, file:// URLs) are stored before the first build,
@@ -216,10 +217,10 @@ class Guardian:
             self.policy.swap(new)
             self._generation_built = target
             _freeze_long_lived_objects()
+        self.ctx.connections.wake()  # open tunnels the new rules block are closed now
         for problem in new.problems:
             log.warning("configuration: %s", problem)
         log.info("policy rebuilt (generation %d, %s): %d profiles", target, why, len(config.profiles))
-        self.ctx.connections.wake()  # open tunnels the new rules block are closed now
 
     # ------------------------------------------------------------------ running
 
@@ -233,13 +234,13 @@ class Guardian:
             register_jobs(self.scheduler, self.log_store)
         self.scheduler.add_job(self.devices_seen.flush, "interval", seconds=SEEN_DEVICES_FLUSH_SECONDS,
                                id="guardian-devices-seen", coalesce=True, max_instances=1)
-        self.scheduler.add_job(self.usage.flush, "interval", seconds=USAGE_FLUSH_SECONDS,
-                               id="guardian-usage-flush", coalesce=True, max_instances=1)
         self.neighbours.refresh()
         self.scheduler.add_job(self.neighbours.refresh_if_due, "interval", seconds=NEIGHBOURS_CHECK_SECONDS,
                                id="guardian-neighbours", coalesce=True, max_instances=1)
         self.scheduler.add_job(self.pauses.refresh, "interval", seconds=PAUSES_CHECK_SECONDS,
                                id="guardian-pauses", coalesce=True, max_instances=1)
+        self.scheduler.add_job(self.usage.flush, "interval", seconds=USAGE_FLUSH_SECONDS,
+                               id="guardian-usage-flush", coalesce=True, max_instances=1)
         self.scheduler.start()
         self.control = ControlServer(self.data_dir, self._control_handlers())
         threading.Thread(target=self._serve_web, name="settings-page", daemon=True).start()
@@ -428,6 +429,15 @@ class Guardian:
         def cache_clear(_: dict[str, Any]) -> dict[str, Any]:
             return {"ok": True, "cleared": self.cache.clear()}
 
+        def ca_reload(_: dict[str, Any]) -> dict[str, Any]:
+            try:
+                ca = CertificateAuthority.load(self.data_dir)
+            except CAError as exc:
+                return {"ok": False, "error": str(exc)}
+            self.ctx.tls = Interceptor(ca, self.config.https.leaf_cache_size, self.config.https.extra_ca_file,
+                                       tls_dir(self.data_dir) / "trust.json")
+            return {"ok": True}
+
         def usage(request: dict[str, Any]) -> dict[str, Any]:
             return {"ok": True, "rows": usage_rows(self.policy.policy, request.get("device"))}
 
@@ -435,17 +445,8 @@ class Guardian:
             return add_minutes(self.policy.policy, str(request.get("device")), str(request.get("service")),
                                int(request.get("minutes", 0)))
 
-        def ca_reload(_: dict[str, Any]) -> dict[str, Any]:
-            try:
-                ca = CertificateAuthority.load(self.data_dir)
-            except CAError as exc:
-                return {"ok": False, "error": str(exc)}
-            self.ctx.tls = Interceptor(ca, self.config.https.leaf_cache_size, self.config.https.extra_ca_file)
-            return {"ok": True}
-
         return {"lists-update": lists_update, "reload": reload, "cache-stats": cache_stats,
-                "cache-clear": cache_clear, "ca-reload": ca_reload,
-                "usage": usage, "usage-add": usage_add}
+                "cache-clear": cache_clear, "ca-reload": ca_reload, "usage": usage, "usage-add": usage_add}
 
 
 def _restart_only_changes(started: Config, new: Config) -> list[str]:

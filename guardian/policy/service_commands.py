@@ -16,7 +16,7 @@ from guardian import control
 from guardian.config import Config, household_service_table
 from guardian.logstore.usage import USAGE_FILE, UsageStore
 from guardian.policy.limits import UsageMeter
-from guardian.policy.services import GROUPS, ServiceIndex, default_catalog, merge
+from guardian.service_catalog import GROUPS, ServiceIndex, default_catalog, merge
 
 USAGE, FAILED = 2, 1
 

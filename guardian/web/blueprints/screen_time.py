@@ -10,8 +10,8 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
 from guardian.config import DAYS, ProfileConfig
-from guardian.policy.services import GROUPS
 from guardian.policy.usage import add_minutes, usage_rows
+from guardian.service_catalog import GROUPS
 
 from .. import forms, mutations, service_mutations
 from ..editing import save
