@@ -9,6 +9,8 @@ whole top-level domain, and `guardian check` says what an https:// address reall
 
 from __future__ import annotations
 
+import ssl
+
 import pytest
 
 from tests.support.client import RawClient
@@ -49,9 +51,17 @@ def test_typed_rules_block_plain_http_and_connect(guardian, url, host):
     c.send(f"GET {url} HTTP/1.1\r\nHost: {host}\r\nAccept: text/html\r\n\r\n".encode())
     r = c.read_response()
     assert r.status == 403, url
+    # The CONNECT is blocked too: Guardian answers it inside TLS with its block page (docs/https.md).
     c = RawClient(port)
     c.send(f"CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n".encode())
-    assert c.read_response().status == 403, host
+    assert c._until(b"\r\n\r\n") == b"HTTP/1.1 200 Connection established\r\n\r\n", host
+    context = ssl.create_default_context(cafile=str(guardian.data_dir / "tls" / "ca.crt"))
+    with context.wrap_socket(c.sock, server_hostname=host) as tls:
+        tls.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\nAccept: text/html\r\n\r\n".encode())
+        answer = b""
+        while chunk := tls.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 403 ") and b"A parent blocked this site" in answer, host
 
 
 def test_a_page_rule_blocks_the_page_over_http_only_and_check_says_so(guardian, tmp_path):
