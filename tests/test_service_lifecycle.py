@@ -102,6 +102,8 @@ timezone = "Europe/London"
 listen = "127.0.0.1:{port}"
 [web]
 listen = "127.0.0.1:{web}"
+[refresh]
+memory_budget_mb = 1024  # the big list is big on purpose: its build is the race's window
 [[lists]]
 id = "small"
 name = "Small"
