@@ -16,6 +16,7 @@ from ..editing import save
 from ..forms import FieldError
 from ..state import services
 from .dashboard import start_of_today
+from .trust import trust_by_device
 
 bp = Blueprint("devices", __name__)
 PAUSE_CHOICES = (15, 30, 60, 120)
@@ -48,7 +49,8 @@ def index() -> str:
     return render_template("devices/index.html", title="Devices", devices=config.devices,
                            profiles=[p.name for p in config.profiles], seen=unnamed_devices(),
                            today=_requests_today(), pauses=pauses_by_device(), choices=PAUSE_CHOICES,
-                           allowances=running(kind="allow", scope="device"), extend_choices=EXTEND_CHOICES)
+                           allowances=running(kind="allow", scope="device"), extend_choices=EXTEND_CHOICES,
+                           trust=trust_by_device())
 
 
 def _profile_field() -> str:

@@ -87,7 +87,7 @@ def why(record_id: int) -> str:
     https_note = ""
     if record.method == "CONNECT" and record.host:
         profile = next((p for p in services().config.profiles if p.name == record.profile), None)
-        https_note = https_record_note(profile, record.host)
+        https_note = https_record_note(profile, record.host, services().config.https.bypass)
     # A top-level domain or public suffix (a log entry for `com`) is never offered: it would allow every site.
     can_allow = bool(record.host) and not is_public_suffix(record.host or "")
     # Offer only what would change the outcome: an allow rule does nothing against a schedule,

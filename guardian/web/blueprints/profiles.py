@@ -154,7 +154,7 @@ def add_rule() -> Response:
     try:
         kind = forms.choice(request.form.get("kind"), "Kind", KINDS)
         typed = forms.rule(request.form.get("rule"), kind, request.form.get("confirm") == "on",
-                           config.profile(name))
+                           config.profile(name), config.https.bypass)
     except FieldError as exc:
         flash(str(exc), "error")
         return _back(name)
