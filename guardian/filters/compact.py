@@ -31,6 +31,7 @@ rebuilt.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import hashlib
 import io
@@ -213,9 +214,12 @@ class CompactRead:
     labels: int  # bit n set: some host has n labels
 
 
-def readable(data: bytes) -> bool:
+def readable(data: bytes | BinaryIO) -> bool:
     """Whether a file's lines split by \\n (and \\r\\n) alone are exactly str.splitlines()'s:
-    otherwise the general path reads it, so line numbers and rules never differ."""
+    otherwise the general path reads it, so line numbers and rules never differ. A stream
+    is read in chunks from the start and left at its start."""
+    if not isinstance(data, bytes):
+        return _stream_readable(data)
     if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
         return False
     if any(mark in data for mark in _ODD_BREAKS):
@@ -229,10 +233,33 @@ def readable(data: bytes) -> bool:
     return not any(mark in text for mark in _ODD_TEXT_BREAKS)
 
 
-def _lines(data: bytes) -> Iterator[tuple[int, str]]:
+def _stream_readable(stream: BinaryIO) -> bool:
+    stream.seek(0)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    carried_cr = False  # the previous chunk ended in \r: the next must start with \n
+    try:
+        while chunk := stream.read(_READ_CHUNK):
+            if carried_cr and not chunk.startswith(b"\n"):
+                return False
+            carried_cr = chunk.endswith(b"\r")
+            body = chunk[:-1] if carried_cr else chunk
+            if body.count(b"\r") != body.count(b"\r\n") or any(mark in chunk for mark in _ODD_BREAKS):
+                return False
+            text = decoder.decode(chunk)
+            if not chunk.isascii() and any(mark in text for mark in _ODD_TEXT_BREAKS):
+                return False
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    finally:
+        stream.seek(0)
+    return not carried_cr
+
+
+def _lines(stream: BinaryIO) -> Iterator[tuple[int, str]]:
     """(byte offset, line without its break) of each line, streamed (no list of lines)."""
     offset = 0
-    for raw in io.BytesIO(data):
+    for raw in stream:
         yield offset, _decoded(raw, offset)
         offset += len(raw)
 
@@ -266,16 +293,21 @@ class TooManyRules(ValueError):
         self.report = report
 
 
-def read_list_file(name: str, data: bytes, fmt: str = "auto", max_rules: int | None = None) -> CompactRead | None:
-    """Read a list file, its plain hosts aside for a host table; None if the file must be
-    read by the general path instead (see `readable`). With `max_rules`, a list with more
-    rules for the token index raises TooManyRules, having kept no more than that many."""
+def read_list_file(
+    name: str, data: bytes | BinaryIO, fmt: str = "auto", max_rules: int | None = None
+) -> CompactRead | None:
+    """Read a list file (its bytes, or the open file: then it is streamed, never held
+    whole), its plain hosts aside for a host table; None if the file must be read by the
+    general path instead (see `readable`). With `max_rules`, a list with more rules for
+    the token index raises TooManyRules, having kept no more than that many."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown list format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    stream = io.BytesIO(data) if isinstance(data, bytes) else data
     if not readable(data):
         return None
     if fmt == "auto":
-        fmt = detect_format(line for _, line in _lines(data))
+        fmt = detect_format(line for _, line in _lines(stream))
+        stream.seek(0)
     report = ParseReport(name, fmt)
     rules: list[tuple[int, NetworkRule]] = []
     fingerprints = array("I")
@@ -291,7 +323,7 @@ def read_list_file(name: str, data: bytes, fmt: str = "auto", max_rules: int | N
     hosts = 0
     number = 0
     offset = 0
-    for raw in io.BytesIO(data):
+    for raw in stream:
         number += 1
         found = usual(raw)
         if found is not None:
@@ -549,10 +581,9 @@ def cached_table(source: ListFile) -> HostTable | None:
     return open_table(table_path(source.path), source)
 
 
-def read_source(source: ListFile) -> tuple[ListFile, bytes]:
-    """The file's bytes and the identity of the file actually read (a refresh may have
-    replaced it since `source` was taken)."""
-    with open(source.path, "rb") as handle:
-        stat = os.fstat(handle.fileno())
-        data = handle.read()
-    return ListFile(source.path, stat.st_size, stat.st_mtime_ns, stat.st_ino), data
+def open_source(source: ListFile) -> tuple[ListFile, BinaryIO]:
+    """The list file, open, and the identity of the file actually opened (a refresh may
+    have replaced it since `source` was taken)."""
+    handle = open(source.path, "rb")  # noqa: SIM115 -- the caller closes it
+    stat = os.fstat(handle.fileno())
+    return ListFile(source.path, stat.st_size, stat.st_mtime_ns, stat.st_ino), handle

@@ -232,3 +232,18 @@ def test_the_report_command_says_where_rules_went(tmp_path):
     assert "into   token index                         1" in text
     assert text.rstrip().endswith("total: 3 rules (2 in compact host tables, 1 in the token index)")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mixed.txt"]  # a report writes nothing
+
+
+@pytest.mark.parametrize(("tail", "expected"), [
+    (b"\r\n0.0.0.0 b.example\n", True),  # \r\n split over two chunks
+    (b"\r0.0.0.0 b.example\n", False),  # a lone \r at the end of a chunk
+    ("é\n0.0.0.0 b.example\n".encode(), True),  # a two-byte character split over two chunks
+    (b"\xc3", False),  # a truncated character at the very end
+])
+def test_a_streamed_file_is_checked_across_chunk_edges(tail, expected):
+    import io
+
+    head = b"# " + b"x" * (compact._READ_CHUNK - 3)  # the tail's first byte ends the first chunk
+    data = head + tail
+    assert compact.readable(io.BytesIO(data)) is expected
+    assert compact.readable(data) is expected
