@@ -54,7 +54,7 @@ class Decision(NamedTuple):
 
 NOT_MATCHED = Decision(False, None, None)
 _UNSEEN = object()
-_NEAREST_MEMO_LIMIT = 4096  # hosts; about half a MiB
+_NEAREST_MEMO_LIMIT = 16_384  # hosts; about 2 MiB
 
 _PERCENT_RE = re.compile(r"%([0-9A-Fa-f]{2})")
 # RFC 3986 unreserved characters: their encoded and plain forms are the same URL.
