@@ -79,6 +79,7 @@ class ProxyConfig:
     response_timeout: float = 60.0
     tunnel_idle_timeout: float = 600.0
     max_connections: int = 4096
+    max_connections_per_client: int = 512
     access_log: bool = True
     access_log_max_mb: int = 16
     access_log_keep: int = 4
@@ -532,6 +533,8 @@ def _proxy(table: Any) -> ProxyConfig:
         tunnel_idle_timeout=_seconds(table.get("tunnel_idle_timeout", d.tunnel_idle_timeout),
                                      f"{p}.tunnel_idle_timeout"),
         max_connections=_int(table.get("max_connections", d.max_connections), f"{p}.max_connections", 16, 100_000),
+        max_connections_per_client=_int(table.get("max_connections_per_client", d.max_connections_per_client),
+                                        f"{p}.max_connections_per_client", 1, 100_000),
         access_log=_bool(table.get("access_log", d.access_log), f"{p}.access_log"),
         access_log_max_mb=_int(table.get("access_log_max_mb", d.access_log_max_mb), f"{p}.access_log_max_mb",
                                1, 10_000),
@@ -638,9 +641,11 @@ def _lists(value: Any) -> tuple[ListConfig, ...]:
 def _rules(value: Any, path: str, kind: str) -> tuple[str, ...]:
     """A parents' rule list, kept as written; a rule that can never match, or an allow
     rule covering a whole top-level domain, is refused (policy.parent_rules reads them)."""
+    rules = _strings(value, path)
+    if not rules:
+        return rules
     from guardian.policy.parent_rules import normalise_rule  # the policy package imports this module
 
-    rules = _strings(value, path)
     for i, text in enumerate(rules):
         typed = normalise_rule(text, kind, confirmed=True, probe=False)
         if typed.error and not typed.unusable:
@@ -753,7 +758,7 @@ def _profiles(value: Any, list_ids: set[str], lists: tuple[ListConfig, ...],
 def _services(value: Any) -> tuple[tuple[ServiceConfig, ...], set[str]]:
     """The household's `[[services]]`, checked against the shipped catalog; also every id
     and group a profile may name."""
-    from guardian.policy.services import GROUPS, CatalogError, default_catalog, merge
+    from guardian.service_catalog import GROUPS, CatalogError, default_catalog, merge
 
     _typed(value, list, "services", "an array of [[services]] tables")
     entries = []
@@ -948,6 +953,7 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
             "response_timeout": p.response_timeout,
             "tunnel_idle_timeout": p.tunnel_idle_timeout,
             "max_connections": p.max_connections,
+            "max_connections_per_client": p.max_connections_per_client,
             "access_log": p.access_log,
             "access_log_max_mb": p.access_log_max_mb,
             "access_log_keep": p.access_log_keep,

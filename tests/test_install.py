@@ -54,7 +54,8 @@ def commands(output: str) -> list[list[str]]:
 
 
 def unit() -> configparser.ConfigParser:
-    parser = configparser.ConfigParser(interpolation=None, strict=True, empty_lines_in_values=False)
+    """The unit file's sections; a key systemd allows several times (see `directives`) keeps its last value."""
+    parser = configparser.ConfigParser(interpolation=None, strict=False, empty_lines_in_values=False)
     parser.optionxform = str  # systemd keys are case-sensitive
     parser.read(RPI / "guardian.service", encoding="utf-8")
     return parser
@@ -71,8 +72,8 @@ def test_bash_syntax():
 
 @pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
 def test_shellcheck_clean():
-    done = subprocess.run(["shellcheck", str(INSTALL), str(RPI / "guardian-cli")], capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run(["shellcheck", str(INSTALL), str(RPI / "guardian-cli"), str(RPI / "pi-test.sh")],
+                          capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -94,16 +95,25 @@ def test_dry_run_into_prefix_prints_the_steps_and_changes_nothing(tmp_path):
     out = done.stdout
     steps = [line[4:] for line in out.splitlines() if line.startswith("==> ")]
     assert [s.split()[0] for s in steps] == [
-        "Checks", "Python's", "System", "Source", "Virtual", "Command", "Configuration", "Data", "systemd", "Service",
+        "Checks", "Python's", "System", "New", "Command", "Configuration", "Data", "systemd", "Switching", "Service",
     ]
     assert "skipped (--prefix)" in out.split("==> System user")[1].split("==>")[0]
     run = commands(out)
     programs = {argv[0] for argv in run}
     # A staged install creates no user, changes no owner, and leaves apt and systemd alone.
     assert not programs & {"useradd", "chown", "apt-get", "systemctl"}
-    src, venv = prefix / "opt/guardian/src", prefix / "opt/guardian/venv"
-    assert any(argv[:4] == [str(venv / "bin/python"), "-m", "pip", "install"] and argv[-2:] == ["--editable", str(src)]
-               for argv in run)
+    release = next(argv[-1] for argv in run if argv[:3] == [os.environ.get("PYTHON", "python3"), "-m", "venv"])
+    release = Path(release).parent
+    assert release.parent == prefix / "opt/guardian/releases"
+    src, venv = release / "src", release / "venv"
+    # the pinned versions, each checked against its hash, then Guardian itself with nothing resolved anew
+    pip = [argv for argv in run if argv[:4] == [str(venv / "bin/python"), "-m", "pip", "install"]]
+    assert pip[0][-4:] == ["--require-hashes", "--no-deps", "-r", str(REPO / "rpi/requirements.txt")]
+    assert pip[1][-4:] == ["--no-deps", "--no-build-isolation", "--editable", str(src)] and "--no-index" in pip[1]
+    # the switch: one rename of the `current` symlink, src and venv through it
+    assert ["ln", "-sfn", f"releases/{release.name}", str(prefix / "opt/guardian/current.new")] in run
+    assert ["mv", "-T", str(prefix / "opt/guardian/current.new"), str(prefix / "opt/guardian/current")] in run
+    assert ["ln", "-sfn", "current/src", str(prefix / "opt/guardian/src")] in run
     assert ["install", "-m", "0640", str(RPI / "guardian.toml"), str(prefix / "etc/guardian/guardian.toml")] in run
     assert ["install", "-d", "-m", "0750", str(prefix / "var/lib/guardian")] in run
     assert ["install", "-D", "-m", "0644", str(RPI / "guardian.service"),
@@ -122,7 +132,7 @@ def test_dry_run_for_the_real_system_names_the_real_paths():
     done = install("--dry-run")
     assert done.returncode == 0, done.stderr
     run = commands(done.stdout)
-    assert any(argv[-2:] == ["--editable", "/opt/guardian/src"] for argv in run)
+    assert any(argv[-1].startswith("/opt/guardian/releases/") and argv[-2] == "--editable" for argv in run)
     assert ["install", "-d", "-o", "guardian", "-g", "guardian", "-m", "0750", "/var/lib/guardian"] in run
     assert ["install", "-D", "-m", "0644", str(RPI / "guardian.service"), "/etc/systemd/system/guardian.service"] in run
     # The settings page saves the configuration beside itself: the directory is the service's.
@@ -167,6 +177,97 @@ def test_an_existing_configuration_the_new_code_rejects_stops_before_any_change(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["etc"]
 
 
+def test_not_a_debian_system_is_refused(tmp_path):
+    release = tmp_path / "os-release"
+    release.write_text('ID=fedora\nPRETTY_NAME="Fedora Linux 40"\n')
+    done = install("--dry-run", "--prefix", str(tmp_path / "root"), env={"OS_RELEASE": str(release)})
+    assert done.returncode == 1
+    assert "Debian-based" in done.stderr and "Fedora Linux 40" in done.stderr
+    release.write_text('ID=raspbian\nID_LIKE=debian\nPRETTY_NAME="Raspbian GNU/Linux 12 (bookworm)"\n')
+    done = install("--dry-run", "--prefix", str(tmp_path / "root"), env={"OS_RELEASE": str(release)})
+    assert done.returncode == 0, done.stderr
+    assert "Raspbian GNU/Linux 12" in done.stdout
+
+
+def _fake_tools(tmp_path: Path, getent_passwd: str) -> dict[str, str]:
+    """A PATH whose `getent` and `id` see a `guardian` user described by GETENT_PASSWD."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = (f'#!/bin/sh\n[ "$1 $2" = "passwd guardian" ] && echo \'{getent_passwd}\' && exit 0\n'
+              'exec /usr/bin/getent "$@"\n')
+    (bin_dir / "getent").write_text(script)
+    (bin_dir / "getent").chmod(0o755)
+    return {"PATH": f"{bin_dir}:{os.environ['PATH']}"}
+
+
+def test_a_guardian_user_that_is_not_guardians_is_refused(tmp_path):
+    env = _fake_tools(tmp_path, "guardian:x:1001:1001:Someone:/home/guardian:/bin/bash")
+    done = install("--dry-run", env=env)
+    assert done.returncode == 1
+    assert "already exists (uid 1001, home /home/guardian, shell /bin/bash)" in done.stderr
+    assert "will not take it over" in done.stderr
+    assert "==> System user" not in done.stdout
+
+
+def test_guardians_own_user_is_accepted(tmp_path):
+    env = _fake_tools(tmp_path, "guardian:x:998:998:Guardian web proxy:/var/lib/guardian:/usr/sbin/nologin")
+    done = install("--dry-run", env=env)
+    assert done.returncode == 0, done.stderr
+
+
+def test_two_runs_at_once_the_second_stops(tmp_path):
+    prefix = tmp_path / "root"
+    prefix.mkdir()
+    lock = prefix / ".guardian-install.lock"
+    with open(lock, "w") as held:
+        holder = subprocess.Popen(["flock", "--no-fork", str(lock), "sleep", "30"], stdout=held)
+        try:
+            time.sleep(0.3)
+            done = install("--prefix", str(prefix), "--no-systemd")
+        finally:
+            holder.kill()
+            holder.wait()
+    assert done.returncode == 1
+    assert "another install.sh is running" in done.stderr
+    assert sorted(p.name for p in prefix.iterdir()) == [".guardian-install.lock"]
+
+
+def test_option_mistakes(tmp_path):
+    done = install("--purge")
+    assert done.returncode == 2 and "--purge goes with --uninstall" in done.stderr
+    done = install("--wheels", str(tmp_path / "none"), "--dry-run")
+    assert done.returncode == 1 and "no such directory" in done.stderr
+    done = install("--help")
+    for option in ("--wheels DIR", "--uninstall", "--purge"):
+        assert option in done.stdout
+
+
+def test_the_pinned_requirements_cover_pyproject_with_hashes():
+    import tomllib
+
+    text = (RPI / "requirements.txt").read_text()
+    pins: dict[str, str] = {}
+    hashes: dict[str, int] = {}
+    name = ""
+    for line in text.splitlines():
+        if line and not line.startswith((" ", "#")):
+            name, _, version = line.rstrip(" \\").partition("==")
+            assert version, f"not pinned to one version: {line}"
+            pins[name.lower()] = version
+        elif line.strip().startswith("--hash=sha256:"):
+            assert len(line.strip().rstrip(" \\")) == len("--hash=sha256:") + 64, line
+            hashes[name.lower()] = hashes.get(name.lower(), 0) + 1
+    assert set(pins) == set(hashes), "every pinned package has hashes"
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    wanted = project["project"]["dependencies"] + project["build-system"]["requires"]
+    from packaging.requirements import Requirement
+
+    for requirement in map(Requirement, wanted):
+        assert requirement.name.lower() in pins, f"{requirement.name} is not in rpi/requirements.txt: run make pin"
+        assert requirement.specifier.contains(pins[requirement.name.lower()]), (
+            f"{requirement.name}=={pins[requirement.name.lower()]} no longer matches pyproject.toml: run make pin")
+
+
 def test_too_old_or_missing_python_is_refused(tmp_path):
     fake = tmp_path / "python3"
     fake.write_text('#!/bin/sh\ncase "$*" in *">= (3, 11)"*) exit 1 ;; esac\necho 3.9\n')
@@ -198,51 +299,40 @@ def test_a_real_install_needs_root():
     assert "run as root" in done.stderr
 
 
-def test_the_summary_says_how_to_set_the_password(tmp_path):
-    script = f'source {shlex.quote(str(INSTALL))}; summary 1'
-    done = subprocess.run([BASH, "-c", script], capture_output=True, text=True, check=False, cwd=tmp_path)
+def _summary(data: Path) -> str:
+    script = f'source {shlex.quote(str(INSTALL))}; DEST_DATA={shlex.quote(str(data))}; summary 1'
+    done = subprocess.run([BASH, "-c", script], capture_output=True, text=True, check=False, cwd=data)
     assert done.returncode == 0, done.stderr
-    out = done.stdout
-    assert "journalctl -u guardian | grep set-up" in out
-    assert "sudo guardian set-password" in out
-    assert ":3128" in out and ":8080/" in out
+    return done.stdout
 
 
-def _copy(prefix: Path, path: str) -> subprocess.CompletedProcess[str]:
-    script = f'source {shlex.quote(str(INSTALL))} --prefix {shlex.quote(str(prefix))}; copy_source'
-    return subprocess.run([BASH, "-c", script], capture_output=True, text=True, check=False,
-                          env={**os.environ, "PATH": path})
+def test_the_summary_gives_the_set_up_code_until_a_password_is_set(tmp_path):
+    (tmp_path / "setup-code").write_text("abcd-efgh-jkmn\n")
+    out = _summary(tmp_path)
+    assert "enter the one-time set-up code abcd-efgh-jkmn" in out
+    assert "sudo guardian setup-code" in out and "sudo guardian set-password" in out
+    assert ":3128" in out and ":8080/" in out and "/proxy.pac" in out
+    # the settings page's address on the home network, not loopback
+    address = subprocess.run(["hostname", "-I"], capture_output=True, text=True, check=False).stdout.split()
+    if address:
+        assert f"http://{address[0]}:8080/setup" in out
+    (tmp_path / "admin.json").write_text("{}")
+    out = _summary(tmp_path)
+    assert "password is set" in out
+    assert "set-up code" not in out and "Set the settings page's password first" not in out
 
 
-def _tree(root: Path) -> set[str]:
-    return {str(p.relative_to(root)) for p in root.rglob("*")}
-
-
-def test_copy_with_and_without_rsync_gives_the_same_tree(tmp_path):
-    # A PATH without rsync: only what the tar fallback uses.
-    bare = tmp_path / "bin"
-    bare.mkdir()
-    for tool in ("tar", "mkdir", "rm", "mv", "realpath", "dirname"):
-        found = shutil.which(tool)
-        assert found, tool
-        (bare / tool).symlink_to(found)
-    done = _copy(tmp_path / "tar", str(bare))
+def test_the_copy_leaves_out_version_control_and_local_state(tmp_path):
+    script = f'source {shlex.quote(str(INSTALL))}; copy_source {shlex.quote(str(tmp_path / "copy"))}'
+    done = subprocess.run([BASH, "-c", script], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
-    by_tar = tmp_path / "tar/opt/guardian/src"
-    names = _tree(by_tar)
-    assert {"guardian/__init__.py", "lists/starter.txt", "rpi/guardian.toml", "install.sh"} <= names
+    names = {str(p.relative_to(tmp_path / "copy")) for p in (tmp_path / "copy").rglob("*")}
+    assert {"guardian/__init__.py", "lists/starter.txt", "rpi/guardian.toml", "rpi/requirements.txt",
+            "install.sh"} <= names
     for top in names:
         parts = Path(top).parts
         assert not {".git", ".venv", ".guardian-data", "__pycache__"} & set(parts), top
         assert not parts[0].endswith(".egg-info"), top
-    if shutil.which("rsync"):
-        done = _copy(tmp_path / "rsync", os.environ["PATH"])
-        assert done.returncode == 0, done.stderr
-        assert _tree(tmp_path / "rsync/opt/guardian/src") == names
-    # Running it again replaces the copy: files gone from the clone go from the copy too.
-    (by_tar / "stale.txt").write_text("old")
-    assert _copy(tmp_path / "tar", str(bare)).returncode == 0
-    assert not (by_tar / "stale.txt").exists()
 
 
 # ---------------------------------------------------------------- a real install into a prefix
@@ -340,9 +430,54 @@ def test_running_again_updates_the_code_and_keeps_the_configuration(staged):
     again = subprocess.run([str(staged / "opt/guardian/venv/bin/guardian"), "--version"], capture_output=True,
                            text=True, check=False)
     assert again.returncode == 0 and again.stdout.startswith("guardian ")
+    if (REPO / ".git").exists() and shutil.which("git"):
+        assert "(commit " in again.stdout
+    # the new version beside the previous one (kept for a roll-back), `current` on the new one
+    releases = sorted(p.name for p in (staged / "opt/guardian/releases").iterdir())
+    assert len(releases) == 2
+    assert os.readlink(staged / "opt/guardian/current") in {f"releases/{r}" for r in releases}
+    assert all((staged / "opt/guardian/releases" / r / ".complete").exists() for r in releases)
+
+
+@pytest.mark.timeout(900)
+def test_uninstall_keeps_settings_and_data_unless_purge(staged):
+    (staged / "etc/systemd/system/guardian.service.d").mkdir(exist_ok=True)
+    (staged / "etc/systemd/system/guardian.service.d/override.conf").write_text("[Service]\nEnvironment=X=1\n")
+    done = install("--uninstall", "--prefix", str(staged))
+    assert done.returncode == 0, done.stdout + done.stderr
+    for gone in ("opt/guardian", "etc/systemd/system/guardian.service", "etc/systemd/system/guardian.service.d",
+                 "etc/logrotate.d/guardian", "usr/local/bin/guardian"):
+        assert not (staged / gone).exists(), gone
+    assert (staged / "etc/guardian/guardian.toml").is_file() and (staged / "var/lib/guardian").is_dir()
+    assert "Kept, for a later install" in done.stdout and "--uninstall --purge" in done.stdout
+    assert "systemctl edit" in done.stdout
+    done = install("--uninstall", "--purge", "--prefix", str(staged))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not (staged / "etc/guardian").exists() and not (staged / "var/lib/guardian").exists()
+    assert "Kept" not in done.stdout
 
 
 # ---------------------------------------------------------------- the files in rpi/
+
+
+def directives(key: str) -> list[str]:
+    """Every value of KEY in the unit file, in order."""
+    return [line.split("=", 1)[1] for line in (RPI / "guardian.service").read_text().splitlines()
+            if line.startswith(f"{key}=")]
+
+
+def test_unit_hardening():
+    """What the test-bed's `systemd-analyze security` scores; each was checked not to break a feature."""
+    service = unit()["Service"]
+    for key, value in {"SystemCallArchitectures": "native", "MemoryDenyWriteExecute": "yes",
+                       "ProtectHostname": "yes", "RemoveIPC": "yes", "ProtectProc": "invisible",
+                       "PrivateUsers": "yes", "PrivateDevices": "yes", "ProtectKernelTunables": "yes",
+                       "RestrictNamespaces": "yes", "LockPersonality": "yes"}.items():
+        assert service.get(key) == value, key
+    assert directives("SystemCallFilter") == ["@system-service", "~@privileged @resources"]
+    # devices are identified from /proc/net/arp: the process-only view of /proc would hide it
+    assert not directives("ProcSubset")
+    assert set(service["RestrictAddressFamilies"].split()) == {"AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK"}
 
 
 def test_systemd_unit():

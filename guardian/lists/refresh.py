@@ -266,7 +266,7 @@ def _save_meta_quietly(store: ListStore, meta: ListMeta) -> None:
 
 
 def _refused_words(refused: dict[str, int]) -> str:
-    return "refused as unsafe: " + "; ".join(f"{count} {reason}" for reason, count in sorted(refused.items()))
+    return "refused as unsafe: " + "; ".join(f"{reason} ({count})" for reason, count in sorted(refused.items()))
 
 
 def _duration(seconds: int) -> str:

@@ -27,12 +27,14 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, g, jsonify, redirect, render_template, request, session, url_for
 
+from .hosts import split_host
 from .state import web_state
 
 SESSION_LIFETIME = timedelta(days=7)
 CLIENT_HEADER = "Guardian-Client"  # set by the proxy when it forwards a device's request here
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-PUBLIC_ENDPOINTS = frozenset({"static", "auth.login", "auth.setup", "guide.pac", "guide.wpad"})
+PUBLIC_ENDPOINTS = frozenset({"static", "auth.login", "auth.setup", "guide.pac", "guide.wpad", "trust.index",
+                              "trust.der", "trust.pem", "trust.mobileconfig"})
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
@@ -117,7 +119,19 @@ def api_error(status: int, message: str) -> Response:
     return response
 
 
+# Devices that auto-detect a proxy fetch the PAC file by the name `wpad` (docs/install.md);
+# that file is public and tells nothing a rebinding page could use.
+_WPAD_ENDPOINTS = frozenset({"guide.pac", "guide.wpad"})
+
+
+def _wpad_name(host: str) -> bool:
+    name = split_host(host)
+    return name == "wpad" or name.startswith("wpad.")
+
+
 def _check_host() -> Response | None:
+    if request.endpoint in _WPAD_ENDPOINTS and _wpad_name(request.host):
+        return None
     if not web_state().hosts.allowed(request.host):
         return Response("Unknown host name: use the settings page's own address.\n", 400,
                         mimetype="text/plain")

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from guardian.lists.catalog import lists_dir
+import guardian
 
 GROUPS = {
     "video": "Video", "social": "Social media", "chat": "Chat", "games": "Games", "music": "Music",
@@ -50,7 +50,10 @@ def valid_host(host: str) -> bool:
 
 
 def catalog_path() -> Path:
-    return lists_dir() / "services.toml"
+    """`lists/services.toml` beside the package (as guardian.lists.catalog finds lists/).
+    This module needs only the standard library: install.sh checks a configuration,
+    and so the catalog, with the system's Python before any dependency is installed."""
+    return Path(guardian.__file__).resolve().parent.parent / "lists" / "services.toml"
 
 
 def load_catalog(path: Path | None = None) -> dict[str, Service]:

@@ -1,0 +1,328 @@
+#!/usr/bin/env bash
+# `make pi-test`: the appliance on a booted Debian 12 (docs/install.md, "Tests").
+#
+#     sudo rpi/pi-test.sh TESTBED ARCH CHECKOUT
+#
+# 1. Runs the shared test-bed (TESTBED, e.g. ../shared/pi/testbed.sh) on CHECKOUT with
+#    --keep: it boots the Pi, follows docs/install.md word for word, and leaves the Pi running.
+# 2. Then, in that same Pi, the checks the test-bed does not make: a failed update (pip
+#    error) and an update whose service does not answer (roll-back), idempotent re-runs,
+#    two runs at once, Ctrl-C, a path with spaces, an invalid configuration, --uninstall
+#    without --purge, a foreign `guardian` user, the WPAD name through the documented
+#    dnsmasq lines, `systemd-analyze security`, and the memory footprint with EasyList,
+#    EasyPrivacy and 200 idle connections.
+# 3. Powers the Pi off and removes what the test-bed left (namespaces, overlay mount, its
+#    LAN web server), whatever happened.
+#
+# Output: PASS/FAIL lines, INFO lines with measurements, and "N passed, M failed" for each
+# part. Exit status 0 when both parts pass.
+
+set -uo pipefail
+
+TESTBED="$1"
+ARCH="${2:-amd64}"
+CHECKOUT="$(realpath "${3:-.}")"
+[[ $EUID -eq 0 ]] || { echo "pi-test: needs root (the test-bed boots a container): sudo make pi-test" >&2; exit 2; }
+[[ -x "$TESTBED" || -f "$TESTBED" ]] || { echo "pi-test: no test-bed at $TESTBED (PIBED=...)" >&2; exit 2; }
+
+PIBED_DIR="${PIBED_DIR:-/tmp/pibed}"
+RUN="$PIBED_DIR/run-$ARCH"
+OUT="$(mktemp -d /tmp/pi-test.XXXXXX)"
+NS_LAN=pibed-lan
+PI_IP=192.168.50.2
+LAN_IP=192.168.50.1
+LEADER=""
+ORIGIN=""
+DNSMASQ_PID=""
+PASSED=0
+FAILED=0
+
+log() { printf '%s\n' "$*" | tee -a "$OUT/pi-test.log"; }
+pass() { PASSED=$((PASSED + 1)); log "PASS  $*"; }
+fail() { FAILED=$((FAILED + 1)); log "FAIL  $*"; }
+info() { log "INFO  $*"; }
+check() {  # check NAME COMMAND...
+    local name="$1" out rc
+    shift
+    out="$("$@" 2>&1)"
+    rc=$?
+    printf -- '--- %s\n%s\n' "$name" "$out" >>"$OUT/checks.log"
+    if [[ $rc -eq 0 ]]; then pass "$name"; else fail "$name: $(printf '%s' "$out" | tail -n 3 | tr '\n' ' ' | cut -c1-300)"; fi
+    return $rc
+}
+
+pi_root() {
+    nsenter -t "$LEADER" -m -u -i -n -p -C -- /usr/bin/env -i \
+        PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb "$@"
+}
+parent() { pi_root /usr/sbin/runuser -l pi -c "$1"; }
+lan() { ip netns exec "$NS_LAN" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"; }
+blocked_from_lan() {
+    [[ "$(lan curl -s -o /dev/null -w '%{http_code}' --max-time 5 -x "http://$PI_IP:3128" http://doubleclick.net/)" == 403 ]]
+}
+wait_for_proxy() {
+    for _ in $(seq "${1:-60}"); do
+        blocked_from_lan && return 0
+        sleep 0.5
+    done
+    return 1
+}
+main_pid() { pi_root systemctl show -p MainPID --value guardian; }
+current() { pi_root readlink /opt/guardian/current; }
+# A new upstream commit made by CHANGE (a shell command run in the upstream's work tree).
+upstream_commit() {
+    local snap="$RUN/lan/snapshot" message="$1"
+    shift
+    (cd "$snap" && "$@") || return 1
+    git -C "$snap" add -A
+    git -C "$snap" -c user.name=pibed -c user.email=pibed@localhost commit -q -m "$message" || return 1
+    git -C "$snap" push -q "$RUN/lan/www/guardian.git" HEAD 2>/dev/null || return 1
+    git -C "$RUN/lan/www/guardian.git" update-server-info
+}
+
+cleanup() {
+    if [[ -n "$DNSMASQ_PID" ]]; then
+        kill "$DNSMASQ_PID" 2>/dev/null
+        wait "$DNSMASQ_PID" 2>/dev/null
+    fi
+    rm -rf /etc/netns/"$NS_LAN"
+    if [[ -n "$LEADER" ]] && kill -0 "$LEADER" 2>/dev/null; then
+        nsenter -t "$LEADER" -m -p -- systemctl poweroff >/dev/null 2>&1 || true
+        for _ in $(seq 120); do
+            kill -0 "$LEADER" 2>/dev/null || break
+            sleep 0.5
+        done
+        kill -0 "$LEADER" 2>/dev/null && kill -KILL "$LEADER" 2>/dev/null
+    fi
+    [[ -n "$ORIGIN" ]] && kill "$ORIGIN" 2>/dev/null
+    ip netns del pibed-pi 2>/dev/null
+    ip netns del "$NS_LAN" 2>/dev/null
+    if mountpoint -q "$RUN/merged" 2>/dev/null; then
+        umount "$RUN/merged" 2>/dev/null || umount -l "$RUN/merged"
+    fi
+    rm -f "$RUN/pids"
+    log "Logs: $OUT (pi-test.log, checks.log) and $RUN/logs"
+}
+
+# ---------------------------------------------------------------- the checks
+
+c_failed_update_pip() {
+    local pid before after rc
+    pid="$(main_pid)"
+    before="$(current)"
+    upstream_commit "pibed: a dependency that does not exist" \
+        sed -i 's/^waitress==.*/waitress==99.0.0 \\/' rpi/requirements.txt || return 1
+    parent "cd guardian && git pull -q && sudo ./install.sh" >"$OUT/update-pip-error.log" 2>&1
+    rc=$?
+    after="$(current)"
+    echo "exit $rc; current $before -> $after; pid $pid -> $(main_pid)"
+    tail -n 6 "$OUT/update-pip-error.log"
+    [[ $rc -ne 0 && "$after" == "$before" && "$(main_pid)" == "$pid" ]] && blocked_from_lan &&
+        grep -q "Nothing in use was changed" "$OUT/update-pip-error.log" &&
+        [[ "$(pi_root ls /opt/guardian/releases | wc -l)" -le 2 ]]
+}
+
+c_failed_update_rollback() {
+    local before rc
+    before="$(current)"
+    upstream_commit "pibed: a version that cannot start" sh -c \
+        'git checkout -q HEAD~1 -- rpi/requirements.txt && printf "\nraise SystemExit(\"pibed: broken\")\n" >>guardian/service.py' || return 1
+    parent "cd guardian && git pull -q && sudo ./install.sh" >"$OUT/update-rollback.log" 2>&1
+    rc=$?
+    echo "exit $rc; current $before -> $(current)"
+    tail -n 8 "$OUT/update-rollback.log"
+    [[ $rc -ne 0 && "$(current)" == "$before" ]] && grep -q "previous version .* is running again" "$OUT/update-rollback.log" &&
+        wait_for_proxy 20 && pi_root systemctl is-active guardian
+}
+
+c_good_update() {
+    upstream_commit "pibed: fixed again" git checkout -q HEAD~2 -- guardian/service.py rpi/requirements.txt || return 1
+    parent "cd guardian && git pull -q && sudo ./install.sh" >"$OUT/update-good.log" 2>&1 || { tail "$OUT/update-good.log"; return 1; }
+    wait_for_proxy 20 && grep -q "is installed" "$OUT/update-good.log"
+}
+
+c_rerun_idempotent() {
+    parent "cd guardian && sudo ./install.sh" >"$OUT/rerun1.log" 2>&1 || return 1
+    parent "cd guardian && sudo ./install.sh" >"$OUT/rerun2.log" 2>&1 || return 1
+    wait_for_proxy 20 && [[ "$(pi_root ls /opt/guardian/releases | wc -l)" -eq 2 ]]
+}
+
+c_two_at_once() {
+    local rc1 rc2
+    parent "cd guardian && sudo ./install.sh" >"$OUT/first.log" 2>&1 &
+    local first=$!
+    sleep 2
+    parent "cd guardian && sudo ./install.sh" >"$OUT/second.log" 2>&1
+    rc2=$?
+    wait "$first"
+    rc1=$?
+    echo "first exit $rc1, second exit $rc2: $(tail -n 1 "$OUT/second.log")"
+    [[ $rc1 -eq 0 && $rc2 -ne 0 ]] && grep -q "another install.sh is running" "$OUT/second.log" && wait_for_proxy 20
+}
+
+c_ctrl_c() {
+    local pid rc
+    parent "cd guardian && sudo ./install.sh" >"$OUT/interrupted.log" 2>&1 &
+    sleep 4
+    # the install.sh process in the Pi: Ctrl-C sends SIGINT to the foreground process group
+    pid="$(pi_root pgrep -f -o 'bash ./install.sh')"
+    [[ -n "$pid" ]] || { echo "install.sh not found running"; return 1; }
+    pi_root kill -INT -- "-$(pi_root ps -o pgid= -p "$pid" | tr -d ' ')"
+    wait $!
+    rc=$?
+    echo "interrupted: exit $rc; $(tail -n 2 "$OUT/interrupted.log" | tr '\n' ' ')"
+    wait_for_proxy 20 || return 1
+    # shellcheck disable=SC2016  # expanded by the Pi's shell
+    pi_root sh -c 'for d in /opt/guardian/releases/*; do [ -e "$d/.complete" ] || echo "half-built: $d"; done' | grep . && return 1
+    parent "cd guardian && sudo ./install.sh" >"$OUT/after-interrupt.log" 2>&1 || return 1
+    wait_for_proxy 20
+}
+
+c_spaces() {
+    parent "rm -rf 'my guardian copy' && cp -a guardian 'my guardian copy' && cd 'my guardian copy' && sudo ./install.sh" \
+        >"$OUT/spaces.log" 2>&1 || { tail -n 5 "$OUT/spaces.log"; return 1; }
+    parent "rm -rf 'my guardian copy'"
+    wait_for_proxy 20
+}
+
+c_invalid_config() {
+    local sum rc
+    pi_root cp -p /etc/guardian/guardian.toml /root/good.toml
+    pi_root sh -c 'printf "\n[proxy]\nlisten = 12\n" >>/etc/guardian/guardian.toml'
+    sum="$(pi_root sha256sum /etc/guardian/guardian.toml)"
+    parent "cd guardian && sudo ./install.sh" >"$OUT/invalid-config.log" 2>&1
+    rc=$?
+    echo "exit $rc; $(grep -m 2 -i 'error\|kept' "$OUT/invalid-config.log")"
+    local ok=1
+    [[ $rc -ne 0 && "$(pi_root sha256sum /etc/guardian/guardian.toml)" == "$sum" ]] &&
+        grep -q "It is kept as it is" "$OUT/invalid-config.log" && ok=0
+    pi_root cp -p /root/good.toml /etc/guardian/guardian.toml
+    pi_root rm -f /root/good.toml
+    return $ok
+}
+
+c_uninstall_keep() {
+    parent "cd guardian && sudo ./install.sh --uninstall" >"$OUT/uninstall-keep.log" 2>&1 || return 1
+    cat "$OUT/uninstall-keep.log"
+    pi_root test -f /etc/guardian/guardian.toml && pi_root test -d /var/lib/guardian/lists &&
+        ! pi_root test -e /opt/guardian && ! pi_root test -e /etc/systemd/system/guardian.service &&
+        grep -q "Kept" "$OUT/uninstall-keep.log" && ! blocked_from_lan
+}
+
+c_reinstall_keeps() {
+    parent "cd guardian && sudo ./install.sh" >"$OUT/reinstall.log" 2>&1 || { tail "$OUT/reinstall.log"; return 1; }
+    wait_for_proxy 30 && pi_root test -f /var/lib/guardian/lists/easylist.txt
+}
+
+c_foreign_user() {
+    local rc
+    parent "cd guardian && sudo ./install.sh --uninstall --purge" >"$OUT/purge.log" 2>&1 || return 1
+    pi_root useradd --create-home --shell /bin/bash guardian || return 1
+    parent "cd guardian && sudo ./install.sh" >"$OUT/foreign-user.log" 2>&1
+    rc=$?
+    echo "exit $rc: $(grep -m 1 error "$OUT/foreign-user.log")"
+    local ok=1
+    [[ $rc -ne 0 ]] && grep -q "is not Guardian's service user" "$OUT/foreign-user.log" &&
+        ! pi_root test -e /opt/guardian && [[ "$(pi_root getent passwd guardian | cut -d: -f6)" == /home/guardian ]] && ok=0
+    pi_root userdel -r guardian
+    return $ok
+}
+
+c_security() {
+    local exposure
+    pi_root systemd-analyze security --no-pager guardian >"$OUT/security.txt" 2>&1
+    exposure="$(grep -o 'Overall exposure level for guardian.service: [0-9.]*' "$OUT/security.txt" | sed 's/.*: //')"
+    info "systemd-analyze security guardian: exposure $exposure (was 3.3 before issue 16)"
+    [[ -n "$exposure" ]] && awk -v e="$exposure" 'BEGIN { exit !(e <= 3.3) }'
+}
+
+# The router's dnsmasq with the lines docs/install.md gives (with the test-bed's addresses):
+# a device resolves `wpad` through it and fetches the PAC file by that name.
+c_wpad() {
+    command -v dnsmasq >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dnsmasq-base >/dev/null 2>&1
+    command -v dnsmasq >/dev/null 2>&1 || { echo "dnsmasq is not available on this host"; return 1; }
+    awk '/^### Letting the router/ { inside = 1 } inside && /^  ```$/ { if (code) exit; code = 1; next } inside && code { sub(/^  /, ""); print }' \
+        "$CHECKOUT/docs/install.md" | sed "s/192\.168\.1\.2/$PI_IP/g" >"$OUT/dnsmasq-snippet.conf"
+    cat "$OUT/dnsmasq-snippet.conf"
+    grep -q '^dhcp-option=252,' "$OUT/dnsmasq-snippet.conf" && grep -q '^address=/wpad/' "$OUT/dnsmasq-snippet.conf" || return 1
+    dnsmasq --test --conf-file="$OUT/dnsmasq-snippet.conf" || return 1
+    lan dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address="$LAN_IP" --bind-interfaces \
+        --conf-file="$OUT/dnsmasq-snippet.conf" --pid-file= --user=root >"$OUT/dnsmasq.log" 2>&1 &
+    DNSMASQ_PID=$!
+    mkdir -p /etc/netns/"$NS_LAN"
+    echo "nameserver $LAN_IP" >/etc/netns/"$NS_LAN"/resolv.conf
+    sleep 1
+    local url
+    url="$(sed -n 's/^dhcp-option=252,"\(.*\)"$/\1/p' "$OUT/dnsmasq-snippet.conf")"
+    echo "wpad resolves to: $(lan getent hosts wpad)"
+    lan curl -sS --max-time 10 "http://wpad:8080/wpad.dat" | grep -q FindProxyForURL || return 1
+    lan curl -sS --max-time 10 "$url" | grep "$PI_IP:3128"
+}
+
+# RSS of the service with EasyList + EasyPrivacy applied and 200 idle connections open.
+c_footprint() {
+    local lists="$CHECKOUT/../shared/data/filterlists" pid rss_idle rss_conn hwm holder
+    [[ -f "$lists/easylist.txt" ]] || lists="/work/shared/data/filterlists"
+    [[ -f "$lists/easylist.txt" ]] || { echo "no EasyList copy found"; return 1; }
+    for id in easylist easyprivacy; do
+        cp "$lists/$id.txt" "$RUN/merged/var/lib/guardian/lists/$id.txt"
+        pi_root chown guardian:guardian "/var/lib/guardian/lists/$id.txt"
+    done
+    pi_root systemctl restart guardian
+    wait_for_proxy 120 || return 1
+    pi_root sudo guardian lists status | tee "$OUT/lists-status.txt"
+    sleep 5
+    pid="$(main_pid)"
+    rss_idle="$(pi_root ps -o rss= -p "$pid" | tr -d ' ')"
+    lan python3 -c '
+import socket, sys, time
+conns = [socket.create_connection((sys.argv[1], 3128)) for _ in range(200)]
+print("open", flush=True)
+time.sleep(20)
+' "$PI_IP" >"$OUT/idle-connections.txt" 2>&1 &
+    holder=$!
+    sleep 8
+    rss_conn="$(pi_root ps -o rss= -p "$pid" | tr -d ' ')"
+    # shellcheck disable=SC2016  # awk's $2
+    hwm="$(pi_root awk '/VmHWM/ {print $2}' "/proc/$pid/status")"
+    local threads
+    threads="$(pi_root ps -o nlwp= -p "$pid" | tr -d ' ')"
+    wait "$holder"
+    info "footprint ($ARCH): RSS $((rss_idle / 1024)) MiB with EasyList + EasyPrivacy idle; $((rss_conn / 1024)) MiB with 200 idle connections ($threads threads); peak $((hwm / 1024)) MiB; MemoryMax=$(pi_root systemctl show -p MemoryMax --value guardian)"
+    grep -q open "$OUT/idle-connections.txt" && [[ -n "$rss_conn" ]] && blocked_from_lan
+}
+
+# ---------------------------------------------------------------- the run
+
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+log "pi-test: $CHECKOUT, $ARCH, $(date -u)"
+"$TESTBED" --keep --arch "$ARCH" "$CHECKOUT" 2>&1 | tee "$OUT/testbed.log"
+BED_STATUS=${PIPESTATUS[0]}
+LEADER="$(sed -n 's/.*nsenter -t \([0-9]*\) -m -u -i -n -p -C.*/\1/p' "$OUT/testbed.log" | tail -n 1)"
+ORIGIN="$(sed -n 's/.*systemctl poweroff; kill \([0-9]*\);.*/\1/p' "$OUT/testbed.log" | tail -n 1)"
+if [[ -z "$LEADER" ]] || ! kill -0 "$LEADER" 2>/dev/null; then
+    log "the test-bed left no Pi running: no further checks"
+    exit 1
+fi
+
+log ""
+log "== Project checks in the same Pi ($(date +%T))"
+wait_for_proxy 60
+check "security: systemd-analyze security exposure at or below 3.3" c_security
+check "footprint: EasyList + EasyPrivacy and 200 idle connections" c_footprint
+check "WPAD: the documented dnsmasq lines; a device fetches http://wpad:8080/wpad.dat" c_wpad
+check "re-running install.sh twice: both succeed, two releases kept" c_rerun_idempotent
+check "failed update (pip error): exit non-zero, the running version untouched" c_failed_update_pip
+check "failed update (service does not answer): rolled back within 30 s" c_failed_update_rollback
+check "a good update after the failed ones" c_good_update
+check "two install.sh at once: the second stops (lock)" c_two_at_once
+check "Ctrl-C during install.sh: old version runs, a re-run completes" c_ctrl_c
+check "install.sh from a directory with spaces" c_spaces
+check "invalid guardian.toml: kept, exit non-zero, message" c_invalid_config
+check "install.sh --uninstall keeps settings and data, says so" c_uninstall_keep
+check "install again after --uninstall: data back in use" c_reinstall_keeps
+check "a foreign 'guardian' user: install.sh refuses" c_foreign_user
+log ""
+log "test-bed: exit $BED_STATUS ($(grep -E '^[0-9]+ passed, [0-9]+ failed' "$OUT/testbed.log" | tail -n 1)); project checks: $PASSED passed, $FAILED failed"
+[[ $BED_STATUS -eq 0 && $FAILED -eq 0 ]]
