@@ -65,7 +65,6 @@ _MAGIC = b"GUARDIAN-HOSTS\x00\x00"
 _HEADER = struct.Struct("<16sIIII4Q32s")
 _FORMAT_CODES = {"abp": 1, "hosts": 2, "domains": 3}
 _FORMAT_NAMES = {code: name for name, code in _FORMAT_CODES.items()}
-_BOM = b"\xef\xbb\xbf"
 # Line breaks str.splitlines() honours beyond \n and \r\n: a file holding one is read by
 # the general path instead, so line numbers always agree with it.
 _ODD_BREAKS = (b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e")
