@@ -270,14 +270,16 @@ def _decoded(raw: bytes, offset: int) -> str:
     return text.rstrip("\r\n")
 
 
-# The usual lines of each format, read without decoding: whatever these accept, the
-# general line parsers (hosts.py, rules.py) read as exactly this one plain host.
-_NAME = rb"([a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*)"
+# The usual lines of each format, read without decoding: whatever these accept, and has
+# no empty label and no label starting or ending with "-" (checked in the loop: cheaper
+# than a regex of labels), the general line parsers (hosts.py, rules.py) read as exactly
+# this one plain host. Anything else takes those parsers.
+_NAME = rb"([a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?)"
 _END = rb"[ \t]*\r?\n?"
 _USUAL_LINE = {
     "hosts": re.compile(rb"(?:0\.0\.0\.0|127\.0\.0\.1)[ \t]+" + _NAME + _END),
     "domains": re.compile(_NAME + _END),
-    "abp": re.compile(rb"\|\|([a-z0-9_-]+(?:\.[a-z0-9_-]+)*)\^" + _END),
+    "abp": re.compile(rb"\|\|" + _NAME + rb"\^" + _END),
 }
 _MAX_NAME = 253
 _NOT_TARGETS = frozenset(name.encode() for name in NOT_TARGETS)
@@ -319,7 +321,6 @@ def read_list_file(
     read_hosts = hosts_line if fmt == "hosts" else domain_line
     labels = 0  # bit n set: some host has n labels (capped at 31)
     over = False
-    hosts = 0
     number = 0
     offset = 0
     for raw in stream:
@@ -327,11 +328,13 @@ def read_list_file(
         found = usual(raw)
         if found is not None:
             host = found.group(1)
-            if len(host) <= _MAX_NAME and host not in not_targets and not _DOTTED_QUAD.fullmatch(host):
+            # (host[0] > 57: not a digit, so not an address; most names skip that regex)
+            if (len(host) <= _MAX_NAME and b".." not in host and b".-" not in host and b"-." not in host
+                    and host not in not_targets and (host[0] > 57 or not _DOTTED_QUAD.fullmatch(host))):
                 add_fingerprint(crc32(host))
                 add_offset(offset)
-                labels |= 1 << min(host.count(b".") + 1, 31)
-                hosts += 1
+                count = host.count(b".") + 1
+                labels |= 1 << (count if count < 31 else 31)
                 offset += len(raw)
                 continue
         line = _decoded(raw, offset)
@@ -345,7 +348,6 @@ def read_list_file(
                     add_fingerprint(crc32(parsed.host.encode("ascii")))  # type: ignore[union-attr]
                     add_offset(offset)
                     labels |= 1 << min(parsed.host.count(".") + 1, 31)  # type: ignore[union-attr]
-                    hosts += 1
                 else:
                     report.rules[rule_kind(parsed)] += 1
                     if max_rules is None or len(rules) < max_rules:
@@ -368,10 +370,9 @@ def read_list_file(
                 add_fingerprint(crc32(host_name.encode("ascii")))
                 add_offset(offset)
                 labels |= 1 << min(host_name.count(".") + 1, 31)
-            hosts += len(names)
         offset += len(raw)
-    if hosts:
-        report.rules["host"] += hosts
+    if fingerprints:
+        report.rules["host"] += len(fingerprints)
     report.lines = number
     report.compact = len(fingerprints)
     if over:

@@ -247,3 +247,23 @@ def test_a_streamed_file_is_checked_across_chunk_edges(tail, expected):
     data = head + tail
     assert compact.readable(io.BytesIO(data)) is expected
     assert compact.readable(data) is expected
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(names=st.lists(st.text(alphabet="ab9_.-", min_size=1, max_size=10), min_size=1, max_size=8),
+       layout=st.sampled_from(["hosts", "domains", "abp"]))
+def test_the_fast_reading_agrees_with_the_line_parsers(tmp_path_factory, names, layout):
+    """Odd names (empty labels, hyphens at label edges, digits only) read from a file and
+    from the text give the same report and the same answers."""
+    folder = tmp_path_factory.mktemp("odd")
+    lines = {"hosts": "0.0.0.0 {}", "domains": "{}", "abp": "||{}^"}[layout]
+    text = "".join(lines.format(name) + "\n" for name in names)
+    from_file = engine_of_files(folder, {"odd": text}, odd=layout)
+    from_text = FilterEngine.from_lists({"odd": text}, formats={"odd": layout})
+    plain, expected = from_file.report["odd"].to_plain(), from_text.report["odd"].to_plain()
+    assert plain.pop("compact") == from_text.report["odd"].rules.get("host", 0)
+    expected.pop("compact")
+    assert plain == expected
+    for name in names:
+        for query in (name, f"x.{name}", name.strip(".")):
+            assert from_file.match_host(query) == from_text.match_host(query), query
