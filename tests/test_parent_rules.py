@@ -20,7 +20,6 @@ from tests.test_serve import run_cli
 TYPED = '''
 [[profiles]]
 name = "default"
-https_block_page = false  # a blocked CONNECT gets a plain 403 (the block page inside TLS is tested elsewhere)
 block = ["https://www.tiktok.com/", "*.youtube.test", "games.test.", "||tiktok.org", "bücher.example",
          "https://school.example/homework"]
 '''

@@ -102,6 +102,8 @@ timezone = "Europe/London"
 listen = "127.0.0.1:{port}"
 [web]
 listen = "127.0.0.1:{web}"
+[refresh]
+memory_budget_mb = 1024  # the big list is there to make the reload's build slow, not to be refused
 [[lists]]
 id = "small"
 name = "Small"
@@ -160,7 +162,7 @@ def test_a_reload_racing_a_list_refresh_keeps_the_refresh(tmp_path):
             time.sleep(0.05)
         time.sleep(0.2)
         assert _blocked(port, "new.example"), "the refreshed list was lost to the reload"
-        assert _blocked(port, "h7.example")  # and the reload's new list is in force
+        assert _blocked(port, "h7.example"), process.log()[-3000:]  # and the reload's new list is in force
     finally:
         assert process.stop() == 0
 

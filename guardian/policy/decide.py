@@ -45,7 +45,7 @@ from .blockpage import BlockInfo, page_response, stand_in_response, wants_page
 from .devices import DeviceDirectory, NeighbourTable, SeenDevices
 from .exchange import ExchangeRules, Review, ScheduledFileTypes
 from .filetypes import FileTypeRules
-from .inspection import inspection_of, inspects_https
+from .inspection import inspection_of
 from .limits import UsageMeter
 from .pauses import PauseStore
 from .privacy import PrivacyRules
@@ -330,7 +330,7 @@ class Policy:
                 request_type = infer_request_type("GET", url, {})
             verdict = self._evaluate(who, client_ip, "GET", host, url, target, source_url, request_type,
                                      None, timestamp)
-            if parts.scheme.lower() == "https" and not inspects_https(self._profile_config(who), host, self._bypass):
+            if parts.scheme.lower() == "https" and not self._inspection(who.profile, host.lower())[0]:
                 # The proxy sees only the CONNECT to the host: that is what this address gets.
                 whole = verdict
                 verdict = self._evaluate(who, client_ip, "CONNECT", host, None, "", None, None, None, timestamp)
@@ -368,7 +368,7 @@ class Policy:
             return verdict, None
         reason = f"{found.kind.describe()} are blocked for {who.profile.name}"
         hostname = parts.hostname or ""
-        if parts.scheme.lower() == "https" and not inspects_https(self._profile_config(who), hostname, self._bypass):
+        if parts.scheme.lower() == "https" and not self._inspection(who.profile, hostname.rstrip(".").lower())[0]:
             return verdict, (f"{reason} on plain HTTP, but this is HTTPS: Guardian cannot see which file "
                              "is fetched inside the encrypted connection, so the download is not stopped.")
         if self._pauses is not None and self._pauses.find(who.profile.name, who.device, parts.hostname or "",
