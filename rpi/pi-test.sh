@@ -79,7 +79,15 @@ upstream_commit() {
     git -C "$RUN/lan/www/guardian.git" update-server-info
 }
 
+stop_dnsmasq() {
+    local pid
+    pid="$(cat "$OUT/dnsmasq.pid" 2>/dev/null)"
+    [[ -n "$pid" ]] && grep -qa dnsmasq "/proc/$pid/cmdline" 2>/dev/null && kill "$pid"
+    rm -f "$OUT/dnsmasq.pid"
+}
+
 cleanup() {
+    stop_dnsmasq
     rm -rf /etc/netns/"$NS_LAN"
     if [[ -n "$LEADER" ]] && kill -0 "$LEADER" 2>/dev/null; then
         nsenter -t "$LEADER" -m -p -- systemctl poweroff >/dev/null 2>&1 || true
@@ -252,8 +260,9 @@ c_wpad() {
     grep -q '^dhcp-option=252,' "$OUT/dnsmasq-snippet.conf" && grep -q '^address=/wpad/' "$OUT/dnsmasq-snippet.conf" || return 1
     dnsmasq --test --conf-file="$OUT/dnsmasq-snippet.conf" || return 1
     # (this function runs in check's subshell: dnsmasq is started and stopped here)
-    lan dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address="$LAN_IP" --bind-interfaces \
-        --conf-file="$OUT/dnsmasq-snippet.conf" --pid-file= --user=root >"$OUT/dnsmasq.log" 2>&1 &
+    ip netns exec "$NS_LAN" dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address="$LAN_IP" \
+        --bind-interfaces --conf-file="$OUT/dnsmasq-snippet.conf" --pid-file="$OUT/dnsmasq.pid" --user=root \
+        >"$OUT/dnsmasq.log" 2>&1 &
     local dnsmasq=$! url ok=1
     mkdir -p /etc/netns/"$NS_LAN"
     echo "nameserver $LAN_IP" >/etc/netns/"$NS_LAN"/resolv.conf
@@ -262,7 +271,8 @@ c_wpad() {
     echo "wpad resolves to: $(lan getent hosts wpad)"
     lan curl -sS --max-time 10 "http://wpad:8080/wpad.dat" | grep -q FindProxyForURL &&
         lan curl -sS --max-time 10 "$url" | grep "$PI_IP:3128" && ok=0
-    kill "$dnsmasq"
+    stop_dnsmasq
+    kill "$dnsmasq" 2>/dev/null
     wait "$dnsmasq" 2>/dev/null
     rm -rf /etc/netns/"$NS_LAN"
     return $ok
@@ -320,6 +330,11 @@ LEADER="$(sed -n 's/.*nsenter -t \([0-9]*\) -m -u -i -n -p -C.*/\1/p' "$OUT/test
 ORIGIN="$(sed -n 's/.*systemctl poweroff; kill \([0-9]*\);.*/\1/p' "$OUT/testbed.log" | tail -n 1)"
 if [[ -z "$LEADER" ]] || ! kill -0 "$LEADER" 2>/dev/null; then
     log "the test-bed left no Pi running: no further checks"
+    exit 1
+fi
+
+if ! grep -q '^PASS  sudo ./install.sh on a fresh system' "$OUT/testbed.log"; then
+    log "the install in the test-bed failed: no further checks"
     exit 1
 fi
 
