@@ -165,11 +165,10 @@ c_two_at_once() {
 
 c_ctrl_c() {
     local pid rc job
-    # job control on: a background job of a script otherwise starts with SIGINT ignored
-    set -m
-    parent "cd guardian && sudo ./install.sh" >"$OUT/interrupted.log" 2>&1 &
+    # A background job of a script starts with SIGINT ignored, and so would everything it
+    # runs: python3 puts SIGINT back to its default, as in a terminal, before sudo.
+    parent "cd guardian && python3 -c 'import os, signal, sys; [signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGPIPE, signal.SIGXFSZ)]; os.execvp(sys.argv[1], sys.argv[1:])' sudo ./install.sh" >"$OUT/interrupted.log" 2>&1 &
     job=$!
-    set +m
     # into the pip step: the new release is being built
     for _ in $(seq 60); do
         grep -q '^==> New version' "$OUT/interrupted.log" && break
@@ -356,5 +355,6 @@ check "install.sh --uninstall keeps settings and data, says so" c_uninstall_keep
 check "install again after --uninstall: data back in use" c_reinstall_keeps
 check "a foreign 'guardian' user: install.sh refuses" c_foreign_user
 log ""
+grep '^INFO' "$OUT/pi-test.log"
 log "test-bed: exit $BED_STATUS ($(grep -E '^[0-9]+ passed, [0-9]+ failed' "$OUT/testbed.log" | tail -n 1)); project checks: $PASSED passed, $FAILED failed"
 [[ $BED_STATUS -eq 0 && $FAILED -eq 0 ]]
