@@ -31,8 +31,22 @@ if [ -d "$SHARED/data" ]; then $PY bench/policy.py; else echo "skipped: ../share
 section "filter engine against adblock-rust and adblockparser"
 if [ -d "$SHARED/data" ]; then $PY bench/filters.py; else echo "skipped: ../shared/data is missing"; fi
 
+section "big host lists: 300k, 1M and 3M generated hosts (compact tables), memory per rule, a refresh swap"
+$PY bench/big_lists.py
+
 section "cache memory under 10x max_bytes"
 $PY bench/cache_memory.py
 
 section "log store: dashboard queries on 1 million records"
 $PY bench/logstore.py
+
+section "HTTPS: inspection against mitmproxy, the block page's handshake, plain tunnels before and after"
+# mitmproxy pins older Flask and cryptography than Guardian's, so it gets a venv of its own.
+MITM=${MITM_VENV:-/tmp/mitm-venv}
+if [ ! -x "$MITM/bin/mitmdump" ]; then
+    python3 -m venv "$MITM" && "$MITM/bin/pip" install -q mitmproxy || echo "mitmproxy could not be installed"
+fi
+BASE=$(mktemp -d)
+git archive 1c64220 | tar -x -C "$BASE"  # the last commit before guardian/tls
+$PY bench/tls.py --mitmdump "$MITM/bin/mitmdump" --base "$BASE"
+rm -rf "$BASE"

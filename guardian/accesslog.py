@@ -5,6 +5,10 @@
 Records are queued by the request path and formatted and written by one thread, so the
 proxy never waits on the disk (a full queue drops lines and counts them). The file rotates by size
 (`access.log.1` ... `.N`), and `reopen()` (SIGUSR1) lets an external logrotate take over.
+
+The privacy level (`[log] detail`) holds here as in the request log: at "host" the URL
+loses its path and query; at "none" a line keeps only time, status, bytes, method and
+type (no client address, URL or origin address).
 """
 
 from __future__ import annotations
@@ -16,12 +20,13 @@ import os
 import threading
 from pathlib import Path
 
+from guardian.fsutil import open_private_append, private_dir
 from guardian.records import RequestRecord
 
 log = logging.getLogger(__name__)
 
 
-def squid_line(record: RequestRecord) -> str:
+def squid_line(record: RequestRecord, detail: str = "full") -> str:
     if record.action == "blocked" or record.status == 403:
         code = "TCP_DENIED"
     elif record.method == "CONNECT":
@@ -34,17 +39,22 @@ def squid_line(record: RequestRecord) -> str:
         code = "TAG_NONE" if record.status == 0 else "TCP_MISS"
     else:
         code = "TCP_MISS"
-    if record.method == "CONNECT":
+    hidden = detail == "none"
+    if hidden or not record.host:
+        url = "-"
+    elif record.method == "CONNECT":
         url = f"{record.host}:{record.port}"
-    elif record.host:
+    else:
         host = f"[{record.host}]" if ":" in record.host else record.host
         port = "" if record.port == 80 else f":{record.port}"
-        url = f"{record.scheme}://{host}{port}{record.target}"
+        url = f"{record.scheme}://{host}{port}{record.target if detail == 'full' else '/'}"
+    if record.upstream_addr:
+        hierarchy = "HIER_DIRECT/-" if hidden else f"HIER_DIRECT/{record.upstream_addr}"
     else:
-        url = "-"
-    hierarchy = f"HIER_DIRECT/{record.upstream_addr}" if record.upstream_addr else "HIER_NONE/-"
+        hierarchy = "HIER_NONE/-"
+    client = "-" if hidden else record.client_addr
     content_type = (record.content_type or "-").split(";", 1)[0].strip() or "-"
-    return (f"{record.started:.3f} {round(record.duration_ms):6d} {record.client_addr} {code}/{record.status:03d} "
+    return (f"{record.started:.3f} {round(record.duration_ms):6d} {client} {code}/{record.status:03d} "
             f"{record.bytes_to_client} {record.method} {url.replace(' ', '%20')} - {hierarchy} {content_type}\n")
 
 
@@ -53,18 +63,20 @@ class AccessLog:
     # request costs the proxy a GIL hand-off each time.
     FLUSH_SECONDS = 0.5
 
-    def __init__(self, path: Path, max_bytes: int = 16 * 2**20, keep: int = 4, max_pending: int = 50000) -> None:
+    def __init__(self, path: Path, max_bytes: int = 16 * 2**20, keep: int = 4, max_pending: int = 50000,
+                 detail: str = "full") -> None:
         self.path = Path(path)
         self.max_bytes = max_bytes
         self.keep = keep
         self.max_pending = max_pending
         self._dropped = 0
         self._dropped_lock = threading.Lock()
-        self._pending: collections.deque[RequestRecord] = collections.deque()
+        self.detail = detail  # the privacy level; applied when a record is queued
+        self._pending: collections.deque[tuple[RequestRecord, str]] = collections.deque()
         self._reopen = threading.Event()
         self._stop = threading.Event()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - owned by the writer thread
+        private_dir(self.path.parent)
+        self._file = open_private_append(self.path)  # owned by the writer thread
         self._thread = threading.Thread(target=self._write_loop, name="access-log", daemon=True)
         self._thread.start()
 
@@ -78,7 +90,7 @@ class AccessLog:
             with self._dropped_lock:  # many request threads count at once
                 self._dropped += 1
             return
-        self._pending.append(record)
+        self._pending.append((record, self.detail))
 
     def reopen(self) -> None:
         self._reopen.set()
@@ -93,12 +105,12 @@ class AccessLog:
             lines = []
             with contextlib.suppress(IndexError):
                 while True:
-                    lines.append(squid_line(self._pending.popleft()))
+                    lines.append(squid_line(*self._pending.popleft()))
             try:
                 if self._reopen.is_set():
                     self._reopen.clear()
                     # opened before the old one is closed: a failure leaves the writer a file
-                    new = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+                    new = open_private_append(self.path)
                     self._file.close()
                     self._file = new
                 if lines:
@@ -127,4 +139,4 @@ class AccessLog:
                 os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
         finally:
             self._file.close()
-            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+            self._file = open_private_append(self.path)  # owned by the writer thread

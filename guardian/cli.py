@@ -64,6 +64,10 @@ def _config_check(args: argparse.Namespace) -> int:
         return 2
     config = load_config(args.config)
     print(describe(config), end="")
+    from guardian.policy.parent_rules import rule_notes
+
+    for line in rule_notes(config.profiles, config.https.bypass):
+        print(f"note: {line}")
     return 0
 
 
@@ -130,8 +134,34 @@ def _pause(args: argparse.Namespace) -> int:
 def _allow(args: argparse.Namespace) -> int:
     from guardian.policy.commands import allow_command
 
+    if args.service is not None:
+        from guardian.policy.service_commands import allow_service_command
+
+        if args.host is not None:
+            print("guardian allow: give either --host or --service", file=sys.stderr)
+            return 2
+        return allow_service_command(load_config(args.config), args.device, args.service, args.minutes)
+    if args.host is None:
+        print("guardian allow: give --host (a site) or --service (more minutes of a limited service)",
+              file=sys.stderr)
+        return 2
     return allow_command(load_config(args.config), host=args.host, profile=args.profile, device=args.device,
                          minutes=args.minutes)
+
+
+def _services(args: argparse.Namespace) -> int:
+    from guardian.policy.service_commands import services_command
+
+    if args.action == "show" and not args.id:
+        print("guardian services show: give a service id, like youtube", file=sys.stderr)
+        return 2
+    return services_command(load_config(args.config), args.action, args.id, args.json)
+
+
+def _usage(args: argparse.Namespace) -> int:
+    from guardian.policy.service_commands import usage_command
+
+    return usage_command(load_config(args.config), args.device, args.json)
 
 
 def _pauses(args: argparse.Namespace) -> int:
@@ -272,9 +302,19 @@ def build_parser() -> argparse.ArgumentParser:
     pause.set_defaults(func=_pause)
     allow = commands.add_parser("allow", parents=[common], help="allow one host for a while")
     _who(allow)
-    allow.add_argument("--host", required=True)
+    allow.add_argument("--host")
+    allow.add_argument("--service", metavar="ID", help="add minutes to today's limit of this service (with --device)")
     allow.add_argument("--minutes", type=float, required=True)
     allow.set_defaults(func=_allow)
+    services = commands.add_parser("services", parents=[common], help="the services catalog (default: list)")
+    services.add_argument("action", nargs="?", choices=("list", "show"), default="list")
+    services.add_argument("id", nargs="?")
+    services.add_argument("--json", action="store_true")
+    services.set_defaults(func=_services)
+    usage = commands.add_parser("usage", parents=[common], help="time used today against the daily limits")
+    usage.add_argument("--device", metavar="NAME")
+    usage.add_argument("--json", action="store_true")
+    usage.set_defaults(func=_usage)
     pauses = commands.add_parser("pauses", parents=[common], help="list pauses and allowances, or cancel one")
     pauses.add_argument("--cancel", metavar="ID")
     pauses.add_argument("--json", action="store_true")

@@ -79,6 +79,7 @@ class ProxyConfig:
     response_timeout: float = 60.0
     tunnel_idle_timeout: float = 600.0
     max_connections: int = 4096
+    max_connections_per_client: int = 512
     access_log: bool = True
     access_log_max_mb: int = 16
     access_log_keep: int = 4
@@ -94,7 +95,8 @@ class WebConfig:
 class RefreshConfig:
     schedule: str = "daily"  # daily | every Nh | off
     window: tuple[str, str] = ("03:00", "05:00")
-    max_rules_per_list: int = 500_000  # a bigger download is refused; the last good copy stays
+    max_rules_per_list: int = 4_000_000  # a bigger download is refused; the last good copy stays
+    memory_budget_mb: int = 128  # all enabled lists together; fits a Pi Zero 2 W (512 MB)
 
 
 @dataclass(frozen=True, slots=True)
@@ -531,6 +533,8 @@ def _proxy(table: Any) -> ProxyConfig:
         tunnel_idle_timeout=_seconds(table.get("tunnel_idle_timeout", d.tunnel_idle_timeout),
                                      f"{p}.tunnel_idle_timeout"),
         max_connections=_int(table.get("max_connections", d.max_connections), f"{p}.max_connections", 16, 100_000),
+        max_connections_per_client=_int(table.get("max_connections_per_client", d.max_connections_per_client),
+                                        f"{p}.max_connections_per_client", 1, 100_000),
         access_log=_bool(table.get("access_log", d.access_log), f"{p}.access_log"),
         access_log_max_mb=_int(table.get("access_log_max_mb", d.access_log_max_mb), f"{p}.access_log_max_mb",
                                1, 10_000),
@@ -581,7 +585,7 @@ def check_refresh(value: Any, path: str) -> str:
 
 
 def _refresh(table: Any) -> RefreshConfig:
-    _check_keys(table, "refresh", {"schedule", "window", "max_rules_per_list"})
+    _check_keys(table, "refresh", {"schedule", "window", "max_rules_per_list", "memory_budget_mb"})
     d = RefreshConfig()
     schedule = check_refresh(table.get("schedule", d.schedule), "refresh.schedule")
     window = d.window
@@ -597,7 +601,8 @@ def _refresh(table: Any) -> RefreshConfig:
         window = (start, end)
     max_rules = _int(table.get("max_rules_per_list", d.max_rules_per_list), "refresh.max_rules_per_list",
                      1_000, 10_000_000)
-    return RefreshConfig(schedule=schedule, window=window, max_rules_per_list=max_rules)
+    budget = _int(table.get("memory_budget_mb", d.memory_budget_mb), "refresh.memory_budget_mb", 8, 65536)
+    return RefreshConfig(schedule=schedule, window=window, max_rules_per_list=max_rules, memory_budget_mb=budget)
 
 
 def _lists(value: Any) -> tuple[ListConfig, ...]:
@@ -753,7 +758,7 @@ def _profiles(value: Any, list_ids: set[str], lists: tuple[ListConfig, ...],
 def _services(value: Any) -> tuple[tuple[ServiceConfig, ...], set[str]]:
     """The household's `[[services]]`, checked against the shipped catalog; also every id
     and group a profile may name."""
-    from guardian.policy.services import GROUPS, CatalogError, default_catalog, merge
+    from guardian.service_catalog import GROUPS, CatalogError, default_catalog, merge
 
     _typed(value, list, "services", "an array of [[services]] tables")
     entries = []
@@ -948,13 +953,15 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
             "response_timeout": p.response_timeout,
             "tunnel_idle_timeout": p.tunnel_idle_timeout,
             "max_connections": p.max_connections,
+            "max_connections_per_client": p.max_connections_per_client,
             "access_log": p.access_log,
             "access_log_max_mb": p.access_log_max_mb,
             "access_log_keep": p.access_log_keep,
         },
         "web": {"listen": str(config.web.listen), "names": list(config.web.names)},
         "refresh": {"schedule": config.refresh.schedule, "window": "-".join(config.refresh.window),
-                    "max_rules_per_list": config.refresh.max_rules_per_list},
+                    "max_rules_per_list": config.refresh.max_rules_per_list,
+                    "memory_budget_mb": config.refresh.memory_budget_mb},
         "cache": {
             "enabled": config.cache.enabled,
             "max_bytes": config.cache.max_bytes,

@@ -34,13 +34,17 @@ from guardian.cache import Cache
 from guardian.config import Address, Config, ConfigError, find_config_path, load_config
 from guardian.config_edit import edit_config
 from guardian.control import ControlServer
+from guardian.fsutil import private_dir, remove_stale_temp_files
 from guardian.lastgood import find_problems_in, load_at_start, load_file, restore_last_good, write_text
 from guardian.lists import ListStore, RefreshSummary, refresh_lists, register_refresh_job, sources_for
 from guardian.logstore import LogQueries, LogStore, register_jobs
+from guardian.logstore.usage import UsageStore
 from guardian.policy import NeighbourTable, PauseStore, Policy, PolicyHolder, SeenDevices
+from guardian.policy.limits import UsageMeter
+from guardian.policy.usage import add_minutes, usage_rows
 from guardian.proxy.context import FanOutRecorder, ProxyContext, ProxySettings
 from guardian.proxy.server import ProxyServer, open_listener
-from guardian.tls.ca import CAError, CertificateAuthority, household_name
+from guardian.tls.ca import CAError, CertificateAuthority, household_name, tls_dir
 from guardian.tls.intercept import Interceptor
 from guardian.web import create_app
 from guardian.web.services import ConfigConflict
@@ -52,6 +56,10 @@ CONFIG_POLL_SECONDS = 2.0
 RESTART_EXIT_STATUS = 75  # "try again": the systemd unit's Restart=on-failure starts Guardian again
 STOP_GRACE_SECONDS = 10.0
 SEEN_DEVICES_FLUSH_SECONDS = 60
+# Requests read snapshots of the neighbour table and the pauses; these jobs keep them fresh.
+NEIGHBOURS_CHECK_SECONDS = 2
+PAUSES_CHECK_SECONDS = 1
+USAGE_FLUSH_SECONDS = 30  # a power cut loses at most this much counted time (well under a minute)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,12 +94,18 @@ class Guardian:
         self.config = overrides.apply(loaded)
         self.started_config = self.config  # what the sockets, files and log were opened with
         self.data_dir = self.config.data_dir
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)  # the browsing history lives here: 0700 whatever the umask
+        config_file = Path(self.config_path) if self.config_path else None
+        for leftover in remove_stale_temp_files(self.data_dir) + (
+                remove_stale_temp_files(config_file.parent, config_file.name, recursive=False) if config_file else []):
+            log.info("removed %s, left over from a write that was interrupted", leftover)
         self.stopped = threading.Event()
         self.exit_status = 0
         self.restart_changes: list[str] = []  # keys changed in the file that wait for a restart
         self._reload_lock = threading.Lock()
         self._rebuild_lock = threading.Lock()
+        self._generation_lock = threading.Lock()
+        self._generation_wanted = self._generation_built = 0
         self._config_mtime = self._mtime()
 
         # A failure part-way (a port in use, an unreadable file) must leave nothing behind:
@@ -105,6 +119,8 @@ class Guardian:
         self.pauses = PauseStore.for_data_dir(self.data_dir)
         self.neighbours = NeighbourTable()
         self.devices_seen = SeenDevices(self.data_dir / "devices_seen.json", self.neighbours)
+        self.usage_store = UsageStore.for_data_dir(self.data_dir)
+        self.usage = UsageMeter(self.config.zone(), self.usage_store)
         self._fetch_missing_local_lists()
         self.policy = PolicyHolder(self._build_policy(self.config, previous=None))
         _freeze_long_lived_objects()
@@ -117,7 +133,8 @@ class Guardian:
         self.access_log = None
         if self.config.proxy.access_log:
             self.access_log = AccessLog(self.data_dir / "logs" / "access.log",
-                                        self.config.proxy.access_log_max_mb * 2**20, self.config.proxy.access_log_keep)
+                                        self.config.proxy.access_log_max_mb * 2**20, self.config.proxy.access_log_keep,
+                                        detail=self.config.log.detail)
             undo.callback(self.access_log.close)
         recorders = [r for r in (self.access_log, self.log_store) if r is not None]
         self.ctx = ProxyContext(settings=ProxySettings.build(self.config.proxy),
@@ -159,7 +176,8 @@ class Guardian:
             log.warning("HTTPS block pages are off: %s", exc)
             return None
         log.info("HTTPS: Guardian's certificate is %r (SHA-256 %s)", ca.common_name, ca.fingerprint())
-        return Interceptor(ca, self.config.https.leaf_cache_size, self.config.https.extra_ca_file)
+        return Interceptor(ca, self.config.https.leaf_cache_size, self.config.https.extra_ca_file,
+                           tls_dir(self.data_dir) / "trust.json")
 
     def _fetch_missing_local_lists(self) -> None:
         """Lists on this machine (paths, file:// URLs) are stored before the first build,
@@ -173,15 +191,36 @@ class Guardian:
 
     def _build_policy(self, config: Config, previous: Policy | None) -> Policy:
         return Policy(config, sources_for(config, self.list_store), cache_dir=self.data_dir / "cache" / "filters",
-                      neighbours=self.neighbours, seen=self.devices_seen, pauses=self.pauses, previous=previous)
+                      neighbours=self.neighbours, seen=self.devices_seen, pauses=self.pauses, previous=previous,
+                      usage=self.usage)
 
-    def rebuild_policy(self) -> None:
-        """Build a new policy off the request path from the stored lists, then swap it in."""
+    def rebuild_policy(self, why: str = "lists changed") -> None:
+        """The one way a new policy comes in (reload, list refresh, edits): build from the
+        latest configuration and the stored lists as they are when the build starts, then
+        swap it in. Callers change what a build reads first, then call this.
+
+        Each call asks for a new generation. Builds run one at a time; a build takes the
+        newest generation asked for when it starts, so one that started after a call
+        covers it, and that call returns at once instead of building again. Two changes
+        racing (a reload and a list refresh) can therefore never leave in force a policy
+        built without one of them, and a burst of changes costs at most two builds."""
+        with self._generation_lock:
+            self._generation_wanted += 1
+            wanted = self._generation_wanted
         with self._rebuild_lock:
-            new = self._build_policy(self.config, previous=self.policy.policy)
+            if self._generation_built >= wanted:
+                return
+            with self._generation_lock:
+                target = self._generation_wanted
+            config = self.config
+            new = self._build_policy(config, previous=self.policy.policy)
             self.policy.swap(new)
-        _freeze_long_lived_objects()
-        log.info("policy rebuilt: %d profiles", len(self.config.profiles))
+            self._generation_built = target
+            _freeze_long_lived_objects()
+        self.ctx.connections.wake()  # open tunnels the new rules block are closed now
+        for problem in new.problems:
+            log.warning("configuration: %s", problem)
+        log.info("policy rebuilt (generation %d, %s): %d profiles", target, why, len(config.profiles))
 
     # ------------------------------------------------------------------ running
 
@@ -195,6 +234,13 @@ class Guardian:
             register_jobs(self.scheduler, self.log_store)
         self.scheduler.add_job(self.devices_seen.flush, "interval", seconds=SEEN_DEVICES_FLUSH_SECONDS,
                                id="guardian-devices-seen", coalesce=True, max_instances=1)
+        self.neighbours.refresh()
+        self.scheduler.add_job(self.neighbours.refresh_if_due, "interval", seconds=NEIGHBOURS_CHECK_SECONDS,
+                               id="guardian-neighbours", coalesce=True, max_instances=1)
+        self.scheduler.add_job(self.pauses.refresh, "interval", seconds=PAUSES_CHECK_SECONDS,
+                               id="guardian-pauses", coalesce=True, max_instances=1)
+        self.scheduler.add_job(self.usage.flush, "interval", seconds=USAGE_FLUSH_SECONDS,
+                               id="guardian-usage-flush", coalesce=True, max_instances=1)
         self.scheduler.start()
         self.control = ControlServer(self.data_dir, self._control_handlers())
         threading.Thread(target=self._serve_web, name="settings-page", daemon=True).start()
@@ -235,6 +281,8 @@ class Guardian:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self.devices_seen.flush()
+        self.usage.flush()
+        self.usage_store.close()
         if self.log_store is not None:
             self.log_store.close()
         if self.access_log:
@@ -277,17 +325,20 @@ class Guardian:
                 log.warning("%s: the change takes effect after a restart", changed)
             # The settings page keeps listening where it started until a restart; route to it there.
             new = dataclasses.replace(new, web=dataclasses.replace(new.web, listen=self.started_config.web.listen))
-            policy = self._build_policy(new, previous=self.policy.policy)
-            for problem in policy.problems:
-                log.warning("configuration: %s", problem)
-            with self._rebuild_lock:
-                self.config = new
-                self.policy.swap(policy)
-            _freeze_long_lived_objects()
+            if new == self.config:
+                # The same configuration again (the file watcher after a settings-page edit that
+                # was applied already, a touch): nothing to rebuild.
+                log.info("configuration reloaded from %s: unchanged, nothing to rebuild", new.source)
+                return True
+            self.config = new
+            self.usage.set_zone(new.zone())
+            self.rebuild_policy("configuration reloaded")
             self.ctx.settings = ProxySettings.build(new.proxy)
             # pooled connections were checked against the old destination rules
             self.ctx.pool.close()
             self.cache.configure(new.cache)
+            if self.access_log is not None:
+                self.access_log.detail = new.log.detail
             if self.log_store is not None:
                 self.log_store.detail = new.log.detail
                 self.log_store.keep_days, self.log_store.max_mb = new.log.keep_days, new.log.max_mb
@@ -383,11 +434,19 @@ class Guardian:
                 ca = CertificateAuthority.load(self.data_dir)
             except CAError as exc:
                 return {"ok": False, "error": str(exc)}
-            self.ctx.tls = Interceptor(ca, self.config.https.leaf_cache_size, self.config.https.extra_ca_file)
+            self.ctx.tls = Interceptor(ca, self.config.https.leaf_cache_size, self.config.https.extra_ca_file,
+                                       tls_dir(self.data_dir) / "trust.json")
             return {"ok": True}
 
+        def usage(request: dict[str, Any]) -> dict[str, Any]:
+            return {"ok": True, "rows": usage_rows(self.policy.policy, request.get("device"))}
+
+        def usage_add(request: dict[str, Any]) -> dict[str, Any]:
+            return add_minutes(self.policy.policy, str(request.get("device")), str(request.get("service")),
+                               int(request.get("minutes", 0)))
+
         return {"lists-update": lists_update, "reload": reload, "cache-stats": cache_stats,
-                "cache-clear": cache_clear, "ca-reload": ca_reload}
+                "cache-clear": cache_clear, "ca-reload": ca_reload, "usage": usage, "usage-add": usage_add}
 
 
 def _restart_only_changes(started: Config, new: Config) -> list[str]:

@@ -9,6 +9,8 @@ whole top-level domain, and `guardian check` says what an https:// address reall
 
 from __future__ import annotations
 
+import ssl
+
 import pytest
 
 from tests.support.client import RawClient
@@ -48,9 +50,17 @@ def test_typed_rules_block_plain_http_and_connect(guardian, url, host):
     c.send(f"GET {url} HTTP/1.1\r\nHost: {host}\r\nAccept: text/html\r\n\r\n".encode())
     r = c.read_response()
     assert r.status == 403, url
+    # The CONNECT is blocked too: Guardian answers it inside TLS with its block page (docs/https.md).
     c = RawClient(port)
     c.send(f"CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n".encode())
-    assert c.read_response().status == 403, host
+    assert c._until(b"\r\n\r\n") == b"HTTP/1.1 200 Connection established\r\n\r\n", host
+    context = ssl.create_default_context(cafile=str(guardian.data_dir / "tls" / "ca.crt"))
+    with context.wrap_socket(c.sock, server_hostname=host) as tls:
+        tls.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\nAccept: text/html\r\n\r\n".encode())
+        answer = b""
+        while chunk := tls.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 403 ") and b"A parent blocked this site" in answer, host
 
 
 def test_a_page_rule_blocks_the_page_over_http_only_and_check_says_so(guardian, tmp_path):
@@ -92,3 +102,36 @@ def test_allow_refuses_a_top_level_domain(tmp_path, host):
     fine = run_cli("allow", "--profile", "default", "--host", "www.example.co.uk", "--minutes", "30",
                    "--config", "g.toml", cwd=tmp_path)
     assert fine.returncode == 0, fine.stderr
+
+
+def test_with_inspection_the_page_rule_applies_to_https_and_check_says_so(tmp_path):
+    (tmp_path / "g.toml").write_text(f'''data_dir = "{tmp_path / "data"}"
+[[profiles]]
+name = "default"
+inspect_https = "all"
+block = ["https://school.example/homework"]
+''')
+    out = run_cli("check", "https://school.example/homework", "--client", "127.0.0.1", "--config", "g.toml",
+                  cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("block: https://school.example/homework") and "note:" not in out.stdout
+    # a site on the never-decrypt list is decided on its name alone again
+    bank = run_cli("check", "https://www.paypal.com/x", "--client", "127.0.0.1", "--config", "g.toml",
+                   cwd=tmp_path)
+    assert "sees only the site name (www.paypal.com)" in bank.stdout
+
+
+def test_config_check_says_how_each_rule_is_read(tmp_path):
+    (tmp_path / "g.toml").write_text(f'''data_dir = "{tmp_path / "data"}"
+[[profiles]]
+name = "default"
+block = ["https://www.tiktok.com/", "roblox", "https://school.example/homework", "*", "plain.example"]
+''')
+    out = run_cli("config", "check", "--config", "g.toml", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    notes = [line for line in out.stdout.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 4 and not any("plain.example" in line for line in notes)
+    assert "https://www.tiktok.com/: Read the address as the whole site tiktok.com" in notes[0]
+    assert "||roblox.com^" in notes[1]
+    assert "the page part does not apply" in notes[2]
+    assert "blocks every site" in notes[3]

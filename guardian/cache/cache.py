@@ -54,14 +54,19 @@ class Cache:
 
     # ---------------------------------------------------------------- the request
 
-    def lookup(self, method: str, url: str, request_headers: Headers, now: float | None = None) -> Lookup:
+    def lookup(self, method: str, url: str, request_headers: Headers, now: float | None = None,
+               connect_to: str | None = None) -> Lookup:
         """Judge a request the policy has already allowed. May block up to
-        `collapse_timeout` while another request fetches the same object."""
+        `collapse_timeout` while another request fetches the same object. `connect_to`
+        names the host really connected to when it is not the URL's (safe search): what
+        it answers is kept apart from what the URL's own host answers."""
         now = time.time() if now is None else now
         method = method.upper()
         if not self._config.enabled:
             return self._bypass("disabled")
         key_url = rules.cache_url(url)
+        if connect_to:
+            key_url += f" {connect_to}"  # a space never occurs in a URL: no key can collide
         if method not in ("GET", "HEAD"):
             if method not in _SAFE_METHODS:
                 # RFC 9111 §4.4: a change through this URL outdates what is stored for it.

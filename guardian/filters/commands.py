@@ -22,7 +22,9 @@ def report_command(paths: list[str], fmt: str = "auto", out: TextIO | None = Non
         return 2
     for report in engine.report.values():
         print(report.render(), file=out)
-    print(f"total: {engine.rule_count} rules", file=out)
+    compact = sum(report.compact for report in engine.report.values())
+    print(f"total: {engine.rule_count} rules ({compact} in compact host tables, "
+          f"{engine.rule_count - compact} in the token index)", file=out)
     return 0
 
 

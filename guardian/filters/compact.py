@@ -16,15 +16,17 @@ The table of one list file (`<list>.compact`, beside `<list>.txt`):
 
 A lookup hashes the name, reads two directory slots and compares the bucket's few
 fingerprints. A fingerprint is not proof: on a hit the line at the stored offset is read
-from the memory-mapped list text and parsed again with the list's own line parser, and
-only a line that really names the host as a plain rule counts. A collision therefore
-costs one line parse and can never block a site, and the rule's text (and line number)
-come from the list itself.
+from the list file (kept open, so a refresh that replaces the file does not change what
+this table reads) and parsed again with the list's own line parser, and only a line that
+really names the host as a plain rule counts. A collision therefore costs one line parse
+and can never block a site, and the rule's text (and line number) come from the list.
 
-Both files are mapped read-only, so every worker process that maps them shares the same
-page-cache pages, and only the pages a lookup touches become resident. Built once per
-list file and written atomically (temporary file, fsync, rename); a torn, foreign or
-stale table fails its checks and is rebuilt.
+The table is mapped read-only, so every worker process that maps it shares the same
+page-cache pages. The list text is read with pread rather than mapped: a fault on a
+mapped page makes the kernel map up to 64 KiB around it, and one blocked host would keep
+sixteen pages of a huge list resident. Built once per list file and written atomically
+(temporary file, fsync, rename); a torn, foreign or stale table fails its checks and is
+rebuilt.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import hashlib
 import io
 import mmap
 import os
+import re
 import struct
 import tempfile
 import threading
@@ -43,17 +46,21 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
+from .hosts import _NOT_TARGETS as NOT_TARGETS
 from .hosts import FORMATS, detect_format, domain_line, hosts_line
-from .index import rule_kind, too_broad
+from .index import read_list, rule_kind
 from .report import ParseReport
 from .request_types import ALL_TYPES
 from .rules import HOST_ANCHOR, NetworkRule, Refused, Skipped, parse_line
+from .safety import too_broad
 
 FORMAT_VERSION = 1
 SUFFIX = ".compact"
 _MAGIC = b"GUARDIAN-HOSTS\x00\x00"
-# magic, version, format code, bucket bits, pad, count, text size, text mtime_ns, text inode, checksum
+# magic, version, format code, bucket bits, label counts present (bit n: some host has n
+# labels), entry count, text size, text mtime_ns, text inode, checksum
 _HEADER = struct.Struct("<16sIIII4Q32s")
 _FORMAT_CODES = {"abp": 1, "hosts": 2, "domains": 3}
 _FORMAT_NAMES = {code: name for name, code in _FORMAT_CODES.items()}
@@ -63,6 +70,7 @@ _BOM = b"\xef\xbb\xbf"
 _ODD_BREAKS = (b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e")
 _ODD_TEXT_BREAKS = ("\x85", "\u2028", "\u2029")
 _READ_CHUNK = 1 << 20
+_LINE_READ = 512  # bytes read to find one line; longer lines take another read
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,57 +97,86 @@ def table_path(text_path: Path) -> Path:
 class HostTable:
     """One list's plain host rules; see the module docstring."""
 
-    __slots__ = ("__weakref__", "_bits", "_directory", "_fingerprints", "_format", "_maps", "_offsets",
-                 "_shift", "_text", "count")
+    __slots__ = ("__weakref__", "_directory", "_fingerprints", "_format", "_labels", "_offsets", "_shift",
+                 "_text", "count")
 
-    def __init__(self, fmt: str, bits: int, directory: memoryview, fingerprints: memoryview,
-                 offsets: memoryview, text: mmap.mmap | bytes, maps: tuple[mmap.mmap, ...] = ()) -> None:
+    def __init__(self, fmt: str, bits: int, labels: int, directory: memoryview, fingerprints: memoryview,
+                 offsets: memoryview, text: BinaryIO) -> None:
         self._format = fmt
-        self._bits = bits
+        self._labels = labels
         self._shift = 32 - bits
         self._directory = directory
         self._fingerprints = fingerprints
         self._offsets = offsets
-        self._text = text
-        self._maps = maps  # kept alive with the views into them
+        self._text = text  # the list file, kept open: a replaced list keeps this version
+        weakref.finalize(self, text.close)
         self.count = len(fingerprints)
 
     def find(self, host: str, cancelled: frozenset[str] | None = None) -> str | None:
         """The text of the first plain rule of this list for exactly `host` (lower case, no
         trailing dot), skipping rules whose text is in `cancelled`; None if there is none."""
-        try:
-            name = host.encode("ascii")
-        except UnicodeEncodeError:
+        found = self.find_nearest(host, cancelled, 1)
+        return found[1] if found is not None else None
+
+    def find_nearest(self, host: str, cancelled: frozenset[str] | None = None,
+                     levels: int = 127) -> tuple[int, str] | None:
+        """(depth, rule text) for the nearest of `host` and its parent domains (depth 0 is the
+        host, 1 its parent, ...) that this list blocks by a plain rule; at most `levels` of
+        them are tried. One call walks them all: this is the hot path of every request."""
+        if not host.isascii():
             return None  # list hosts are ASCII (IDNA); a Unicode name is in no list
-        key = zlib.crc32(name)
-        bucket = key >> self._shift
-        position = self._directory[bucket]
-        end = self._directory[bucket + 1]
+        name = host.encode()
+        directory = self._directory
         fingerprints = self._fingerprints
-        while position < end:
-            if fingerprints[position] == key:
-                raw = self._confirm(self._offsets[position], host)
-                if raw is not None and (cancelled is None or raw not in cancelled):
-                    return raw
-            position += 1
+        shift = self._shift
+        crc32 = zlib.crc32
+        labels = name.count(b".") + 1
+        present = self._labels if labels < 31 else -1  # bit n: some listed host has n labels
+        stop = levels if levels < labels else labels
+        depth = start = 0
+        while depth < stop:
+            if present >> (labels - depth) & 1:
+                key = crc32(name[start:])
+                bucket = key >> shift
+                position = directory[bucket]
+                end = directory[bucket + 1]
+                while position < end:
+                    if fingerprints[position] == key:
+                        raw = self._confirm(self._offsets[position], host[start:])
+                        if raw is not None and (cancelled is None or raw not in cancelled):
+                            return depth, raw
+                    position += 1
+            start = name.find(b".", start) + 1
+            depth += 1
         return None
 
     def _confirm(self, offset: int, host: str) -> str | None:
         """The rule text of the line at `offset` if that line is a plain rule for `host`."""
-        text = self._text
-        end = text.find(b"\n", offset)
-        line = text[offset : end if end >= 0 else len(text)].decode("utf-8", "replace").lstrip("\ufeff")
+        line = self._line_at(offset).decode("utf-8", "replace").lstrip("\ufeff")
         names, raw = plain_hosts_of(line, self._format)
         return raw if host in names else None
 
+    def _line_at(self, offset: int) -> bytes:
+        # Read, not mapped: a fault on a mapped page makes the kernel map up to 64 KiB
+        # around it, so each blocked host would keep 16 pages of a huge list resident.
+        fileno = self._text.fileno()
+        size = _LINE_READ
+        while True:
+            chunk = os.pread(fileno, size, offset)
+            end = chunk.find(b"\n")
+            if end >= 0:
+                return chunk[:end]
+            if len(chunk) < size:
+                return chunk
+            size *= 4
+
     def line_number(self, rule: str, host: str) -> int | None:
         """The line number of `rule` for `host` (for reports; reads the text up to it)."""
-        name = host.encode("ascii", "ignore")
-        key = zlib.crc32(name)
+        key = zlib.crc32(host.encode("ascii", "ignore"))
         bucket = key >> self._shift
         for position in range(self._directory[bucket], self._directory[bucket + 1]):
             if self._fingerprints[position] == key and self._confirm(self._offsets[position], host) == rule:
-                return self._text[: self._offsets[position]].count(b"\n") + 1
+                return _count_lines(self._text.fileno(), self._offsets[position]) + 1
         return None
 
 
@@ -173,6 +210,7 @@ class CompactRead:
     format: str
     fingerprints: array
     offsets: array
+    labels: int  # bit n set: some host has n labels
 
 
 def readable(data: bytes) -> bool:
@@ -195,16 +233,43 @@ def _lines(data: bytes) -> Iterator[tuple[int, str]]:
     """(byte offset, line without its break) of each line, streamed (no list of lines)."""
     offset = 0
     for raw in io.BytesIO(data):
-        text = raw.decode("utf-8", "replace") if not raw.isascii() else raw.decode("ascii")
-        if offset == 0:
-            text = text.lstrip("\ufeff")
-        yield offset, text.rstrip("\r\n")
+        yield offset, _decoded(raw, offset)
         offset += len(raw)
 
 
-def read_list_file(name: str, data: bytes, fmt: str = "auto") -> CompactRead | None:
+def _decoded(raw: bytes, offset: int) -> str:
+    text = raw.decode("ascii") if raw.isascii() else raw.decode("utf-8", "replace")
+    if offset == 0:
+        text = text.lstrip("\ufeff")
+    return text.rstrip("\r\n")
+
+
+# The usual lines of each format, read without decoding: whatever these accept, the
+# general line parsers (hosts.py, rules.py) read as exactly this one plain host.
+_NAME = rb"([a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*)"
+_END = rb"[ \t]*\r?\n?"
+_USUAL_LINE = {
+    "hosts": re.compile(rb"(?:0\.0\.0\.0|127\.0\.0\.1)[ \t]+" + _NAME + _END),
+    "domains": re.compile(_NAME + _END),
+    "abp": re.compile(rb"\|\|([a-z0-9_-]+(?:\.[a-z0-9_-]+)*)\^" + _END),
+}
+_MAX_NAME = 253
+_NOT_TARGETS = frozenset(name.encode() for name in NOT_TARGETS)
+_DOTTED_QUAD = re.compile(rb"\d{1,3}(?:\.\d{1,3}){3}")
+
+
+class TooManyRules(ValueError):
+    """A list has more rules for the token index than allowed; `report` counts them all."""
+
+    def __init__(self, report: ParseReport) -> None:
+        super().__init__(f"{report.rule_count - report.compact} rules")
+        self.report = report
+
+
+def read_list_file(name: str, data: bytes, fmt: str = "auto", max_rules: int | None = None) -> CompactRead | None:
     """Read a list file, its plain hosts aside for a host table; None if the file must be
-    read by the general path instead (see `readable`)."""
+    read by the general path instead (see `readable`). With `max_rules`, a list with more
+    rules for the token index raises TooManyRules, having kept no more than that many."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown list format {fmt!r}; expected one of {', '.join(FORMATS)}")
     if not readable(data):
@@ -218,47 +283,96 @@ def read_list_file(name: str, data: bytes, fmt: str = "auto") -> CompactRead | N
     add_fingerprint = fingerprints.append
     add_offset = offsets.append
     crc32 = zlib.crc32
+    usual = _USUAL_LINE[fmt].fullmatch
+    not_targets = _NOT_TARGETS
+    read_hosts = hosts_line if fmt == "hosts" else domain_line
+    labels = 0  # bit n set: some host has n labels (capped at 31)
+    over = False
+    hosts = 0
     number = 0
-    if fmt == "abp":
-        kinds = report.rules
-        for number, (offset, line) in enumerate(_lines(data), 1):
+    offset = 0
+    for raw in io.BytesIO(data):
+        number += 1
+        found = usual(raw)
+        if found is not None:
+            host = found.group(1)
+            if len(host) <= _MAX_NAME and host not in not_targets and not _DOTTED_QUAD.fullmatch(host):
+                add_fingerprint(crc32(host))
+                add_offset(offset)
+                labels |= 1 << min(host.count(b".") + 1, 31)
+                hosts += 1
+                offset += len(raw)
+                continue
+        line = _decoded(raw, offset)
+        if fmt == "abp":
             parsed = parse_line(line)
             if isinstance(parsed, NetworkRule):
-                if is_plain(parsed):
-                    add_fingerprint(crc32(parsed.host.encode("ascii")))  # type: ignore[union-attr]
-                    add_offset(offset)
-                    kinds["host"] += 1
-                    continue
-                # the same refusals as the token index's reader (index.read_list)
-                broad = too_broad(parsed)
+                broad = None if is_plain(parsed) else too_broad(parsed)
                 if broad is not None:
                     report.add_refused(number, line.strip(), broad)
-                    continue
-                rules.append((number, parsed))
-                kinds[rule_kind(parsed)] += 1
+                elif is_plain(parsed):
+                    add_fingerprint(crc32(parsed.host.encode("ascii")))  # type: ignore[union-attr]
+                    add_offset(offset)
+                    labels |= 1 << min(parsed.host.count(".") + 1, 31)  # type: ignore[union-attr]
+                    hosts += 1
+                else:
+                    report.rules[rule_kind(parsed)] += 1
+                    if max_rules is None or len(rules) < max_rules:
+                        rules.append((number, parsed))
+                    else:  # count on, keep no more: the caller refuses the list
+                        over = True
             elif isinstance(parsed, Refused):
                 report.add_refused(number, line.strip(), parsed.reason)
             elif isinstance(parsed, Skipped):
                 report.skipped[parsed.reason] += 1
             else:
                 report.add_error(number, line.strip(), parsed.reason)
-    else:
-        read_hosts = hosts_line if fmt == "hosts" else domain_line
-        hosts = 0
-        for number, (offset, line) in enumerate(_lines(data), 1):
+        else:
             names, error = read_hosts(line)
             if error is not None:
                 report.add_error(number, line.strip(), error)
             elif not names:
                 report.skipped["comment or blank" if not line.split("#", 1)[0].strip() else "not a target"] += 1
-            for host in names:
-                add_fingerprint(crc32(host.encode("ascii")))
+            for host_name in names:
+                add_fingerprint(crc32(host_name.encode("ascii")))
                 add_offset(offset)
+                labels |= 1 << min(host_name.count(".") + 1, 31)
             hosts += len(names)
+        offset += len(raw)
+    if hosts:
         report.rules["host"] += hosts
     report.lines = number
     report.compact = len(fingerprints)
-    return CompactRead(rules, report, fmt, fingerprints, offsets)
+    if over:
+        raise TooManyRules(report)
+    return CompactRead(rules, report, fmt, fingerprints, offsets, labels)
+
+
+# Resident memory per rule, measured (docs/benchmarks.md, bench/big_lists.py) and rounded
+# up: a host in a compact table (fingerprint, offset, directory share); another whole-host
+# rule (`||host^$third-party`, or a plain host read by the general path: a dict slot, a
+# tuple, strings); any other rule (its tuple, pattern, tokens and index slots).
+COMPACT_HOST_BYTES = 12
+HOST_RULE_BYTES = 800
+INDEX_RULE_BYTES = 1400
+
+
+def read_report(name: str, data: bytes, fmt: str = "auto", max_rules: int | None = None) -> ParseReport:
+    """The parse report of a list file's bytes, as the engine will read it, without
+    building an index: a list of millions of hosts costs a few bytes per host here.
+    `max_rules` bounds the token-index rules kept while reading (see read_list_file); the
+    general path (a file `readable` refuses) must be bounded by the caller beforehand."""
+    read = read_list_file(name, data, fmt, max_rules)
+    if read is not None:
+        return read.report
+    return read_list(name, data.decode("utf-8-sig", errors="replace"), fmt)[1]
+
+
+def estimated_bytes(report: ParseReport) -> int:
+    """About how much memory the engine needs for a list with this report."""
+    hosts = report.rules.get("host", 0)
+    return (report.compact * COMPACT_HOST_BYTES + (hosts - report.compact) * HOST_RULE_BYTES
+            + (report.rule_count - hosts) * INDEX_RULE_BYTES)
 
 
 # ------------------------------------------------------------------ building and mapping
@@ -293,13 +407,13 @@ def _layout(fingerprints: array, offsets: array) -> tuple[int, array, array, arr
     return bits, directory, grouped_keys, grouped_offsets
 
 
-def write_table(path: Path, source: ListFile, fmt: str, fingerprints: array, offsets: array) -> None:
+def write_table(path: Path, source: ListFile, fmt: str, labels: int, fingerprints: array, offsets: array) -> None:
     """Write the table of `source` atomically (temporary file, fsync, rename)."""
     bits, directory, keys, places = _layout(fingerprints, offsets)
     checksum = hashlib.blake2b(digest_size=32)
     for part in (directory, keys, places):
         checksum.update(part)
-    header = _HEADER.pack(_MAGIC, FORMAT_VERSION, _FORMAT_CODES[fmt], bits, 0, len(keys),
+    header = _HEADER.pack(_MAGIC, FORMAT_VERSION, _FORMAT_CODES[fmt], bits, labels, len(keys),
                           source.size, source.mtime_ns, source.inode, checksum.digest())
     handle, temp_name = _temp(path)
     try:
@@ -320,13 +434,13 @@ def _temp(path: Path) -> tuple[int, str]:
     return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
 
 
-def table_in_memory(source: ListFile, fmt: str, fingerprints: array, offsets: array) -> HostTable | None:
+def table_in_memory(source: ListFile, fmt: str, labels: int, fingerprints: array, offsets: array) -> HostTable | None:
     """A table kept in memory, for a list whose directory cannot take the file."""
     bits, directory, keys, places = _layout(fingerprints, offsets)
-    text = _map_text(source)
+    text = _open_text(source)
     if text is None:
         return None
-    return HostTable(fmt, bits, memoryview(directory), memoryview(keys), memoryview(places), text, (text,))
+    return HostTable(fmt, bits, labels, memoryview(directory), memoryview(keys), memoryview(places), text)
 
 
 _open_tables: weakref.WeakValueDictionary[tuple[Path, ListFile], HostTable] = weakref.WeakValueDictionary()
@@ -351,7 +465,7 @@ def _map_table(path: Path, source: ListFile) -> HostTable | None:
             head = handle.read(_HEADER.size)
             if len(head) < _HEADER.size:
                 return None
-            magic, version, fmt_code, bits, _, count, size, mtime_ns, inode, checksum = _HEADER.unpack(head)
+            magic, version, fmt_code, bits, labels, count, size, mtime_ns, inode, checksum = _HEADER.unpack(head)
             if (magic != _MAGIC or version != FORMAT_VERSION or fmt_code not in _FORMAT_NAMES or bits > 32
                     or (size, mtime_ns, inode) != (source.size, source.mtime_ns, source.inode)):
                 return None
@@ -364,10 +478,10 @@ def _map_table(path: Path, source: ListFile) -> HostTable | None:
                 digest.update(chunk)
             if digest.digest() != checksum:
                 return None
-            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+            mapped = _map_randomly(handle.fileno())
     except (OSError, ValueError, struct.error):
         return None
-    text = _map_text(source)
+    text = _open_text(source)
     if text is None:
         mapped.close()
         return None
@@ -377,21 +491,40 @@ def _map_table(path: Path, source: ListFile) -> HostTable | None:
     start += len(directory) * 4
     fingerprints = whole[start : start + 4 * count].cast("I")
     offsets = whole[start + 4 * count : start + 8 * count].cast("I")
-    return HostTable(_FORMAT_NAMES[fmt_code], bits, directory, fingerprints, offsets, text, (mapped, text))
+    return HostTable(_FORMAT_NAMES[fmt_code], bits, labels, directory, fingerprints, offsets, text)
 
 
-def _map_text(source: ListFile) -> mmap.mmap | bytes | None:
-    """The list text, mapped; None if the file is no longer the one the table is for."""
+def _map_randomly(fileno: int) -> mmap.mmap:
+    """Map a file read-only for lookups that land anywhere: no read-ahead."""
+    mapped = mmap.mmap(fileno, 0, access=mmap.ACCESS_READ)
+    with contextlib.suppress(AttributeError, OSError):
+        mapped.madvise(mmap.MADV_RANDOM)
+    return mapped
+
+
+def _open_text(source: ListFile) -> BinaryIO | None:
+    """The list file, open; None if it is no longer the one the table is for."""
     try:
-        with open(source.path, "rb") as handle:
-            stat = os.fstat(handle.fileno())
-            if (stat.st_size, stat.st_mtime_ns, stat.st_ino) != (source.size, source.mtime_ns, source.inode):
-                return None
-            if stat.st_size == 0:
-                return b""
-            return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-    except (OSError, ValueError):
+        handle = open(source.path, "rb", buffering=0)  # noqa: SIM115 -- the table keeps it open
+    except OSError:
         return None
+    stat = os.fstat(handle.fileno())
+    if (stat.st_size, stat.st_mtime_ns, stat.st_ino) != (source.size, source.mtime_ns, source.inode):
+        handle.close()
+        return None
+    return handle  # type: ignore[return-value]
+
+
+def _count_lines(fileno: int, end: int) -> int:
+    """Line breaks before byte `end` (reports only: reads the file up to there)."""
+    count = position = 0
+    while position < end:
+        chunk = os.pread(fileno, min(_READ_CHUNK, end - position), position)
+        if not chunk:
+            break
+        count += chunk.count(b"\n")
+        position += len(chunk)
+    return count
 
 
 def load_table(source: ListFile, read: CompactRead, persist: bool) -> HostTable | None:
@@ -404,11 +537,11 @@ def load_table(source: ListFile, read: CompactRead, persist: bool) -> HostTable 
         if table is not None:
             return table
         with contextlib.suppress(OSError):
-            write_table(path, source, read.format, read.fingerprints, read.offsets)
+            write_table(path, source, read.format, read.labels, read.fingerprints, read.offsets)
             table = open_table(path, source)
             if table is not None:
                 return table
-    return table_in_memory(source, read.format, read.fingerprints, read.offsets)
+    return table_in_memory(source, read.format, read.labels, read.fingerprints, read.offsets)
 
 
 def cached_table(source: ListFile) -> HostTable | None:

@@ -53,6 +53,8 @@ class Decision(NamedTuple):
 
 
 NOT_MATCHED = Decision(False, None, None)
+_UNSEEN = object()
+_NEAREST_MEMO_LIMIT = 4096  # hosts; about half a MiB
 
 _PERCENT_RE = re.compile(r"%([0-9A-Fa-f]{2})")
 # RFC 3986 unreserved characters: their encoded and plain forms are the same URL.
@@ -96,6 +98,7 @@ class FilterEngine:
         # (table, list id) in list order: the plain host rules of lists read from files
         self._tables = tuple((tables[list_id], list_id) for list_id in sorted(tables or {}))
         self._cancelled = index.cancelled or None
+        self._nearest_memo: dict[str, tuple[int, str, int] | None] = {}
         self._suffixes = public_suffixes
         self._matchers: dict[int, Glob | RegexMatcher] = {}  # built on first use, by rule id
 
@@ -166,7 +169,7 @@ class FilterEngine:
 
     @property
     def rule_count(self) -> int:
-        return self._index.rule_count + sum(table.count for table, _ in self._tables)
+        return self._index.rule_count + sum(self._index.reports[list_id].compact for _, list_id in self._tables)
 
     def match(self, url: str, source_url: str | None = None, request_type: str | None = None) -> Decision:
         url = decode_unreserved(url)
@@ -225,7 +228,10 @@ class FilterEngine:
         rules = self._rules
         host = request.host
         plain_hosts = self._plain_hosts if with_plain else None
-        tables = self._tables if with_plain else ()
+        # The nearest level a compact host table blocks, found in one walk per table; the
+        # walk below returns it at that level, after the same level's host dict.
+        nearest = self._nearest(host) if with_plain and self._tables else None
+        depth = 0
         while host:
             if plain_hosts is not None:
                 origin = plain_hosts.get(host)
@@ -233,10 +239,8 @@ class FilterEngine:
                     if origin.__class__ is int:
                         return f"||{host}^", 0, origin
                     return origin[1], 0, origin[0]
-                for table, list_id in tables:
-                    raw = table.find(host, self._cancelled)
-                    if raw is not None:
-                        return raw, 0, list_id
+                if nearest is not None and nearest[0] == depth:
+                    return nearest[1], 0, nearest[2]
             rule_ids = by_host.get(host)
             if rule_ids is not None:
                 for rule_id in rule_ids:
@@ -247,6 +251,7 @@ class FilterEngine:
             if dot < 0:
                 break
             host = host[dot + 1 :]
+            depth += 1
         if by_token is None:
             return None
         # Each token once: a URL repeating one token thousands of times must not walk its
@@ -263,6 +268,23 @@ class FilterEngine:
             if (not important_only or rule[FLAGS] & IMPORTANT) and self._rule_matches(rule_id, rule, request):
                 return rule[RAW], rule[FLAGS], rule[LIST_ID]
         return None
+
+    def _nearest(self, host: str) -> tuple[int, str, int] | None:
+        """(depth, rule text, list id) of the nearest level of `host` a host table blocks.
+        Remembered per host: a household asks about the same few hundred hosts all day,
+        and the tables never change under an engine."""
+        memo = self._nearest_memo
+        nearest = memo.get(host, _UNSEEN)
+        if nearest is _UNSEEN:
+            nearest = None
+            for table, list_id in self._tables:
+                found = table.find_nearest(host, self._cancelled, 127 if nearest is None else nearest[0])
+                if found is not None:
+                    nearest = (found[0], found[1], list_id)
+            if len(memo) >= _NEAREST_MEMO_LIMIT:
+                memo.clear()
+            memo[host] = nearest
+        return nearest
 
     def _rule_matches(self, rule_id: int, rule: tuple, request: _Request) -> bool:
         """A pattern rule against a request, cheapest test first: a matcher (a regex above

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .linear_regex import REGEX_URL_LIMIT, compile_linear, escape
+from .linear_regex import REGEX_URL_LIMIT, compile_linear, escape, required_literal
 from .rules import END_ANCHOR, HOST_ANCHOR, MATCH_CASE, REGEX, START_ANCHOR
 
 # `^` matches one character that is not a letter, digit or `_ - . %`, or the end of the URL.
@@ -69,15 +69,19 @@ def bounded_tokens(flags: int, pattern: str) -> list[str]:
 
 class RegexMatcher:
     """A pattern no `Glob` can express, as a compiled RE2 regex. A list's own regex
-    (`limit` set) sees only the first REGEX_URL_LIMIT characters of the URL."""
+    (`limit` set) sees only the first REGEX_URL_LIMIT characters of the URL. `literal`,
+    a substring every match holds, lets most URLs skip the regex with one `in` test."""
 
-    __slots__ = ("limit", "regex")
+    __slots__ = ("limit", "literal", "regex")
 
-    def __init__(self, regex: Any, limit: int | None = None) -> None:
+    def __init__(self, regex: Any, limit: int | None = None, literal: str = "") -> None:
         self.regex = regex
         self.limit = limit
+        self.literal = literal
 
     def matches(self, url: str, host_start: int, host_end: int) -> bool:
+        if self.literal and self.literal not in url:
+            return False
         try:
             if self.limit is not None and len(url) > self.limit:
                 # An end position, not a cut: `$` still means the URL's real end.
@@ -173,12 +177,27 @@ def _separator_at(url: str, position: int) -> bool:
     return position >= len(url) or url[position] not in _NOT_SEPARATORS
 
 
+def _regex_matcher(flags: int, pattern: str) -> RegexMatcher:
+    literal = max(pattern.replace("^", "*").split("*"), key=len)
+    return RegexMatcher(pattern_regex(flags, pattern), None, literal if flags & MATCH_CASE else literal.lower())
+
+
+def _literal(flags: int, source: str) -> str:
+    """A list regex's required literal, in the form the URL it is matched against has."""
+    literal = required_literal(source)
+    if flags & MATCH_CASE:
+        return literal
+    # Case-insensitive rules see the lower-cased URL; outside ASCII, Python's lower() and
+    # RE2's case folding can disagree, so no shortcut there.
+    return literal.lower() if literal.isascii() else ""
+
+
 def compile_pattern(flags: int, pattern: str) -> Glob | RegexMatcher:
     """The cheapest matcher for a rule's pattern."""
     if flags & REGEX:
-        return RegexMatcher(pattern_regex(flags, pattern), REGEX_URL_LIMIT)
+        return RegexMatcher(pattern_regex(flags, pattern), REGEX_URL_LIMIT, _literal(flags, pattern))
     if flags & MATCH_CASE or (flags & END_ANCHOR and pattern.endswith("^")):
-        return RegexMatcher(pattern_regex(flags, pattern))
+        return _regex_matcher(flags, pattern)
     host_part = ""
     host_whole = skip_separator = False
     rest = pattern
@@ -187,11 +206,11 @@ def compile_pattern(flags: int, pattern: str) -> Glob | RegexMatcher:
         host_part = found.group() if found else ""
         rest = pattern[len(host_part) :]
         if not host_part or (rest and rest[0] not in "*/^:?#"):
-            return RegexMatcher(pattern_regex(flags, pattern))
+            return _regex_matcher(flags, pattern)
         host_whole = bool(rest) and rest[0] != "*"
         if rest.startswith("^"):
             skip_separator = True
             rest = rest[1:]
     if "^" in rest[:-1]:
-        return RegexMatcher(pattern_regex(flags, pattern))
+        return _regex_matcher(flags, pattern)
     return Glob(flags, rest, host_part, host_whole, skip_separator)

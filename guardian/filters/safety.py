@@ -29,10 +29,15 @@ def too_broad(rule: NetworkRule) -> str | None:
     if not rule.flags & (EXCEPTION | BADFILTER):
         return None
     if rule.domains and any(
-        included and not public_suffixes.is_suffix(entry.removesuffix(".*")) for entry, included in rule.domains.items()
+        # `name.*` is one entity (name.com, name.de, ...): narrow, though `name` is one label.
+        included and (entry.endswith(".*") or not public_suffixes.is_suffix(entry))
+        for entry, included in rule.domains.items()
     ):
         return None
-    named = _named_suffix(rule)
+    host = _host_part(rule)
+    if host and "." in host.strip(".") and not public_suffixes.is_suffix(host):
+        return None  # `@@||cdn.example/...` (most exceptions): confined to that name
+    named = host if host and public_suffixes.is_suffix(host) else None
     suffixes = (named, *_PROBE_SUFFIXES) if named else _PROBE_SUFFIXES
     try:
         matcher = compile_pattern(rule.flags, rule.pattern)
@@ -49,15 +54,14 @@ def too_broad(rule: NetworkRule) -> str | None:
     return f"{kind} that reaches {where}, which would switch off the other lists"
 
 
-def _named_suffix(rule: NetworkRule) -> str | None:
-    """The public suffix a `||` rule starts with (`||co.uk^` -> co.uk), if it starts with one."""
+def _host_part(rule: NetworkRule) -> str:
+    """The host name a `||` rule starts with (`||co.uk^` -> co.uk), "" for other rules."""
     if not rule.flags & HOST_ANCHOR:
-        return None
+        return ""
     host = rule.host
     if host is None:
         end = 0
         while end < len(rule.pattern) and (rule.pattern[end].isalnum() or rule.pattern[end] in "-_."):
             end += 1
         host = rule.pattern[:end]
-    host = host.strip(".").lower()
-    return host if host and public_suffixes.is_suffix(host) else None
+    return host.strip(".").lower()

@@ -54,7 +54,7 @@ def lists_status_command(config: Config, *, out: TextIO | None = None) -> int:
         if meta.error:
             notes[len(rows) - 1] = f"error: {meta.error}"
         elif meta.refused:
-            refused = "; ".join(f"{count} {reason}" for reason, count in sorted(meta.refused.items()))
+            refused = "; ".join(f"{reason} ({count})" for reason, count in sorted(meta.refused.items()))
             notes[len(rows) - 1] = f"rules refused as unsafe: {refused}"
     if len(rows) == 1:
         print("No lists are subscribed. See `guardian lists catalog` and `guardian lists add`.", file=out)

@@ -58,6 +58,37 @@ def destinations_for(proxy: ProxyConfig) -> DestinationPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class MemoryBudget:
+    """The memory the filter engine may use for all enabled lists together, and what the
+    stored copies of the lists use now (their estimates, by list id)."""
+
+    limit_bytes: int
+    used_bytes: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, config: Config, store: ListStore) -> MemoryBudget:
+        used = {}
+        for entry in config.lists:
+            meta = store.load_meta(entry.id) if entry.enabled and not is_builtin(entry.url) else None
+            if meta is not None and store.has_copy(entry.id):
+                used[entry.id] = meta.memory_bytes
+        return cls(config.refresh.memory_budget_mb * 2**20, used)
+
+    def refusal(self, entry: ListConfig, needs: int) -> str | None:
+        """Why a copy of `entry` that needs `needs` bytes cannot replace the stored one, or None."""
+        others = sum(used for list_id, used in self.used_bytes.items() if list_id != entry.id)
+        if others + needs <= self.limit_bytes:
+            return None
+        return (f"the list {entry.name!r} is too big for this Guardian: it would need about {_mib(needs)} of memory"
+                f"{f' beside the {_mib(others)} of the other lists' if others else ''}, more than the "
+                f"{_mib(self.limit_bytes)} set aside for lists (memory_budget_mb)")
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:,.0f} MiB" if size >= 2**20 else f"{size / 2**20:.1f} MiB"
+
+
+@dataclass(frozen=True, slots=True)
 class ListResult:
     id: str
     outcome: str  # UPDATED, UNCHANGED, SKIPPED, FAILED or BUILTIN
@@ -96,6 +127,7 @@ def refresh_lists(
     entries = [config.list_by_id(i) for i in ids] if ids is not None else [e for e in config.lists if e.enabled]
     if not entries:
         return RefreshSummary(())
+    budget = MemoryBudget.of(config, store)
     policy = replace(
         policy,
         destinations=policy.destinations or destinations_for(config.proxy),
@@ -103,8 +135,8 @@ def refresh_lists(
     )
     with ThreadPoolExecutor(max_workers=max(1, min(policy.workers, len(entries))),
                             thread_name_prefix="list-refresh") as pool:
-        futures = [pool.submit(refresh_one, e, store, force=force, policy=policy, sleep=sleep, now=now)
-                   for e in entries]
+        futures = [pool.submit(refresh_one, e, store, force=force, policy=policy, sleep=sleep, now=now,
+                               budget=budget) for e in entries]
         results = tuple(future.result() for future in futures)
     for result in results:
         log.log(logging.WARNING if result.outcome == FAILED else logging.INFO,
@@ -120,7 +152,9 @@ def refresh_one(
     policy: RefreshPolicy = RefreshPolicy(),
     sleep: Callable[[float], None] = time.sleep,
     now: Callable[[], datetime] = utcnow,
+    budget: MemoryBudget | None = None,
 ) -> ListResult:
+    """Refresh one list; with a `budget`, a copy that would take the lists over it is refused."""
     if is_builtin(entry.url):
         return ListResult(entry.id, BUILTIN, "built in, read from the source tree")
     if policy.destinations is None or policy.max_rules is None:
@@ -128,7 +162,7 @@ def refresh_one(
                          max_rules=policy.max_rules or RefreshConfig().max_rules_per_list)
     with store.lock(entry.id):
         try:
-            return _refresh_locked(entry, store, force, policy, sleep, now)
+            return _refresh_locked(entry, store, force, policy, sleep, now, budget)
         except Exception as exc:  # a bug must cost one list, not the whole refresh
             log.exception("list %s: refresh crashed", entry.id)
             return ListResult(entry.id, FAILED, f"internal error: {exc}")
@@ -141,6 +175,7 @@ def _refresh_locked(
     policy: RefreshPolicy,
     sleep: Callable[[float], None],
     now: Callable[[], datetime],
+    budget: MemoryBudget | None,
 ) -> ListResult:
     stored = store.read_bytes(entry.id)
     old = store.load_meta(entry.id)
@@ -183,12 +218,16 @@ def _refresh_locked(
         result = check_list(entry.id, fetched.body, entry.format, baseline, force, policy.max_rules)
     except ValidationError as exc:
         return fail(f"rejected: {exc}")
+    refusal = budget.refusal(entry, result.memory_bytes) if budget is not None else None
+    if refusal is not None:
+        return fail(f"rejected: {refusal}")
 
     new = ListMeta(
         id=entry.id, url=entry.url, status=OK, etag=fetched.etag, last_modified=fetched.last_modified,
         fetched_at=checked, checked_at=checked, confirmed_at=checked, size=len(fetched.body),
         sha256=sha256_hex(fetched.body), format=result.format, rules=result.rules, errors=result.errors,
         kinds=result.kinds, expires_seconds=result.expires_seconds, refused=result.refused,
+        memory_bytes=result.memory_bytes,
     )
     try:
         store.save_copy(new, fetched.body)
@@ -227,7 +266,7 @@ def _save_meta_quietly(store: ListStore, meta: ListMeta) -> None:
 
 
 def _refused_words(refused: dict[str, int]) -> str:
-    return "refused as unsafe: " + "; ".join(f"{count} {reason}" for reason, count in sorted(refused.items()))
+    return "refused as unsafe: " + "; ".join(f"{reason} ({count})" for reason, count in sorted(refused.items()))
 
 
 def _duration(seconds: int) -> str:

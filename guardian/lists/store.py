@@ -59,6 +59,7 @@ class ListMeta:
     kinds: dict[str, int] = field(default_factory=dict)  # rules by kind, from the parse report
     refused: dict[str, int] = field(default_factory=dict)  # reason -> rules refused as unsafe
     expires_seconds: int | None = None  # the list's `! Expires:` as seconds
+    memory_bytes: int = 0  # the engine's memory for the stored copy, about (compact.estimated_bytes)
 
     def to_json(self) -> str:
         plain: dict[str, Any] = asdict(self)

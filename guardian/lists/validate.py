@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from guardian.config import RefreshConfig
 from guardian.filters import FilterEngine
+from guardian.filters.compact import TooManyRules, estimated_bytes, read_report, readable
 from guardian.filters.rules import is_cosmetic
 
 from .store import decode
@@ -49,6 +50,7 @@ class Checked:
     kinds: dict[str, int]
     expires_seconds: int | None
     refused: dict[str, int]  # reason -> rules refused as unsafe (see guardian/filters/safety.py)
+    memory_bytes: int = 0  # what the engine will need for it, about
 
 
 def check_list(
@@ -68,8 +70,14 @@ def check_list(
         seen_as = FilterEngine.from_lists({list_id: sample}).report[list_id].format
         if seen_as != "abp":
             raise ValidationError(f"the download looks like a {seen_as} list, but its format is set to abp")
-    _check_size(text, max_rules)
-    report = FilterEngine.from_lists({list_id: text}, formats={list_id: fmt}).report[list_id]
+    if not readable(data):
+        _check_size(text, max_rules)  # the general reader holds every rule: bound it before parsing
+    try:
+        # Parsed as the engine will read it, but without building an index: plain hosts
+        # cost a few bytes each, other rules are kept only up to the bound.
+        report = read_report(list_id, data, fmt, max_rules)
+    except TooManyRules as exc:
+        raise ValidationError(_too_many(exc.report.rule_count, max_rules)) from None
     # Refused rules are readable (the format is right) but unsafe: not counted as invalid.
     rules, errors = report.rule_count, report.error_count - sum(report.refused.values())
     if rules > max_rules:  # a hosts line may name several hosts
@@ -83,7 +91,8 @@ def check_list(
         raise ValidationError(
             f"the download has {rules} rules, fewer than half the {previous_rules} of the last good copy"
             " (update with --force to accept it)")
-    return Checked(report.format, rules, errors, dict(report.rules), expires_seconds(text), dict(report.refused))
+    return Checked(report.format, rules, errors, dict(report.rules), expires_seconds(text), dict(report.refused),
+                   estimated_bytes(report))
 
 
 def _check_size(text: str, max_rules: int) -> None:

@@ -10,6 +10,7 @@ is raised: renaming a healthy database because it was busy would lose the histor
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import time
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from guardian.fsutil import private_dir, private_file
 from guardian.logstore.schema import MIGRATIONS, NewerSchemaError
 
 log = logging.getLogger(__name__)
@@ -137,9 +139,17 @@ def _move_aside(path: Path, why: str, now: float) -> Path:
     return target
 
 
+def _make_private(path: Path) -> None:
+    """0600 before SQLite creates the file with the umask's mode; -wal and -shm follow it.
+    A directory in the way is SQLite's to report, as for every other bad path."""
+    with contextlib.suppress(IsADirectoryError):
+        private_file(path)
+
+
 def open_database(path: Path, clock: Callable[[], float] = time.time) -> sqlite3.Connection:
     """Open (creating, migrating or replacing as needed) the database for writing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
+    _make_private(path)
     try:
         return _open_checked(path)
     except NewerSchemaError as error:
@@ -151,4 +161,5 @@ def open_database(path: Path, clock: Callable[[], float] = time.time) -> sqlite3
         moved = _move_aside(path, "corrupt", clock())
         log.error("log database %s is damaged (%s); moved it to %s and started a new one",
                   path, error, moved)
+    _make_private(path)
     return _open_checked(path)

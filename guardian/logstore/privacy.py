@@ -1,7 +1,8 @@
 """How much of a request the log keeps: the `[log] detail` setting.
 
 - "full": everything in the record, including path and query (`target`).
-- "host": as full, but no path or query.
+- "host": as full, but no path or query, and no excerpt of a malformed request in
+  `reason` (error reasons quote the offending bytes, which can hold a whole URL).
 - "none": nothing but counts. No host, port, path, client address, and none of the
   block words (`reason`, `rule`), which usually name the site. Kept: time, duration,
   device, profile, method, scheme, status, byte counts, action, list, schedule, error
@@ -13,6 +14,7 @@ The level is applied when a record is queued, so changing it affects new records
 
 from __future__ import annotations
 
+import re
 from typing import Literal, get_args
 
 from guardian.records import RequestRecord
@@ -24,14 +26,22 @@ DETAIL_LEVELS: tuple[str, ...] = get_args(Detail)
 ROW_COLUMNS = (
     "started", "duration_ms", "client_addr", "device", "profile", "method", "scheme", "host", "port",
     "target", "status", "bytes_from_client", "bytes_to_client", "action", "reason", "rule", "list_id",
-    "schedule", "error_kind", "cache", "detail",
+    "schedule", "error_kind", "cache", "detail", "times",
 )
+# A quoted excerpt in a reason, as Python's repr writes it: 'x', "x" or b'x'. No nested
+# quantifiers, so it runs in linear time on any reason.
+_EXCERPT = re.compile(r"b?'(?:[^'\\]|\\.)*'" "|" r'b?"(?:[^"\\]|\\.)*"')
 
 
 def check_detail(detail: str) -> Detail:
     if detail not in DETAIL_LEVELS:
         raise ValueError(f"log detail must be one of {', '.join(DETAIL_LEVELS)}, not {detail!r}")
     return detail  # type: ignore[return-value]
+
+
+def without_excerpts(reason: str | None) -> str | None:
+    """`reason` with every quoted excerpt of the request replaced by '…'."""
+    return _EXCERPT.sub("…", reason) if reason else reason
 
 
 def to_row(rec: RequestRecord, detail: Detail) -> tuple[object, ...]:
@@ -51,11 +61,12 @@ def to_row(rec: RequestRecord, detail: Detail) -> tuple[object, ...]:
         rec.bytes_from_client,
         rec.bytes_to_client,
         rec.action,
-        None if hidden else rec.reason,
+        None if hidden else rec.reason if detail == "full" else without_excerpts(rec.reason),
         None if hidden else rec.rule,
         rec.list_id,
         rec.schedule,
         rec.error_kind,
         rec.cache,
         detail,
+        1,
     )

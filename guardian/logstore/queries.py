@@ -102,6 +102,7 @@ class LoggedRequest:
     error_kind: str | None
     cache: str | None
     detail: str
+    times: int = 1  # identical blocked requests this row stands for
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,27 +171,29 @@ def _union(period: _Period, rolled: int, hourly: str, raw: str, extra: tuple = (
 _TOTALS_HOURLY = """SELECT SUM(requests) AS requests, SUM(allowed) AS allowed, SUM(blocked) AS blocked,
     SUM(cached) AS cached, SUM(errors) AS errors, SUM(bytes_to_client) AS to_client,
     SUM(bytes_from_client) AS from_client FROM hourly_devices WHERE {{range}} {device}"""
-_TOTALS_RAW = """SELECT COUNT(*) AS requests, SUM(action = 'allowed') AS allowed,
-    SUM(action = 'blocked') AS blocked, SUM(action = 'cached') AS cached, SUM(action = 'error') AS errors,
+# Raw rows count `times` requests each (identical blocks are collapsed into one row).
+_TOTALS_RAW = """SELECT SUM(times) AS requests, SUM((action = 'allowed') * times) AS allowed,
+    SUM((action = 'blocked') * times) AS blocked, SUM((action = 'cached') * times) AS cached,
+    SUM((action = 'error') * times) AS errors,
     SUM(bytes_to_client) AS to_client, SUM(bytes_from_client) AS from_client
     FROM requests WHERE {{range}} {device}"""
 
 _SERIES_HOURLY = """SELECT hour, SUM(requests) AS requests, SUM(blocked) AS blocked
     FROM hourly_devices WHERE {{range}} {device} GROUP BY hour"""
-_SERIES_RAW = """SELECT CAST(started / 3600 AS INTEGER) * 3600 AS hour, COUNT(*) AS requests,
-    SUM(action = 'blocked') AS blocked FROM requests WHERE {{range}} {device} GROUP BY 1"""
+_SERIES_RAW = """SELECT CAST(started / 3600 AS INTEGER) * 3600 AS hour, SUM(times) AS requests,
+    SUM((action = 'blocked') * times) AS blocked FROM requests WHERE {{range}} {device} GROUP BY 1"""
 
 # Allowed hosts include cache hits: the page was shown either way.
 _HOST_COUNT = {"blocked": ("SUM(blocked)", "action = 'blocked'"),
                "allowed": ("SUM(allowed + cached)", "action IN ('allowed', 'cached')")}
 _HOSTS_HOURLY = "SELECT host, {count} AS n FROM hourly_hosts WHERE {{range}} {device} GROUP BY host"
-_HOSTS_RAW = """SELECT host, COUNT(*) AS n FROM requests WHERE {{range}} AND {action}
+_HOSTS_RAW = """SELECT host, SUM(times) AS n FROM requests WHERE {{range}} AND {action}
     AND host IS NOT NULL {device} GROUP BY host"""
 
 _DEVICES_HOURLY = """SELECT device, SUM(requests) AS requests, SUM(blocked) AS blocked,
     SUM(bytes_to_client) AS to_client FROM hourly_devices WHERE {range} GROUP BY device"""
-_DEVICES_RAW = """SELECT COALESCE(device, '') AS device, COUNT(*) AS requests,
-    SUM(action = 'blocked') AS blocked, SUM(bytes_to_client) AS to_client
+_DEVICES_RAW = """SELECT COALESCE(device, '') AS device, SUM(times) AS requests,
+    SUM((action = 'blocked') * times) AS blocked, SUM(bytes_to_client) AS to_client
     FROM requests WHERE {range} GROUP BY 1"""
 
 _RECORD_COLUMNS = "id, " + ", ".join(ROW_COLUMNS)

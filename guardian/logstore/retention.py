@@ -74,6 +74,15 @@ def _enforce_size(conn: sqlite3.Connection, write_lock: threading.Lock, max_byte
     return removed
 
 
+def trim_to_size(conn: sqlite3.Connection, write_lock: threading.Lock, max_bytes: int) -> int:
+    """Between retention runs: roll up, then drop the oldest raw rows until under the cap."""
+    roll_up(conn, write_lock)
+    removed = _enforce_size(conn, write_lock, max_bytes)
+    with write_lock:
+        conn.executescript("PRAGMA incremental_vacuum")
+    return removed
+
+
 def apply_retention(
     conn: sqlite3.Connection, write_lock: threading.Lock, now: float, keep_days: int, max_bytes: int
 ) -> RetentionResult:

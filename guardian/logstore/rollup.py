@@ -20,8 +20,10 @@ from guardian.logstore.database import transaction
 # lock (and so the writer thread) for more than a fraction of a second at a time.
 _CHUNK = 50_000
 
-_COUNTS = """COUNT(*), SUM(action = 'allowed'), SUM(action = 'blocked'), SUM(action = 'cached'),
-    SUM(action = 'error'), SUM(bytes_to_client), SUM(bytes_from_client)"""
+# A row stands for `times` identical requests (collapsed repeats of a block).
+_COUNTS = """SUM(times), SUM((action = 'allowed') * times), SUM((action = 'blocked') * times),
+    SUM((action = 'cached') * times), SUM((action = 'error') * times), SUM(bytes_to_client),
+    SUM(bytes_from_client)"""
 
 _ADD_COUNTS = """requests = requests + excluded.requests, allowed = allowed + excluded.allowed,
     blocked = blocked + excluded.blocked, cached = cached + excluded.cached,

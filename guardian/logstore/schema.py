@@ -11,6 +11,9 @@ Tables:
 - `hourly_devices` / `hourly_hosts`: counts per UTC hour per device (and per host and
   device). They outlive the raw rows and make long-range statistics cheap.
 - `meta`: small counters (`rolled_id`, `dropped_total`).
+
+Version 2 adds `requests.times`: how many identical blocked requests one row stands
+for (see writer.py); every count of requests sums it.
 """
 
 from __future__ import annotations
@@ -69,7 +72,9 @@ _VERSION_1 = [
 ]
 
 # Version -> statements that upgrade a database from version - 1. Append, never edit.
-MIGRATIONS: dict[int, list[str]] = {1: _VERSION_1}
+_VERSION_2 = ["ALTER TABLE requests ADD COLUMN times INTEGER NOT NULL DEFAULT 1"]
+
+MIGRATIONS: dict[int, list[str]] = {1: _VERSION_1, 2: _VERSION_2}
 LATEST_VERSION = max(MIGRATIONS)
 
 

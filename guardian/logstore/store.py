@@ -1,7 +1,8 @@
 """`LogStore`: the one object the rest of Guardian holds for the request log.
 
 Hot path: `record()` puts the record and the current privacy level on a bounded queue
-with put_nowait and returns; when the queue is full the record is dropped and counted.
+shared fairly by devices and returns; when the queue is full a record of the device
+with the most queued is dropped and counted (fairqueue.py).
 The proxy never waits on the disk. Everything else (writing, roll-ups, retention)
 happens on other threads over the store's single write connection, which a lock
 hands between the writer thread and whoever runs the scheduled jobs.
@@ -9,7 +10,6 @@ hands between the writer thread and whoever runs the scheduled jobs.
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -17,11 +17,12 @@ from pathlib import Path
 from types import TracebackType
 
 from guardian.logstore.database import open_database
+from guardian.logstore.fairqueue import FairQueue
 from guardian.logstore.privacy import Detail, check_detail
 from guardian.logstore.queries import LogQueries
 from guardian.logstore.retention import RetentionResult, apply_retention
 from guardian.logstore.rollup import roll_up
-from guardian.logstore.writer import STOP, BatchWriter, DropCounter
+from guardian.logstore.writer import BatchWriter, DropCounter, Entry
 from guardian.records import RequestRecord
 
 MB = 1024 * 1024
@@ -39,13 +40,14 @@ class LogStore:
         *,
         batch_size: int = 500,
         flush_interval: float = 1.0,
+        size_check_interval: float = 0.0,
     ) -> None:
         self.path = path
         self.keep_days = keep_days
         self.max_mb = max_mb
         self._detail: Detail = check_detail(detail)
         self._clock = clock
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
+        self._queue: FairQueue[Entry] = FairQueue(queue_size)
         self._drops = DropCounter()
         self._write_lock = threading.Lock()
         self._closed = False
@@ -53,7 +55,8 @@ class LogStore:
         # Catch up before serving: queries are only fast while the unrolled tail is small.
         roll_up(self._conn, self._write_lock)
         self._writer = BatchWriter(
-            self._queue, self._conn, self._write_lock, self._drops, batch_size, flush_interval
+            self._queue, self._conn, self._write_lock, self._drops, batch_size, flush_interval,
+            lambda: int(self.max_mb * MB), size_check_interval,
         )
         self._writer.start()
         self.queries = LogQueries(path, clock)
@@ -75,9 +78,7 @@ class LogStore:
         if self._closed:
             self._drops.add()
             return
-        try:
-            self._queue.put_nowait((rec, self._detail))
-        except queue.Full:
+        if self._queue.put(rec.client_addr or "", (rec, self._detail)):
             self._drops.add()
 
     def rollup(self) -> int:
@@ -99,7 +100,7 @@ class LogStore:
         if self._closed:
             return
         self._closed = True
-        self._queue.put(STOP)  # blocking is fine here: the writer is draining the queue
+        self._queue.stop()
         self._writer.join()
         with self._write_lock:
             self._conn.close()

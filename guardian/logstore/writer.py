@@ -5,6 +5,16 @@ its first record arrived, whichever comes first, and is written as one transacti
 (one fsync). So a crash loses at most the batch being collected, and an idle proxy
 causes no disk writes at all.
 
+Identical blocked requests (the same device asking for the same blocked URL again and
+again, as a stuck app or a flood does) are written as one row with a `times` count:
+within a batch, and onto the previous batch's row while it is younger than
+`COLLAPSE_SECONDS` and not yet rolled up (a rolled-up row must not change, or the
+hourly counts would miss the difference).
+
+After every batch (three PRAGMAs) the writer checks the database against its size cap
+(`max_mb`) and trims the oldest raw rows as soon as it is over, so a flood cannot fill
+the disk between two hourly retention runs: it can overshoot by one batch at most.
+
 A batch that cannot be written (disk full, damaged file) is logged and counted as
 dropped; the thread keeps going so that the proxy never notices.
 """
@@ -12,22 +22,60 @@ dropped; the thread keeps going so that the proxy never notices.
 from __future__ import annotations
 
 import logging
-import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 
 from guardian.logstore.database import transaction
+from guardian.logstore.fairqueue import FairQueue
 from guardian.logstore.privacy import ROW_COLUMNS, Detail, to_row
+from guardian.logstore.retention import trim_to_size, used_bytes
 from guardian.records import RequestRecord
 
 log = logging.getLogger(__name__)
 
-STOP = object()  # queued by close(): write what is left, then end the thread
+Entry = tuple[RequestRecord, Detail]
 
 _INSERT = (
     f"INSERT INTO requests({', '.join(ROW_COLUMNS)}) VALUES ({', '.join('?' * len(ROW_COLUMNS))})"
 )
+_ADD_REPEATS = """UPDATE requests SET times = times + ?, bytes_from_client = bytes_from_client + ?,
+    bytes_to_client = bytes_to_client + ?
+    WHERE id = ? AND id > (SELECT value FROM meta WHERE key = 'rolled_id')"""
+COLLAPSE_SECONDS = 60.0
+_STARTED, _FROM_CLIENT, _TO_CLIENT, _ACTION, _TIMES = (
+    ROW_COLUMNS.index(name) for name in ("started", "bytes_from_client", "bytes_to_client", "action", "times"))
+# What makes two blocked requests "the same": everything but when, how long and how many bytes.
+_SAME = tuple(i for i, name in enumerate(ROW_COLUMNS)
+              if name not in ("started", "duration_ms", "bytes_from_client", "bytes_to_client", "times"))
+_MAX_OPEN_ROWS = 1000
+
+
+def _same_key(row: tuple[object, ...]) -> tuple[object, ...]:
+    return tuple(row[i] for i in _SAME)
+
+
+def collapse(rows: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
+    """Identical blocked rows of one batch as one row each, counted in `times`."""
+    out: list[tuple[object, ...]] = []
+    first: dict[tuple[object, ...], int] = {}
+    for row in rows:
+        if row[_ACTION] != "blocked":
+            out.append(row)
+            continue
+        key = _same_key(row)
+        i = first.get(key)
+        if i is None or row[_STARTED] - out[i][_STARTED] >= COLLAPSE_SECONDS:  # type: ignore[operator]
+            first[key] = len(out)
+            out.append(row)
+            continue
+        merged = list(out[i])
+        merged[_TIMES] += row[_TIMES]  # type: ignore[operator]
+        merged[_FROM_CLIENT] += row[_FROM_CLIENT]  # type: ignore[operator]
+        merged[_TO_CLIENT] += row[_TO_CLIENT]  # type: ignore[operator]
+        out[i] = tuple(merged)
+    return out
 
 
 class DropCounter:
@@ -56,12 +104,14 @@ class DropCounter:
 class BatchWriter(threading.Thread):
     def __init__(
         self,
-        records: queue.Queue[object],
+        records: FairQueue[Entry],
         conn: sqlite3.Connection,
         write_lock: threading.Lock,
         drops: DropCounter,
         batch_size: int,
         flush_interval: float,
+        max_bytes: Callable[[], int],
+        size_check_interval: float = 0.0,  # 0: after every batch
     ) -> None:
         # Daemon so a forgotten close() cannot hang interpreter exit; close() is still
         # what guarantees the last batch is written.
@@ -72,46 +122,55 @@ class BatchWriter(threading.Thread):
         self._drops = drops
         self._batch_size = batch_size
         self._flush_interval = flush_interval
+        self._max_bytes = max_bytes
+        self._size_check_interval = size_check_interval
+        self._size_checked = time.monotonic()
+        # The newest row written for each kind of blocked request: key -> (id, started)
+        self._open_rows: dict[tuple[object, ...], tuple[int, float]] = {}
 
     def run(self) -> None:
         stopping = False
         while not stopping:
             batch, stopping = self._collect()
             self._write(batch)
+            self._keep_under_cap()
 
     # While collecting, the writer naps and drains rather than waiting on the queue: a
     # waiting thread is woken by every put, and each wake-up costs a busy proxy a GIL
     # hand-off per request.
     NAP_SECONDS = 0.05
 
-    def _collect(self) -> tuple[list[tuple[RequestRecord, Detail]], bool]:
-        first = self._records.get()  # idle: sleep until there is something to do
-        if first is STOP:
+    def _collect(self) -> tuple[list[Entry], bool]:
+        if not self._records.wait():  # idle: sleep until there is something to do
             return [], True
-        batch = [first]
+        batch: list[Entry] = []
         deadline = time.monotonic() + self._flush_interval
         while True:
-            try:
-                while len(batch) < self._batch_size:
-                    item = self._records.get_nowait()
-                    if item is STOP:
-                        return batch, True
-                    batch.append(item)
-            except queue.Empty:
-                pass
+            batch += self._records.take(self._batch_size - len(batch))
+            if self._records.stopped:
+                # close(): write what is queued, in batches, then end
+                return batch, not len(self._records)
             remaining = deadline - time.monotonic()
             if len(batch) >= self._batch_size or remaining <= 0:
-                return batch, False  # type: ignore[return-value]
+                return batch, False
             time.sleep(min(self.NAP_SECONDS, remaining))
 
-    def _write(self, batch: list[tuple[RequestRecord, Detail]]) -> None:
+    def _write(self, batch: list[Entry]) -> None:
         dropped = self._drops.unpersisted()
         if not batch and not dropped:
             return
         try:
-            rows = [to_row(rec, detail) for rec, detail in batch]
+            rows = collapse([to_row(rec, detail) for rec, detail in batch])
             with self._write_lock, transaction(self._conn) as conn:
-                conn.executemany(_INSERT, rows)
+                plain: list[tuple[object, ...]] = []  # written in runs, keeping the order of the log
+                for row in rows:
+                    if row[_ACTION] == "blocked":
+                        conn.executemany(_INSERT, plain)
+                        plain.clear()
+                        self._write_blocked(conn, row)
+                    else:
+                        plain.append(row)
+                conn.executemany(_INSERT, plain)
                 if dropped:
                     conn.execute(
                         "UPDATE meta SET value = value + ? WHERE key = 'dropped_total'", (dropped,)
@@ -119,5 +178,34 @@ class BatchWriter(threading.Thread):
         except Exception:
             log.exception("could not write %d log records; counting them as dropped", len(batch))
             self._drops.add(len(batch))
+            self._open_rows.clear()
             return
         self._drops.mark_persisted(dropped)
+
+    def _write_blocked(self, conn: sqlite3.Connection, row: tuple[object, ...]) -> None:
+        key = _same_key(row)
+        started: float = row[_STARTED]  # type: ignore[assignment]
+        previous = self._open_rows.get(key)
+        if previous is not None and started - previous[1] < COLLAPSE_SECONDS:
+            added = conn.execute(_ADD_REPEATS, (row[_TIMES], row[_FROM_CLIENT], row[_TO_CLIENT], previous[0]))
+            if added.rowcount == 1:
+                return
+        row_id = conn.execute(_INSERT, row).lastrowid
+        if len(self._open_rows) >= _MAX_OPEN_ROWS:
+            self._open_rows.clear()
+        self._open_rows[key] = (row_id, started)  # type: ignore[assignment]
+
+    def _keep_under_cap(self) -> None:
+        now = time.monotonic()
+        if now - self._size_checked < self._size_check_interval:
+            return
+        self._size_checked = now
+        try:
+            with self._write_lock:
+                used = used_bytes(self._conn)
+            limit = self._max_bytes()
+            if used > limit:
+                removed = trim_to_size(self._conn, self._write_lock, limit)
+                log.warning("the request log reached its size cap; removed the %d oldest records", removed)
+        except Exception:
+            log.exception("could not keep the request log under its size cap")

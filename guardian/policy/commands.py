@@ -51,6 +51,7 @@ def check_command(
         return USAGE
     try:
         result = policy.explain(url, client, when, source, rtype.lower() if rtype else None)
+        result.update(policy.usage_report(url, client, when))
     except ValueError as exc:  # an unparseable URL (bad port, bad brackets)
         print(f"guardian check: {url!r}: {exc}", file=err)
         return USAGE
@@ -67,6 +68,11 @@ def check_command(
     print(f"  profile:  {result['profile']}", file=out)
     if result.get("note"):
         print(f"  note:     {result['note']}", file=out)
+    if result.get("service_name"):
+        print(f"  service:  {result['service_name']}", file=out)
+    if result.get("limit"):
+        print(f"  limit:    {result['limit']}: {result['used_minutes']} minutes used today, "
+              f"{result['left_minutes']} left", file=out)
     return 0
 
 

@@ -26,8 +26,9 @@ blocked or an allowed Verdict leaves here; the proxy core connects afterwards, i
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -38,22 +39,21 @@ from guardian.filters import FilterEngine, infer_request_type
 from guardian.filters.compact import ListFile
 from guardian.filters.request_types import infer_type_from_fields
 from guardian.proxy.hooks import RequestInfo, Verdict
-from guardian.tls.bypass import bypass_match
+from guardian.service_catalog import ServiceIndex, default_catalog, merge
 
 from .blockpage import BlockInfo, page_response, stand_in_response, wants_page
 from .devices import DeviceDirectory, NeighbourTable, SeenDevices
 from .exchange import ExchangeRules, Review, ScheduledFileTypes
 from .filetypes import FileTypeRules
-from .inspection import inspects_https
+from .inspection import inspection_of
 from .limits import UsageMeter
 from .pauses import PauseStore
 from .privacy import PrivacyRules
 from .removeparam import parse_removeparam
 from .rulesets import CUSTOM_LIST, RuleSet, compile_rules, split_rules
-from .safesearch import SafeSearch
+from .safesearch import SafeSearch, YouTubeRestrict
 from .schedules import Window, ZoneClock, compile_window, until_text
 from .service_rules import Activity, ServiceRules
-from .services import ServiceIndex, default_catalog, merge
 from .settings_page import SettingsPageRoute
 
 EngineKey = tuple[tuple[str, str, str | ListFile], ...]  # ((list id, format, text or file), ...) by id
@@ -107,11 +107,13 @@ class Policy:
         pauses: PauseStore | None = None,
         previous: Policy | None = None,
         usage: UsageMeter | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """Build a snapshot. `list_texts` maps list ids to their stored text or file (missing or
         disabled lists are left out and noted in `problems`); `previous` lends its
         engines for lists whose text did not change."""
         self.config = config
+        self.clock = clock  # Unix time of a decision made "now"; tests move it
         self.zone = config.zone()
         self.problems: list[str] = []
         self._clock = ZoneClock(self.zone)
@@ -120,7 +122,7 @@ class Policy:
         self._list_names = {entry.id: entry.name for entry in config.lists}
         self.services = ServiceIndex(merge(default_catalog(), [household_service_table(s) for s in config.services]))
         # Without a shared meter (guardian check, tests) limits still apply, counted here.
-        self.usage = usage if usage is not None else UsageMeter(self.zone)
+        self.usage = usage if usage is not None else UsageMeter(self.zone, clock=clock)
         self.conflicts: list[str] = []  # parents' allow rules that a service block outranks
         self._bypass = frozenset(config.https.bypass)
         self._engines: dict[EngineKey, FilterEngine] = {}
@@ -131,6 +133,7 @@ class Policy:
         self._settings_page = SettingsPageRoute(config.web)
         self._profiles = profiles
         self._unknown = _who(None, profiles["default"])
+        self.service_rules = {name: p.services for name, p in profiles.items() if p.services is not None}
         self._devices: DeviceDirectory[_Who] = DeviceDirectory(
             ((d.match, _who(d.name, profiles[d.profile])) for d in config.devices), neighbours
         )
@@ -222,7 +225,7 @@ class Policy:
         page = self._settings_page.verdict(request)
         if page is not None:
             return page
-        timestamp = time.time() if now is None else now.timestamp()
+        timestamp = self.clock() if now is None else now.timestamp()
         verdict = self._decide(request, timestamp, count)
         if count and verdict.activity is not None:
             verdict.activity(timestamp)
@@ -244,9 +247,15 @@ class Policy:
                                  request.target, headers.get("referer"), request_type, headers.get("accept"),
                                  timestamp)
         exchange = who.profile.exchange
-        if exchange is None or not verdict.allowed:
-            return verdict
-        return self._review(exchange, who, request, url, request_type, verdict, timestamp)
+        if exchange is not None and verdict.allowed:
+            verdict = self._review(exchange, who, request, url, request_type, verdict, timestamp)
+        safe = who.profile.safe
+        if verdict.allowed and safe is not None and request.scheme == "https":
+            # Inside an inspected tunnel YouTube's own header works too, beside its restricted address.
+            mode = safe.youtube_restrict(request.host)
+            if mode is not None:
+                verdict = dataclasses.replace(verdict, edits=YouTubeRestrict(mode, verdict.edits))
+        return verdict
 
     def _review(self, exchange: ExchangeRules, who: _Who, request: RequestInfo, url: str,
                 request_type: str | None, verdict: Verdict, timestamp: float) -> Verdict:
@@ -280,6 +289,19 @@ class Policy:
                        list_id=verdict.list_id, schedule=verdict.schedule, edits=review.edits,
                        activity=verdict.activity)
 
+    def list_rule_counts(self) -> dict[str, int]:
+        """Rules in force per list id, for every list some profile uses (built-in ones too)."""
+        counts: dict[str, int] = {}
+        for engine in self._engines.values():
+            for list_id, report in engine.report.items():
+                counts[list_id] = report.rule_count
+        return counts
+
+    def device_for(self, client_ip: str) -> str | None:
+        """The named device at `client_ip`, None for a device not named in the settings."""
+        who = self._devices.identify(client_ip)
+        return who.device if who is not None else None
+
     def profile_for(self, client_ip: str) -> str:
         """The name of the profile a device at `client_ip` gets (its PAC file depends on it)."""
         return (self._devices.identify(client_ip) or self._unknown).profile.name
@@ -308,7 +330,7 @@ class Policy:
                 request_type = infer_request_type("GET", url, {})
             verdict = self._evaluate(who, client_ip, "GET", host, url, target, source_url, request_type,
                                      None, timestamp)
-            if parts.scheme.lower() == "https" and not inspects_https(self._profile_config(who), host):
+            if parts.scheme.lower() == "https" and not self._inspection(who.profile, host.lower())[0]:
                 # The proxy sees only the CONNECT to the host: that is what this address gets.
                 whole = verdict
                 verdict = self._evaluate(who, client_ip, "CONNECT", host, None, "", None, None, None, timestamp)
@@ -345,7 +367,8 @@ class Policy:
         if found is None:
             return verdict, None
         reason = f"{found.kind.describe()} are blocked for {who.profile.name}"
-        if parts.scheme.lower() == "https" and not inspects_https(self._profile_config(who), parts.hostname or ""):
+        hostname = parts.hostname or ""
+        if parts.scheme.lower() == "https" and not self._inspection(who.profile, hostname.rstrip(".").lower())[0]:
             return verdict, (f"{reason} on plain HTTP, but this is HTTPS: Guardian cannot see which file "
                              "is fetched inside the encrypted connection, so the download is not stopped.")
         if self._pauses is not None and self._pauses.find(who.profile.name, who.device, parts.hostname or "",
@@ -355,12 +378,6 @@ class Policy:
             reason += f" during {found.schedule.label}"
         return Verdict(allowed=False, device=who.device, profile=who.profile.name, reason=reason,
                        schedule=found.schedule.name if found.schedule else None), None
-
-    def _profile_config(self, who: _Who) -> ProfileConfig | None:
-        try:
-            return self.config.profile(who.profile.name)
-        except KeyError:
-            return None
 
     def usage_report(self, url: str, client_ip: str, at: datetime | None = None) -> dict[str, Any]:
         """`service`, `limit`, `used_minutes`, `left_minutes` for guardian check: the
@@ -460,13 +477,8 @@ class Policy:
 
     def _inspection(self, profile: _Profile, host: str) -> tuple[bool, str | None]:
         """(inspect?, why not in words when the bypass list says no)."""
-        if profile.inspect == "off":
-            return False, None
-        if profile.inspect == "hosts" and bypass_match(host, profile.inspect_hosts) is None:
-            return False, None
-        if bypass_match(host, self._bypass) is not None:
-            return False, "Not inspected: on the list of sites Guardian never decrypts"
-        return True, None
+        inspect, bypassed = inspection_of(profile.inspect, profile.inspect_hosts, host, self._bypass)
+        return inspect, "Not inspected: on the list of sites Guardian never decrypts" if bypassed else None
 
     def _allow(self, who: _Who, host: str, url: str | None, target: str, reason: str | None,
                rule: str | None, list_id: str | None, activity: Activity | None = None) -> Verdict:

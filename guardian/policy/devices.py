@@ -5,15 +5,16 @@ the order the configuration promises: an exact IP, then the most specific networ
 containing it, then the MAC address the kernel's neighbour table gives for the IP. The
 first two depend only on the configuration, so each IP's answer is worked out once and
 kept in a dict; the MAC step reads `NeighbourTable`, a cached copy of `/proc/net/arp`
-(IPv4) and `ip neigh` (IPv6, or IPv4 where /proc is missing). The table is re-read when
-it is older than `max_age` or on a miss, but a miss re-reads at most every
-`min_interval` seconds, so an unknown client cannot make every request pay for it.
-`ip neigh` costs a process, so it is asked only once an IPv6 client has been seen (or
-when /proc/net/arp cannot be read); only devices configured by MAC ever need the table.
+(IPv4) and `ip neigh` (IPv6, or IPv4 where /proc is missing). Requests only read that
+copy; the service's scheduler re-reads it (`refresh_if_due`, every few seconds) when it
+is older than `max_age` or a lookup missed, a miss at most every `min_interval` seconds,
+so neither a file read nor a process ever runs on the request path. `ip neigh` costs a
+process, so it is asked only once an IPv6 client has been seen (or when /proc/net/arp
+cannot be read); only devices configured by MAC ever need the table.
 
 Devices that match nothing are remembered by `SeenDevices`: the request path only
 stores the IP and the time in a dict; `flush()` (called from a timer, off the request
-path) looks up their MAC addresses, merges them into `<data_dir>/devices_seen.json` and
+path) looks up their MAC addresses (refreshing the table first), merges them into `<data_dir>/devices_seen.json` and
 writes it atomically.
 """
 
@@ -87,7 +88,13 @@ def normal_ip(ip: str) -> str:
 
 
 class NeighbourTable:
-    """The kernel's IP -> MAC table, cached. Shared by every Policy snapshot."""
+    """The kernel's IP -> MAC table, cached. Shared by every Policy snapshot.
+
+    Requests only read the last snapshot (`mac_for`: a dict lookup) and note what they
+    missed; the scheduler calls `refresh_if_due` every few seconds, which re-reads the
+    table when a lookup missed (at most every `min_interval`), when the copy is older than
+    `max_age` and someone asks, or when the first IPv6 client means `ip neigh` is now
+    needed. Neither a file read nor a process ever runs in a request thread."""
 
     def __init__(
         self,
@@ -106,27 +113,33 @@ class NeighbourTable:
         self._table: dict[str, str] = {}
         self._loaded = float("-inf")
         self._want_ipv6 = False
+        # Set by requests, cleared by a refresh; plain flags, as a lost update only delays a refresh.
+        self._asked = False
+        self._missed = False
         self._lock = threading.Lock()
 
     def mac_for(self, ip: str) -> str | None:
-        now = self._clock()
+        """The MAC address in the last snapshot (request path: no I/O)."""
+        self._asked = True
         if ":" in ip and not self._want_ipv6:
             # The first IPv6 client: from now on every refresh also asks `ip neigh`.
             self._want_ipv6 = True
-            self._refresh(now)
-        elif now - self._loaded > self._max_age:
-            self._refresh(now)
+            self._missed = True
         mac = self._table.get(ip)
-        if mac is None and now - self._loaded >= self._min_interval:
-            self._refresh(now)
-            mac = self._table.get(ip)
+        if mac is None:
+            self._missed = True
         return mac
 
-    def _refresh(self, now: float) -> None:
-        # Another thread already reading the table: use the copy we have rather than wait.
-        if not self._lock.acquire(blocking=False):
-            return
-        try:
+    def refresh_if_due(self) -> None:
+        """Scheduler: re-read the table when a request needs a newer copy."""
+        age = self._clock() - self._loaded
+        if (self._missed and age >= self._min_interval) or (self._asked and age > self._max_age):
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Read /proc/net/arp (and `ip neigh` when needed) into a new snapshot."""
+        with self._lock:
+            self._asked = self._missed = False
             table: dict[str, str] = {}
             have_proc = False
             if self._arp_path is not None:
@@ -139,9 +152,7 @@ class NeighbourTable:
             if self._ip_command and (self._want_ipv6 or not have_proc):
                 table.update(self._run_ip())
             self._table = table
-            self._loaded = now
-        finally:
-            self._lock.release()
+            self._loaded = self._clock()
 
     def _run_ip(self) -> dict[str, str]:
         assert self._ip_command is not None
@@ -236,6 +247,8 @@ class SeenDevices:
                 if not self._pending:
                     return
                 pending, self._pending = self._pending, {}
+            if self._neighbours is not None:
+                self._neighbours.refresh()  # off the request path: the freshest MACs for the file
             records = self._load()
             for ip, when in pending.items():
                 self._merge(records, ip, self._neighbours.mac_for(ip) if self._neighbours else None, when)

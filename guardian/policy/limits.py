@@ -82,6 +82,11 @@ class UsageMeter:
 
     # ------------------------------------------------------------ days
 
+    def set_zone(self, zone: zoneinfo.ZoneInfo) -> None:
+        """A new configured zone (reload): days are counted in it from now on."""
+        self.zone = zone
+        self._day_cache = (-1, "", 0)
+
     def day_of(self, timestamp: float) -> tuple[str, int]:
         """(local date 'YYYY-MM-DD', weekday 0=Monday) of the minute holding `timestamp`."""
         minute = int(timestamp // 60)

@@ -20,13 +20,14 @@ type addresses and site names, not Adblock Plus, so:
 
 The explanation says what the plain-HTTP request and the HTTPS connection (CONNECT)
 each get: for HTTPS Guardian sees only the site name, so a path never applies there
-unless the profile inspects HTTPS for that site (`inspects_https`).
+unless the profile inspects HTTPS for that site (inspection.py).
 """
 
 from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -98,10 +99,12 @@ class RuleRefused(ValueError):
 
 
 def normalise_rule(text: object, kind: str = "block", *, confirmed: bool = False,
-                   profile: ProfileConfig | None = None, probe: bool = True) -> TypedRule:
+                   profile: ProfileConfig | None = None, bypass: Collection[str] = (),
+                   probe: bool = True) -> TypedRule:
     """Read one rule as a parent typed it for a profile's `kind` ("block" or "allow")
     rules. `probe=False` skips the every-site test (the loader: a rule in the file is
-    deliberate); `profile` lets the explanation ask whether HTTPS is inspected."""
+    deliberate); `profile` and `bypass` (the `[https] bypass` list) let the explanation
+    ask whether HTTPS is inspected for the rule's site."""
     written = text if isinstance(text, str) else ""
     if not written.strip():
         return TypedRule(written, kind, error="Type a site (like example.com), an address or an Adblock Plus rule.")
@@ -126,13 +129,13 @@ def normalise_rule(text: object, kind: str = "block", *, confirmed: bool = False
     confirm = None
     if probe and all(compiled.match(host, url, None, "document") for host, url in _PROBES):
         verb = "allows" if allows else "blocks"
-        confirm = f"This rule {verb} every site for the profile. Confirm only if that is what you want."
+        confirm = f"This rule {verb} every site for the profile."
         if not confirmed:
             return TypedRule(written, kind, rule=stored, error=None, confirm=confirm, notes=tuple(reading.notes),
                              warnings=tuple(reading.warnings), explanation="", host=reading.host,
                              path=reading.path)
     return TypedRule(written, kind, rule=stored, confirm=confirm, notes=tuple(reading.notes),
-                     warnings=tuple(reading.warnings), explanation=_explain(reading, compiled, allows, profile),
+                     warnings=tuple(reading.warnings), explanation=_explain(reading, compiled, allows, profile, bypass),
                      host=reading.host, path=reading.path)
 
 
@@ -270,7 +273,8 @@ def _refuse_too_wide(reading: _Reading) -> None:
                           f"allow one site instead, like example.{host}.")
 
 
-def _explain(reading: _Reading, compiled, allows: bool, profile: ProfileConfig | None) -> str:
+def _explain(reading: _Reading, compiled, allows: bool, profile: ProfileConfig | None,
+             bypass: Collection[str]) -> str:
     verb = "Allows" if allows else "Blocks"
     host = reading.host
     if host is not None and reading.path is None and reading.rule in (host, f"||{host}^"):
@@ -281,13 +285,30 @@ def _explain(reading: _Reading, compiled, allows: bool, profile: ProfileConfig |
         what = f"{verb.lower()} {host}{reading.path} and what is under it"
     if on_connect:
         return f"{what[:1].upper()}{what[1:]}, over HTTP and HTTPS."
-    if host is not None and inspects_https(profile, host):
+    if host is not None and inspects_https(profile, host, bypass):
         return f"{what[:1].upper()}{what[1:]}, over HTTP and over HTTPS (this profile inspects HTTPS on {host})."
     https = (f"Over HTTPS Guardian sees only the site name, not the page, so the page part does not apply: "
              f"https:// addresses on {host} are {'not allowed by this rule' if allows else 'not blocked'}."
              if host is not None else
              "Over HTTPS Guardian sees only the site name, so this rule does not apply to https:// addresses.")
     return f"{what[:1].upper()}{what[1:]} over plain HTTP (http:// addresses). {https}"
+
+
+def rule_notes(profiles: Iterable[ProfileConfig], bypass: Collection[str] = ()) -> list[str]:
+    """For `guardian config check`: each rule in the file that is read differently from
+    how it is written, warned about, or blocks every site, in a parent's words."""
+    lines = []
+    for profile in profiles:
+        written = [("block", "block", r) for r in profile.block] + [("allow", "allow", r) for r in profile.allow]
+        written += [("block", f"schedule {s.name}", r) for s in profile.schedules for r in s.block]
+        for kind, where, text in written:
+            typed = normalise_rule(text, kind, confirmed=True, profile=profile, bypass=bypass)
+            said = [*typed.notes, *typed.warnings, *([typed.confirm] if typed.confirm else [])]
+            if typed.path is not None and not inspects_https(profile, typed.host or "", bypass):
+                said.append(typed.explanation)
+            if said:
+                lines.append(f"profile {profile.name}, {where}: {text}: {' '.join(said)}")
+    return lines
 
 
 def page_rules_for(profile: ProfileConfig, host: str) -> list[str]:
@@ -303,10 +324,10 @@ def page_rules_for(profile: ProfileConfig, host: str) -> list[str]:
     return found
 
 
-def https_record_note(profile: ProfileConfig | None, host: str) -> str:
+def https_record_note(profile: ProfileConfig | None, host: str, bypass: Collection[str] = ()) -> str:
     """For a logged HTTPS connection: what Guardian could see, and the page rules that
     therefore did not apply to it."""
-    if profile is not None and inspects_https(profile, host):
+    if inspects_https(profile, host, bypass):
         return ""
     note = (f"This was an HTTPS connection: Guardian sees only the site name ({host}), not the page, "
             "so it was decided on the site alone.")

@@ -14,9 +14,11 @@ Strategy: an entry ends by itself because every lookup compares its expiry with 
 time asked about; expired entries are dropped from the file at the next write. The
 running server and the command line may both change the file, so each change is a
 read-modify-write under an advisory lock (`pauses.json.lock`) that re-reads the file
-first, and the write is atomic (fsutil). The request path never takes a lock: it reads
-an immutable index swapped in whole, and re-reads the file only when its mtime, inode
-or size changed, checked at most once per `check_interval` seconds.
+first, and the write is atomic (fsutil). The request path never takes a lock nor
+touches the file: it reads an immutable index swapped in whole. This process's own
+changes install a new index at once; another process's (the command line's) are picked
+up by `refresh()`, which the service's scheduler calls every second: it stats the file
+and re-reads it when its mtime, inode or size changed.
 """
 
 from __future__ import annotations
@@ -129,18 +131,13 @@ class PauseStore:
         path: Path,
         *,
         clock: Callable[[], float] = time.time,
-        check_interval: float = 1.0,
-        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.path = Path(path)
         self._clock = clock
-        self._monotonic = monotonic
-        self._check_interval = check_interval
         self._lock = threading.Lock()
         self._entries: list[Pause] = []
         self._index: _Index | None = None  # None: nothing granted, the common case
         self._signature: tuple[int, int, int] | None = None
-        self._checked = float("-inf")
         with self._lock:
             self._reload(force=True)
 
@@ -152,9 +149,8 @@ class PauseStore:
 
     def find(self, profile: str, device: str | None, host: str, now: float) -> Pause | None:
         """The pause or allowance that lets this request through at `now`, if any.
-        A device's own entries are looked at before its profile's."""
-        if self._monotonic() - self._checked >= self._check_interval:
-            self._check_file()
+        A device's own entries are looked at before its profile's. Request path: reads
+        the index in memory only."""
         index = self._index
         if index is None:
             return None
@@ -244,14 +240,10 @@ class PauseStore:
 
     # ------------------------------------------------------------ reading the file
 
-    def _check_file(self) -> None:
-        # Never block a request on a writer: if one holds the lock, look again next time.
-        if not self._lock.acquire(blocking=False):
-            return
-        try:
+    def refresh(self) -> None:
+        """Scheduler: pick up changes another process made to the file."""
+        with self._lock:
             self._reload(force=False)
-        finally:
-            self._lock.release()
 
     def _stat(self) -> tuple[int, int, int] | None:
         try:
@@ -261,7 +253,6 @@ class PauseStore:
         return (st.st_mtime_ns, st.st_ino, st.st_size)
 
     def _reload(self, force: bool) -> None:
-        self._checked = self._monotonic()
         signature = self._stat()
         if not force and signature == self._signature:
             return

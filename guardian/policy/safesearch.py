@@ -19,7 +19,10 @@ many Google country domains (google.co.uk, google.com.au, google.de, ...).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from urllib.parse import parse_qsl, urlencode
+
+from guardian.proxy.hooks import Edits, Verdict
 
 GOOGLE_SAFE = "forcesafesearch.google.com"
 BING_SAFE = "strict.bing.com"
@@ -27,7 +30,9 @@ DDG_SAFE = "safe.duckduckgo.com"
 YOUTUBE_SAFE = {"moderate": "restrictmoderate.youtube.com", "strict": "restrict.youtube.com"}
 
 BING_HOSTS = ("www.bing.com", "bing.com")
-DDG_HOSTS = ("duckduckgo.com", "www.duckduckgo.com", "start.duckduckgo.com")
+# html. and lite. are DuckDuckGo's no-JavaScript front ends: same searches, same safe host.
+DDG_HOSTS = ("duckduckgo.com", "www.duckduckgo.com", "start.duckduckgo.com", "html.duckduckgo.com",
+             "lite.duckduckgo.com")
 YOUTUBE_HOSTS = (
     "www.youtube.com", "m.youtube.com", "youtubei.googleapis.com", "youtube.googleapis.com",
     "www.youtube-nocookie.com",
@@ -43,10 +48,36 @@ _PARAMS = {
 }
 
 
+# Google's documented header for YouTube's restricted mode, sent on requests to YOUTUBE_HOSTS.
+_RESTRICT_HEADER = {"moderate": "Moderate", "strict": "Strict"}
+
+
+class YouTubeRestrict:
+    """Request edits that set `YouTube-Restrict` (replacing the device's own) on top of the
+    edits the request already had (see proxy/hooks.py Edits)."""
+
+    __slots__ = ("inner", "value")
+
+    def __init__(self, value: str, inner: Edits | None) -> None:
+        self.value = value
+        self.inner = inner
+
+    def request_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        if self.inner is not None:
+            headers = self.inner.request_headers(headers)
+        return [(k, v) for k, v in headers if k.lower() != "youtube-restrict"] + [("YouTube-Restrict", self.value)]
+
+    def response_verdict(self, fields: Mapping[str, str]) -> Verdict | None:
+        return self.inner.response_verdict(fields) if self.inner is not None else None
+
+    def response_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return self.inner.response_headers(headers) if self.inner is not None else headers
+
+
 class SafeSearch:
     """The safe-search rewrite for one profile's settings."""
 
-    __slots__ = ("_google", "_hosts")
+    __slots__ = ("_google", "_hosts", "_youtube")
 
     def __init__(self, search: bool, youtube: str) -> None:
         hosts: dict[str, str] = {}
@@ -57,6 +88,7 @@ class SafeSearch:
             hosts.update(dict.fromkeys(YOUTUBE_HOSTS, YOUTUBE_SAFE[youtube]))
         self._hosts = hosts
         self._google = search
+        self._youtube = _RESTRICT_HEADER.get(youtube)
 
     @property
     def enabled(self) -> bool:
@@ -68,6 +100,10 @@ class SafeSearch:
         if safe is None and self._google and "google." in host and _GOOGLE_SEARCH.fullmatch(host):
             safe = GOOGLE_SAFE
         return safe
+
+    def youtube_restrict(self, host: str) -> str | None:
+        """The `YouTube-Restrict` value for a request to a YouTube host, else None."""
+        return self._youtube if self._youtube is not None and host in YOUTUBE_HOSTS else None
 
     @staticmethod
     def target(safe_host: str, target: str) -> str | None:

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from guardian.config import DAYS, ProfileConfig
+from guardian.service_catalog import GROUPS, ServiceIndex
 
 from .limits import TUNNEL_MINUTE_BYTES, Limit, UsageMeter, used_up_reason
 from .schedules import Window, compile_window, until_text
-from .services import GROUPS, ServiceIndex
 
 Count = tuple[str, str]  # (who, limit name)
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from guardian.cache import Cache
 from guardian.config import ProxyConfig, port_ranges
+from guardian.proxy.connections import ConnectionRegistry
 from guardian.proxy.hooks import AllowAll, Decider, Recorder
 from guardian.proxy.upstream import DestinationPolicy, Resolver, UpstreamPool, resolve
 from guardian.records import RequestRecord
@@ -84,3 +85,4 @@ class ProxyContext:
     # Signs the header naming the real device on requests forwarded to the settings page.
     client_header_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     tls: Interceptor | None = None  # Guardian's own TLS (block page on HTTPS); None without a usable CA
+    connections: ConnectionRegistry = field(default_factory=ConnectionRegistry)  # re-decided while open

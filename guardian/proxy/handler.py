@@ -20,6 +20,7 @@ import struct
 import time
 
 from guardian.cache import CachedResponse, Lookup, Outcome, Writer, with_x_cache
+from guardian.proxy.connections import OpenConnection
 from guardian.proxy.context import ProxyContext, ProxySettings
 from guardian.proxy.framing import Body, ChunkedBody, EmptyBody, LengthBody, framing_for_request, framing_for_response
 from guardian.proxy.hooks import RequestInfo, Verdict
@@ -37,7 +38,7 @@ from guardian.proxy.http1 import (
     parse_response_head,
     serialise_head,
 )
-from guardian.proxy.relay import HAVE_SPLICE, relay, splice_exact
+from guardian.proxy.relay import HAVE_SPLICE, TunnelStats, relay, splice_exact
 from guardian.proxy.responses import error_response, phrase
 from guardian.proxy.stream import BufferedSocket, HeadTooLarge, PeerClosed, Timeout, set_send_timeout
 from guardian.proxy.upstream import DestinationDenied, UpstreamError, connect
@@ -98,6 +99,7 @@ class ClientConnection:
         self.reader = BufferedSocket(sock)
         self.idle = True  # between requests: the server may close us at shutdown
         self.bytes_sent = 0
+        self.open_entry: OpenConnection | None = None  # in ctx.connections while its last request is allowed
 
     # ------------------------------------------------------------------ connection loop
 
@@ -127,6 +129,8 @@ class ClientConnection:
         except Exception:
             log.exception("unexpected error serving %s", self.client_ip)
         finally:
+            if self.open_entry is not None:
+                self.ctx.connections.remove(self.open_entry)
             with contextlib.suppress(OSError):
                 self.sock.close()
 
@@ -223,8 +227,19 @@ class ClientConnection:
             return self._send_verdict(request, verdict, body, record)
         if verdict.trusted and verdict.connect_port:
             port = verdict.connect_port
+        else:
+            self._keep_open(info, verdict)
         return self._forward(settings, request, host, port, path, body, verdict, record,
                              checked=not verdict.trusted)
+
+    def _keep_open(self, info: RequestInfo, verdict: Verdict) -> None:
+        """Register this keep-alive connection (or update it) with its latest allowed request,
+        so a change of rules closes it if that request would now be blocked."""
+        entry = self.open_entry
+        if entry is None:
+            self.open_entry = self.ctx.connections.add(info, (self.sock,), verdict.activity)
+        else:
+            entry.request, entry.activity = info, verdict.activity
 
     def _note_verdict(self, record: RequestRecord, verdict: Verdict) -> None:
         record.device, record.profile = verdict.device, verdict.profile
@@ -297,7 +312,8 @@ class ClientConnection:
             return self._forward_upstream(settings, request, host, port, path, body, verdict, record, checked,
                                           upgrade, None)
         url = f"{self.scheme}://{_format_authority(host, record.port, self.default_port)}{verdict.target or path}"
-        with cache.lookup(request.method, url, request.headers) as lookup:
+        connect_to = verdict.connect_host if verdict.connect_host not in (None, host) else None
+        with cache.lookup(request.method, url, request.headers, connect_to=connect_to) as lookup:
             if lookup.outcome is Outcome.HIT:
                 blocked = self._cached_blocked(verdict, lookup.response)
                 if blocked is not None:
@@ -551,21 +567,28 @@ class ClientConnection:
             if isinstance(body, LengthBody) and len(up_reader.buffer) >= body.length:
                 # the whole (small) body is here already: one send for head and body
                 payload = up_reader.read_exact(body.length, None)
-                self._send(head + payload)
-                if writer is not None:
-                    writer.write(payload)
                 body.remaining = 0
                 body.complete = True
+                if writer is not None:
+                    # committed before the client has its last byte, so its next request
+                    # (a HEAD, a reload) finds the entry
+                    writer.write(payload)
+                    writer.finish()
+                self._send(head + payload)
                 return
             self._send(head)
             if writer is None and isinstance(body, LengthBody) and HAVE_SPLICE and body.length >= SPLICE_MIN:
                 self._splice_length_body(body, up_reader, timeout)
                 return
             for piece in body.chunks(timeout):
-                self._send(b"%x\r\n%b\r\n" % (len(piece), piece) if chunked_out else piece)
                 if writer is not None:
                     writer.write(piece)
+                    if isinstance(body, LengthBody) and body.remaining == 0:
+                        writer.finish()  # the whole body is in: commit before its last send
+                self._send(b"%x\r\n%b\r\n" % (len(piece), piece) if chunked_out else piece)
             if chunked_out:
+                if writer is not None and body.complete:
+                    writer.finish()  # before the last chunk, as on the fast path
                 self._send(b"0\r\n\r\n")
         except (PeerClosed, Timeout, ProtocolError) as exc:
             raise UpstreamBroke(f"the website's answer broke off: {type(exc).__name__}") from None
@@ -587,7 +610,10 @@ class ClientConnection:
         headers += [("Connection", "Upgrade"), ("Via", f"1.1 {settings.via_name}")]
         try:
             self._send(serialise_head(f"HTTP/1.1 101 {response.reason}", headers) + up_reader.take_buffer())
-            self._tunnel(settings, up_reader.sock)
+            stats = TunnelStats()
+            if self.open_entry is not None:  # an upgraded connection's use counts like a tunnel's
+                self.open_entry.stats = stats
+            self._tunnel(settings, up_reader.sock, stats)
         finally:
             up_reader.close()
         return False
@@ -619,11 +645,15 @@ class ClientConnection:
         upstream, addr, _ = opened
         record.upstream_addr = addr
         record.status = 200
+        entry = self.ctx.connections.add(info, (self.sock, upstream.sock), verdict.activity, TunnelStats())
         try:
             self._send(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            self._tunnel(settings, upstream.sock)
+            self._tunnel(settings, upstream.sock, entry.stats)
         finally:
+            self.ctx.connections.remove(entry)
             upstream.close()
+        if entry.closed:
+            record.reason = "Closed: the rules now block it"
         return False
 
     def _refuse_port(self, settings: ProxySettings, record: RequestRecord, port: int) -> bool:
@@ -634,7 +664,7 @@ class ClientConnection:
         record.status = 403
         return False
 
-    def _tunnel(self, settings: ProxySettings, upstream: socket.socket) -> None:
+    def _tunnel(self, settings: ProxySettings, upstream: socket.socket, stats: TunnelStats | None = None) -> None:
         """Relay both ways; bytes the client pipelined after its request go first."""
         early = self.reader.take_buffer()
         try:
@@ -642,7 +672,7 @@ class ClientConnection:
                 upstream.sendall(early)
         except OSError:
             return
-        up, down = relay(self.sock, upstream, settings.proxy.tunnel_idle_timeout, self.ctx.force_close.is_set)
+        up, down = relay(self.sock, upstream, settings.proxy.tunnel_idle_timeout, self.ctx.force_close.is_set, stats)
         self.bytes_sent += down
         self.reader.bytes_read += up
 

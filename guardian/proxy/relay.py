@@ -22,6 +22,20 @@ CHUNK = 256 * 1024
 HAVE_SPLICE = hasattr(os, "splice")
 
 
+class TunnelStats:
+    """Bytes a running relay has moved, readable from another thread without a lock
+    (the connection registry samples it to count a tunnel's use per minute): the relay
+    loop itself does nothing extra."""
+
+    __slots__ = ("directions",)
+
+    def __init__(self) -> None:
+        self.directions: tuple[_Direction, ...] = ()
+
+    def moved(self) -> int:
+        return sum(d.moved for d in self.directions)
+
+
 class _Direction:
     """src -> dst through one buffer."""
 
@@ -89,12 +103,15 @@ class _Direction:
 
 
 def relay(client: socket.socket, upstream: socket.socket, idle_timeout: float,
-          stop_requested: Callable[[], bool] = lambda: False) -> tuple[int, int]:
+          stop_requested: Callable[[], bool] = lambda: False,
+          stats: TunnelStats | None = None) -> tuple[int, int]:
     """Relay until both sides are done; returns (bytes client->upstream, upstream->client)."""
     client.setblocking(False)
     upstream.setblocking(False)
     up = _Direction(client, upstream)
     down = _Direction(upstream, client)
+    if stats is not None:
+        stats.directions = (up, down)
     poller = select.poll()
     fds = {client.fileno(): client, upstream.fileno(): upstream}
     last_activity = time.monotonic()

@@ -3,13 +3,19 @@
 Threads are the design (the Pi has few cores and the work is I/O): each connection
 gets a small-stack thread that blocks on its own socket, so a slow or idle client
 never delays another. Live connections are tracked so a stop can close the idle ones
-at once and give busy ones a bounded grace period.
+at once and give busy ones a bounded grace period, and counted per client address so
+one device cannot take every connection (`max_connections_per_client`).
+
+The client's address is normalised here, once, for every later use (policy, log, seen
+devices, the settings page's lockout): on a dual-stack `[::]` listener an IPv4 client
+arrives as `::ffff:a.b.c.d` and is known from then on as `a.b.c.d`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import ipaddress
 import logging
 import socket
 import threading
@@ -23,6 +29,18 @@ from guardian.proxy.responses import error_response
 log = logging.getLogger(__name__)
 
 THREAD_STACK = 512 * 1024  # the handler's call depth is shallow; default 8 MiB stacks waste address space
+
+
+def client_address(raw: str) -> str:
+    """The address a client is known by: IPv4-mapped IPv6 as plain IPv4."""
+    if raw.startswith("::ffff:") and "." in raw:
+        try:
+            mapped = ipaddress.IPv6Address(raw).ipv4_mapped
+        except ValueError:
+            return raw
+        if mapped is not None:
+            return str(mapped)
+    return raw
 
 
 def open_listener(address: Address, what: str = "the proxy", backlog: int = 1024) -> socket.socket:
@@ -54,6 +72,7 @@ class ProxyServer:
         self.ctx = ctx
         self.listener = listener
         self.connections: set[ClientConnection] = set()
+        self._per_client: dict[str, int] = {}
         self._lock = threading.Lock()
         self._accept_thread: threading.Thread | None = None
         self._reaper: threading.Thread | None = None
@@ -68,6 +87,10 @@ class ProxyServer:
         self._accept_thread.start()
         self._reaper = threading.Thread(target=self._reap_loop, name="proxy-pool-reaper", daemon=True)
         self._reaper.start()
+        still_allowed = getattr(self.ctx.decider, "still_allowed", None)
+        if still_allowed is not None:
+            threading.Thread(target=self.ctx.connections.run, args=(still_allowed, self.ctx.stopping),
+                             name="proxy-open-connections", daemon=True).start()
 
     def _accept_loop(self) -> None:
         while not self.ctx.stopping.is_set():
@@ -78,24 +101,31 @@ class ProxyServer:
                     return
                 time.sleep(0.05)  # e.g. EMFILE: back off instead of spinning
                 continue
-            if len(self.connections) >= self.ctx.settings.proxy.max_connections:
+            proxy = self.ctx.settings.proxy
+            if len(self.connections) >= proxy.max_connections:
                 self._turn_away(sock)
                 continue
-            conn = ClientConnection(self.ctx, sock, addr[0])
+            conn = ClientConnection(self.ctx, sock, client_address(addr[0]))
             with self._lock:
-                self.connections.add(conn)
+                held = self._per_client.get(conn.client_ip, 0)
+                if held < proxy.max_connections_per_client:
+                    self.connections.add(conn)
+                    self._per_client[conn.client_ip] = held + 1
+            if held >= proxy.max_connections_per_client:
+                self._turn_away(sock, "This device has too many connections open; close some and try again.")
+                continue
             try:
                 threading.Thread(target=self._run, args=(conn,), name="proxy-conn", daemon=True).start()
             except RuntimeError:  # cannot start a new thread
-                with self._lock:
-                    self.connections.discard(conn)
+                self._forget(conn)
                 self._turn_away(sock)
 
     @staticmethod
-    def _turn_away(sock: socket.socket) -> None:
+    def _turn_away(sock: socket.socket,
+                   message: str = "Guardian is at its connection limit; try again shortly.") -> None:
         with contextlib.suppress(OSError):
             sock.settimeout(1)
-            sock.sendall(error_response(503, "Guardian is at its connection limit; try again shortly."))
+            sock.sendall(error_response(503, message))
         with contextlib.suppress(OSError):
             sock.close()
 
@@ -103,8 +133,14 @@ class ProxyServer:
         try:
             conn.run()
         finally:
-            with self._lock:
-                self.connections.discard(conn)
+            self._forget(conn)
+
+    def _forget(self, conn: ClientConnection) -> None:
+        with self._lock:
+            self.connections.discard(conn)
+            held = self._per_client.pop(conn.client_ip, 1) - 1
+            if held > 0:
+                self._per_client[conn.client_ip] = held
 
     def _reap_loop(self) -> None:
         while not self.ctx.stopping.wait(5):
@@ -115,6 +151,7 @@ class ProxyServer:
     def stop(self, grace: float = 10.0) -> None:
         """Stop accepting, close idle connections, let busy ones finish within `grace` seconds."""
         self.ctx.stopping.set()
+        self.ctx.connections.wake()
         with contextlib.suppress(OSError):
             self.listener.close()
         deadline = time.monotonic() + grace

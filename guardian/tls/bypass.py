@@ -11,6 +11,8 @@ of the hosts their products contact; a household adds its own bank in the settin
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 DEFAULT_BYPASS: tuple[str, ...] = (
     # banking and payment
     "paypal.com", "stripe.com", "wise.com", "revolut.com", "monzo.com", "chase.com", "bankofamerica.com",
@@ -32,7 +34,7 @@ DEFAULT_BYPASS: tuple[str, ...] = (
 )
 
 
-def bypass_match(host: str, patterns: frozenset[str]) -> str | None:
+def bypass_match(host: str, patterns: Collection[str]) -> str | None:
     """The pattern that covers `host` (itself or a parent domain), else None.
     Linear in the number of labels: each parent domain is one set lookup."""
     name = host.rstrip(".").lower()

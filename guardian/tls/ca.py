@@ -146,6 +146,14 @@ class CertificateAuthority:
         return ca
 
 
+def read_certificate(data_dir: Path) -> x509.Certificate | None:
+    """Only the certificate (never the key), for pages and commands that show it."""
+    try:
+        return x509.load_pem_x509_certificate((tls_dir(data_dir) / "ca.crt").read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
 def household_name(configured: str) -> str:
     """The name on the certificate: the configured one, else this machine's name."""
     return configured or socket.gethostname().split(".")[0] or "this home"

@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING
 
 from guardian.proxy.context import ProxyContext, ProxySettings
 from guardian.proxy.framing import LengthBody, framing_for_request
-from guardian.proxy.handler import ClientConnection
+from guardian.proxy.handler import ClientConnection, UpstreamBroke
 from guardian.proxy.hooks import RequestInfo
 from guardian.proxy.http1 import MAX_HEAD, MAX_TARGET, parse_request_head
+from guardian.proxy.relay import TunnelStats
 from guardian.proxy.responses import error_response
 from guardian.proxy.stream import BufferedSocket
 from guardian.records import RequestRecord
@@ -34,6 +35,9 @@ from guardian.tls.stream import HandshakeFailed, TLSStream
 
 if TYPE_CHECKING:
     from guardian.tls.intercept import Interceptor
+
+
+LARGE_PIECE = 1024 * 1024
 
 
 def origin_context(extra_ca_file: str = "") -> ssl.SSLContext:
@@ -117,11 +121,28 @@ class InspectedConnection(ClientConnection):
         return BufferedSocket(stream), addr, False  # type: ignore[arg-type]
 
     def _splice_length_body(self, body: LengthBody, up_reader: BufferedSocket, timeout: float) -> None:
-        for piece in body.chunks(timeout):  # decrypted, so through Python
+        """A large body: decrypted, so it passes through Python, in pieces as large as the
+        TLS layer has ready (several records) rather than the reader's 64 KiB."""
+        buffered = up_reader.take_buffer()[:body.remaining]
+        if buffered:
+            self._send(buffered)
+            body.remaining -= len(buffered)
+        origin: TLSStream = up_reader.sock  # type: ignore[assignment]
+        up_reader._set_recv_timeout(timeout)  # the same per-read timeout the reader would apply
+        while body.remaining:
+            try:
+                piece = origin.recv(min(body.remaining, LARGE_PIECE))
+            except (BlockingIOError, TimeoutError, ConnectionError):
+                piece = b""
+            if not piece:
+                raise UpstreamBroke("the website's answer broke off")
+            body.remaining -= len(piece)
             self._send(piece)
+        body.complete = True
 
-    def _tunnel(self, settings: ProxySettings, upstream: socket.socket) -> None:
-        """An upgraded connection (WebSocket) inside the tunnel: relay the decrypted bytes."""
+    def _tunnel(self, settings: ProxySettings, upstream: socket.socket, stats: TunnelStats | None = None) -> None:
+        """An upgraded connection (WebSocket) inside the tunnel: relay the decrypted bytes.
+        (`stats` is not sampled here: the outer CONNECT's registry entry is the one limits read.)"""
         client: TLSStream = self.sock  # type: ignore[assignment]
         origin: TLSStream = upstream  # type: ignore[assignment]
         early = self.reader.take_buffer()

@@ -21,6 +21,7 @@ import contextlib
 import ssl
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from guardian.proxy.hooks import RequestInfo, Verdict
@@ -33,6 +34,7 @@ from guardian.tls.ca import CertificateAuthority
 from guardian.tls.inspect import InspectedConnection, inner_context_for, origin_context, origin_form
 from guardian.tls.leaves import LeafCache
 from guardian.tls.stream import HandshakeFailed, TLSStream
+from guardian.tls.trust import TrustRecords
 
 if TYPE_CHECKING:
     from guardian.proxy.context import ProxySettings
@@ -43,33 +45,14 @@ PINNING_MEMORY = 24 * 3600.0  # a device that refused our certificate for a site
 PINNING_MAX = 10_000
 
 
-class TrustRecords:
-    """Per device address: did its last handshake with a Guardian certificate succeed?"""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._seen: dict[str, tuple[bool, float]] = {}
-
-    def note(self, client_ip: str, trusted: bool) -> None:
-        with self._lock:
-            self._seen[client_ip] = (trusted, time.time())
-
-    def status(self, client_ip: str) -> tuple[bool, float] | None:
-        with self._lock:
-            return self._seen.get(client_ip)
-
-    def snapshot(self) -> dict[str, tuple[bool, float]]:
-        with self._lock:
-            return dict(self._seen)
-
-
 class Interceptor:
     """Guardian's side of TLS for the proxy core: the CA, the leaves, what devices trust."""
 
-    def __init__(self, ca: CertificateAuthority, leaf_cache_size: int = 1000, extra_ca_file: str = "") -> None:
+    def __init__(self, ca: CertificateAuthority, leaf_cache_size: int = 1000, extra_ca_file: str = "",
+                 trust_file: Path | None = None) -> None:
         self.ca = ca
         self.leaves = LeafCache(ca, leaf_cache_size, sni_callback=self._on_sni)
-        self.trust = TrustRecords()
+        self.trust = TrustRecords(trust_file)
         self.origin_context = origin_context(extra_ca_file)
         self.pool = UpstreamPool()  # TLS connections to websites, kept apart from plain ones
         self._refused_lock = threading.Lock()
@@ -145,7 +128,9 @@ class Interceptor:
             record.error_kind = "client"
             return False
         self.trust.note(conn.client_ip, True)
-        record.reason = verdict.reason or "Inspected"
+        # The tunnel itself is not the decision: every request inside gets its own record.
+        record.action, record.rule, record.list_id, record.schedule = "allowed", None, None, None
+        record.reason = "Inspected: each request inside is decided and logged on its own"
         name = stream.server_name or host
         inner = InspectedConnection(inner_context_for(conn.ctx, self), stream, conn.client_ip, name, port, self)
         try:

@@ -16,7 +16,7 @@ import socket
 import ssl
 import time
 
-RECV_SIZE = 65536
+RECV_SIZE = 256 * 1024  # raw bytes per recv: several TLS records at once
 
 # Alerts a client sends when it refuses the certificate it was shown.
 UNTRUSTED_ALERTS = ("TLSV1_ALERT_UNKNOWN_CA", "SSLV3_ALERT_BAD_CERTIFICATE", "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
@@ -94,7 +94,9 @@ class TLSStream:
     def recv(self, size: int) -> bytes:
         while True:
             try:
-                return self.ssl.read(size)
+                data = self.ssl.read(size)
+                # One read returns one TLS record (16 KiB at most): take what else is already here.
+                return self._more(data, size) if 0 < len(data) < size else data
             except ssl.SSLWantReadError:
                 self._flush()
                 data = self.sock.recv(RECV_SIZE)  # blocking; SO_RCVTIMEO raises as on a plain socket
@@ -107,6 +109,20 @@ class TLSStream:
                 return b""
             except ssl.SSLError as exc:
                 raise ConnectionResetError(f"TLS error from the device: {exc.reason}") from None
+
+    def _more(self, data: bytes, size: int) -> bytes:
+        parts = [data]
+        total = len(data)
+        while total < size:
+            try:
+                more = self.ssl.read(size - total)
+            except (ssl.SSLWantReadError, ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                break
+            if not more:
+                break
+            parts.append(more)
+            total += len(more)
+        return b"".join(parts)
 
     def read_available(self) -> bytes | None:
         """For a relay after poll() said the socket is readable: what can be decrypted now

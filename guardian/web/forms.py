@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Collection
 from datetime import datetime
 
 from guardian.config import ConfigError, ProfileConfig, check_device_match, parse_clock
@@ -99,15 +100,18 @@ def local_datetime(value: object, what: str = "Time") -> datetime | None:
         raise FieldError(f"{what}: a date and time like 2026-12-01T21:30.") from None
 
 
-def explain_rule(value: object, kind: str = "block", profile: ProfileConfig | None = None) -> TypedRule:
+def explain_rule(value: object, kind: str = "block", profile: ProfileConfig | None = None,
+                 bypass: Collection[str] = ()) -> TypedRule:
     """How the policy reads a parent's rule (parent_rules.normalise_rule): what will be
-    saved, what it does over HTTP and HTTPS, warnings, and whether it needs confirming."""
-    return normalise_rule(value, kind, profile=profile)
+    saved, what it does over HTTP and HTTPS, warnings, and whether it needs confirming.
+    `bypass` is the `[https] bypass` list (sites never inspected)."""
+    return normalise_rule(value, kind, profile=profile, bypass=bypass)
 
 
-def rule(value: object, kind: str, confirmed: bool = False, profile: ProfileConfig | None = None) -> TypedRule:
+def rule(value: object, kind: str, confirmed: bool = False, profile: ProfileConfig | None = None,
+         bypass: Collection[str] = ()) -> TypedRule:
     """A rule ready to save (`.rule`); FieldError when refused or not confirmed."""
-    typed = normalise_rule(value, kind, confirmed=confirmed, profile=profile)
+    typed = normalise_rule(value, kind, confirmed=confirmed, profile=profile, bypass=bypass)
     if typed.error:
         raise FieldError(f"Rule: {typed.error}")
     if typed.confirm and not confirmed:

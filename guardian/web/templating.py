@@ -6,6 +6,8 @@ from datetime import datetime
 
 from flask import Flask, g
 
+from guardian.config import system_timezone
+
 from .security import logged_in
 from .state import services
 
@@ -35,6 +37,19 @@ def local_time(value: float | datetime | str | None, fmt: str = "%a %d %b %H:%M"
     return moment.strftime(fmt)
 
 
+UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu",
+                       "Etc/GMT", "GMT", "Etc/GMT0", "GMT0", "Etc/Greenwich", "Greenwich"})
+
+
+def zone_info() -> dict[str, object]:
+    """The zone schedules run in, where it comes from, the time there now, and whether it
+    is UTC (most likely a Pi nobody set a zone on, not a household that lives on UTC)."""
+    config = services().config
+    name = config.timezone or system_timezone()
+    return {"name": name, "configured": bool(config.timezone), "is_utc": name in UTC_NAMES,
+            "now": datetime.now(config.zone()).strftime("%A %H:%M")}
+
+
 def size(value: int | None) -> str:
     number = float(value or 0)
     for unit in ("bytes", "KB", "MB", "GB"):
@@ -61,4 +76,4 @@ def register_filters(app: Flask) -> None:
         return {"nav": NAV, "signed_in": logged_in(), "config_version": config_version,
                 "config_problems": lambda: services().config_problems,
                 "restart_changes": lambda: services().restart_changes, "restart_labels": RESTART_LABELS,
-                "can_restart": lambda: services().can_restart()}
+                "can_restart": lambda: services().can_restart(), "zone_info": zone_info}

@@ -102,9 +102,9 @@ class TestCatastrophicRegex:
         list_server.routes["/hostile.txt"] = hostile.encode()
         config = _config(tmp_path, list_server.url("/hostile.txt"), proxy=LOOPBACK_ALLOWED)
         (result,) = refresh_lists(config, ListStore.for_data_dir(tmp_path), policy=FAST).results
-        assert "refused as unsafe: 2 regular expression that cannot run in linear time" in result.message
+        assert "refused as unsafe: regular expression that cannot run in linear time (2)" in result.message
         out = _status(config)
-        assert "rules refused as unsafe: 2 regular expression that cannot run in linear time" in out
+        assert "rules refused as unsafe: regular expression that cannot run in linear time (2)" in out
 
 
 class TestTopLevelDomainExceptions:
@@ -182,6 +182,17 @@ class TestListDownloads:
             config = _config(tmp_path, url, proxy="")
             (result,) = refresh_lists(config, ListStore.for_data_dir(tmp_path), policy=FAST).results
             assert result.message.startswith(f"{FAILED_NONE}: refused to download {url}"), result.message
+        assert list_server.hits == []
+
+    @pytest.mark.parametrize(
+        "host", ["127.1", "2130706433", "0x7f000001", "0177.0.0.1", "[::ffff:127.0.0.1]", "0.0.0.0"],
+    )
+    def test_loopback_spellings_are_refused(self, tmp_path, list_server, host):
+        list_server.routes["/l.txt"] = _abp(10)
+        url = list_server.url("/l.txt").replace("127.0.0.1", host)
+        config = _config(tmp_path, url, proxy="")
+        (result,) = refresh_lists(config, ListStore.for_data_dir(tmp_path), policy=FAST).results
+        assert result.message.startswith(f"{FAILED_NONE}: refused to download"), result.message
         assert list_server.hits == []
 
     def test_own_address_refused_even_outside_the_denied_networks(self, tmp_path, list_server):

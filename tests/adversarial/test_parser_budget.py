@@ -22,6 +22,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from guardian.cache.rules import parse_cache_control
+from guardian.logstore.privacy import without_excerpts
+from guardian.policy.filetypes import disposition_file_name
+from guardian.policy.privacy import origin_of, url_host
 from guardian.policy.safesearch import SafeSearch
 from guardian.proxy import handler
 from guardian.proxy.framing import ChunkedBody
@@ -101,6 +104,12 @@ BUDGET_CASES: dict[str, Callable[[], object]] = {
     "cache-control: many unclosed quotes": lambda: parse_cache_control(
         [("Cache-Control", 'a="b=' * (FIELD_ROOM // 5))]),
     "cache-control: equals and spaces": lambda: parse_cache_control([("Cache-Control", "a = " * (FIELD_ROOM // 4))]),
+    "log reason excerpts: many unclosed quotes": lambda: without_excerpts("b'\\'" * (FIELD_ROOM // 4) + '"x'),
+    "content-disposition: many filename*= without quotes":
+        lambda: disposition_file_name("filename*=" * (FIELD_ROOM // 10)),
+    "content-disposition: filename then spaces": lambda: disposition_file_name("filename" + " " * FIELD_ROOM),
+    "referer host: long user-info without @": lambda: url_host("http://" + "a" * FIELD_ROOM + "!"),
+    "referer origin: many @": lambda: origin_of("https://" + "a@" * (FIELD_ROOM // 2)),
     "safe search: long google-like host": lambda: SafeSearch(True, "strict").connect_host(
         "www.google." * 20 + "x" * 200),
     "safe search: long query": lambda: SafeSearch.target("safe.duckduckgo.com", "/?" + "q=&" * (MAX_TARGET // 3)),

@@ -52,11 +52,13 @@ def variants(host: str) -> list[str]:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(names=st.sets(HOST, min_size=1, max_size=60), strangers=st.lists(HOST, max_size=20),
-       layout=st.sampled_from(["hosts", "domains", "abp"]))
-def test_answers_exactly_as_a_set(tmp_path_factory, names, strangers, layout):
+       layout=st.sampled_from(["hosts", "domains", "abp"]), shout=st.booleans())
+def test_answers_exactly_as_a_set(tmp_path_factory, names, strangers, layout, shout):
     folder = tmp_path_factory.mktemp("lists")
     lines = {"hosts": "0.0.0.0 {}", "domains": "{}", "abp": "||{}^"}[layout]
-    engine = engine_of_files(folder, {"big": "\n".join(lines.format(name) for name in sorted(names)) + "\n"},
+    # Upper case (and, outside ABP, a trailing dot) takes the general line parsers.
+    written = {name: name.upper() + ("." if layout != "abp" else "") if shout else name for name in names}
+    engine = engine_of_files(folder, {"big": "\n".join(lines.format(written[name]) for name in sorted(names)) + "\n"},
                              big=layout)
     assert engine.report["big"].compact == len(names)
     table = engine._tables[0][0]
@@ -67,7 +69,7 @@ def test_answers_exactly_as_a_set(tmp_path_factory, names, strangers, layout):
         assert decision.blocked == listed(normal, names), query
         if decision.blocked:
             assert decision.list == "big"
-            assert decision.rule in {lines.format(name) for name in names}
+            assert decision.rule in {lines.format(written[name]) for name in names}
 
 
 def crc_collision() -> tuple[str, str]:
@@ -214,3 +216,19 @@ def test_utf8_and_crlf_files_give_the_same_report_as_their_text(tmp_path):
         assert engine.match_host(host) == by_text.match_host(host)
     table = engine._tables[0][0]
     assert table.line_number("0.0.0.0 d.example", "d.example") == 6
+
+
+def test_the_report_command_says_where_rules_went(tmp_path):
+    import io
+
+    from guardian.filters.commands import report_command
+
+    path = tmp_path / "mixed.txt"
+    path.write_text("[Adblock Plus 2.0]\n||a.example^\n||b.example^\n||c.example^$image\n")
+    out = io.StringIO()
+    assert report_command([str(path)], out=out) == 0
+    text = out.getvalue()
+    assert "into   compact host table                  2" in text
+    assert "into   token index                         1" in text
+    assert text.rstrip().endswith("total: 3 rules (2 in compact host tables, 1 in the token index)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mixed.txt"]  # a report writes nothing

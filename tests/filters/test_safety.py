@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from guardian.filters import FilterEngine
+from guardian.filters.compact import ListFile
 from guardian.filters.rules import Refused, parse_line
 
 STARTER_LIKE = "||ads.example.com^\n||tracker.example.net^\n||doubleclick.net^\n"
@@ -46,7 +47,7 @@ def test_exception_reaching_a_whole_suffix_is_refused_and_other_lists_keep_block
 
 @pytest.mark.parametrize(
     "rule", ["@@||example.com^", "@@||ads.example.com/ok.js", "@@*$image,domain=news.example", "@@||x.lan^",
-             "@@/banner/ok/", "@@||com^*/approved/"],
+             "@@/banner/ok/", "@@||com^*/approved/", "@@*$script,domain=google.*"],
 )
 def test_narrow_exceptions_are_kept(rule):
     assert FilterEngine.from_lists({"l": rule}).report["l"].error_count == 0
@@ -71,3 +72,16 @@ def test_refusals_survive_the_index_cache(tmp_path):
     restarted = FilterEngine.from_lists(lists, cache_dir=tmp_path)
     assert restarted.report["careless"].refused == FilterEngine.from_lists(lists).report["careless"].refused
     assert sum(restarted.report["careless"].refused.values()) == 2
+
+
+def test_a_list_read_from_its_file_refuses_the_same_rules(tmp_path):
+    """Stored lists reach the engine as files (compact host tables): same refusals, same report."""
+    text = "[Adblock Plus 2.0]\n||ads.example^\n@@||com^\n@@*$image\n/(a)\\1/\n@@||ok.example^\n"
+    path = tmp_path / "careless.txt"
+    path.write_text(text)
+    from_file = FilterEngine.from_lists({"starter": STARTER_LIKE, "careless": ListFile.of(path)})
+    from_text = FilterEngine.from_lists({"starter": STARTER_LIKE, "careless": text})
+    assert from_file.report["careless"].refused == from_text.report["careless"].refused
+    assert sum(from_file.report["careless"].refused.values()) == 3
+    assert from_file.match("https://ads.example.com/x.js").blocked
+    assert from_file.match_host("ad.doubleclick.net").blocked

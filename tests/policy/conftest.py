@@ -120,12 +120,15 @@ def neighbour_files(tmp_path: Path) -> tuple[Path, Path]:
 @pytest.fixture
 def neighbours(neighbour_files: tuple[Path, Path]) -> NeighbourTable:
     arp, neigh = neighbour_files
-    return NeighbourTable(arp, ("cat", str(neigh)))
+    table = NeighbourTable(arp, ("cat", str(neigh)))
+    table.mac_for("fe80::1")  # an IPv6 client has been seen: refreshes ask `ip neigh` too
+    table.refresh()  # what the service's scheduler does
+    return table
 
 
 @pytest.fixture
 def pauses(config: Config) -> PauseStore:
-    return PauseStore.for_data_dir(config.data_dir, check_interval=0.0)
+    return PauseStore.for_data_dir(config.data_dir)
 
 
 @pytest.fixture

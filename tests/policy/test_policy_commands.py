@@ -24,7 +24,9 @@ def test_check_prints_json_and_exits_0_for_a_block(policy: Policy) -> None:
                          None, None, True)
     assert status == 0
     assert json.loads(out) == {"action": "block", "reason": "Bedtime until 07:00", "rule": None, "list": None,
-                               "schedule": "bedtime", "device": "Sam's tablet", "profile": "kids", "note": None}
+                               "schedule": "bedtime", "device": "Sam's tablet", "profile": "kids", "note": None,
+                               "service": None, "service_name": None, "limit": None, "used_minutes": None,
+                               "left_minutes": None}
 
 
 def test_check_at_with_an_offset(policy: Policy) -> None:

@@ -73,24 +73,51 @@ def test_networks_come_before_mac(neighbours: NeighbourTable) -> None:
     assert directory(neighbours).identify("fd00::9") == "ipv6 lan"
 
 
-def test_neighbour_table_is_cached_and_refreshed_on_a_miss_at_most_every_few_seconds(tmp_path: Path) -> None:
+def test_neighbour_table_is_refreshed_by_the_scheduler_on_a_miss_at_most_every_few_seconds(
+        tmp_path: Path) -> None:
     arp = tmp_path / "arp"
     arp.write_text(NEIGHBOURS_ARP)
     clock = FakeClock()
     table = NeighbourTable(arp, None, max_age=30.0, min_interval=5.0, clock=clock)
+    table.refresh()  # at start
     assert table.mac_for("192.168.1.77") == "aa:bb:cc:dd:ee:ff"
     # A new device appears; the cached copy does not know it yet.
     arp.write_text(NEIGHBOURS_ARP + "192.168.1.90     0x1  0x2  de:ad:be:ef:00:01  *  eth0\n")
     clock.now += 1
+    assert table.mac_for("192.168.1.90") is None  # requests never read the table themselves
+    table.refresh_if_due()
     assert table.mac_for("192.168.1.90") is None  # a miss within min_interval: no re-read
     clock.now += 5
+    table.refresh_if_due()
     assert table.mac_for("192.168.1.90") == "de:ad:be:ef:00:01"  # a miss after it: re-read
-    # A known address is served from the cache until the copy is older than max_age.
+    # A known address is served from the copy until it is older than max_age.
     arp.write_text(NEIGHBOURS_ARP.replace("AA:BB:CC:DD:EE:FF", "02:00:00:00:00:02"))
     clock.now += 10
+    table.refresh_if_due()
     assert table.mac_for("192.168.1.77") == "aa:bb:cc:dd:ee:ff"
     clock.now += 30
+    table.refresh_if_due()
     assert table.mac_for("192.168.1.77") == "02:00:00:00:00:02"
+
+
+def test_requests_never_run_ip_neigh(tmp_path: Path) -> None:
+    """A real `ip` stand-in that counts its runs: a request (even the first IPv6 one)
+    only reads the snapshot; the scheduler's refresh runs the command."""
+    runs = tmp_path / "runs"
+    script = tmp_path / "ip"
+    script.write_text(f"#!/bin/sh\necho run >> {runs}\ncat {tmp_path / 'neigh'}\n")
+    script.chmod(0o755)
+    (tmp_path / "neigh").write_text(NEIGHBOURS_IP)
+    clock = FakeClock()
+    table = NeighbourTable(tmp_path / "arp-absent", (str(script),), clock=clock)
+    devices = directory(table)
+    for _ in range(20):
+        assert devices.identify("fe80::1234") is None
+    assert not runs.exists()
+    clock.now += 5
+    table.refresh_if_due()
+    assert runs.read_text().count("run") == 1
+    assert devices.identify("fe80::1234") == "tablet"
 
 
 def test_missing_sources_mean_no_macs(tmp_path: Path) -> None:

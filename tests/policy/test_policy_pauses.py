@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ class FakeClock:
 
 
 def store(path: Path, clock: FakeClock) -> PauseStore:
-    return PauseStore(path, clock=clock, check_interval=0.0)
+    return PauseStore(path, clock=clock)
 
 
 def test_a_pause_applies_to_its_profile_and_ends_by_itself(tmp_path: Path) -> None:
@@ -88,18 +89,20 @@ def test_the_server_sees_what_the_command_line_wrote(tmp_path: Path) -> None:
     assert server.find("kids", None, "x.example", T0) is None
     cli = store(path, clock)
     entry = cli.add_pause("profile", "kids", 5)
+    server.refresh()  # the service's scheduler, every second
     assert server.find("kids", None, "x.example", T0 + 1) == entry
     cli.cancel(entry.id)
+    server.refresh()
     assert server.find("kids", None, "x.example", T0 + 2) is None
 
 
-def test_the_file_is_checked_at_most_once_per_interval(tmp_path: Path) -> None:
+def test_the_request_path_never_reads_the_file(tmp_path: Path) -> None:
     path = tmp_path / "pauses.json"
-    mono = FakeClock(0.0)
-    server = PauseStore(path, clock=FakeClock(), check_interval=1.0, monotonic=mono)
+    server = store(path, FakeClock())
     store(path, FakeClock()).add_pause("profile", "kids", 5)
-    assert server.find("kids", None, "x", T0 + 1) is None  # within the second: not looked at
-    mono.now = 1.5
+    time.sleep(1.1)  # longer than the old re-read interval
+    assert server.find("kids", None, "x", T0 + 1) is None  # a snapshot: no stat, no read
+    server.refresh()
     assert server.find("kids", None, "x", T0 + 1) is not None
 
 

@@ -124,3 +124,26 @@ def test_a_blocked_url_is_never_served_from_the_cache(make_proxy, origin):
     assert blocked.status == 403
     assert blocked.body == b"blocked"
     assert proxy.ctx.cache.stats()["hits"] == 0
+
+
+def test_the_next_request_finds_what_the_last_one_stored(make_proxy, origin):
+    """A response is in the cache before its last byte reaches the client: a HEAD or a
+    no-cache request right after always finds it (on a busy machine too)."""
+    import sys
+
+    proxy = cached_proxy(make_proxy, max_bytes=64 * 2**20)
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # hand the GIL to the client as soon as it has its bytes
+    try:
+        for n in range(40):
+            url = f"{origin.base}/asset/n{n}.png"
+            fetch(proxy, url)
+            # the moment the client has the whole response, the entry is there
+            assert proxy.ctx.cache.stats()["entries"] == 2 * n + 1, n
+            assert fetch(proxy, url, method="HEAD").header("x-cache") == "HIT", n
+            streamed = f"{origin.base}/asset/s{n}.css?type=text/css&repeat=20000"  # more than one read
+            fetch(proxy, streamed)
+            assert proxy.ctx.cache.stats()["entries"] == 2 * n + 2, n
+            assert fetch(proxy, streamed, method="HEAD").header("x-cache") == "HIT", n
+    finally:
+        sys.setswitchinterval(switch)

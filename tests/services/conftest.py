@@ -114,7 +114,7 @@ def config(tmp_path: Path) -> Config:
 
 @pytest.fixture
 def pauses(config: Config) -> PauseStore:
-    return PauseStore.for_data_dir(config.data_dir, check_interval=0.0)
+    return PauseStore.for_data_dir(config.data_dir)
 
 
 @pytest.fixture

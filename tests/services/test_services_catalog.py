@@ -10,7 +10,7 @@ import pytest
 import tldextract
 
 from guardian.config import ConfigError, parse_config
-from guardian.policy.services import (
+from guardian.service_catalog import (
     GROUPS,
     CatalogError,
     ServiceIndex,

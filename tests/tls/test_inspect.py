@@ -7,6 +7,7 @@ import hashlib
 import shutil
 import ssl
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -181,7 +182,10 @@ def test_an_app_that_pins_is_tunnelled_untouched_next_time(inspecting_proxy, tls
     Browser(proxy, "site.test", tls_origin.port, ca_file).get("/")  # this device trusts Guardian
     with pytest.raises(ssl.SSLCertVerificationError):
         Browser(proxy, "pinned.test", tls_origin.port, test_ca_file)  # the app knows only its own CA
-    proxy.recorder.wait_for(2)  # the refusal is noted before the app tries again
+    deadline = time.monotonic() + 5  # the refusal is noted before the app tries again
+    while not any(r.host == "pinned.test" for r in proxy.recorder.records):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
     app = Browser(proxy, "pinned.test", tls_origin.port, test_ca_file)
     assert app.issuer() != "Guardian household filter"
     assert app.get("/feed").status == 200
@@ -254,3 +258,21 @@ def test_a_stalled_handshake_on_an_inspected_host_times_out(inspecting_proxy, tl
     sock.close()
     record = proxy.recorder.wait_for(1)[0]
     assert record.error_kind == "timeout" and tls_origin.stats.connections == 0
+
+
+def test_youtube_restrict_header_inside_an_inspected_youtube_tunnel(make_proxy, guardian_ca, test_ca, test_ca_file,
+                                                                    ca_file, tmp_path):
+    config = parse_config(f'timezone = "Europe/London"\ndata_dir = "{tmp_path}"\n[[profiles]]\nname = "default"\n'
+                          'youtube = "strict"\ninspect_https = "hosts"\ninspect_hosts = ["youtube.com"]\n')
+    proxy = make_proxy(decider=PolicyHolder(Policy(config, {})), connect_ports=(443, "1024-65535"))
+    proxy.ctx.tls = Interceptor(guardian_ca, 64, str(test_ca_file))
+    resolver = MapResolver({"restrict.youtube.com": "127.0.0.1"})  # www.youtube.com itself is never resolved
+    proxy.ctx.resolver = resolver
+    origin = TLSOrigin(test_ca.issue_cert("www.youtube.com"))
+    try:
+        tab = Browser(proxy, "www.youtube.com", origin.port, ca_file)
+        seen = tab.get("/headers", "YouTube-Restrict: Off").body.decode()
+        assert "YouTube-Restrict: Strict" in seen and "Off" not in seen
+        assert resolver.asked == ["restrict.youtube.com"]
+    finally:
+        origin.close()

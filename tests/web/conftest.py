@@ -75,7 +75,7 @@ class Household:
         self.config_path.write_text(HOUSEHOLD.format(data_dir=self.data_dir, local_list=local_list))
         self.config: Config = load_config(self.config_path)
         self.list_store = ListStore.for_data_dir(self.data_dir)
-        self.pauses = PauseStore.for_data_dir(self.data_dir, check_interval=0.0)
+        self.pauses = PauseStore.for_data_dir(self.data_dir)
         self.neighbours = NeighbourTable(arp_path=None, ip_command=None)
         self.devices_seen = SeenDevices(self.data_dir / "devices_seen.json", self.neighbours)
         refresh_lists(self.config, self.list_store)

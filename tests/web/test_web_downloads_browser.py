@@ -3,21 +3,13 @@ gets the block page for a program download, through Guardian as its proxy."""
 
 from __future__ import annotations
 
-import logging
-import re
-import shutil
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
+from guardian.web.credentials import Credentials
+from tests.support.browser import ARGS, CHROMIUM, PASSWORD, playwright_or_skip
 from tests.support.household import start_guardian
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
-PASSWORD = "a long household password"
 BODY = """
 [[profiles]]
 name = "kids"
@@ -28,48 +20,23 @@ match = ["127.0.0.1"]
 profile = "kids"
 """
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
-if not shutil.which(CHROMIUM):
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+sync_api = playwright_or_skip()
 
 
-class _CodeCatcher(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.text = ""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.text += record.getMessage() + "\n"
-
-
-@pytest.fixture
-def guardian(tmp_path: Path) -> Iterator[tuple[object, str]]:
-    catcher = _CodeCatcher()
-    logging.getLogger("guardian").addHandler(catcher)
-    try:
-        running = start_guardian(tmp_path, BODY)
-    finally:
-        logging.getLogger("guardian").removeHandler(catcher)
-    yield running, catcher.text
-    running.stop()
-
-
-def test_a_parent_blocks_programs_and_the_child_sees_why(guardian, tmp_path: Path) -> None:
-    running, log_text = guardian
+def test_a_parent_blocks_programs_and_the_child_sees_why(tmp_path: Path) -> None:
+    running = start_guardian(tmp_path, BODY)
+    Credentials(running.data_dir).set_password(PASSWORD)
     base = f"http://{running.config.web.listen}"
     proxy_port = running.proxy.address[1]
-    code = re.search(r"set-up code (\S+)", log_text).group(1)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
             *ARGS, f"--proxy-server=http://127.0.0.1:{proxy_port}", "--proxy-bypass-list=<-loopback>"])
         try:
             parent = browser.new_page()
-            parent.goto(base + "/setup")
-            parent.fill("input[name=code]", code)
+            parent.goto(base + "/login")
             parent.fill("input[name=password]", PASSWORD)
-            parent.fill("input[name=confirm]", PASSWORD)
-            parent.click("button:has-text('Set the password')")
-            parent.wait_for_url("**/guide")
+            parent.click("button:has-text('Log in')")
+            parent.wait_for_url(base + "/")
 
             parent.goto(base + "/profiles/edit?name=kids")
             card = parent.locator("#downloads-privacy")
@@ -94,3 +61,4 @@ def test_a_parent_blocks_programs_and_the_child_sees_why(guardian, tmp_path: Pat
             assert "Kids' laptop" in text
         finally:
             browser.close()
+            running.stop()

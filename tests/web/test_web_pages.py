@@ -4,7 +4,9 @@ household built from Guardian's real parts (tests/web/conftest.py)."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
+from guardian.lists.catalog import read_builtin
 from tests.web.conftest import Web, page_field
 
 TABLET = "Sam's tablet"
@@ -18,7 +20,10 @@ def test_dashboard(admin: Web) -> None:
     assert "requests today" in page and "<svg" in page
     assert "blocked.example" in page and TABLET.replace("'", "&#39;") in page
     assert "50.0%" in page  # one of two blocked
-    assert "lists, 2 rules" in page
+    # the built-in starter list counts too (issue 13 item 9), besides the local list's 2
+    starter = len([line for line in read_builtin("builtin:starter").splitlines()
+                   if line.strip() and not line.lstrip().startswith(("#", "!"))])
+    assert f"lists, {starter + 2} rules" in page
 
 
 def test_dashboard_without_log(admin: Web) -> None:
@@ -170,6 +175,23 @@ def test_lists_page_subscribe_update_toggle_remove(admin: Web) -> None:
     assert not household.config.list_by_id("local").enabled
     admin.post("/lists/remove", {"id": "easylist"})
     assert "easylist" not in {entry.id for entry in household.config.lists}
+
+
+def test_lists_page_names_rules_left_out_as_unsafe(admin: Web) -> None:
+    household = admin.household
+    local = Path(household.config.list_by_id("local").url)
+    local.write_text("[Adblock Plus 2.0]\n||blocked.example^\n@@||com^\n/(a)\\1/\n")
+
+    def as_abp(doc) -> None:
+        next(entry for entry in doc["lists"] if entry["id"] == "local")["format"] = "abp"
+
+    household.apply_config_edit(as_abp, None)
+    admin.post("/lists/update", {"id": "local"}, version=False)
+    assert admin.client.application.extensions["guardian"].refresher.wait(10)
+    page = admin.get("/lists").text
+    assert "Some rules of this list were left out" in page
+    assert "an exception that reaches every site under .com, which would switch off the other lists (1)" in page
+    assert "regular expression that cannot run in linear time (1)" in page
 
 
 def test_custom_list_url_is_checked(admin: Web) -> None:

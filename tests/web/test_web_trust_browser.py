@@ -23,6 +23,7 @@ KIDS = """names = ["guardian.lan"]
 
 [[profiles]]
 name = "kids"
+block = ["games.example"]
 
 [[profiles]]
 name = "adverts only"
@@ -206,3 +207,238 @@ def test_a_new_data_dir_in_the_file_says_what_to_do_without_systemd(browser, tmp
         assert process.proc.poll() is None
     finally:
         process.stop()
+
+
+LISTS = """
+[[lists]]
+id = "starter"
+name = "Guardian starter list"
+url = "builtin:starter"
+format = "domains"
+
+[[profiles]]
+name = "default"
+lists = ["starter"]
+
+[[profiles]]
+name = "kids"
+lists = ["starter"]
+"""
+
+
+def test_lists_count_every_rule_and_ask_which_profiles_get_a_new_list(browser, tmp_path) -> None:  # noqa: F811
+    from guardian.filters import FilterEngine
+    from guardian.lists.catalog import read_builtin
+
+    starter = FilterEngine.from_lists({"s": read_builtin("builtin:starter")}, formats={"s": "domains"}).rule_count
+    assert starter > 0
+    g = start_guardian(tmp_path, LISTS)
+    base = f"http://{g.config.web.listen}"
+    try:
+        page = login(browser, base, g.data_dir)
+        assert f"lists, {starter} rules" in page.locator(".tile", has_text="lists,").inner_text()
+        page.goto(base + "/lists")
+        card = page.locator("article.list", has_text="Guardian starter list")
+        assert f"{starter} rules" in card.inner_text()
+        assert "Used by profiles default, kids" in card.inner_text()
+
+        # a new list by address: every profile is ticked; the parent leaves the kids out
+        form = page.locator("form[action='/lists/add']")
+        assert form.locator("input[name=profiles][value=kids]").is_checked()
+        assert form.locator("input[name=profiles][value=default]").is_checked()
+        form.locator("input[name=name]").fill("School list")
+        form.locator("input[name=url]").fill("http://127.0.0.1:9/school.txt")
+        form.locator("input[name=profiles][value=kids]").uncheck()
+        form.locator("button").click()
+        page.locator("text=Subscribed to School list (profile default)").wait_for()
+        assert "school-list" in g.config.profile("default").lists
+        assert "school-list" not in g.config.profile("kids").lists
+        assert "Used by profile default" in page.locator("article.list", has_text="School list").inner_text()
+
+        # unticking everything is refused with a reason
+        form = page.locator("form[action='/lists/add']")
+        form.locator("input[name=name]").fill("Nobody's list")
+        form.locator("input[name=url]").fill("http://127.0.0.1:9/nobody.txt")
+        form.locator("input[name=profiles][value=kids]").uncheck()
+        form.locator("input[name=profiles][value=default]").uncheck()
+        form.locator("button").click()
+        page.locator("text=Tick at least one profile").wait_for()
+        assert all(entry.id != "nobody-s-list" for entry in g.config.lists)
+    finally:
+        g.stop()
+
+
+def test_the_zone_in_force_and_the_local_time_are_shown(browser, guardian) -> None:  # noqa: F811
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    g, base = guardian
+    page = login(browser, base, g.data_dir)
+    for path in ("/profiles/edit?name=kids", "/settings"):
+        page.goto(base + path)
+        zone = page.locator("#zone").inner_text()
+        now = datetime.now(ZoneInfo("Europe/London"))
+        assert "Europe/London" in zone and "chosen in Settings" in zone
+        assert now.strftime("%A") in zone and page.locator(".zone-now").inner_text()[-5:-3] == now.strftime("%H")
+        assert "UTC" not in zone
+
+
+def test_utc_is_warned_with_the_browsers_zone_as_a_suggestion(browser, tmp_path) -> None:  # noqa: F811
+    web_port = free_port()
+    config = tmp_path / "guardian.toml"
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\ntimezone = "UTC"\n'
+                      f'[proxy]\nlisten = "127.0.0.1:{free_port()}"\n'
+                      f'[web]\nlisten = "127.0.0.1:{web_port}"\n[[profiles]]\nname = "kids"\n')
+    g = Guardian(str(config), Overrides())
+    g.start()
+    base = f"http://127.0.0.1:{web_port}"
+    try:
+        Credentials(g.data_dir).set_password(PASSWORD)
+        page = browser.new_context(timezone_id="Europe/Paris").new_page()
+        page.goto(base + "/login")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button:has-text('Log in')")
+        page.wait_for_url(base + "/")
+        for path in ("/profiles/edit?name=kids", "/settings"):
+            page.goto(base + path)
+            warning = page.locator(".zone-warning")
+            assert "probably not the time on your clocks" in warning.inner_text()
+            page.locator("[data-browser-zone]", has_text="Europe/Paris").wait_for()
+    finally:
+        g.stop()
+
+
+def test_allowances_are_shown_beside_pauses_and_can_be_ended_or_extended(browser, guardian, tmp_path) -> None:  # noqa: F811
+    import subprocess
+    import sys
+    import time
+
+    from tests.support.household import source_bound_client
+
+    g, base = guardian
+
+    def status_for_tablet() -> int:
+        with source_bound_client(g.proxy.address[1], "127.0.0.2") as sock:
+            sock.sendall(b"GET http://games.example/ HTTP/1.1\r\nHost: games.example\r\nConnection: close\r\n\r\n")
+            return int(sock.recv(4096).split()[1])
+
+    assert status_for_tablet() == 403
+    for who in (["--device", "Sam's tablet"], ["--profile", "kids"]):
+        config = str(tmp_path / "guardian.toml")
+        out = subprocess.run([sys.executable, "-m", "guardian.cli", "allow", "--config", config, *who,
+                              "--host", "games.example", "--minutes", "15"], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+    page = login(browser, base, g.data_dir)
+    running = page.locator("#running").inner_text()
+    assert "games.example allowed for the device Sam's tablet until" in running
+    assert "games.example allowed for the profile kids until" in running
+
+    page.goto(base + "/profiles/edit?name=kids")
+    assert "games.example allowed until" in page.locator("#running").inner_text()
+    page.goto(base + "/profiles")
+    assert "games.example allowed until" in page.locator("article.card", has_text="kids").inner_text()
+
+    page.goto(base + "/devices")
+    device = page.locator("article.device", has_text="Sam's tablet")
+    before = max(e.expires for e in g.pauses.active() if e.scope == "device")
+    device.locator("button:has-text('+15 min')").first.click()
+    page.locator("text=games.example is allowed for the device Sam's tablet until").wait_for()
+    after = max(e.expires for e in g.pauses.active() if e.scope == "device")
+    assert abs(after - (before + 15 * 60)) < 2
+
+    # end both (the device's, with its extension, and the profile's): blocked again at once
+    page.goto(base + "/devices")
+    page.locator("article.device", has_text="Sam's tablet").locator("button:has-text('end now')").click()
+    page.locator("text=Ended.").wait_for()
+    page.goto(base + "/profiles/edit?name=kids")
+    page.locator("#running button:has-text('end now')").click()
+    page.locator("text=Ended.").wait_for()
+    assert [e for e in g.pauses.active() if e.kind == "allow"] == []
+    deadline = time.monotonic() + 10
+    while status_for_tablet() != 403:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+
+
+BEDTIME = """
+[[profiles]]
+name = "kids"
+block = ["tiktok.com"]
+
+[[profiles.schedules]]
+name = "bedtime"
+from = "21:00"
+to = "07:00"
+
+[[devices]]
+name = "Sam's tablet"
+match = ["127.0.0.2"]
+profile = "kids"
+"""
+
+
+def _logged(g: Guardian, **fields) -> int:
+    """A request as the proxy records it, at a moment the test chooses; returns its log id."""
+    import time
+
+    from guardian.records import RequestRecord
+
+    record = RequestRecord(**{"duration_ms": 1.0, "client_addr": "127.0.0.2", "method": "CONNECT",
+                              "scheme": "https", "port": 443, "target": "", "status": 403, "action": "blocked",
+                              "device": "Sam's tablet", "profile": "kids", **fields})
+    g.log_store.record(record)
+    deadline = time.monotonic() + 10
+    while True:
+        found = [r for r in g.log_queries.search(limit=50).records if r.host == record.host]
+        if found:
+            return found[0].id
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_the_why_page_offers_only_what_changes_the_outcome_and_allow_conflicts_are_told(browser, tmp_path) -> None:  # noqa: F811
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    g = start_guardian(tmp_path, BEDTIME)
+    base = f"http://{g.config.web.listen}"
+    night = datetime(2026, 11, 30, 21, 30, tzinfo=ZoneInfo("Europe/London")).timestamp()
+    day = datetime(2026, 11, 30, 15, 0, tzinfo=ZoneInfo("Europe/London")).timestamp()
+    try:
+        page = login(browser, base, g.data_dir)
+        # a bedtime block: "always allow" would change nothing, so it is not offered
+        bedtime = _logged(g, started=night, host="wikipedia.org", reason="Bedtime until 07:00", schedule="bedtime")
+        page.goto(f"{base}/log/{bedtime}")
+        assert page.locator("button:has-text('Always allow')").count() == 0
+        assert "bedtime comes before always-allowed sites" in page.locator("#no-always").inner_text()
+        assert page.locator("button:has-text('15 minutes')").count() == 1
+
+        # the parent's own block: the honest action is removing the rule
+        own = _logged(g, started=day, host="tiktok.com", reason="A parent blocked this site", rule="tiktok.com",
+                      list_id="custom")
+        page.goto(f"{base}/log/{own}")
+        assert page.locator("button:has-text('Always allow')").count() == 0
+        page.locator("button:has-text('Remove the block rule tiktok.com')").wait_for()
+
+        # adding the allow rule on the profile page: told before saving, shown after
+        page.goto(base + "/profiles/edit?name=kids")
+        page.locator("input[data-check-rule=allow]").fill("tiktok.com")
+        page.locator("input[data-check-rule=allow]").press("Enter")
+        warning = page.locator("#check-allow")
+        warning.wait_for()
+        assert "undoes your own block rule tiktok.com" in warning.inner_text()
+        assert "During bedtime (21:00 to 07:00) tiktok.com is still blocked" in warning.inner_text()
+        assert "tiktok.com" not in g.config.profile("kids").allow  # nothing saved yet
+        page.click("button:has-text('Save it anyway')")
+        page.locator("text=Added tiktok.com to the allow rules").wait_for()
+        assert "tiktok.com" in g.config.profile("kids").allow
+        conflicts = page.locator("p.conflict").all_inner_texts()
+        assert any("still blocked" in c for c in conflicts)
+        assert any(c.startswith("Undone by the always-allowed tiktok.com") for c in conflicts)
+
+        # a site no rule of the parents' blocks outside bedtime: only the bedtime warning
+        page.locator("input[data-check-rule=allow]").fill("example.org")
+        page.locator("input[data-check-rule=allow]").press("Enter")
+        assert "undoes" not in page.locator("#check-allow").inner_text()
+    finally:
+        g.stop()

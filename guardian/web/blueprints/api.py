@@ -68,7 +68,7 @@ def check_rule() -> Response:
     body = require_json()
     kind = forms.choice(body.get("kind", "block"), "kind", ("block", "allow"))
     profile = next((p for p in services().config.profiles if p.name == body.get("profile")), None)
-    typed = forms.explain_rule(body.get("rule"), kind, profile)
+    typed = forms.explain_rule(body.get("rule"), kind, profile, services().config.https.bypass)
     return jsonify({"ok": typed.ok, "explanation": typed.message(), "rule": typed.rule, "confirm": typed.confirm,
                     "notes": list(typed.notes), "warnings": list(typed.warnings)})
 
@@ -193,7 +193,8 @@ def _rule_edit(remove: bool) -> Response:
     if remove:
         rule = forms.text(body.get("rule"), "rule", forms.MAX_RULE)
         return save_json(lambda doc: mutations.remove_rule(doc, profile, kind, rule, config), body.get("version"))
-    rule = forms.rule(body.get("rule"), kind, body.get("confirm") is True, config.profile(profile)).rule
+    rule = forms.rule(body.get("rule"), kind, body.get("confirm") is True, config.profile(profile),
+                      config.https.bypass).rule
     return save_json(lambda doc: mutations.add_rule(doc, profile, kind, rule, config), body.get("version"))
 
 

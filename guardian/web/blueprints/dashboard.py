@@ -10,7 +10,9 @@ from flask import Blueprint, render_template
 
 from guardian.logstore import LogUnavailableError
 
+from ..allowances import EXTEND_CHOICES, running
 from ..charts import bar_chart
+from ..listinfo import rule_counts
 from ..state import services
 
 bp = Blueprint("dashboard", __name__)
@@ -23,13 +25,9 @@ def start_of_today() -> float:
 
 
 def _list_rules() -> tuple[int, int]:
-    s = services()
-    enabled = [entry for entry in s.config.lists if entry.enabled]
-    rules = 0
-    for entry in enabled:
-        meta = s.list_store.load_meta(entry.id)
-        rules += meta.rules if meta else 0
-    return len(enabled), rules
+    enabled = [entry for entry in services().config.lists if entry.enabled]
+    counts = rule_counts()
+    return len(enabled), sum(counts.get(entry.id) or 0 for entry in enabled)
 
 
 def _cache_ratio() -> float | None:
@@ -71,4 +69,5 @@ def _log_figures() -> dict[str, Any]:
 def index() -> str:
     lists, rules = _list_rules()
     return render_template("dashboard/index.html", title="Today", lists=lists, rules=rules,
-                           cache_ratio=_cache_ratio(), **_log_figures())
+                           cache_ratio=_cache_ratio(), running=running(), extend_choices=EXTEND_CHOICES,
+                           **_log_figures())

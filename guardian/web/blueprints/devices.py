@@ -11,10 +11,12 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from guardian.logstore import LogUnavailableError
 
 from .. import forms, mutations
+from ..allowances import EXTEND_CHOICES, Running, group_of, running
 from ..editing import save
 from ..forms import FieldError
 from ..state import services
 from .dashboard import start_of_today
+from .trust import trust_by_device
 
 bp = Blueprint("devices", __name__)
 PAUSE_CHOICES = (15, 30, 60, 120)
@@ -37,8 +39,8 @@ def unnamed_devices() -> list[dict[str, Any]]:
             if seen.get("ip") not in configured and seen.get("mac") not in configured]
 
 
-def pauses_by_device() -> dict[str, Any]:
-    return {p.name: p for p in services().pauses.active() if p.kind == "pause" and p.scope == "device"}
+def pauses_by_device() -> dict[str, Running]:
+    return {r.name: r for r in running(kind="pause", scope="device")}
 
 
 @bp.get("/devices")
@@ -46,7 +48,9 @@ def index() -> str:
     config = services().config
     return render_template("devices/index.html", title="Devices", devices=config.devices,
                            profiles=[p.name for p in config.profiles], seen=unnamed_devices(),
-                           today=_requests_today(), pauses=pauses_by_device(), choices=PAUSE_CHOICES)
+                           today=_requests_today(), pauses=pauses_by_device(), choices=PAUSE_CHOICES,
+                           allowances=running(kind="allow", scope="device"), extend_choices=EXTEND_CHOICES,
+                           trust=trust_by_device())
 
 
 def _profile_field() -> str:
@@ -112,9 +116,38 @@ def pause() -> Response:
     return redirect(url_for("devices.index"), 303)
 
 
-@bp.post("/pauses/cancel")
-def cancel() -> Response:
-    entry = services().pauses.cancel(request.form.get("id", ""))
-    flash("Ended." if entry else "That had already ended.", "ok" if entry else "note")
+def _back_where_asked() -> Response:
     return redirect(request.referrer if request.referrer and request.referrer.startswith(request.host_url)
                     else url_for("devices.index"), 303)
+
+
+@bp.post("/pauses/cancel")
+def cancel() -> Response:
+    """End a pause or allowance now, with every extension of it (the form names them all)."""
+    ended = [e for e in (services().pauses.cancel(i) for i in request.form.getlist("id")[:100]) if e]
+    flash("Ended." if ended else "That had already ended.", "ok" if ended else "note")
+    return _back_where_asked()
+
+
+@bp.post("/pauses/extend")
+def extend() -> Response:
+    """+N minutes on a running pause or allowance, counted from when it would end."""
+    try:
+        minutes = forms.minutes(request.form.get("minutes"))
+    except FieldError as exc:
+        flash(str(exc), "error")
+        return _back_where_asked()
+    found = group_of(request.form.get("id", ""))
+    if found is None:
+        flash("That had already ended.", "note")
+        return _back_where_asked()
+    entry, same = found
+    start = max(time.time(), *(e.expires for e in same))
+    pauses = services().pauses
+    if entry.kind == "pause":
+        added = pauses.add_pause(entry.scope, entry.name, minutes, now=start)
+    else:
+        assert entry.host is not None
+        added = pauses.add_allowance(entry.scope, entry.name, entry.host, minutes, now=start)
+    flash(added.describe(services().config.zone()) + ".", "ok")
+    return _back_where_asked()

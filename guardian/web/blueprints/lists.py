@@ -14,6 +14,7 @@ from guardian.lists.catalog import CatalogError, find_entry, is_builtin, load_ca
 from .. import forms, mutations
 from ..editing import save
 from ..forms import FieldError
+from ..listinfo import rule_counts
 from ..state import services, web_state
 
 bp = Blueprint("lists", __name__)
@@ -36,6 +37,7 @@ def _free_id(base: str) -> str:
 def index() -> str:
     s = services()
     rows = [(entry, s.list_store.load_meta(entry.id), is_builtin(entry.url)) for entry in s.config.lists]
+    users = {entry.id: [p.name for p in s.config.profiles if entry.id in p.lists] for entry in s.config.lists}
     subscribed = {entry.url for entry in s.config.lists} | {entry.id for entry in s.config.lists}
     try:
         catalog = [c for c in load_catalog() if c.id not in subscribed and c.url not in subscribed]
@@ -44,7 +46,23 @@ def index() -> str:
         catalog, catalog_error = [], str(exc)
     refresher = web_state().refresher
     return render_template("lists/index.html", title="Lists", rows=rows, catalog=catalog,
-                           catalog_error=catalog_error, refresher=refresher, formats=LIST_FORMATS)
+                           catalog_error=catalog_error, refresher=refresher, formats=LIST_FORMATS,
+                           users=users, counts=rule_counts(), profiles=[p.name for p in s.config.profiles])
+
+
+def _chosen_profiles() -> list[str]:
+    """The profiles ticked on the subscribe form (every one is ticked at first)."""
+    known = [p.name for p in services().config.profiles]
+    if "profiles_asked" not in request.form:  # a form without the question: every profile, as it would be ticked
+        return known
+    chosen = [name for name in known if name in request.form.getlist("profiles")]
+    if not chosen:
+        raise FieldError("Tick at least one profile to protect with the new list.")
+    return chosen
+
+
+def _for_whom(chosen: list[str]) -> str:
+    return f"profile {chosen[0]}" if len(chosen) == 1 else "profiles " + ", ".join(chosen)
 
 
 def _refresh(ids: list[str] | None) -> None:
@@ -60,12 +78,18 @@ def subscribe() -> Response:
     if entry is None:
         flash("That list is not in the catalog.", "error")
         return redirect(url_for("lists.index"), 303)
+    try:
+        chosen = _chosen_profiles()
+    except FieldError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("lists.index"), 303)
 
     def change(doc) -> None:
         add_list(doc, entry.id, entry.url, name=entry.name, format=entry.format)
-        add_list_to_profile(doc, entry.id, "default")
+        for profile in chosen:
+            add_list_to_profile(doc, entry.id, profile)
 
-    if save(change, f"Subscribed to {entry.name} (profile default)."):
+    if save(change, f"Subscribed to {entry.name} ({_for_whom(chosen)})."):
         _refresh([entry.id])
     return redirect(url_for("lists.index"), 303)
 
@@ -78,6 +102,7 @@ def add() -> Response:
         if not url.lower().startswith(("https://", "http://")):
             raise FieldError("Address: a list is fetched from an http:// or https:// address.")
         fmt = forms.choice(request.form.get("format", "auto"), "Format", LIST_FORMATS)
+        chosen = _chosen_profiles()
     except FieldError as exc:
         flash(str(exc), "error")
         return redirect(url_for("lists.index"), 303)
@@ -85,9 +110,10 @@ def add() -> Response:
 
     def change(doc) -> None:
         add_list(doc, list_id, url, name=name, format=fmt)
-        add_list_to_profile(doc, list_id, "default")
+        for profile in chosen:
+            add_list_to_profile(doc, list_id, profile)
 
-    if save(change, f"Subscribed to {name} (profile default)."):
+    if save(change, f"Subscribed to {name} ({_for_whom(chosen)})."):
         _refresh([list_id])
     return redirect(url_for("lists.index"), 303)
 

@@ -4,6 +4,8 @@ allowance for the device, or for the profile when the device has no name)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
 from guardian.logstore import LogUnavailableError
@@ -13,6 +15,7 @@ from guardian.policy.parent_rules import https_record_note, is_public_suffix
 from .. import forms, mutations
 from ..editing import save
 from ..forms import FieldError
+from ..outcomes import always_allow_helps, own_block_rule
 from ..state import services
 
 bp = Blueprint("log", __name__)
@@ -84,11 +87,22 @@ def why(record_id: int) -> str:
     https_note = ""
     if record.method == "CONNECT" and record.host:
         profile = next((p for p in services().config.profiles if p.name == record.profile), None)
-        https_note = https_record_note(profile, record.host)
+        https_note = https_record_note(profile, record.host, services().config.https.bypass)
     # A top-level domain or public suffix (a log entry for `com`) is never offered: it would allow every site.
     can_allow = bool(record.host) and not is_public_suffix(record.host or "")
+    # Offer only what would change the outcome: an allow rule does nothing against a schedule,
+    # and against the parents' own block rule the honest action is removing that rule.
+    always_helps, own_rule = False, None
+    if can_allow and record.action == "blocked" and record.host and record.profile:
+        config = services().config
+        at = datetime.fromtimestamp(record.started, config.zone())
+        target = (record.host if record.method == "CONNECT"
+                  else f"{record.scheme or 'http'}://{record.host}{record.target or '/'}")
+        own_rule = own_block_rule(config, record.profile, target, at)
+        always_helps = own_rule is None and always_allow_helps(config, record.profile, record.host, target, at)
     return render_template("log/why.html", title="Why", record=record, https_note=https_note, can_allow=can_allow,
-                           summary=explanation.summary if explanation else "", choices=ALLOW_CHOICES)
+                           summary=explanation.summary if explanation else "", choices=ALLOW_CHOICES,
+                           always_helps=always_helps, own_rule=own_rule)
 
 
 @bp.post("/log/allow-profile")
@@ -103,6 +117,12 @@ def allow_profile() -> Response:
         rule = forms.rule(host, "allow").rule
     except FieldError as exc:
         flash(f"Not allowed: {exc}", "error")
+        return redirect(url_for("log.why", record_id=record.id), 303)
+    at = datetime.fromtimestamp(record.started, config.zone())
+    target = host if record.method == "CONNECT" else f"{record.scheme or 'http'}://{host}{record.target or '/'}"
+    if not always_allow_helps(config, profile, host, target, at):
+        flash(f"Not added: allowing {host} for good would not have let this through "
+              "(a schedule, a service block or your own block rule comes first).", "error")
         return redirect(url_for("log.why", record_id=record.id), 303)
     save(lambda doc: mutations.add_rule(doc, profile, "allow", rule, config),
          f"{host} is now always allowed for the profile {profile}.")

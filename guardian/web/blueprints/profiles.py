@@ -11,9 +11,11 @@ from guardian.filekinds import check_file_kind, file_groups
 from guardian.policy.schedules import week_intervals
 
 from .. import forms, mutations
+from ..allowances import EXTEND_CHOICES, running
 from ..charts import week_picture
 from ..editing import save
 from ..forms import FieldError
+from ..outcomes import allow_rule_conflicts
 from ..state import services
 
 bp = Blueprint("profiles", __name__)
@@ -35,20 +37,32 @@ def _back(name: str) -> Response:
 def index() -> str:
     config = services().config
     users = {p.name: [d.name for d in config.devices if d.profile == p.name] for p in config.profiles}
-    paused = {p.name: p for p in services().pauses.active() if p.kind == "pause" and p.scope == "profile"}
+    paused = {r.name: r for r in running(kind="pause", scope="profile")}
     return render_template("profiles/index.html", title="Profiles", profiles=config.profiles, users=users,
-                           paused=paused)
+                           paused=paused, allowances=running(kind="allow", scope="profile"),
+                           extend_choices=EXTEND_CHOICES)
 
 
 @bp.get("/profiles/edit")
 def edit() -> str:
     profile = _profile(request.args.get("name"))
-    zone_name = services().config.timezone or "the system's time zone"
     pictures = {s.name: week_picture(week_intervals(s), f"When {s.name} applies") for s in profile.schedules}
+    config = services().config
+    conflicts = {rule: allow_rule_conflicts(config, profile.name, rule) for rule in profile.allow}
+    undone = {}  # block rule -> the allow rule that undoes it
+    for allow_rule, notes in conflicts.items():
+        for note in notes:
+            if note.startswith("It undoes your own block rule "):
+                undone[note.removeprefix("It undoes your own block rule ").split(":", 1)[0]] = allow_rule
+    check_allow = request.args.get("check_allow", "")[:2000]
+    pending = allow_rule_conflicts(config, profile.name, check_allow) if check_allow else []
     groups = file_groups()
     return render_template("profiles/edit.html", title=f"Profile {profile.name}", profile=profile,
                            lists=services().config.lists, youtube_modes=YOUTUBE_MODES, days=DAYS,
-                           pictures=pictures, zone_name=zone_name, file_groups=groups.values(),
+                           pictures=pictures, file_groups=groups.values(),
+                           running=running(scope="profile", name=profile.name), extend_choices=EXTEND_CHOICES,
+                           conflicts=conflicts, undone=undone, check_allow=check_allow, pending=pending,
+                           pending_confirm=request.args.get("confirm", ""),
                            other_file_types=[k for k in profile.block_file_types if k not in groups],
                            privacy=services().config.privacy_for(profile))
 
@@ -140,12 +154,15 @@ def add_rule() -> Response:
     try:
         kind = forms.choice(request.form.get("kind"), "Kind", KINDS)
         typed = forms.rule(request.form.get("rule"), kind, request.form.get("confirm") == "on",
-                           config.profile(name))
+                           config.profile(name), config.https.bypass)
     except FieldError as exc:
         flash(str(exc), "error")
         return _back(name)
     rule = typed.rule
     assert rule is not None
+    if kind == "allow" and request.form.get("despite") != "1" and allow_rule_conflicts(config, name, rule):
+        # say what still beats it before saving; the profile page asks to save anyway
+        return redirect(url_for("profiles.edit", name=name, check_allow=rule, confirm=request.form.get("confirm")), 303)
     save(lambda doc: mutations.add_rule(doc, name, kind, rule, config),
          " ".join([f"Added {rule} to the {kind} rules.", *typed.notes, *typed.warnings]))
     return _back(name)

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
-from guardian.config import LOG_DETAILS, ConfigError, check_refresh, load_config, parse_address
+from guardian.config import LOG_DETAILS, ConfigError, check_refresh, load_config, parse_address, system_timezone
 from guardian.config_problems import find_problems
 
 from .. import forms, mutations
@@ -38,6 +38,7 @@ def index() -> str:
         written = config
     return render_template("settings/index.html", title="Settings", config=config,
                            proxy_listen=written.proxy.listen, web_listen=written.web.listen,
+                           system_zone=system_timezone(),
                            zones=sorted(zoneinfo.available_timezones()), details=LOG_DETAILS,
                            cache_mb=config.cache.max_bytes // MB, token=web_state().credentials.api_token(),
                            clients="\n".join(str(n) for n in config.proxy.allowed_clients))

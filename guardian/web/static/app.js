@@ -34,3 +34,12 @@ document.querySelectorAll("[data-confirm]").forEach((button) => {
     if (!window.confirm(button.dataset.confirm)) event.preventDefault();
   });
 });
+
+// On a UTC warning, name the zone this phone or computer is on, as a suggestion.
+document.querySelectorAll("[data-browser-zone]").forEach((span) => {
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (zone && !/^(Etc\/)?(UTC|UCT|GMT|Universal|Zulu)$/.test(zone)) {
+    span.querySelector("b").textContent = zone;
+    span.hidden = false;
+  }
+});

@@ -50,7 +50,9 @@ def valid_host(host: str) -> bool:
 
 
 def catalog_path() -> Path:
-    # lists/ beside the package (guardian.lists.catalog.lists_dir(), without importing that package)
+    """`lists/services.toml` beside the package (as guardian.lists.catalog finds lists/).
+    This module needs only the standard library: install.sh checks a configuration,
+    and so the catalog, with the system's Python before any dependency is installed."""
     return Path(guardian.__file__).resolve().parent.parent / "lists" / "services.toml"
 
 
