@@ -577,10 +577,13 @@ def test_ctrl_c_while_building_leaves_nothing_half_built(tmp_path):
                             stderr=subprocess.PIPE, text=True, cwd="/", start_new_session=True)
     releases = prefix / "opt/guardian/releases"
     deadline = time.monotonic() + 120
-    # interrupted once pip is building the virtual environment
-    while not list(releases.glob("*/venv/bin/python")) and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.1)
-    time.sleep(1)
+    # interrupted while pip installs the pinned packages into the new release
+    while time.monotonic() < deadline and proc.poll() is None:
+        pip = subprocess.run(["pgrep", "-g", str(proc.pid), "-f", "pip install .*--require-hashes"],
+                             capture_output=True, check=False)
+        if pip.returncode == 0:
+            break
+        time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, out + err
