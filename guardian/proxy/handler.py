@@ -648,7 +648,9 @@ class ClientConnection:
         entry = self.ctx.connections.add(info, (self.sock, upstream.sock), verdict.activity, TunnelStats())
         try:
             self._send(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            self._tunnel(settings, upstream.sock, entry.stats)
+            # The site named inside the TLS handshake (SNI) is decided too; the stricter wins.
+            if self.ctx.tls is None or self.ctx.tls.sni_allowed(self, settings, host, port, record):
+                self._tunnel(settings, upstream.sock, entry.stats)
         finally:
             self.ctx.connections.remove(entry)
             upstream.close()

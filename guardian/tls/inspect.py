@@ -14,13 +14,14 @@ be decrypted and encrypted again), so they are copied through Python.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
+import queue
 import select
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from guardian.proxy.context import ProxyContext, ProxySettings
 from guardian.proxy.framing import LengthBody, framing_for_request
@@ -30,6 +31,7 @@ from guardian.proxy.http1 import MAX_HEAD, MAX_TARGET, parse_request_head
 from guardian.proxy.relay import TunnelStats
 from guardian.proxy.responses import error_response
 from guardian.proxy.stream import BufferedSocket
+from guardian.proxy.upstream import UpstreamPool
 from guardian.records import RequestRecord
 from guardian.tls.stream import HandshakeFailed, TLSStream
 
@@ -121,23 +123,53 @@ class InspectedConnection(ClientConnection):
         return BufferedSocket(stream), addr, False  # type: ignore[arg-type]
 
     def _splice_length_body(self, body: LengthBody, up_reader: BufferedSocket, timeout: float) -> None:
-        """A large body: decrypted, so it passes through Python, in pieces as large as the
-        TLS layer has ready (several records) rather than the reader's 64 KiB."""
+        """A large body: decrypted, so it passes through Python. One thread reads and
+        decrypts while this one encrypts and sends (OpenSSL releases the GIL), in pieces
+        as large as the TLS layer has ready rather than the reader's 64 KiB."""
         buffered = up_reader.take_buffer()[:body.remaining]
         if buffered:
             self._send(buffered)
             body.remaining -= len(buffered)
         origin: TLSStream = up_reader.sock  # type: ignore[assignment]
         up_reader._set_recv_timeout(timeout)  # the same per-read timeout the reader would apply
-        while body.remaining:
-            try:
-                piece = origin.recv(min(body.remaining, LARGE_PIECE))
-            except (BlockingIOError, TimeoutError, ConnectionError):
-                piece = b""
-            if not piece:
-                raise UpstreamBroke("the website's answer broke off")
-            body.remaining -= len(piece)
-            self._send(piece)
+        pieces: queue.Queue[bytes] = queue.Queue(maxsize=4)  # bounded: at most a few MiB in flight
+        stop = threading.Event()
+
+        def read() -> None:
+            left = body.remaining
+            while left and not stop.is_set():
+                try:
+                    piece = origin.recv(min(left, LARGE_PIECE))
+                except (OSError, ValueError):
+                    piece = b""
+                left -= len(piece)
+                while not stop.is_set():
+                    try:
+                        pieces.put(piece, timeout=1)
+                        break
+                    except queue.Full:
+                        continue
+                if not piece:
+                    return
+
+        reader = threading.Thread(target=read, name="inspect-body", daemon=True)
+        reader.start()
+        try:
+            while body.remaining:
+                try:
+                    piece = pieces.get(timeout=timeout)
+                except queue.Empty:
+                    piece = b""
+                if not piece:
+                    raise UpstreamBroke("the website's answer broke off")
+                body.remaining -= len(piece)
+                self._send(piece)
+        finally:
+            stop.set()
+            if body.remaining:  # broken off: wake the reader if it waits on the website
+                with contextlib.suppress(OSError):
+                    origin.sock.shutdown(socket.SHUT_RDWR)
+            reader.join()
         body.complete = True
 
     def _tunnel(self, settings: ProxySettings, upstream: socket.socket, stats: TunnelStats | None = None) -> None:
@@ -183,6 +215,18 @@ def relay_tls(client: TLSStream, origin: TLSStream, idle_timeout: float,
     return moved[client.fileno()], moved[origin.fileno()]
 
 
+class _InnerContext:
+    """The proxy's context with the TLS connection pool in place of the plain one. Every
+    other attribute is read from the proxy's own context when asked, so a reload (new
+    settings, a new decider) reaches a long-lived inspected tunnel at its next request."""
+
+    def __init__(self, outer: ProxyContext, pool: UpstreamPool) -> None:
+        self._outer = outer
+        self.pool = pool
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._outer, name)
+
+
 def inner_context_for(ctx: ProxyContext, interceptor: Interceptor) -> ProxyContext:
-    """The shared context with the TLS connection pool in place of the plain one."""
-    return dataclasses.replace(ctx, pool=interceptor.pool)
+    return _InnerContext(ctx, interceptor.pool)  # type: ignore[return-value]

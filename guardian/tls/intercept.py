@@ -18,6 +18,8 @@ unknown-CA or bad-certificate alert tells us it does not (`TrustRecords`).
 from __future__ import annotations
 
 import contextlib
+import select
+import socket
 import ssl
 import threading
 import time
@@ -31,6 +33,7 @@ from guardian.proxy.stream import BufferedSocket, HeadTooLarge, PeerClosed, Time
 from guardian.proxy.upstream import UpstreamPool
 from guardian.records import RequestRecord
 from guardian.tls.ca import CertificateAuthority
+from guardian.tls.clienthello import MAX_HELLO, NEED_MORE, server_name
 from guardian.tls.inspect import InspectedConnection, inner_context_for, origin_context, origin_form
 from guardian.tls.leaves import LeafCache
 from guardian.tls.stream import HandshakeFailed, TLSStream
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
 UNTRUSTED = "device does not trust Guardian's certificate"
 PINNING_MEMORY = 24 * 3600.0  # a device that refused our certificate for a site is left alone this long
 PINNING_MAX = 10_000
+SNI_WAIT = 1.0  # how long an allowed tunnel waits for the client's ClientHello before relaying anyway
 
 
 class Interceptor:
@@ -67,10 +71,12 @@ class Interceptor:
         if name != getattr(ssl_object, "guardian_host", None):
             ssl_object.context = self.leaves.context_for(name)
 
-    def start_tls(self, conn: ClientConnection, host: str, deadline: float) -> TLSStream:
-        """Tell the device the tunnel is open, then complete its handshake with our certificate."""
-        conn.sock.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        conn.bytes_sent += 39
+    def start_tls(self, conn: ClientConnection, host: str, deadline: float, established: bool = False) -> TLSStream:
+        """Tell the device the tunnel is open (unless it was told already), then complete
+        its handshake with our certificate."""
+        if not established:
+            conn.sock.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            conn.bytes_sent += 39
         stream = TLSStream(conn.sock, self.leaves.context_for(host), conn.reader.take_buffer())
         stream.ssl.guardian_host = host  # type: ignore[attr-defined]
         try:
@@ -140,14 +146,58 @@ class Interceptor:
             conn.reader.bytes_read += inner.reader.bytes_read
         return False
 
+    # ------------------------------------------------------------------ the SNI of a plain tunnel
+
+    def sni_allowed(self, conn: ClientConnection, settings: ProxySettings, host: str, port: int,
+                    record: RequestRecord) -> bool:
+        """For an allowed tunnel just opened: read the SNI from the client's first bytes
+        (without taking them) and, when it names another site, decide on that one too. A
+        blocked one is answered (the block page, or a close) and False returned."""
+        name = self._peek_server_name(conn)
+        if not isinstance(name, str) or name == host:
+            return True
+        verdict = conn.ctx.decider.decide(RequestInfo(conn.client_ip, "CONNECT", "https", name, port, "", {}))
+        if verdict.allowed:
+            return True
+        record.action, record.device, record.profile = "blocked", verdict.device, verdict.profile
+        record.rule, record.list_id, record.schedule = verdict.rule, verdict.list_id, verdict.schedule
+        record.reason = verdict.reason
+        if verdict.intercept == "page":
+            self.answer_blocked(conn, settings, name, port, verdict, record, established=True)
+        record.reason = f"{record.reason} (the connection to {host} named {name} inside)"
+        return False
+
+    @staticmethod
+    def _peek_server_name(conn: ClientConnection) -> str | object | None:
+        """The SNI of the ClientHello the client sends first, waiting at most SNI_WAIT for
+        it (a protocol where the server speaks first sends nothing: the tunnel goes on)."""
+        deadline = time.monotonic() + SNI_WAIT
+        while True:
+            try:
+                peeked = conn.sock.recv(MAX_HELLO, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+                if not peeked:
+                    return None  # the client closed: nothing to decide
+            except BlockingIOError:
+                peeked = b""
+            except OSError:
+                return None
+            name = server_name(bytes(conn.reader.buffer) + peeked)
+            remaining = deadline - time.monotonic()
+            if name is not NEED_MORE or remaining <= 0:
+                return None if name is NEED_MORE else name
+            if peeked or conn.reader.buffer:
+                time.sleep(0.002)  # the rest of the ClientHello is on its way
+            else:
+                select.select([conn.sock], [], [], remaining)
+
     # ------------------------------------------------------------------ the block page on HTTPS
 
     def answer_blocked(self, conn: ClientConnection, settings: ProxySettings, host: str, port: int,
-                       verdict: Verdict, record: RequestRecord) -> bool:
+                       verdict: Verdict, record: RequestRecord, established: bool = False) -> bool:
         """Serve a blocked CONNECT's answer inside TLS. Always ends the connection."""
         deadline = time.monotonic() + settings.proxy.head_timeout
         try:
-            stream = self.start_tls(conn, host, deadline)
+            stream = self.start_tls(conn, host, deadline, established)
         except HandshakeFailed as exc:
             record.status = 200
             record.error_kind = "timeout" if exc.timeout else "client"

@@ -178,6 +178,9 @@ class TLSStream:
     def setsockopt(self, *args: object) -> None:
         self.sock.setsockopt(*args)  # type: ignore[arg-type]
 
+    def shutdown(self, how: int) -> None:
+        self.sock.shutdown(how)  # the registry ends a connection whose rules changed this way
+
     def fileno(self) -> int:
         return self.sock.fileno()
 

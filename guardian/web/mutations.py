@@ -132,6 +132,16 @@ def set_downloads_and_privacy(doc: TOMLDocument, name: str, file_types: list[str
         del table["privacy"]
 
 
+def set_profile_https(doc: TOMLDocument, name: str, block_page: bool, inspect: str, hosts: list[str],
+                      config: Config) -> None:
+    """The profile's HTTPS keys; defaults are left out of the file (validation checks the hosts)."""
+    table = profile(doc, name, config)
+    for key, value, default in (("https_block_page", block_page, True), ("inspect_https", inspect, "off"),
+                                ("inspect_hosts", hosts, [])):
+        if value != default or key in table:
+            table[key] = value
+
+
 def add_schedule(doc: TOMLDocument, name: str, schedule: dict[str, Any], config: Config) -> None:
     table = profile(doc, name, config)
     if "schedules" not in table:

@@ -43,6 +43,7 @@ class DualStackProxy:
         arp = tmp_path / "arp"
         arp.write_text(ARP)
         self.neighbours = NeighbourTable(arp, None, min_interval=0)
+        self.neighbours.refresh()  # the service's scheduler does this; requests read the snapshot
         self.seen = SeenDevices(tmp_path / "devices_seen.json", self.neighbours)
         config = parse_config(CONFIG.format(data_dir=tmp_path, devices=devices))
         self.holder = PolicyHolder(Policy(config, {}, neighbours=self.neighbours, seen=self.seen))

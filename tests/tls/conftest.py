@@ -62,7 +62,7 @@ def tls_proxy(make_proxy, guardian_ca, tmp_path):
 
     def factory(profile: str = "default", **overrides):
         holder = PolicyHolder(Policy(parse_config(POLICY.format(data_dir=tmp_path, profile=profile)), {}))
-        proxy = make_proxy(decider=holder, connect_ports=(443,), **overrides)
+        proxy = make_proxy(decider=holder, **{"connect_ports": (443,), **overrides})
         proxy.ctx.tls = Interceptor(guardian_ca, 64)
         proxy.ctx.resolver = NoLookups()
         return proxy

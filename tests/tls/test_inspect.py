@@ -276,3 +276,23 @@ def test_youtube_restrict_header_inside_an_inspected_youtube_tunnel(make_proxy, 
         assert resolver.asked == ["restrict.youtube.com"]
     finally:
         origin.close()
+
+
+def test_a_client_that_leaves_mid_download_frees_the_connection(inspecting_proxy, tls_origin, ca_file):
+    proxy = inspecting_proxy()
+    tab = Browser(proxy, "site.test", tls_origin.port, ca_file)
+    tab.client.send(f"GET /stream/{100 * 2**20} HTTP/1.1\r\nHost: site.test\r\n\r\n".encode())
+    assert tab.client._until(b"\r\n\r\n").startswith(b"HTTP/1.1 200")
+    tab.tls.recv(65536)
+    tab.tls.close()
+    record = proxy.recorder.wait_for(1, timeout=10)[0]
+    assert record.target == f"/stream/{100 * 2**20}" and record.bytes_to_client < 100 * 2**20
+
+
+def test_a_reload_reaches_an_open_inspected_tunnel(inspecting_proxy, tls_origin, ca_file, tmp_path):
+    proxy = inspecting_proxy()
+    tab = Browser(proxy, "site.test", tls_origin.port, ca_file)
+    assert tab.get("/later").status == 200
+    stricter = POLICY.format(data_dir=tmp_path, mode="all").replace('block = [', 'block = ["||site.test^*/later", ')
+    proxy.ctx.decider = PolicyHolder(Policy(parse_config(stricter), {}))  # what a reload swaps in
+    assert tab.get("/later", "Accept: text/html").status == 403

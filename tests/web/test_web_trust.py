@@ -48,3 +48,22 @@ def test_devices_page_says_which_devices_trust_guardian(admin: Web) -> None:
 
 def test_the_guide_links_the_trust_page(admin: Web) -> None:
     assert 'href="/trust"' in admin.get("/guide").text
+
+
+def test_a_profile_turns_on_https_inspection_in_plain_words(admin: Web) -> None:
+    page = admin.get("/profiles/edit?name=kids").text
+    assert "Look inside HTTPS connections" in page and "Nothing is decrypted." in page
+    response = admin.post("/profiles/https", {"profile": "kids", "inspect_https": "hosts",
+                                               "inspect_hosts": "YouTube.com, google.com", "https_block_page": "on"})
+    assert response.status_code == 303
+    kids = admin.household.config.profile("kids")
+    assert (kids.inspect_https, kids.inspect_hosts, kids.https_block_page) == ("hosts", ("youtube.com", "google.com"),
+                                                                               True)
+    assert admin.household.policy.policy.inspects("kids", "www.youtube.com")
+    text = admin.household.writable_config_path().read_text()
+    assert "# The household's own comment" in text and "https_block_page" not in text  # defaults stay out
+    admin.post("/profiles/https", {"profile": "kids", "inspect_https": "hosts", "inspect_hosts": ""})
+    assert admin.household.config.profile("kids").inspect_https == "hosts"  # refused: no site named
+    admin.post("/profiles/https", {"profile": "kids", "inspect_https": "off", "inspect_hosts": "x.example"})
+    kids = admin.household.config.profile("kids")
+    assert kids.inspect_https == "off" and not kids.https_block_page

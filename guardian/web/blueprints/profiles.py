@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
-from guardian.config import DAYS, PAC_FALLBACKS, REFERER_POLICIES, THIRD_PARTY_COOKIES, YOUTUBE_MODES, ProfileConfig
+from guardian.config import (
+    DAYS,
+    INSPECT_MODES,
+    PAC_FALLBACKS,
+    REFERER_POLICIES,
+    THIRD_PARTY_COOKIES,
+    YOUTUBE_MODES,
+    ProfileConfig,
+)
 from guardian.filekinds import check_file_kind, file_groups
 from guardian.policy.schedules import week_intervals
 
@@ -117,6 +125,23 @@ def options() -> Response:
         return _back(name)
     safe = request.form.get("safe_search") == "on"
     save(lambda doc: mutations.set_profile_options(doc, name, chosen, safe, youtube, config, fallback), "Saved.")
+    return _back(name)
+
+
+@bp.post("/profiles/https")
+def https() -> Response:
+    name = _profile(request.form.get("profile")).name
+    config = services().config
+    try:
+        mode = forms.choice(request.form.get("inspect_https", "off"), "Look inside HTTPS connections", INSPECT_MODES)
+        hosts = request.form.get("inspect_hosts", "").replace(",", " ").split()
+        if mode == "hosts" and not hosts:
+            raise FieldError("Sites to look inside: name at least one site, like youtube.com.")
+    except FieldError as exc:
+        flash(str(exc), "error")
+        return _back(name)
+    block_page = request.form.get("https_block_page") == "on"
+    save(lambda doc: mutations.set_profile_https(doc, name, block_page, mode, hosts, config), "Saved.")
     return _back(name)
 
 

@@ -1,0 +1,71 @@
+"""The SNI of tunnels Guardian neither blocks nor decrypts: read without taking it, and
+decided too when it names another site than the CONNECT (the stricter wins)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+import time
+
+import pytest
+
+from guardian.tls.clienthello import NEED_MORE, server_name
+from tests.tls.conftest import connect_tunnel, read_all, split_response, trusting_context
+
+
+def _client_hello(name: str | None) -> bytes:
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    context = ssl.create_default_context()
+    if name is None:
+        context.check_hostname = False
+    tls = context.wrap_bio(incoming, outgoing, server_hostname=name)
+    with pytest.raises(ssl.SSLWantReadError):
+        tls.do_handshake()
+    return outgoing.read()
+
+
+def test_the_parser_reads_names_and_refuses_the_rest():
+    hello = _client_hello("Www.Example.ORG")
+    assert server_name(hello) == "www.example.org"
+    assert server_name(_client_hello(None)) is None
+    assert all(server_name(hello[:cut]) is NEED_MORE for cut in (0, 4, 5, 100, len(hello) - 1))
+    assert server_name(b"GET / HTTP/1.1\r\n\r\n") is None
+    assert server_name(b"\x16\x03\x01\x00\x05\x02\x00\x00\x01\x00") is None  # a handshake, not a ClientHello
+    for _ in range(200):  # garbage never raises
+        junk = b"\x16\x03\x01" + os.urandom(300)
+        assert server_name(junk) is None or server_name(junk) is NEED_MORE or isinstance(server_name(junk), str)
+    t0 = time.perf_counter()
+    server_name(b"\x16\x03\x01\x40\x00\x01\x00\xff\xff" + b"\x00" * 16384)  # the largest record, all zeros
+    assert time.perf_counter() - t0 < 0.05
+
+
+def test_an_allowed_connect_naming_a_blocked_site_inside_gets_the_block_page(tls_proxy, echo_server, ca_file):
+    proxy = tls_proxy(connect_ports=(echo_server.port,))
+    proxy.ctx.resolver = lambda host, port: [(socket.AF_INET, ("127.0.0.1", port))]
+    sock = connect_tunnel(proxy.port, f"allowed.invalid:{echo_server.port}")
+    with trusting_context(ca_file).wrap_socket(sock, server_hostname="blocked.invalid") as tls:
+        tls.sendall(b"GET / HTTP/1.1\r\nHost: blocked.invalid\r\nSec-Fetch-Dest: document\r\n\r\n")
+        status, _, body = split_response(read_all(tls))
+    assert status == 403 and b"A parent blocked this site" in body
+    assert echo_server.received == b""  # not one byte of the handshake went to the allowed site
+    record = proxy.recorder.wait_for(1)[0]
+    assert record.action == "blocked" and "named blocked.invalid inside" in record.reason
+
+
+def test_tunnels_with_the_same_or_no_name_or_no_tls_are_relayed(tls_proxy, echo_server):
+    proxy = tls_proxy(connect_ports=(echo_server.port,))
+    proxy.ctx.resolver = lambda host, port: [(socket.AF_INET, ("127.0.0.1", port))]
+    for first in (_client_hello("allowed.invalid"), _client_hello(None), b"plain bytes"):
+        sock = connect_tunnel(proxy.port, f"allowed.invalid:{echo_server.port}")
+        sock.sendall(first)
+        echoed = b""
+        while len(echoed) < len(first):
+            echoed += sock.recv(65536)
+        assert echoed == first
+        sock.close()
+    # a client that waits for the server to speak first is relayed after a short wait
+    sock = connect_tunnel(proxy.port, f"allowed.invalid:{echo_server.port}")
+    time.sleep(1.2)
+    sock.sendall(b"late")
+    assert sock.recv(100) == b"late"
