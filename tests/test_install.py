@@ -574,7 +574,9 @@ def test_ctrl_c_while_building_leaves_nothing_half_built(tmp_path):
         pytest.skip("the build step runs pip: needs the package index (pypi.org)")
     prefix = tmp_path / "root"
     proc = subprocess.Popen([BASH, str(INSTALL), "--prefix", str(prefix), "--no-systemd"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd="/", start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, cwd="/", start_new_session=True,
+                            # as from a terminal: a test run started in the background ignores SIGINT
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     releases = prefix / "opt/guardian/releases"
     deadline = time.monotonic() + 120
     # interrupted while pip installs the pinned packages into the new release
