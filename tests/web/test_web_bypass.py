@@ -22,6 +22,7 @@ def test_the_page_shows_the_shipped_list_and_says_the_first_edit_copies_it(admin
     for site in ("paypal.com", "bitwarden.com", "whatsapp.com"):
         assert f"<li>{site} " in page
     assert "This is the list Guardian comes with" in page and "all of it, with your change" in page
+    assert 'href="/settings#bypass"' in admin.get("/profiles/edit?name=kids").text  # linked from each profile
 
 
 def test_add_a_site_keeps_the_shipped_list_and_the_comments(admin: Web) -> None:
