@@ -159,6 +159,23 @@ def main() -> int:
     decide = best["decide"]
     hosts = [r.host for r in requests]
     lookup = timed(with_services.services.lookup, hosts)
+    # The step decide() adds for a profile with services: the lookup, then the profile's
+    # check when the host belongs to a service (blocked, window, limit with its counters).
+    rules = with_services.service_rules["default"]
+    index, now = with_services.services, time.time()
+    minute = with_services._clock.minute_of_week(now)
+
+    def service_step(host: str) -> None:
+        found = index.lookup(host)
+        if found is not None:
+            rules.check(found, None, "192.168.1.50", minute, now)
+
+    step = timed(service_step, hosts)
+    hits = sum(index.lookup(h) is not None for h in hosts)
+    # The worst case: every request to a blocked, windowed or limited service.
+    service_hosts = [f"www.{h}" for name in ("tiktok", "roblox", "youtube", "steam", "bet365")
+                     for h in index.services[name].hosts] * 200
+    step_hits = timed(service_step, service_hosts)
     print(f"{len(requests)} requests, best of {PASSES} passes, mean microseconds per request")
     print(f"{'engine.match(url)':34} {match:7.1f}")
     print(f"{'match + request type inference':34} {match_typed:7.1f}   {match_typed / match:.2f}x")
@@ -167,6 +184,9 @@ def main() -> int:
     print(f"{'decide with services and limits':34} {best['services']:7.1f}   "
           f"+{best['services'] - decide:.2f} us per decision (target <= 2)")
     print(f"{'ServiceIndex.lookup(host) alone':34} {lookup:7.2f}")
+    print(f"{'service step (lookup + check)':34} {step:7.2f}   us per decision, {hits} of {len(hosts)} hosts "
+          "belong to a service (target <= 2)")
+    print(f"{'service step, service hosts only':34} {step_hits:7.2f}")
     print(f"{'privacy + file kinds, as sent':34} {decide - best['quiet']:7.2f}   us added per request "
           f"({best['quiet']:.1f} off, {decide:.1f} on; target <= 3)")
     print(f"{'privacy + file kinds, with trackers':34} {best['tagged'] - best['tagged_quiet']:7.2f}   "

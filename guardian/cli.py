@@ -77,8 +77,10 @@ def _stored_policy(config: Config):
     from guardian.policy import PauseStore, Policy
 
     store = ListStore.for_data_dir(config.data_dir)
+    from guardian.policy.service_commands import stored_usage
+
     return Policy(config, sources_for(config, store), cache_dir=config.data_dir / "cache" / "filters",
-                  pauses=PauseStore.for_data_dir(config.data_dir))
+                  pauses=PauseStore.for_data_dir(config.data_dir), usage=stored_usage(config))
 
 
 def _check(args: argparse.Namespace) -> int:

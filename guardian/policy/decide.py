@@ -78,7 +78,7 @@ class _Profile(NamedTuple):
     https_block_page: bool
     inspect: str  # "off" | "hosts" | "all"
     inspect_hosts: frozenset[str]
-    services: ServiceRules | None = None
+    services: ServiceRules | None = None  # last, with a default: blocked services, windows, limits
 
 
 class _Who(NamedTuple):

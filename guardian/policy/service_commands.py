@@ -8,12 +8,14 @@ directly, which the service loads when it starts.
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from typing import Any, TextIO
 
 from guardian import control
 from guardian.config import Config, household_service_table
-from guardian.logstore.usage import UsageStore
+from guardian.logstore.usage import USAGE_FILE, UsageStore
+from guardian.policy.limits import UsageMeter
 from guardian.service_catalog import GROUPS, ServiceIndex, default_catalog, merge
 
 USAGE, FAILED = 2, 1
@@ -56,10 +58,21 @@ def services_command(config: Config, action: str, service_id: str | None, as_jso
     return 0
 
 
+def stored_usage(config: Config) -> UsageMeter | None:
+    """The day's use as the service last wrote it, for `guardian check`; None when there is
+    no usage.db yet or this user cannot read it (the check then shows no minutes used)."""
+    path = config.data_dir / USAGE_FILE
+    if not path.exists():
+        return None
+    try:
+        return UsageMeter(config.zone(), UsageStore(path))
+    except (OSError, sqlite3.Error):
+        return None
+
+
 def _local_policy(config: Config) -> Any:
     """A policy whose meter holds what usage.db has (the service is not running)."""
     from guardian.policy import Policy
-    from guardian.policy.limits import UsageMeter
 
     meter = UsageMeter(config.zone(), UsageStore.for_data_dir(config.data_dir))
     return Policy(config, {}, usage=meter)

@@ -100,6 +100,7 @@ class ClientConnection:
         self.idle = True  # between requests: the server may close us at shutdown
         self.bytes_sent = 0
         self.open_entry: OpenConnection | None = None  # in ctx.connections while its last request is allowed
+        self.tunnel_stats: TunnelStats | None = None  # the relay's byte counts, sampled by ctx.connections
 
     # ------------------------------------------------------------------ connection loop
 
@@ -227,7 +228,7 @@ class ClientConnection:
             return self._send_verdict(request, verdict, body, record)
         if verdict.trusted and verdict.connect_port:
             port = verdict.connect_port
-        else:
+        if not verdict.trusted:
             self._keep_open(info, verdict)
         return self._forward(settings, request, host, port, path, body, verdict, record,
                              checked=not verdict.trusted)
@@ -610,10 +611,10 @@ class ClientConnection:
         headers += [("Connection", "Upgrade"), ("Via", f"1.1 {settings.via_name}")]
         try:
             self._send(serialise_head(f"HTTP/1.1 101 {response.reason}", headers) + up_reader.take_buffer())
-            stats = TunnelStats()
+            self.tunnel_stats = TunnelStats()
             if self.open_entry is not None:  # an upgraded connection's use counts like a tunnel's
-                self.open_entry.stats = stats
-            self._tunnel(settings, up_reader.sock, stats)
+                self.open_entry.stats = self.tunnel_stats
+            self._tunnel(settings, up_reader.sock)
         finally:
             up_reader.close()
         return False
@@ -633,7 +634,13 @@ class ClientConnection:
         self._note_verdict(record, verdict)
         if verdict.intercept == "inspect" and self.ctx.tls is not None and self.ctx.tls.will_inspect(self, host,
                                                                                                      record):
-            return self.ctx.tls.inspect(self, settings, host, port, verdict, record)
+            # A decrypted tunnel is closed too when the rules come to block its site.
+            entry = self.ctx.connections.add(info, (self.sock,), verdict.activity) if verdict.allowed else None
+            try:
+                return self.ctx.tls.inspect(self, settings, host, port, verdict, record)
+            finally:
+                if entry is not None:
+                    self.ctx.connections.remove(entry)
         if not verdict.allowed:
             if verdict.intercept == "page" and self.ctx.tls is not None:
                 return self.ctx.tls.answer_blocked(self, settings, host, port, verdict, record)
@@ -648,9 +655,10 @@ class ClientConnection:
         entry = self.ctx.connections.add(info, (self.sock, upstream.sock), verdict.activity, TunnelStats())
         try:
             self._send(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            self.tunnel_stats = entry.stats
             # The site named inside the TLS handshake (SNI) is decided too; the stricter wins.
             if self.ctx.tls is None or self.ctx.tls.sni_allowed(self, settings, host, port, record):
-                self._tunnel(settings, upstream.sock, entry.stats)
+                self._tunnel(settings, upstream.sock)
         finally:
             self.ctx.connections.remove(entry)
             upstream.close()
@@ -666,7 +674,7 @@ class ClientConnection:
         record.status = 403
         return False
 
-    def _tunnel(self, settings: ProxySettings, upstream: socket.socket, stats: TunnelStats | None = None) -> None:
+    def _tunnel(self, settings: ProxySettings, upstream: socket.socket) -> None:
         """Relay both ways; bytes the client pipelined after its request go first."""
         early = self.reader.take_buffer()
         try:
@@ -674,7 +682,8 @@ class ClientConnection:
                 upstream.sendall(early)
         except OSError:
             return
-        up, down = relay(self.sock, upstream, settings.proxy.tunnel_idle_timeout, self.ctx.force_close.is_set, stats)
+        up, down = relay(self.sock, upstream, settings.proxy.tunnel_idle_timeout, self.ctx.force_close.is_set,
+                         self.tunnel_stats)
         self.bytes_sent += down
         self.reader.bytes_read += up
 

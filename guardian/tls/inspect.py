@@ -29,7 +29,6 @@ from guardian.proxy.framing import LengthBody, framing_for_request
 from guardian.proxy.handler import ClientConnection, UpstreamBroke
 from guardian.proxy.hooks import RequestInfo
 from guardian.proxy.http1 import MAX_HEAD, MAX_TARGET, parse_request_head
-from guardian.proxy.relay import TunnelStats
 from guardian.proxy.responses import error_response
 from guardian.proxy.stream import BufferedSocket
 from guardian.proxy.upstream import UpstreamPool
@@ -185,9 +184,8 @@ class InspectedConnection(ClientConnection):
             reader.join()
         body.complete = True
 
-    def _tunnel(self, settings: ProxySettings, upstream: socket.socket, stats: TunnelStats | None = None) -> None:
-        """An upgraded connection (WebSocket) inside the tunnel: relay the decrypted bytes.
-        (`stats` is not sampled here: the outer CONNECT's registry entry is the one limits read.)"""
+    def _tunnel(self, settings: ProxySettings, upstream: socket.socket) -> None:
+        """An upgraded connection (WebSocket) inside the tunnel: relay the decrypted bytes."""
         client: TLSStream = self.sock  # type: ignore[assignment]
         origin: TLSStream = upstream  # type: ignore[assignment]
         early = self.reader.take_buffer()

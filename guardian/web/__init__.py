@@ -17,7 +17,7 @@ from flask import Flask, Response, render_template
 from guardian.version import describe_version
 
 from . import security
-from .blueprints import api, auth, dashboard, devices, guide, lists, log, profiles, settings, tester, trust
+from .blueprints import api, auth, dashboard, devices, guide, lists, log, profiles, screen_time, settings, tester, trust
 from .credentials import Credentials
 from .forms import FieldError
 from .hosts import HostPolicy
@@ -46,7 +46,7 @@ def create_app(services: Services) -> Flask:
     security.configure(app)
     register_filters(app)
     for blueprint in (auth.bp, dashboard.bp, devices.bp, profiles.bp, lists.bp, log.bp, tester.bp,
-                      settings.bp, guide.bp, trust.bp, api.bp):
+                      settings.bp, guide.bp, trust.bp, api.bp, screen_time.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(FieldError, _field_error)
     return app

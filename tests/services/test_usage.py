@@ -182,3 +182,27 @@ def test_usage_rows_per_device_and_shared(tmp_path: Path) -> None:
     assert rows[("Alex's phone", "YouTube")]["used_minutes"] == 0
     assert rows[("Alex's phone", "Music")]["used_minutes"] == 5  # shared by the profile
     assert rows[("Sam's tablet", "YouTube")]["left_minutes"] == 55
+
+
+def test_check_reports_the_service_and_the_time_left_from_usage_db(tmp_path: Path) -> None:
+    from tests.test_serve import run_cli
+
+    config_file = tmp_path / "guardian.toml"
+    config_file.write_text(HOUSEHOLD.format(data_dir=tmp_path / "data"))
+    store = UsageStore(tmp_path / "data" / "usage.db")
+    now = time.time()
+    meter = UsageMeter(LONDON, store, clock=lambda: now)
+    for m in range(1, 8):
+        meter.note("device:Sam's tablet", "YouTube", now - 60 * m if meter.day_of(now - 60 * m)[0] ==
+                   meter.day_of(now)[0] else now + 60 * m)
+    meter.flush()
+    store.close()
+    out = run_cli("check", "https://www.youtube.com/", "--client", SAM, "--json", "--config", str(config_file),
+                  cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    weekday_minutes = 120 if datetime.now(LONDON).weekday() >= 5 else 60
+    assert (result["service"], result["service_name"], result["limit"]) == ("youtube", "YouTube", "YouTube")
+    assert (result["used_minutes"], result["left_minutes"]) == (7, weekday_minutes - 7)
+    text = run_cli("check", "www.youtube.com", "--client", SAM, "--config", str(config_file), cwd=tmp_path)
+    assert "service:  YouTube" in text.stdout and "7 minutes used today" in text.stdout

@@ -14,6 +14,7 @@ from ..allowances import EXTEND_CHOICES, running
 from ..charts import bar_chart
 from ..listinfo import rule_counts
 from ..state import services
+from .screen_time import time_today, top_services
 
 bp = Blueprint("dashboard", __name__)
 
@@ -60,6 +61,7 @@ def _log_figures() -> dict[str, Any]:
             "top_blocked": queries.top_hosts(today, now, "blocked", limit=10),
             "top_devices": queries.top_devices(today, now, limit=10),
             "recent": queries.search(action="blocked", limit=10).records,
+            "top_services": top_services(queries, today, now),
         }
     except LogUnavailableError as exc:
         return {"log_error": f"The request log cannot be read: {exc}"}
@@ -70,4 +72,5 @@ def index() -> str:
     lists, rules = _list_rules()
     return render_template("dashboard/index.html", title="Today", lists=lists, rules=rules,
                            cache_ratio=_cache_ratio(), running=running(), extend_choices=EXTEND_CHOICES,
+                           time_today=time_today(),
                            **_log_figures())

@@ -43,3 +43,18 @@ document.querySelectorAll("[data-browser-zone]").forEach((span) => {
     span.hidden = false;
   }
 });
+
+// The services grid: show only the services whose name, id or group contains the search.
+document.querySelectorAll("input[data-service-search]").forEach((input) => {
+  input.addEventListener("input", () => {
+    const wanted = input.value.trim().toLowerCase();
+    document.querySelectorAll("[data-group]").forEach((group) => {
+      let shown = 0;
+      group.querySelectorAll("[data-service]").forEach((item) => {
+        item.hidden = wanted !== "" && !item.dataset.service.includes(wanted);
+        if (!item.hidden) shown += 1;
+      });
+      group.hidden = shown === 0;
+    });
+  });
+});
