@@ -46,7 +46,7 @@ pin:
 	  "# against pypi.org) and run the tests again." > rpi/requirements.txt
 	env -u PIP_FIND_LINKS -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL PIP_CONFIG_FILE=/dev/null \
 	  .pin-venv/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --all-build-deps \
-	  --no-header -o - pyproject.toml >> rpi/requirements.txt
+	  --constraint rpi/pin-constraints.txt --no-header -o - pyproject.toml >> rpi/requirements.txt
 	rm -rf .pin-venv
 
 clean:

@@ -590,7 +590,8 @@ explain_failure() {
     done
     [[ $said -eq 1 ]] && printf '  Stop that program (or give it another port), and Guardian starts by itself within seconds.\n' >&2
     printf '  The service log says:\n' >&2
-    journalctl -u guardian -n 5 -o cat --no-pager 2>/dev/null | sed 's/^/    /' >&2 || true
+    journalctl -u guardian -n 12 -o cat --no-pager 2>/dev/null | grep -v '^Stopped\|^Started\|^Stopping' |
+        tail -n 8 | sed 's/^/    /' >&2 || true
 }
 
 # Start (or restart) the service and check it answers; on an update that does not answer,
@@ -621,7 +622,7 @@ start_service() {
         return 0
     fi
     if [[ -n "$previous" && "$previous" != "$new" && -f "$DEST_RELEASES/$previous/.complete" ]]; then
-        printf 'install.sh: the new version did not answer within %s s; going back to the previous one.\n' "$START_TIMEOUT" >&2
+        printf 'install.sh: the new version stopped or did not answer within %s s; going back to the previous one.\n' "$START_TIMEOUT" >&2
         explain_failure
         switch_to "$previous"
         install_units "$DEST_RELEASES/$previous/src"

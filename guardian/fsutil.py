@@ -62,7 +62,10 @@ def private_dir(directory: Path) -> Path:
     """Create `directory` (and parents) if needed and make it 0700."""
     directory = Path(directory)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(directory, 0o700)
+    try:
+        os.chmod(directory, 0o700)
+    except PermissionError as exc:  # another account owns it: work on, but say so
+        log.warning("cannot make %s private (0700): %s", directory, exc)
     return directory
 
 
@@ -72,6 +75,8 @@ def private_file(path: Path) -> Path:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
     try:
         os.fchmod(fd, 0o600)
+    except PermissionError as exc:
+        log.warning("cannot make %s private (0600): %s", path, exc)
     finally:
         os.close(fd)
     return Path(path)

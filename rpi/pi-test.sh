@@ -33,7 +33,6 @@ PI_IP=192.168.50.2
 LAN_IP=192.168.50.1
 LEADER=""
 ORIGIN=""
-DNSMASQ_PID=""
 PASSED=0
 FAILED=0
 
@@ -80,11 +79,15 @@ upstream_commit() {
     git -C "$RUN/lan/www/guardian.git" update-server-info
 }
 
+stop_dnsmasq() {
+    local pid
+    pid="$(cat "$OUT/dnsmasq.pid" 2>/dev/null)"
+    [[ -n "$pid" ]] && grep -qa dnsmasq "/proc/$pid/cmdline" 2>/dev/null && kill "$pid"
+    rm -f "$OUT/dnsmasq.pid"
+}
+
 cleanup() {
-    if [[ -n "$DNSMASQ_PID" ]]; then
-        kill "$DNSMASQ_PID" 2>/dev/null
-        wait "$DNSMASQ_PID" 2>/dev/null
-    fi
+    stop_dnsmasq
     rm -rf /etc/netns/"$NS_LAN"
     if [[ -n "$LEADER" ]] && kill -0 "$LEADER" 2>/dev/null; then
         nsenter -t "$LEADER" -m -p -- systemctl poweroff >/dev/null 2>&1 || true
@@ -161,16 +164,25 @@ c_two_at_once() {
 }
 
 c_ctrl_c() {
-    local pid rc
-    parent "cd guardian && sudo ./install.sh" >"$OUT/interrupted.log" 2>&1 &
-    sleep 4
+    local pid rc job
+    # A background job of a script starts with SIGINT ignored, and so would everything it
+    # runs: python3 puts SIGINT back to its default, as in a terminal, before sudo.
+    parent "cd guardian && python3 -c 'import os, signal, sys; [signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGPIPE, signal.SIGXFSZ)]; os.execvp(sys.argv[1], sys.argv[1:])' sudo ./install.sh" >"$OUT/interrupted.log" 2>&1 &
+    job=$!
+    # into the pip step: the new release is being built
+    for _ in $(seq 60); do
+        grep -q '^==> New version' "$OUT/interrupted.log" && break
+        sleep 0.5
+    done
+    sleep 2
     # the install.sh process in the Pi: Ctrl-C sends SIGINT to the foreground process group
     pid="$(pi_root pgrep -f -o 'bash ./install.sh')"
     [[ -n "$pid" ]] || { echo "install.sh not found running"; return 1; }
     pi_root kill -INT -- "-$(pi_root ps -o pgid= -p "$pid" | tr -d ' ')"
-    wait $!
+    wait "$job"
     rc=$?
     echo "interrupted: exit $rc; $(tail -n 2 "$OUT/interrupted.log" | tr '\n' ' ')"
+    [[ $rc -ne 0 ]] && grep -q "interrupted" "$OUT/interrupted.log" || return 1
     wait_for_proxy 20 || return 1
     # shellcheck disable=SC2016  # expanded by the Pi's shell
     pi_root sh -c 'for d in /opt/guardian/releases/*; do [ -e "$d/.complete" ] || echo "half-built: $d"; done' | grep . && return 1
@@ -246,17 +258,23 @@ c_wpad() {
     cat "$OUT/dnsmasq-snippet.conf"
     grep -q '^dhcp-option=252,' "$OUT/dnsmasq-snippet.conf" && grep -q '^address=/wpad/' "$OUT/dnsmasq-snippet.conf" || return 1
     dnsmasq --test --conf-file="$OUT/dnsmasq-snippet.conf" || return 1
-    lan dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address="$LAN_IP" --bind-interfaces \
-        --conf-file="$OUT/dnsmasq-snippet.conf" --pid-file= --user=root >"$OUT/dnsmasq.log" 2>&1 &
-    DNSMASQ_PID=$!
+    # (this function runs in check's subshell: dnsmasq is started and stopped here)
+    ip netns exec "$NS_LAN" dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address="$LAN_IP" \
+        --bind-interfaces --conf-file="$OUT/dnsmasq-snippet.conf" --pid-file="$OUT/dnsmasq.pid" --user=root \
+        >"$OUT/dnsmasq.log" 2>&1 &
+    local dnsmasq=$! url ok=1
     mkdir -p /etc/netns/"$NS_LAN"
     echo "nameserver $LAN_IP" >/etc/netns/"$NS_LAN"/resolv.conf
     sleep 1
-    local url
     url="$(sed -n 's/^dhcp-option=252,"\(.*\)"$/\1/p' "$OUT/dnsmasq-snippet.conf")"
     echo "wpad resolves to: $(lan getent hosts wpad)"
-    lan curl -sS --max-time 10 "http://wpad:8080/wpad.dat" | grep -q FindProxyForURL || return 1
-    lan curl -sS --max-time 10 "$url" | grep "$PI_IP:3128"
+    lan curl -sS --max-time 10 "http://wpad:8080/wpad.dat" | grep -q FindProxyForURL &&
+        lan curl -sS --max-time 10 "$url" | grep "$PI_IP:3128" && ok=0
+    stop_dnsmasq
+    kill "$dnsmasq" 2>/dev/null
+    wait "$dnsmasq" 2>/dev/null
+    rm -rf /etc/netns/"$NS_LAN"
+    return $ok
 }
 
 # RSS of the service with EasyList + EasyPrivacy applied and 200 idle connections open.
@@ -264,14 +282,22 @@ c_footprint() {
     local lists="$CHECKOUT/../shared/data/filterlists" pid rss_idle rss_conn hwm holder
     [[ -f "$lists/easylist.txt" ]] || lists="/work/shared/data/filterlists"
     [[ -f "$lists/easylist.txt" ]] || { echo "no EasyList copy found"; return 1; }
+    local rss_starter since
+    sleep 5
+    rss_starter="$(pi_root ps -o rss= -p "$(main_pid)" | tr -d ' ')"
+    pi_root install -d -o guardian -g guardian -m 0750 /var/lib/guardian/lists
     for id in easylist easyprivacy; do
         cp "$lists/$id.txt" "$RUN/merged/var/lib/guardian/lists/$id.txt"
         pi_root chown guardian:guardian "/var/lib/guardian/lists/$id.txt"
     done
+    since="$(pi_root date '+%Y-%m-%d %H:%M:%S')"
     pi_root systemctl restart guardian
     wait_for_proxy 120 || return 1
-    pi_root sudo guardian lists status | tee "$OUT/lists-status.txt"
     sleep 5
+    # applied: the start did not report them missing
+    if pi_root journalctl -u guardian --since "$since" -o cat --no-pager | grep "no stored copy"; then
+        return 1
+    fi
     pid="$(main_pid)"
     rss_idle="$(pi_root ps -o rss= -p "$pid" | tr -d ' ')"
     lan python3 -c '
@@ -288,7 +314,7 @@ time.sleep(20)
     local threads
     threads="$(pi_root ps -o nlwp= -p "$pid" | tr -d ' ')"
     wait "$holder"
-    info "footprint ($ARCH): RSS $((rss_idle / 1024)) MiB with EasyList + EasyPrivacy idle; $((rss_conn / 1024)) MiB with 200 idle connections ($threads threads); peak $((hwm / 1024)) MiB; MemoryMax=$(pi_root systemctl show -p MemoryMax --value guardian)"
+    info "footprint ($ARCH): RSS $((rss_starter / 1024)) MiB with the starter list only; $((rss_idle / 1024)) MiB with EasyList + EasyPrivacy idle; $((rss_conn / 1024)) MiB with 200 idle connections ($threads threads); peak $((hwm / 1024)) MiB; MemoryMax=$(pi_root systemctl show -p MemoryMax --value guardian)"
     grep -q open "$OUT/idle-connections.txt" && [[ -n "$rss_conn" ]] && blocked_from_lan
 }
 
@@ -303,6 +329,11 @@ LEADER="$(sed -n 's/.*nsenter -t \([0-9]*\) -m -u -i -n -p -C.*/\1/p' "$OUT/test
 ORIGIN="$(sed -n 's/.*systemctl poweroff; kill \([0-9]*\);.*/\1/p' "$OUT/testbed.log" | tail -n 1)"
 if [[ -z "$LEADER" ]] || ! kill -0 "$LEADER" 2>/dev/null; then
     log "the test-bed left no Pi running: no further checks"
+    exit 1
+fi
+
+if ! grep -q '^PASS  sudo ./install.sh on a fresh system' "$OUT/testbed.log"; then
+    log "the install in the test-bed failed: no further checks"
     exit 1
 fi
 
@@ -324,5 +355,6 @@ check "install.sh --uninstall keeps settings and data, says so" c_uninstall_keep
 check "install again after --uninstall: data back in use" c_reinstall_keeps
 check "a foreign 'guardian' user: install.sh refuses" c_foreign_user
 log ""
+grep '^INFO' "$OUT/pi-test.log"
 log "test-bed: exit $BED_STATUS ($(grep -E '^[0-9]+ passed, [0-9]+ failed' "$OUT/testbed.log" | tail -n 1)); project checks: $PASSED passed, $FAILED failed"
 [[ $BED_STATUS -eq 0 && $FAILED -eq 0 ]]

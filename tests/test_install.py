@@ -477,6 +477,10 @@ def test_unit_hardening():
     assert directives("SystemCallFilter") == ["@system-service", "~@privileged @resources"]
     # devices are identified from /proc/net/arp: the process-only view of /proc would hide it
     assert not directives("ProcSubset")
+    # a 512 MB Pi Zero 2 W: the limit leaves room for the measured footprint plus the cache
+    config = load_config(RPI / "guardian.toml")
+    assert service["MemoryMax"] == "320M" and service["MemoryHigh"] == "240M"
+    assert config.cache.max_bytes == 32 * 2**20
     assert set(service["RestrictAddressFamilies"].split()) == {"AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK"}
 
 
@@ -562,3 +566,27 @@ def test_cli_wrapper_acts_on_the_installed_configuration():
     assert 'GUARDIAN_CONFIG="${GUARDIAN_CONFIG:-/etc/guardian/guardian.toml}"' in text
     assert "runuser -u guardian -- /opt/guardian/venv/bin/guardian" in text
     subprocess.run(["sh", "-n", str(RPI / "guardian-cli")], check=True)
+
+
+@pytest.mark.timeout(300)
+def test_ctrl_c_while_building_leaves_nothing_half_built(tmp_path):
+    if not _index_reachable():
+        pytest.skip("the build step runs pip: needs the package index (pypi.org)")
+    prefix = tmp_path / "root"
+    proc = subprocess.Popen([BASH, str(INSTALL), "--prefix", str(prefix), "--no-systemd"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd="/", start_new_session=True)
+    releases = prefix / "opt/guardian/releases"
+    deadline = time.monotonic() + 120
+    # interrupted while pip installs the pinned packages into the new release
+    while time.monotonic() < deadline and proc.poll() is None:
+        pip = subprocess.run(["pgrep", "-g", str(proc.pid), "-f", "pip install .*--require-hashes"],
+                             capture_output=True, check=False)
+        if pip.returncode == 0:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    assert "interrupted" in err and "run it again" in err
+    assert not any(releases.iterdir()), "a half-built release was left"
+    assert not (prefix / "opt/guardian/current").exists()

@@ -8,13 +8,13 @@ its line) and on every settings page, where a parent can fix the file or go back
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 
 from guardian.web.credentials import Credentials
+from tests.support.browser import ARGS, CHROMIUM, playwright_or_skip
 from tests.support.client import RawClient
 from tests.support.serve import GuardianProcess, free_port
 from tests.test_serve import run_cli
@@ -113,17 +113,11 @@ def test_a_bad_reload_is_shown_and_a_good_one_clears_it(tmp_path, ports) -> None
         process.stop()
 
 
-sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = "/usr/bin/chromium"
-
-
 @pytest.fixture(scope="module")
 def browser():
-    if not shutil.which(CHROMIUM):
-        pytest.skip("no Chromium")
+    sync_api = playwright_or_skip()
     with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless"],
-                                              headless=True)
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         yield chromium
         chromium.close()
 

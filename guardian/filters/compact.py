@@ -31,6 +31,7 @@ rebuilt.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import hashlib
 import io
@@ -64,7 +65,6 @@ _MAGIC = b"GUARDIAN-HOSTS\x00\x00"
 _HEADER = struct.Struct("<16sIIII4Q32s")
 _FORMAT_CODES = {"abp": 1, "hosts": 2, "domains": 3}
 _FORMAT_NAMES = {code: name for name, code in _FORMAT_CODES.items()}
-_BOM = b"\xef\xbb\xbf"
 # Line breaks str.splitlines() honours beyond \n and \r\n: a file holding one is read by
 # the general path instead, so line numbers always agree with it.
 _ODD_BREAKS = (b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e")
@@ -213,9 +213,12 @@ class CompactRead:
     labels: int  # bit n set: some host has n labels
 
 
-def readable(data: bytes) -> bool:
+def readable(data: bytes | BinaryIO) -> bool:
     """Whether a file's lines split by \\n (and \\r\\n) alone are exactly str.splitlines()'s:
-    otherwise the general path reads it, so line numbers and rules never differ."""
+    otherwise the general path reads it, so line numbers and rules never differ. A stream
+    is read in chunks from the start and left at its start."""
+    if not isinstance(data, bytes):
+        return _stream_readable(data)
     if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
         return False
     if any(mark in data for mark in _ODD_BREAKS):
@@ -229,10 +232,33 @@ def readable(data: bytes) -> bool:
     return not any(mark in text for mark in _ODD_TEXT_BREAKS)
 
 
-def _lines(data: bytes) -> Iterator[tuple[int, str]]:
+def _stream_readable(stream: BinaryIO) -> bool:
+    stream.seek(0)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    carried_cr = False  # the previous chunk ended in \r: the next must start with \n
+    try:
+        while chunk := stream.read(_READ_CHUNK):
+            if carried_cr and not chunk.startswith(b"\n"):
+                return False
+            carried_cr = chunk.endswith(b"\r")
+            body = chunk[:-1] if carried_cr else chunk
+            if body.count(b"\r") != body.count(b"\r\n") or any(mark in chunk for mark in _ODD_BREAKS):
+                return False
+            text = decoder.decode(chunk)
+            if not chunk.isascii() and any(mark in text for mark in _ODD_TEXT_BREAKS):
+                return False
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    finally:
+        stream.seek(0)
+    return not carried_cr
+
+
+def _lines(stream: BinaryIO) -> Iterator[tuple[int, str]]:
     """(byte offset, line without its break) of each line, streamed (no list of lines)."""
     offset = 0
-    for raw in io.BytesIO(data):
+    for raw in stream:
         yield offset, _decoded(raw, offset)
         offset += len(raw)
 
@@ -244,14 +270,16 @@ def _decoded(raw: bytes, offset: int) -> str:
     return text.rstrip("\r\n")
 
 
-# The usual lines of each format, read without decoding: whatever these accept, the
-# general line parsers (hosts.py, rules.py) read as exactly this one plain host.
-_NAME = rb"([a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*)"
+# The usual lines of each format, read without decoding: whatever these accept, and has
+# no empty label and no label starting or ending with "-" (checked in the loop: cheaper
+# than a regex of labels), the general line parsers (hosts.py, rules.py) read as exactly
+# this one plain host. Anything else takes those parsers.
+_NAME = rb"([a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?)"
 _END = rb"[ \t]*\r?\n?"
 _USUAL_LINE = {
     "hosts": re.compile(rb"(?:0\.0\.0\.0|127\.0\.0\.1)[ \t]+" + _NAME + _END),
     "domains": re.compile(_NAME + _END),
-    "abp": re.compile(rb"\|\|([a-z0-9_-]+(?:\.[a-z0-9_-]+)*)\^" + _END),
+    "abp": re.compile(rb"\|\|" + _NAME + rb"\^" + _END),
 }
 _MAX_NAME = 253
 _NOT_TARGETS = frozenset(name.encode() for name in NOT_TARGETS)
@@ -266,16 +294,21 @@ class TooManyRules(ValueError):
         self.report = report
 
 
-def read_list_file(name: str, data: bytes, fmt: str = "auto", max_rules: int | None = None) -> CompactRead | None:
-    """Read a list file, its plain hosts aside for a host table; None if the file must be
-    read by the general path instead (see `readable`). With `max_rules`, a list with more
-    rules for the token index raises TooManyRules, having kept no more than that many."""
+def read_list_file(
+    name: str, data: bytes | BinaryIO, fmt: str = "auto", max_rules: int | None = None
+) -> CompactRead | None:
+    """Read a list file (its bytes, or the open file: then it is streamed, never held
+    whole), its plain hosts aside for a host table; None if the file must be read by the
+    general path instead (see `readable`). With `max_rules`, a list with more rules for
+    the token index raises TooManyRules, having kept no more than that many."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown list format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    stream = io.BytesIO(data) if isinstance(data, bytes) else data
     if not readable(data):
         return None
     if fmt == "auto":
-        fmt = detect_format(line for _, line in _lines(data))
+        fmt = detect_format(line for _, line in _lines(stream))
+        stream.seek(0)
     report = ParseReport(name, fmt)
     rules: list[tuple[int, NetworkRule]] = []
     fingerprints = array("I")
@@ -288,19 +321,20 @@ def read_list_file(name: str, data: bytes, fmt: str = "auto", max_rules: int | N
     read_hosts = hosts_line if fmt == "hosts" else domain_line
     labels = 0  # bit n set: some host has n labels (capped at 31)
     over = False
-    hosts = 0
     number = 0
     offset = 0
-    for raw in io.BytesIO(data):
+    for raw in stream:
         number += 1
         found = usual(raw)
         if found is not None:
             host = found.group(1)
-            if len(host) <= _MAX_NAME and host not in not_targets and not _DOTTED_QUAD.fullmatch(host):
+            # (host[0] > 57: not a digit, so not an address; most names skip that regex)
+            if (len(host) <= _MAX_NAME and b".." not in host and b".-" not in host and b"-." not in host
+                    and host not in not_targets and (host[0] > 57 or not _DOTTED_QUAD.fullmatch(host))):
                 add_fingerprint(crc32(host))
                 add_offset(offset)
-                labels |= 1 << min(host.count(b".") + 1, 31)
-                hosts += 1
+                count = host.count(b".") + 1
+                labels |= 1 << (count if count < 31 else 31)
                 offset += len(raw)
                 continue
         line = _decoded(raw, offset)
@@ -314,7 +348,6 @@ def read_list_file(name: str, data: bytes, fmt: str = "auto", max_rules: int | N
                     add_fingerprint(crc32(parsed.host.encode("ascii")))  # type: ignore[union-attr]
                     add_offset(offset)
                     labels |= 1 << min(parsed.host.count(".") + 1, 31)  # type: ignore[union-attr]
-                    hosts += 1
                 else:
                     report.rules[rule_kind(parsed)] += 1
                     if max_rules is None or len(rules) < max_rules:
@@ -337,10 +370,9 @@ def read_list_file(name: str, data: bytes, fmt: str = "auto", max_rules: int | N
                 add_fingerprint(crc32(host_name.encode("ascii")))
                 add_offset(offset)
                 labels |= 1 << min(host_name.count(".") + 1, 31)
-            hosts += len(names)
         offset += len(raw)
-    if hosts:
-        report.rules["host"] += hosts
+    if fingerprints:
+        report.rules["host"] += len(fingerprints)
     report.lines = number
     report.compact = len(fingerprints)
     if over:
@@ -549,10 +581,9 @@ def cached_table(source: ListFile) -> HostTable | None:
     return open_table(table_path(source.path), source)
 
 
-def read_source(source: ListFile) -> tuple[ListFile, bytes]:
-    """The file's bytes and the identity of the file actually read (a refresh may have
-    replaced it since `source` was taken)."""
-    with open(source.path, "rb") as handle:
-        stat = os.fstat(handle.fileno())
-        data = handle.read()
-    return ListFile(source.path, stat.st_size, stat.st_mtime_ns, stat.st_ino), data
+def open_source(source: ListFile) -> tuple[ListFile, BinaryIO]:
+    """The list file, open, and the identity of the file actually opened (a refresh may
+    have replaced it since `source` was taken)."""
+    handle = open(source.path, "rb")  # noqa: SIM115 -- the caller closes it
+    stat = os.fstat(handle.fileno())
+    return ListFile(source.path, stat.st_size, stat.st_mtime_ns, stat.st_ino), handle

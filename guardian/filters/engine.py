@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .cache import cache_path, lists_key, read_cache, write_cache
-from .compact import HostTable, ListFile, cached_table, load_table, plain_hosts_of, read_list_file, read_source
+from .compact import HostTable, ListFile, cached_table, load_table, open_source, plain_hosts_of, read_list_file
 from .domains import domain_applies, public_suffixes, url_host, url_host_span
 from .index import DOMAINS, FLAGS, LIST_ID, PATTERN, RAW, TYPES, RuleIndex, read_list
 from .patterns import TOKEN_RE, Glob, RegexMatcher, compile_pattern
@@ -54,7 +54,7 @@ class Decision(NamedTuple):
 
 NOT_MATCHED = Decision(False, None, None)
 _UNSEEN = object()
-_NEAREST_MEMO_LIMIT = 4096  # hosts; about half a MiB
+_NEAREST_MEMO_LIMIT = 16_384  # hosts; about 2 MiB
 
 _PERCENT_RE = re.compile(r"%([0-9A-Fa-f]{2})")
 # RFC 3986 unreserved characters: their encoded and plain forms are the same URL.
@@ -142,14 +142,16 @@ class FilterEngine:
             if isinstance(source, str):
                 parsed.append(read_list(name, source, fmt))
                 continue
-            source, data = read_source(source)
-            read = read_list_file(name, data, fmt)
-            table = load_table(source, read, persist) if read is not None else None
-            if read is not None and table is not None:
-                parsed.append((read.rules, read.report))
-                tables[list_id] = table
-            else:  # a file the general path must read (see compact.readable), or one replaced meanwhile
-                parsed.append(read_list(name, data.decode("utf-8-sig", errors="replace"), fmt))
+            source, handle = open_source(source)
+            with handle:  # streamed: a list of millions of lines is never held whole
+                read = read_list_file(name, handle, fmt)
+                table = load_table(source, read, persist) if read is not None else None
+                if read is not None and table is not None:
+                    parsed.append((read.rules, read.report))
+                    tables[list_id] = table
+                else:  # a file the general path must read (see compact.readable), or one replaced meanwhile
+                    handle.seek(0)
+                    parsed.append(read_list(name, handle.read().decode("utf-8-sig", errors="replace"), fmt))
         index = RuleIndex.from_parsed(list(lists), parsed, tuple(tables))
         for list_id, table in tables.items():
             _count_cancelled(table, index.reports[list_id], index.cancelled)

@@ -66,7 +66,7 @@ def check_list(
     if fmt == "abp":
         # Any text is a valid ABP pattern, so the share check cannot catch a hosts file or
         # a domain list subscribed as abp; the engine's format detection on a sample can.
-        sample = "\n".join(text.splitlines()[:_SAMPLE_LINES])
+        sample = "\n".join(_head(text, _SAMPLE_LINES).splitlines())
         seen_as = FilterEngine.from_lists({list_id: sample}).report[list_id].format
         if seen_as != "abp":
             raise ValidationError(f"the download looks like a {seen_as} list, but its format is set to abp")
@@ -111,6 +111,16 @@ def _check_size(text: str, max_rules: int) -> None:
 def _too_many(rules: int, max_rules: int) -> str:
     return (f"the list has {rules:,} rules, more than the {max_rules:,} one list may have"
             " (a list that big could use up the memory Guardian filters with)")
+
+
+def _head(text: str, lines: int) -> str:
+    """The first `lines` lines of `text`, without splitting all of a list of millions."""
+    end = 0
+    for _ in range(lines):
+        end = text.find("\n", end) + 1
+        if not end:
+            return text
+    return text[:end]
 
 
 def looks_like_html(text: str) -> bool:

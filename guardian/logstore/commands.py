@@ -152,7 +152,7 @@ def log_command(
     print(_table(("id", "time", "device", "action", "status", "method", "url", "why"), [
         (
             r.id, datetime.fromtimestamp(r.started, zone).strftime("%m-%d %H:%M:%S"), r.device or "-",
-            r.action, r.status or "-", r.method or "-",
+            r.action if r.times == 1 else f"{r.action} x{r.times}", r.status or "-", r.method or "-",
             f"{r.host}{r.target or ''}" if r.host else "(not logged)",
             r.rule or r.schedule or r.reason or r.error_kind or "",
         )

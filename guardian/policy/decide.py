@@ -422,6 +422,9 @@ class Policy:
             for schedule in profile.schedules:
                 if not schedule.window.active(minute):
                     continue
+                if self._pauses is not None and \
+                        self._pauses.schedule_ended(profile.name, who.device, schedule.name, timestamp):
+                    continue  # a parent ended it early ("end bedtime now")
                 rule = None
                 if not schedule.block_all:
                     rule = schedule.rules.match(host, url, source_url, request_type) if schedule.rules else None

@@ -13,17 +13,12 @@ that returns an APK is caught on its head, before a byte of the body moves.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import NamedTuple
 from urllib.parse import unquote
 
 from guardian.filekinds import file_groups
 
-# filename*=UTF-8''name.apk (RFC 6266/8187) or filename="name.apk" or filename=name.apk.
-# Each alternative is a single character class run: linear on any header.
-_DISPOSITION_NAME_STAR = re.compile(r"""filename\*\s*=\s*[^']*'[^']*'([^;]*)""", re.IGNORECASE)
-_DISPOSITION_NAME = re.compile(r"""filename\s*=\s*(?:"([^"]*)"|([^;]*))""", re.IGNORECASE)
 _MAX_NAME = 2048  # longer file names are judged on their last 2 KiB
 
 
@@ -98,13 +93,35 @@ class FileTypeRules:
 
 
 def disposition_file_name(value: str) -> str | None:
-    """The file name a Content-Disposition header gives, decoded; None if it gives none."""
-    value = value[-_MAX_NAME * 2:]
-    m = _DISPOSITION_NAME_STAR.search(value)
-    if m:
-        return unquote(m.group(1).strip())
-    m = _DISPOSITION_NAME.search(value)
-    if m:
-        name = m.group(1) if m.group(1) is not None else m.group(2)
-        return name.strip().strip('"') or None
-    return None
+    """The file name a Content-Disposition header gives, decoded; None if it gives none.
+    `filename*=UTF-8''name.apk` (RFC 6266, 8187) wins over `filename="name.apk"` or
+    `filename=name.apk`. One pass over the parameters, linear on any header."""
+    plain = None
+    for parameter in _parameters(value):
+        key, equals, raw = parameter.partition("=")
+        if not equals:
+            continue
+        key = key.strip().lower()
+        if key == "filename*":
+            parts = raw.strip().split("'", 2)
+            if len(parts) == 3 and parts[2]:
+                return unquote(parts[2][-_MAX_NAME:])
+        elif key == "filename" and plain is None:
+            plain = raw.strip().strip('"')[-_MAX_NAME:] or None
+    return plain
+
+
+def _parameters(value: str) -> list[str]:
+    """`value` split at the semicolons outside double quotes (a quoted file name may hold one)."""
+    if '"' not in value:
+        return value.split(";")
+    parts: list[str] = []
+    start, quoted = 0, False
+    for i, char in enumerate(value):
+        if char == '"':
+            quoted = not quoted
+        elif char == ";" and not quoted:
+            parts.append(value[start:i])
+            start = i + 1
+    parts.append(value[start:])
+    return parts

@@ -99,7 +99,7 @@ class RuleRefused(ValueError):
 
 
 def normalise_rule(text: object, kind: str = "block", *, confirmed: bool = False,
-                   profile: ProfileConfig | None = None, bypass: Collection[str] = (),
+                   profile: ProfileConfig | None = None, bypass: Collection[str] | None = None,
                    probe: bool = True) -> TypedRule:
     """Read one rule as a parent typed it for a profile's `kind` ("block" or "allow")
     rules. `probe=False` skips the every-site test (the loader: a rule in the file is
@@ -274,7 +274,7 @@ def _refuse_too_wide(reading: _Reading) -> None:
 
 
 def _explain(reading: _Reading, compiled, allows: bool, profile: ProfileConfig | None,
-             bypass: Collection[str]) -> str:
+             bypass: Collection[str] | None) -> str:
     verb = "Allows" if allows else "Blocks"
     host = reading.host
     if host is not None and reading.path is None and reading.rule in (host, f"||{host}^"):
@@ -294,7 +294,7 @@ def _explain(reading: _Reading, compiled, allows: bool, profile: ProfileConfig |
     return f"{what[:1].upper()}{what[1:]} over plain HTTP (http:// addresses). {https}"
 
 
-def rule_notes(profiles: Iterable[ProfileConfig], bypass: Collection[str] = ()) -> list[str]:
+def rule_notes(profiles: Iterable[ProfileConfig], bypass: Collection[str] | None = None) -> list[str]:
     """For `guardian config check`: each rule in the file that is read differently from
     how it is written, warned about, or blocks every site, in a parent's words."""
     lines = []
@@ -324,7 +324,7 @@ def page_rules_for(profile: ProfileConfig, host: str) -> list[str]:
     return found
 
 
-def https_record_note(profile: ProfileConfig | None, host: str, bypass: Collection[str] = ()) -> str:
+def https_record_note(profile: ProfileConfig | None, host: str, bypass: Collection[str] | None = None) -> str:
     """For a logged HTTPS connection: what Guardian could see, and the page rules that
     therefore did not apply to it."""
     if inspects_https(profile, host, bypass):

@@ -44,7 +44,7 @@ from .parent_rules import is_public_suffix
 log = logging.getLogger(__name__)
 
 PAUSES_FILE = "pauses.json"
-Kind = Literal["pause", "allow"]
+Kind = Literal["pause", "allow", "end"]  # "end": a schedule ended early; `host` holds its name
 Scope = Literal["profile", "device"]
 
 
@@ -67,7 +67,7 @@ class Pause:
     @classmethod
     def from_plain(cls, plain: dict[str, Any]) -> Pause:
         kind, scope = plain["kind"], plain["scope"]
-        if kind not in ("pause", "allow") or scope not in ("profile", "device"):
+        if kind not in ("pause", "allow", "end") or scope not in ("profile", "device"):
             raise ValueError(f"unknown kind or scope: {kind!r}, {scope!r}")
         return cls(
             id=str(plain["id"]), kind=kind, scope=scope, name=str(plain["name"]),
@@ -83,6 +83,8 @@ class Pause:
         who = f"the {self.scope} {self.name}"
         if self.kind == "pause":
             return f"Filtering is paused for {who} until {until}"
+        if self.kind == "end":
+            return f"{self.host} is over for {who} until {until}"
         return f"{self.host} is allowed for {who} until {until}"
 
 
@@ -108,16 +110,21 @@ def normalise_host(text: str) -> str:
 class _Index:
     """What the request path looks at: the latest pause and the allowances per target."""
 
-    __slots__ = ("allows", "pauses")
+    __slots__ = ("allows", "ended", "pauses")
 
     def __init__(self, entries: list[Pause]) -> None:
         self.pauses: dict[tuple[str, str], Pause] = {}
         self.allows: dict[tuple[str, str], dict[str, Pause]] = {}
+        self.ended: dict[tuple[str, str, str], float] = {}  # (scope, name, schedule) -> until
         for entry in entries:
             key = (entry.scope, entry.name)
             if entry.kind == "pause":
                 if key not in self.pauses or self.pauses[key].expires < entry.expires:
                     self.pauses[key] = entry
+            elif entry.kind == "end":
+                assert entry.host is not None
+                schedule_key = (entry.scope, entry.name, entry.host)
+                self.ended[schedule_key] = max(self.ended.get(schedule_key, 0.0), entry.expires)
             else:
                 hosts = self.allows.setdefault(key, {})
                 assert entry.host is not None
@@ -176,7 +183,19 @@ class PauseStore:
                     name = name[dot + 1 :]
         return None
 
+    def schedule_ended(self, profile: str, device: str | None, schedule: str, now: float) -> bool:
+        """True when a parent ended this schedule early ("end bedtime now") and it has not come round again."""
+        index = self._index
+        if index is None or not index.ended:
+            return False
+        return (index.ended.get(("profile", profile, schedule), 0.0) > now
+                or (device is not None and index.ended.get(("device", device, schedule), 0.0) > now))
+
     # ------------------------------------------------------------ changes
+
+    def end_schedule(self, profile: str, schedule: str, minutes: float, now: float | None = None) -> Pause:
+        """End a running schedule of a profile now, for the `minutes` it had left."""
+        return self._add("end", "profile", profile, schedule, minutes, now)
 
     def add_pause(self, scope: Scope, name: str, minutes: float, now: float | None = None) -> Pause:
         return self._add("pause", scope, name, None, minutes, now)

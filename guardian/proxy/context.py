@@ -82,7 +82,7 @@ class ProxyContext:
     resolver: Resolver = resolve  # name -> addresses; tests put a resolver they control here
     stopping: threading.Event = field(default_factory=threading.Event)  # no new requests
     force_close: threading.Event = field(default_factory=threading.Event)  # grace is over: end tunnels too
-    # Signs the header naming the real device on requests forwarded to the settings page.
+    # Signs the header naming the real device on requests to a trusted Verdict's address (Guardian's own).
     client_header_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     tls: Interceptor | None = None  # Guardian's own TLS (block page on HTTPS); None without a usable CA
     connections: ConnectionRegistry = field(default_factory=ConnectionRegistry)  # re-decided while open

@@ -366,7 +366,7 @@ class ClientConnection:
             chain = request.get("x-forwarded-for")
             headers.append(("X-Forwarded-For", f"{chain}, {self.client_ip}" if chain else self.client_ip))
         headers = [(k, v) for k, v in headers if k.lower() != "guardian-client"]
-        if not checked:  # the settings page: name the real device (its login lockout is per device)
+        if not checked:  # a trusted Verdict's address is Guardian's own: tell it which device asks, signed
             headers.append(("Guardian-Client", f"{self.client_ip} {self.ctx.client_header_secret}"))
         if body.chunked:
             headers.append(("Transfer-Encoding", "chunked"))

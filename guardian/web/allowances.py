@@ -27,6 +27,8 @@ class Running:
 
     @property
     def what(self) -> str:
+        if self.kind == "end":
+            return f"{self.host} ended early"
         return "Filtering paused" if self.kind == "pause" else f"{self.host} allowed"
 
     @property

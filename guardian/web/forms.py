@@ -112,7 +112,7 @@ def local_datetime(value: object, what: str = "Time") -> datetime | None:
 
 
 def explain_rule(value: object, kind: str = "block", profile: ProfileConfig | None = None,
-                 bypass: Collection[str] = ()) -> TypedRule:
+                 bypass: Collection[str] | None = None) -> TypedRule:
     """How the policy reads a parent's rule (parent_rules.normalise_rule): what will be
     saved, what it does over HTTP and HTTPS, warnings, and whether it needs confirming.
     `bypass` is the `[https] bypass` list (sites never inspected)."""
@@ -120,7 +120,7 @@ def explain_rule(value: object, kind: str = "block", profile: ProfileConfig | No
 
 
 def rule(value: object, kind: str, confirmed: bool = False, profile: ProfileConfig | None = None,
-         bypass: Collection[str] = ()) -> TypedRule:
+         bypass: Collection[str] | None = None) -> TypedRule:
     """A rule ready to save (`.rule`); FieldError when refused or not confirmed."""
     typed = normalise_rule(value, kind, confirmed=confirmed, profile=profile, bypass=bypass)
     if typed.error:

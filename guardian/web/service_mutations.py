@@ -31,13 +31,17 @@ def set_service_blocked(doc: TOMLDocument, name: str, service: str, blocked: boo
         del block[list(block).index(service)]
 
 
-def add_limit(doc: TOMLDocument, name: str, limit: dict, config: Config) -> None:
+def add_limit(doc: TOMLDocument, name: str, entries: list[dict], config: Config) -> None:
+    """One new limit: its `[[profiles.limits]]` entries share a name and cover different
+    days (weekdays and weekends with their own minutes)."""
     table = profile(doc, name, config)
-    if any(entry.name == limit["name"] for entry in config.profile(name).limits):
-        raise ConfigError(f"the profile {name!r} already has a limit named {limit['name']!r}")
+    limit_name = entries[0]["name"]
+    if any(entry.name == limit_name for entry in config.profile(name).limits):
+        raise ConfigError(f"the profile {name!r} already has a limit named {limit_name!r}")
     if "limits" not in table:
         table["limits"] = tomlkit.aot()
-    table["limits"].append(tomlkit.item(limit))
+    for entry in entries:
+        table["limits"].append(tomlkit.item(entry))
 
 
 def remove_limit(doc: TOMLDocument, name: str, limit_name: str, config: Config) -> None:

@@ -11,6 +11,10 @@ filters, so waitress's generous defaults are tightened:
 - `channel_timeout` closes a silent connection after `CHANNEL_TIMEOUT` seconds, not 120.
 - `max_request_body_size`: a body above it is answered 413 before anything is buffered
   to disk (Flask's own limit applies only after waitress has read the whole body).
+
+On a dual-stack `[::]` listener an IPv4 device arrives as `::ffff:a.b.c.d`; the page
+sees it as `a.b.c.d` (`REMOTE_ADDR` is normalised here, as the proxy does at its edge),
+so its PAC file, its lockout and "this device" match what the proxy knows it by.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from typing import Any
 
 import waitress
 from waitress.channel import HTTPChannel
+
+from guardian.proxy.server import client_address
 
 CONNECTION_LIMIT = 200
 PER_ADDRESS = 24
@@ -55,10 +61,22 @@ class CappedChannel(HTTPChannel):
         super().__init__(server, sock, addr, adj, map)
 
 
+def plain_client_addresses(app: Any) -> Any:
+    """The WSGI app, seeing IPv4-mapped client addresses as plain IPv4."""
+
+    def wrapped(environ: dict[str, Any], start_response: Any) -> Any:
+        remote = environ.get("REMOTE_ADDR")
+        if remote:
+            environ["REMOTE_ADDR"] = client_address(remote)
+        return app(environ, start_response)
+
+    return wrapped
+
+
 def create_server(app: Any, listener: socket.socket) -> Any:
     """The server on a socket already bound (waitress starts its worker threads before it
     binds, and a port in use would leave them running)."""
-    server = waitress.create_server(app, sockets=[listener], threads=THREADS, ident="Guardian",
+    server = waitress.create_server(plain_client_addresses(app), sockets=[listener], threads=THREADS, ident="Guardian",
                                     connection_limit=CONNECTION_LIMIT, channel_timeout=CHANNEL_TIMEOUT,
                                     cleanup_interval=CLEANUP_INTERVAL, max_request_body_size=MAX_BODY)
     server.channel_class = CappedChannel

@@ -75,6 +75,17 @@ class TestCatastrophicRegex:
         for request_type in ("script", "xmlhttprequest", "subdocument", None):
             assert best_of(3, lambda t=request_type: engine.match(url, source, t)) < BUDGET_S, request_type
 
+    @pytest.mark.parametrize("body", ["a", "/", "ads/", "%2F", "-."])
+    def test_every_easylist_rule_kept_in_the_repository_on_maximal_urls(self, body):
+        folder = Path(__file__).resolve().parents[1] / "data" / "filterlists"
+        lists = {name: (folder / f"{name}-reduced.txt").read_text() for name in ("easylist", "easyprivacy")}
+        engine = FilterEngine.from_lists(lists)
+        url = ("http://victim.example/" + body * MAX_TARGET)[:MAX_TARGET]
+        for source in (None, "https://1vag.com/", "https://news.example/"):
+            for request_type in ("script", "image", "xmlhttprequest", "subdocument", None):
+                took = best_of(3, lambda s=source, t=request_type: engine.match(url, s, t))
+                assert took < BUDGET_S, (source, request_type, took)
+
     def test_regex_rules_still_block_what_they_describe(self):
         engine = FilterEngine.from_lists({"easylist": "\n".join(EASYLIST_REGEXES)})
         assert engine.match("https://cdn.evil.xyz/p.js", "https://bowfile.com/", "script").blocked

@@ -9,6 +9,7 @@ log and the access log name it by its IPv4 address, and a device remembered as "
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +20,7 @@ from guardian.config import Address, parse_config
 from guardian.policy import NeighbourTable, Policy, PolicyHolder, SeenDevices
 from guardian.proxy.context import ProxyContext, ProxySettings
 from guardian.proxy.server import ProxyServer, client_address, open_listener
+from guardian.web.serving import create_server as create_web_server
 from tests.conftest import ListRecorder, loopback_proxy_config
 from tests.support.client import RawClient, Response
 
@@ -113,3 +115,21 @@ def test_seen_device_is_remembered_by_ipv4_and_once_named_is_matched(dual_stack,
     assert named.get_over_ipv4("http://blocked.invalid/").status == 403
     (record,) = named.recorder.wait_for(1)
     assert (record.device, record.profile) == ("Kid laptop", "kids")
+
+
+def test_the_settings_page_sees_ipv4_clients_of_a_dual_stack_listener_as_ipv4():
+    def remote_addr(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [environ["REMOTE_ADDR"].encode()]
+
+    listener = open_listener(Address("::", 0), "the settings page")
+    server = create_web_server(remote_addr, listener)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        client = RawClient(listener.getsockname()[1])  # IPv4 into the [::] listener
+        client.send(b"GET /proxy.pac HTTP/1.1\r\nHost: guardian\r\nConnection: close\r\n\r\n")
+        assert client.read_response().body == b"127.0.0.1"
+    finally:
+        server.close()
+        thread.join(5)

@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from guardian.logstore import LogStore
+from guardian.logstore.commands import log_command
 from guardian.logstore.database import connect, migrate
 from guardian.logstore.schema import MIGRATIONS
 from guardian.proxy.hooks import RequestInfo, Verdict
@@ -82,7 +83,7 @@ def test_a_full_queue_drops_the_flooders_records_first(tmp_path):
     assert store.dropped >= 20_000 - 1000
 
 
-def test_identical_blocks_collapse_into_one_counted_row_with_exact_counts(tmp_path):
+def test_identical_blocks_collapse_into_one_counted_row_with_exact_counts(tmp_path, capsys):
     path = tmp_path / "guardian.db"
     with LogStore(path, queue_size=50_000, batch_size=500, flush_interval=0.02) as store:
         for i in range(20_000):
@@ -96,6 +97,8 @@ def test_identical_blocks_collapse_into_one_counted_row_with_exact_counts(tmp_pa
     totals = store.queries.totals(0, ALL_TIME)
     assert (totals.requests, totals.blocked, totals.allowed) == (20_001, 20_000, 1)
     assert [(h.host, h.requests) for h in store.queries.top_hosts(0, ALL_TIME)] == [("games.example", 20_000)]
+    assert log_command(path, blocked=True, since="1h", clock=lambda: NOW + 60) == 0
+    assert "blocked x20000" in capsys.readouterr().out
 
 
 def test_collapsing_never_changes_a_rolled_up_row_and_starts_again_after_a_minute(tmp_path):

@@ -232,3 +232,38 @@ def test_the_report_command_says_where_rules_went(tmp_path):
     assert "into   token index                         1" in text
     assert text.rstrip().endswith("total: 3 rules (2 in compact host tables, 1 in the token index)")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mixed.txt"]  # a report writes nothing
+
+
+@pytest.mark.parametrize(("tail", "expected"), [
+    (b"\r\n0.0.0.0 b.example\n", True),  # \r\n split over two chunks
+    (b"\r0.0.0.0 b.example\n", False),  # a lone \r at the end of a chunk
+    ("é\n0.0.0.0 b.example\n".encode(), True),  # a two-byte character split over two chunks
+    (b"\xc3", False),  # a truncated character at the very end
+])
+def test_a_streamed_file_is_checked_across_chunk_edges(tail, expected):
+    import io
+
+    head = b"# " + b"x" * (compact._READ_CHUNK - 3)  # the tail's first byte ends the first chunk
+    data = head + tail
+    assert compact.readable(io.BytesIO(data)) is expected
+    assert compact.readable(data) is expected
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(names=st.lists(st.text(alphabet="ab9_.-", min_size=1, max_size=10), min_size=1, max_size=8),
+       layout=st.sampled_from(["hosts", "domains", "abp"]))
+def test_the_fast_reading_agrees_with_the_line_parsers(tmp_path_factory, names, layout):
+    """Odd names (empty labels, hyphens at label edges, digits only) read from a file and
+    from the text give the same report and the same answers."""
+    folder = tmp_path_factory.mktemp("odd")
+    lines = {"hosts": "0.0.0.0 {}", "domains": "{}", "abp": "||{}^"}[layout]
+    text = "".join(lines.format(name) + "\n" for name in names)
+    from_file = engine_of_files(folder, {"odd": text}, odd=layout)
+    from_text = FilterEngine.from_lists({"odd": text}, formats={"odd": layout})
+    plain, expected = from_file.report["odd"].to_plain(), from_text.report["odd"].to_plain()
+    assert plain.pop("compact") == from_text.report["odd"].rules.get("host", 0)
+    expected.pop("compact")
+    assert plain == expected
+    for name in names:
+        for query in (name, f"x.{name}", name.strip(".")):
+            assert from_file.match_host(query) == from_text.match_host(query), query

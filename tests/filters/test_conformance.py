@@ -86,6 +86,14 @@ def check_match_host(engine: FilterEngine) -> None:
     assert not engine.match_host("www.wikipedia.org").blocked
 
 
+def check_redirect_rule_exception(engine: FilterEngine) -> None:
+    # EasyPrivacy: `@@||google-analytics.com/analytics.js$redirect-rule,script,domain=mond.how`
+    # only cancels a redirect there; the script stays blocked on that site too.
+    url = "https://www.google-analytics.com/analytics.js"
+    assert engine.match(url, "https://mond.how/", "script").blocked
+    assert engine.report["easyprivacy"].skipped["$redirect-rule"] == 1
+
+
 class TestReducedLists:
     """Always run: the subset of EasyList + EasyPrivacy in tests/data."""
 
@@ -108,6 +116,9 @@ class TestReducedLists:
 
     def test_match_host(self, reduced):
         check_match_host(reduced)
+
+    def test_a_redirect_rule_exception_does_not_unblock(self, reduced):
+        check_redirect_rule_exception(reduced)
 
     def test_restart_from_cache_agrees(self, reduced, reduced_lists, tmp_path):
         FilterEngine.from_lists(reduced_lists, cache_dir=tmp_path)
@@ -138,6 +149,9 @@ class TestFullLists:
 
     def test_match_host(self, engine):
         check_match_host(engine)
+
+    def test_a_redirect_rule_exception_does_not_unblock(self, engine):
+        check_redirect_rule_exception(engine)
 
     def test_reduced_lists_are_a_faithful_subset(self, full_lists, reduced_lists):
         for name, text in reduced_lists.items():

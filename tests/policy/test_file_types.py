@@ -110,7 +110,8 @@ def test_a_response_that_turns_out_to_be_an_app_is_blocked_on_its_head(kids_prox
 
 @pytest.mark.parametrize("disposition", ['attachment; filename="free game.exe"',
                                          "attachment; filename*=UTF-8''free%20game%2Eexe",
-                                         "attachment; filename=FREE.MSI"])
+                                         "attachment; filename=FREE.MSI",
+                                         'attachment; filename="readme;.txt.exe"'])
 def test_a_file_name_in_content_disposition_is_judged(kids_proxy, origin, disposition: str) -> None:
     from urllib.parse import quote
 

@@ -65,6 +65,8 @@ def test_pauses_and_allowances(admin: Web) -> None:
 def test_lists_api(admin: Web) -> None:
     lists = admin.get("/api/lists").get_json()["lists"]
     assert {entry["id"]: entry["rules"] for entry in lists}["local"] == 2
+    starter = next(entry for entry in lists if entry["id"] == "starter")
+    assert starter["rules"] > 100 and starter["profiles"] == ["default", "kids"]  # built-in lists are counted
     assert admin.api("POST", "/api/lists/refresh", {"ids": ["nope"]}).status_code == 400
     assert admin.api("POST", "/api/lists/refresh", {"ids": ["local"]}).status_code == 202
     assert admin.client.application.extensions["guardian"].refresher.wait(10)

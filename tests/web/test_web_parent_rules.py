@@ -85,3 +85,22 @@ def test_a_page_rule_is_explained_as_plain_http_only(admin: Web) -> None:
     why = html.unescape(admin.get(f"/log/{record.id}").text)
     assert "Guardian sees only the site name (school.example)" in why
     assert "||school.example/homework" in why and "apply only to http:// addresses" in why
+
+
+def test_the_explanation_follows_the_profiles_https_inspection(admin: Web) -> None:
+    def inspect_all(doc) -> None:
+        for table in doc["profiles"]:
+            if table["name"] == "kids":
+                table["inspect_https"] = "all"
+
+    admin.household.apply_config_edit(inspect_all, None)
+    inspected = admin.api("POST", "/api/rules/check", {"rule": "https://school.example/homework",
+                                                        "profile": "kids"}).get_json()
+    assert "over HTTP and over HTTPS (this profile inspects HTTPS on school.example)" in inspected["explanation"]
+    plain = admin.api("POST", "/api/rules/check", {"rule": "https://school.example/homework",
+                                                    "profile": "default"}).get_json()
+    assert "the page part does not apply" in plain["explanation"]
+    # a site Guardian never decrypts stays a site-name-only decision, and says so
+    bank = admin.api("POST", "/api/rules/check", {"rule": "https://www.paypal.com/kids",
+                                                   "profile": "kids"}).get_json()
+    assert "the page part does not apply" in bank["explanation"]

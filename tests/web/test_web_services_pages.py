@@ -96,3 +96,57 @@ def test_a_window_a_service_only_then_and_a_service_blocked_during_a_schedule(ad
     # Untick every window: Roblox any time again.
     admin.post("/profiles/services/windows", {"profile": "kids", "service": "roblox"})
     assert admin.household.config.profile("kids").services.allow_only_during == ()
+
+
+def test_a_limit_with_other_minutes_at_weekends_is_two_entries_shown_as_one_limit(admin: Web) -> None:
+    admin.post("/profiles/limits/add", {"profile": "kids", "service": "youtube", "minutes": "60",
+                                        "weekend_minutes": "120"})
+    limits = admin.household.config.profile("kids").limits
+    assert [(lim.name, lim.services, lim.minutes, lim.days) for lim in limits] == [
+        ("YouTube", ("youtube",), 60, ("mon", "tue", "wed", "thu", "fri")),
+        ("YouTube", ("youtube",), 120, ("sat", "sun")),
+    ]
+    assert admin.household.config_path.read_text().count("[[profiles.limits]]") == 2
+    compiled = admin.household.policy.policy.service_rules["kids"].all_limits
+    assert [(lim.name, lim.minutes) for lim in compiled] == [("YouTube", (60,) * 5 + (120,) * 2)]
+    page = admin.get("/profiles/services?name=kids").text
+    assert page.count('<article class="limit">') == 1
+    assert "<h3>YouTube <small>60 min on weekdays, 120 min at weekends</small></h3>" in page
+    assert "limited: 60 min on weekdays, 120 min at weekends" in page
+    # Removing the limit removes both entries.
+    admin.post("/profiles/limits/remove", {"profile": "kids", "limit": "YouTube"})
+    assert admin.household.config.profile("kids").limits == ()
+    assert "[[profiles.limits]]" not in admin.household.config_path.read_text()
+
+
+def test_weekend_minutes_left_empty_or_the_same_make_one_entry_for_every_day(admin: Web) -> None:
+    admin.post("/profiles/limits/add", {"profile": "kids", "service": "games", "minutes": "45",
+                                        "weekend_minutes": ""})
+    admin.post("/profiles/limits/add", {"profile": "kids", "service": "roblox", "minutes": "30",
+                                        "weekend_minutes": "30"})
+    limits = admin.household.config.profile("kids").limits
+    assert [(lim.name, lim.minutes, len(lim.days)) for lim in limits] == [("Games", 45, 7), ("Roblox", 30, 7)]
+    page = admin.get("/profiles/services?name=kids").text
+    assert "<h3>Games <small>45 min a day</small></h3>" in page
+
+
+def test_bad_weekend_minutes_are_refused_and_nothing_is_saved(admin: Web) -> None:
+    before = admin.household.config_path.read_text()
+    for value, said in (("lots", "Weekend minutes: expected a whole number."),
+                        ("1441", "Weekend minutes: from 0 to 1440.")):
+        page = admin.post("/profiles/limits/add", {"profile": "kids", "service": "youtube", "minutes": "60",
+                                                   "weekend_minutes": value}, follow_redirects=True).text
+        assert said in page
+    assert admin.household.config_path.read_text() == before
+
+
+def test_the_profile_page_says_what_each_schedule_blocks(admin: Web) -> None:
+    admin.post("/profiles/services/window", {"profile": "kids", "name": "Saturday games", "days": ["sat"],
+                                             "from": "10:00", "to": "12:00"})
+    page = admin.get("/profiles/edit?name=kids").text
+    assert "sat 10:00–12:00 · a time window (blocks nothing by itself)</small>" in page
+    assert "blocks </small>" not in page
+    admin.post("/profiles/services/schedule", {"profile": "kids", "service": "youtube",
+                                               "schedule": "Saturday games"})
+    page = admin.get("/profiles/edit?name=kids").text
+    assert "sat 10:00–12:00 · blocks YouTube</small>" in page

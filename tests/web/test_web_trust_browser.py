@@ -442,3 +442,45 @@ def test_the_why_page_offers_only_what_changes_the_outcome_and_allow_conflicts_a
         assert "undoes" not in page.locator("#check-allow").inner_text()
     finally:
         g.stop()
+
+
+def test_end_bedtime_now_from_the_why_page(browser, tmp_path) -> None:  # noqa: F811
+    import time
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    now = datetime.now(ZoneInfo("Europe/London"))
+    start, end = (now - timedelta(hours=1)).strftime("%H:%M"), (now + timedelta(hours=1)).strftime("%H:%M")
+    g = start_guardian(tmp_path, f"""
+[[profiles]]
+name = "kids"
+
+[[profiles.schedules]]
+name = "homework"
+from = "{start}"
+to = "{end}"
+
+[[devices]]
+name = "Sam's tablet"
+match = ["127.0.0.2"]
+profile = "kids"
+""")
+    base = f"http://{g.config.web.listen}"
+    try:
+        assert g.policy.policy.explain("http://wikipedia.org/", "127.0.0.2")["schedule"] == "homework"
+        record = _logged(g, started=time.time(), host="wikipedia.org", reason=f"Homework until {end}",
+                         schedule="homework")
+        page = login(browser, base, g.data_dir)
+        page.goto(f"{base}/log/{record}")
+        page.click("button:has-text('End homework now')")
+        page.locator(f"text=homework is over for the profile kids until {end}").wait_for()
+        assert g.policy.policy.explain("http://wikipedia.org/", "127.0.0.2")["action"] == "allow"
+        # shown beside pauses, and "end now" on it puts the schedule back
+        page.goto(base + "/")
+        running = page.locator("#running")
+        assert "homework ended early for the profile kids" in running.inner_text()
+        running.locator("button:has-text('end now')").click()
+        page.locator("text=Ended.").wait_for()
+        assert g.policy.policy.explain("http://wikipedia.org/", "127.0.0.2")["schedule"] == "homework"
+    finally:
+        g.stop()

@@ -15,6 +15,7 @@ from guardian.logstore import LogUnavailableError
 from .. import forms, mutations
 from ..editing import save_json
 from ..forms import FieldError
+from ..listinfo import rule_counts
 from ..security import api_error, require_json
 from ..state import services, web_state
 from .dashboard import start_of_today
@@ -161,11 +162,13 @@ def cancel_pause(entry_id: str) -> Response:
 @bp.get("/lists")
 def lists() -> Response:
     s = services()
+    counts = rule_counts()  # built-in lists too
     out = []
     for entry in s.config.lists:
         meta = s.list_store.load_meta(entry.id)
         out.append({"id": entry.id, "name": entry.name, "url": entry.url, "enabled": entry.enabled,
-                    "status": meta.status if meta else None, "rules": meta.rules if meta else 0,
+                    "status": meta.status if meta else None, "rules": counts.get(entry.id) or 0,
+                    "profiles": [p.name for p in s.config.profiles if entry.id in p.lists],
                     "error": meta.error if meta else None,
                     "fetched_at": meta.fetched_at.isoformat() if meta and meta.fetched_at else None})
     return jsonify({"lists": out, "updating": web_state().refresher.running})

@@ -146,6 +146,9 @@ def extend() -> Response:
     pauses = services().pauses
     if entry.kind == "pause":
         added = pauses.add_pause(entry.scope, entry.name, minutes, now=start)
+    elif entry.kind == "end":
+        assert entry.host is not None
+        added = pauses.end_schedule(entry.name, entry.host, minutes, now=start)
     else:
         assert entry.host is not None
         added = pauses.add_allowance(entry.scope, entry.name, entry.host, minutes, now=start)

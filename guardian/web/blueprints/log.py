@@ -4,6 +4,7 @@ allowance for the device, or for the profile when the device has no name)."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -11,6 +12,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from guardian.logstore import LogUnavailableError
 from guardian.logstore.queries import LoggedRequest
 from guardian.policy.parent_rules import https_record_note, is_public_suffix
+from guardian.policy.schedules import ZoneClock, compile_window
 
 from .. import forms, mutations
 from ..editing import save
@@ -102,7 +104,37 @@ def why(record_id: int) -> str:
         always_helps = own_rule is None and always_allow_helps(config, record.profile, record.host, target, at)
     return render_template("log/why.html", title="Why", record=record, https_note=https_note, can_allow=can_allow,
                            summary=explanation.summary if explanation else "", choices=ALLOW_CHOICES,
-                           always_helps=always_helps, own_rule=own_rule)
+                           always_helps=always_helps, own_rule=own_rule,
+                           running_schedule=_minutes_left(record.profile, record.schedule) is not None)
+
+
+def _minutes_left(profile: str | None, name: str | None) -> int | None:
+    """Minutes until a profile's schedule that is on now ends; None when it is not on (or never ends)."""
+    if not profile or not name:
+        return None
+    config = services().config
+    try:
+        schedule = next(s for s in config.profile(profile).schedules if s.name == name)
+    except (KeyError, StopIteration):
+        return None
+    window = compile_window(schedule)
+    minute = ZoneClock(config.zone()).minute_of_week(time.time())
+    if not window.active(minute) or services().pauses.schedule_ended(profile, None, name, time.time()):
+        return None
+    return window.ends_at(minute)
+
+
+@bp.post("/log/end-schedule")
+def end_schedule() -> Response:
+    """End bedtime (or any schedule) now, until it comes round again."""
+    record = _record(forms.whole_number(request.form.get("record"), "Record", 1, 2**62))
+    left = _minutes_left(record.profile, record.schedule)
+    if left is None or not record.profile or not record.schedule:
+        flash(f"{record.schedule or 'That schedule'} is not on now, so there is nothing to end.", "note")
+        return redirect(url_for("log.why", record_id=record.id), 303)
+    entry = services().pauses.end_schedule(record.profile, record.schedule, left)
+    flash(entry.describe(services().config.zone()) + ".", "ok")
+    return redirect(url_for("log.why", record_id=record.id), 303)
 
 
 @bp.post("/log/allow-profile")

@@ -20,6 +20,7 @@ from ..state import services
 
 bp = Blueprint("screen_time", __name__)
 TILE_COLOURS = 8
+WEEKDAYS, WEEKEND = DAYS[:5], DAYS[5:]
 
 
 @bp.app_template_filter("with_service")
@@ -28,6 +29,12 @@ def with_service(host: str | None) -> str:
     if not host:
         return ""
     return services().policy.policy.services.describe(host)
+
+
+@bp.app_template_filter("service_label")
+def service_label(service: str) -> str:
+    """A service's or group's name ("YouTube", "Games") for its id."""
+    return _label(service)
 
 
 def _profile(name: str | None) -> ProfileConfig:
@@ -65,15 +72,23 @@ def _states(profile: ProfileConfig) -> dict[str, str]:
     return states
 
 
+def _on(days: list[str]) -> str:
+    if days == list(WEEKDAYS):
+        return "on weekdays"
+    if days == list(WEEKEND):
+        return "at weekends"
+    return "on " + ", ".join(days)
+
+
 def limits_text(minutes: tuple[int | None, ...]) -> str:
-    """'60 min a day' or '60 min mon–fri, 120 min sat, sun'."""
+    """'60 min a day', '60 min on weekdays, 120 min at weekends' or '30 min on mon, wed'."""
     if len(set(minutes)) == 1 and minutes[0] is not None:
         return f"{minutes[0]} min a day"
     by_value: dict[int, list[str]] = {}
     for day, value in zip(DAYS, minutes, strict=True):
         if value is not None:
             by_value.setdefault(value, []).append(day)
-    return ", ".join(f"{value} min {', '.join(days)}" for value, days in by_value.items())
+    return ", ".join(f"{value} min {_on(days)}" for value, days in by_value.items())
 
 
 @bp.get("/profiles/services")
@@ -173,6 +188,8 @@ def _label(service: str) -> str:
 
 @bp.post("/profiles/limits/add")
 def add_limit() -> Response:
+    """A limit of one service or group: the same minutes every day, or different minutes
+    at weekends (then written as two entries of one name, weekdays and weekend)."""
     name = _profile(request.form.get("profile")).name
     config = services().config
     target = request.form.get("service", "")
@@ -181,15 +198,25 @@ def add_limit() -> Response:
         if target not in catalog and target not in GROUPS:
             raise FieldError("Service: choose a service or a group.")
         minutes = forms.whole_number(request.form.get("minutes"), "Minutes", 0, 1440)
+        weekend_field = (request.form.get("weekend_minutes") or "").strip()
+        weekend = forms.whole_number(weekend_field, "Weekend minutes", 0, 1440) if weekend_field else None
         days = [day for day in DAYS if day in request.form.getlist("days")] or list(DAYS)
     except FieldError as exc:
         flash(str(exc), "error")
         return _back(name)
     title = catalog[target].name if target in catalog else GROUPS[target]
-    limit = {"name": title, "services": [target], "minutes": minutes, "days": days,
-             "shared": request.form.get("shared") == "on"}
-    save(lambda doc: service_mutations.add_limit(doc, name, limit, config),
-         f"{title}: {minutes} minutes a day for {name}.")
+    shared = request.form.get("shared") == "on"
+
+    def entry(value: int, on: list[str]) -> dict[str, Any]:
+        return {"name": title, "services": [target], "minutes": value, "days": on, "shared": shared}
+
+    if weekend is None or weekend == minutes:
+        entries = [entry(minutes, list(DAYS) if weekend is not None else days)]
+        done = f"{title}: {minutes} minutes a day for {name}."
+    else:
+        entries = [entry(minutes, list(WEEKDAYS)), entry(weekend, list(WEEKEND))]
+        done = f"{title}: {minutes} minutes on weekdays and {weekend} at weekends for {name}."
+    save(lambda doc: service_mutations.add_limit(doc, name, entries, config), done)
     return _back(name)
 
 
