@@ -41,6 +41,7 @@ from guardian.logstore import LogQueries, LogStore, register_jobs
 from guardian.logstore.usage import UsageStore
 from guardian.policy import NeighbourTable, PauseStore, Policy, PolicyHolder, SeenDevices
 from guardian.policy.limits import UsageMeter
+from guardian.policy.settings_page import address_for_devices
 from guardian.policy.usage import add_minutes, usage_rows
 from guardian.proxy.context import FanOutRecorder, ProxyContext, ProxySettings
 from guardian.proxy.server import ProxyServer, open_listener
@@ -177,7 +178,7 @@ class Guardian:
             return None
         log.info("HTTPS: Guardian's certificate is %r (SHA-256 %s)", ca.common_name, ca.fingerprint())
         return Interceptor(ca, self.config.https.leaf_cache_size, self.config.https.extra_ca_file,
-                           tls_dir(self.data_dir) / "trust.json")
+                           tls_dir(self.data_dir) / "trust.json", address_for_devices(self.config.web))
 
     def _fetch_missing_local_lists(self) -> None:
         """Lists on this machine (paths, file:// URLs) are stored before the first build,
@@ -334,6 +335,8 @@ class Guardian:
             self.usage.set_zone(new.zone())
             self.rebuild_policy("configuration reloaded")
             self.ctx.settings = ProxySettings.build(new.proxy)
+            if self.ctx.tls is not None:  # the settings page's names may have changed
+                self.ctx.tls.settings_address = address_for_devices(new.web)
             # pooled connections were checked against the old destination rules
             self.ctx.pool.close()
             self.cache.configure(new.cache)
@@ -435,7 +438,7 @@ class Guardian:
             except CAError as exc:
                 return {"ok": False, "error": str(exc)}
             self.ctx.tls = Interceptor(ca, self.config.https.leaf_cache_size, self.config.https.extra_ca_file,
-                                       tls_dir(self.data_dir) / "trust.json")
+                                       tls_dir(self.data_dir) / "trust.json", address_for_devices(self.config.web))
             return {"ok": True}
 
         def usage(request: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,17 @@ from guardian.proxy.hooks import RequestInfo, Verdict
 _MAX_CACHED = 256
 
 
+def address_for_devices(web: WebConfig) -> str | None:
+    """The settings page's address as a device using the proxy reaches it (its first name,
+    else its own address), for links on Guardian's pages; None when neither is known."""
+    if web.names:
+        return f"http://{web.names[0]}"
+    host = web.listen.host
+    if host in ("0.0.0.0", "::", ""):
+        return None
+    return f"http://[{host}]:{web.listen.port}" if ":" in host else f"http://{host}:{web.listen.port}"
+
+
 class SettingsPageRoute:
     def __init__(self, web: WebConfig) -> None:
         self._names = frozenset(web.names)

@@ -12,7 +12,7 @@ _PAGE = """<!doctype html>
 <title>{status} {phrase}</title>
 <style>body{{font:16px/1.5 system-ui,sans-serif;max-width:36em;margin:2em auto;padding:0 1em;color:#222}}
 h1{{font-size:1.3em}}small{{color:#666}}</style></head>
-<body><h1>{phrase}</h1><p>{message}</p><small>Guardian proxy &middot; {status}</small></body></html>
+<body><h1>{phrase}</h1><p>{message}</p>{link}<small>Guardian proxy &middot; {status}</small></body></html>
 """
 
 
@@ -24,9 +24,12 @@ def phrase(status: int) -> str:
 
 
 def error_response(status: int, message: str, close: bool = True,
-                   extra_headers: list[tuple[str, str]] | None = None, version: str = "HTTP/1.1") -> bytes:
-    """A complete response: status line, headers and a short HTML page."""
-    body = _PAGE.format(status=status, phrase=html.escape(phrase(status)), message=html.escape(message))
+                   extra_headers: list[tuple[str, str]] | None = None, version: str = "HTTP/1.1",
+                   link: tuple[str, str] | None = None) -> bytes:
+    """A complete response: status line, headers and a short HTML page, with an optional
+    (address, words) link below the message."""
+    extra = f'<p><a href="{html.escape(link[0])}">{html.escape(link[1])}</a></p>' if link else ""
+    body = _PAGE.format(status=status, phrase=html.escape(phrase(status)), message=html.escape(message), link=extra)
     payload = body.encode("utf-8")
     headers = [
         ("Content-Type", "text/html; charset=utf-8"),

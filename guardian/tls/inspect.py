@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from guardian.proxy.context import ProxyContext, ProxySettings
 from guardian.proxy.framing import LengthBody, framing_for_request
@@ -109,17 +110,29 @@ class InspectedConnection(ClientConnection):
             if exc.certificate_problem is not None:
                 record.action, record.error_kind = "error", "upstream"
                 record.reason = f"the website's certificate is not valid: {exc.certificate_problem}"
-                self._send(error_response(502, (
-                    f"Guardian did not open https://{self.host}/ because the website's certificate is not "
-                    f"valid: {exc.certificate_problem}. Someone may be pretending to be this site, or the site "
-                    "is misconfigured. If a parent trusts this site, they can add it to the sites Guardian "
-                    "never decrypts on the settings page."), close=False))
+                self._send(self._bad_certificate_page(exc.certificate_problem))
                 record.status = 502
                 return None
             self._fail(record, 504 if exc.timeout else 502, f"Secure connection to the website failed: {exc}",
                        "timeout" if exc.timeout else "upstream")
             return None
         return BufferedSocket(stream), addr, False  # type: ignore[arg-type]
+
+    def _bad_certificate_page(self, problem: str) -> bytes:
+        """The error page, with a link for a parent to the settings page's form that adds this
+        site to the sites never decrypted. The page is shown on the child's device, so the link
+        only fills the form in: the parent logs in and confirms there."""
+        message = (f"Guardian did not open https://{self.host}/ because the website's certificate is not valid: "
+                   f"{problem}. Someone may be pretending to be this site, or the site is misconfigured. "
+                   "If a parent trusts this site, they can add it to the sites Guardian never decrypts on "
+                   "Guardian's settings page; the device's own browser then judges the certificate itself.")
+        address = self.interceptor.settings_address
+        if address is None:
+            return error_response(502, message, close=False)
+        message += " The link below changes nothing by itself: a parent logs in and confirms there."
+        link = (f"{address}/settings?bypass={quote(self.host, safe='')}#bypass",
+                f"Parents: add {self.host} to the sites Guardian never decrypts")
+        return error_response(502, message, close=False, link=link)
 
     def _splice_length_body(self, body: LengthBody, up_reader: BufferedSocket, timeout: float) -> None:
         """A large body: decrypted, so it passes through Python. One thread reads and

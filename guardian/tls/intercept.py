@@ -53,8 +53,10 @@ class Interceptor:
     """Guardian's side of TLS for the proxy core: the CA, the leaves, what devices trust."""
 
     def __init__(self, ca: CertificateAuthority, leaf_cache_size: int = 1000, extra_ca_file: str = "",
-                 trust_file: Path | None = None) -> None:
+                 trust_file: Path | None = None, settings_address: str | None = None) -> None:
         self.ca = ca
+        # where a device reaches the settings page ("http://guardian"), for the links on error pages
+        self.settings_address = settings_address
         self.leaves = LeafCache(ca, leaf_cache_size, sni_callback=self._on_sni)
         self.trust = TrustRecords(trust_file)
         self.origin_context = origin_context(extra_ca_file)

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from guardian.config import ConfigError, ProfileConfig, check_device_match, parse_clock
 from guardian.policy.parent_rules import MAX_RULE as MAX_RULE
-from guardian.policy.parent_rules import TypedRule, normalise_rule
+from guardian.policy.parent_rules import TypedRule, is_public_suffix, normalise_rule
 from guardian.policy.pauses import normalise_host
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -73,6 +73,17 @@ def host(value: object, what: str = "Site") -> str:
     name = normalise_host(text(value, what, 253))
     if not _HOST.match(name):
         raise FieldError(f"{what}: {value!r} is not a site name like example.com.")
+    return name
+
+
+def bypass_site(value: object) -> str:
+    """A site for the list Guardian never decrypts: a host name ("*.mybank.example" means
+    the same as "mybank.example"); an ending shared by many sites ("com", "co.uk") is refused."""
+    what = "Site"
+    name = host(text(value, what, 253).removeprefix("*."), what)
+    if is_public_suffix(name):
+        raise FieldError(f"{what}: {name!r} is an ending shared by many unrelated sites; "
+                         f"name one site instead, like mybank.{name}.")
     return name
 
 

@@ -12,9 +12,10 @@ from typing import Any
 
 import tomlkit
 from tomlkit import TOMLDocument
-from tomlkit.items import AoT, Table
+from tomlkit.items import AoT, Array, Table
 
 from guardian.config import Config, ConfigError
+from guardian.tls.bypass import bypass_match
 
 
 def _aot(doc: TOMLDocument, key: str) -> AoT:
@@ -140,6 +141,38 @@ def set_profile_https(doc: TOMLDocument, name: str, block_page: bool, inspect: s
                                 ("inspect_hosts", hosts, [])):
         if value != default or key in table:
             table[key] = value
+
+
+def _bypass(doc: TOMLDocument, config: Config) -> Array:
+    """The file's `[https] bypass`. Setting the key replaces the shipped list, so the
+    first edit writes out the list in force (the shipped one) before changing it."""
+    https = _table(doc, "https")
+    if "bypass" not in https:
+        entries = tomlkit.array()
+        entries.extend(config.https.bypass)
+        https["bypass"] = entries.multiline(True)
+    return https["bypass"]
+
+
+def add_bypass(doc: TOMLDocument, host: str, config: Config) -> None:
+    covering = bypass_match(host, config.https.bypass)
+    if covering == host:
+        raise ConfigError(f"{host} is already on the list of sites Guardian never decrypts")
+    if covering is not None:
+        raise ConfigError(f"{host} is already covered by {covering} on the list of sites Guardian never decrypts")
+    _bypass(doc, config).append(host)
+
+
+def remove_bypass(doc: TOMLDocument, host: str, config: Config) -> None:
+    if host not in config.https.bypass:
+        raise ConfigError(f"{host} is not on the list of sites Guardian never decrypts")
+    entries = _bypass(doc, config)
+    # the file may spell it "*.Host" or "host."; compare the way the configuration reads it
+    index = next((i for i, item in enumerate(entries)
+                  if str(item).strip().lower().removeprefix("*.").strip(".") == host), None)
+    if index is None:
+        raise ConfigError(f"{host} is not on the list of sites Guardian never decrypts")
+    del entries[index]
 
 
 def add_schedule(doc: TOMLDocument, name: str, schedule: dict[str, Any], config: Config) -> None:

@@ -60,10 +60,12 @@ def tls_origin(test_ca):
 
 @pytest.fixture
 def inspecting_proxy(make_proxy, guardian_ca, test_ca_file, tmp_path):
-    def factory(mode: str = "all", origin_port: int = 0, extra_ca: Path | None = test_ca_file, **overrides):
+    def factory(mode: str = "all", origin_port: int = 0, extra_ca: Path | None = test_ca_file,
+                settings_address: str | None = "http://guardian.lan", **overrides):
         config = parse_config(POLICY.format(data_dir=tmp_path, mode=mode))
         proxy = make_proxy(decider=PolicyHolder(Policy(config, {})), connect_ports=(443, "1024-65535"), **overrides)
-        proxy.ctx.tls = Interceptor(guardian_ca, 64, str(extra_ca) if extra_ca else "")
+        proxy.ctx.tls = Interceptor(guardian_ca, 64, str(extra_ca) if extra_ca else "",
+                                    settings_address=settings_address)
         proxy.ctx.resolver = MapResolver({n: "127.0.0.1" for n in
                                           ("site.test", "cdn.test", "bank.test", "pinned.test", "wrong.test")})
         return proxy
@@ -161,9 +163,23 @@ def test_a_bad_origin_certificate_gets_an_error_page(inspecting_proxy, test_ca, 
         page = Browser(proxy, name, origin.port, ca_file).get("/", "Accept: text/html")
         assert page.status == 502
         assert expected in page.body and b"certificate is not valid" in page.body
+        # a parent can put the site on the list never decrypted: a link that only fills the form in
+        link = f'<a href="http://guardian.lan/settings?bypass={name}#bypass">Parents: add {name} to'.encode()
+        assert link in page.body
+        assert b"changes nothing by itself: a parent logs in and confirms there" in page.body
         assert origin.stats.requests == []  # nothing was sent to it
         record = proxy.recorder.wait_for(1)[0]
         assert record.error_kind == "upstream" and "certificate is not valid" in record.reason
+    finally:
+        origin.close()
+
+
+def test_without_a_known_settings_address_the_page_says_where_to_go(inspecting_proxy, test_ca, ca_file):
+    origin = TLSOrigin(trustme.CA().issue_cert("site.test"))
+    try:
+        page = Browser(inspecting_proxy(settings_address=None), "site.test", origin.port, ca_file).get("/")
+        assert page.status == 502 and b"<a href" not in page.body
+        assert b"add it to the sites Guardian never decrypts on Guardian&#x27;s settings page" in page.body
     finally:
         origin.close()
 

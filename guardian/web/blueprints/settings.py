@@ -4,6 +4,7 @@ use the proxy, the API token, and backup / restore."""
 from __future__ import annotations
 
 import ipaddress
+import tomllib
 import zoneinfo
 from datetime import datetime
 
@@ -37,11 +38,44 @@ def index() -> str:
     except ConfigError:
         written = config
     return render_template("settings/index.html", title="Settings", config=config,
+                           bypass=sorted(config.https.bypass), bypass_own=_own_bypass(),
+                           bypass_offered=request.args.get("bypass", "").strip()[:253],
                            proxy_listen=written.proxy.listen, web_listen=written.web.listen,
                            system_zone=system_timezone(),
                            zones=sorted(zoneinfo.available_timezones()), details=LOG_DETAILS,
                            cache_mb=config.cache.max_bytes // MB, token=web_state().credentials.api_token(),
                            clients="\n".join(str(n) for n in config.proxy.allowed_clients))
+
+
+def _own_bypass() -> bool:
+    """Whether the settings file has the household's own list of sites never decrypted
+    (else the list Guardian ships is in force, and follows Guardian's updates)."""
+    try:
+        raw = tomllib.loads(services().writable_config_path().read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+    https = raw.get("https")
+    return isinstance(https, dict) and "bypass" in https
+
+
+@bp.post("/settings/bypass/add")
+def bypass_add() -> Response:
+    try:
+        site = forms.bypass_site(request.form.get("site"))
+    except FieldError as exc:
+        flash(f"Not saved: {exc}", "error")
+        return redirect(url_for("settings.index", _anchor="bypass"), 303)
+    save(lambda doc: mutations.add_bypass(doc, site, services().config),
+         f"{site} is now on the list: Guardian passes its connections through without decrypting them.")
+    return redirect(url_for("settings.index", _anchor="bypass"), 303)
+
+
+@bp.post("/settings/bypass/remove")
+def bypass_remove() -> Response:
+    site = request.form.get("site", "").strip().lower()
+    save(lambda doc: mutations.remove_bypass(doc, site, services().config),
+         f"{site} is off the list: profiles set to look inside HTTPS connections now look inside this site's as well.")
+    return redirect(url_for("settings.index", _anchor="bypass"), 303)
 
 
 @bp.post("/settings/password")
