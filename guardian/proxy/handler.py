@@ -657,7 +657,8 @@ class ClientConnection:
             self._send(b"HTTP/1.1 200 Connection established\r\n\r\n")
             self.tunnel_stats = entry.stats
             # The site named inside the TLS handshake (SNI) is decided too; the stricter wins.
-            if self.ctx.tls is None or self.ctx.tls.sni_allowed(self, settings, host, port, record):
+            tls = self.ctx.tls
+            if tls is None or tls.sni_allowed(self, settings, host, port, record, upstream.sock):
                 self._tunnel(settings, upstream.sock)
         finally:
             self.ctx.connections.remove(entry)

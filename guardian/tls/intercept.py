@@ -151,11 +151,11 @@ class Interceptor:
     # ------------------------------------------------------------------ the SNI of a plain tunnel
 
     def sni_allowed(self, conn: ClientConnection, settings: ProxySettings, host: str, port: int,
-                    record: RequestRecord) -> bool:
+                    record: RequestRecord, upstream: socket.socket) -> bool:
         """For an allowed tunnel just opened: read the SNI from the client's first bytes
         (without taking them) and, when it names another site, decide on that one too. A
         blocked one is answered (the block page, or a close) and False returned."""
-        name = self._peek_server_name(conn)
+        name = self._peek_server_name(conn, upstream)
         if not isinstance(name, str) or name == host:
             return True
         verdict = conn.ctx.decider.decide(RequestInfo(conn.client_ip, "CONNECT", "https", name, port, "", {}))
@@ -170,9 +170,10 @@ class Interceptor:
         return False
 
     @staticmethod
-    def _peek_server_name(conn: ClientConnection) -> str | object | None:
+    def _peek_server_name(conn: ClientConnection, upstream: socket.socket) -> str | object | None:
         """The SNI of the ClientHello the client sends first, waiting at most SNI_WAIT for
-        it (a protocol where the server speaks first sends nothing: the tunnel goes on)."""
+        it. In TLS the client speaks first: when the server speaks first instead, this is
+        another protocol and the tunnel goes on at once."""
         deadline = time.monotonic() + SNI_WAIT
         while True:
             try:
@@ -190,7 +191,9 @@ class Interceptor:
             if peeked or conn.reader.buffer:
                 time.sleep(0.002)  # the rest of the ClientHello is on its way
             else:
-                select.select([conn.sock], [], [], remaining)
+                readable, _, _ = select.select([conn.sock, upstream], [], [], remaining)
+                if upstream in readable and conn.sock not in readable:
+                    return None
 
     # ------------------------------------------------------------------ the block page on HTTPS
 

@@ -69,3 +69,27 @@ def test_tunnels_with_the_same_or_no_name_or_no_tls_are_relayed(tls_proxy, echo_
     time.sleep(1.2)
     sock.sendall(b"late")
     assert sock.recv(100) == b"late"
+
+
+def test_a_protocol_where_the_server_speaks_first_is_relayed_without_waiting(tls_proxy, monkeypatch):
+    # In TLS the client speaks first; a server that greets first (mail, chat) is another
+    # protocol, so the tunnel must not wait for a ClientHello that will never come.
+    monkeypatch.setattr("guardian.tls.intercept.SNI_WAIT", 30.0)
+    greeter = socket.create_server(("127.0.0.1", 0))
+    port = greeter.getsockname()[1]
+
+    def greet() -> None:
+        conn, _ = greeter.accept()
+        with conn:
+            conn.sendall(b"220 mail.example ESMTP ready\r\n")
+            conn.recv(100)
+
+    import threading
+
+    threading.Thread(target=greet, daemon=True).start()
+    proxy = tls_proxy(connect_ports=(port,))
+    proxy.ctx.resolver = lambda host, port: [(socket.AF_INET, ("127.0.0.1", port))]
+    sock = connect_tunnel(proxy.port, f"mail.example:{port}", timeout=5.0)
+    assert sock.recv(100) == b"220 mail.example ESMTP ready\r\n"  # well before the 30 s wait
+    sock.close()
+    greeter.close()
