@@ -18,20 +18,16 @@ from __future__ import annotations
 import logging
 import os
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.browser import ARGS, CHROMIUM, PASSWORD, playwright_or_skip
 from tests.support.household import source_bound_client, start_guardian
 from tests.support.serve import GuardianProcess, free_port
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
-PASSWORD = "a long household password"
 BODY = """
 [[profiles]]
 name = "kids"
@@ -43,10 +39,7 @@ profile = "kids"
 """
 MONDAY_NIGHT = "2026-11-30T21:30"
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed "
-                               "(.venv/bin/pip install playwright; never `playwright install`)")
-if not shutil.which(CHROMIUM):
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+sync_api = playwright_or_skip()
 
 
 @pytest.fixture(scope="module")

@@ -5,19 +5,15 @@ saved only with "I mean it" ticked; the tester tells the truth about HTTPS."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from guardian.web.credentials import Credentials
+from tests.support.browser import ARGS, CHROMIUM, PASSWORD, playwright_or_skip
 from tests.support.household import start_guardian
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
-PASSWORD = "a long household password"
 BODY = """
 [[profiles]]
 name = "kids"
@@ -28,9 +24,7 @@ match = ["127.0.0.2"]
 profile = "kids"
 """
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
-if not shutil.which(CHROMIUM):
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+sync_api = playwright_or_skip()
 
 
 @pytest.fixture
