@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from guardian.config import Config, ListConfig, ProxyConfig, RefreshConfig
 from guardian.filters.compact import ListFile
@@ -32,6 +33,7 @@ from .store import FAILED_KEPT, FAILED_NONE, OK, UNCHANGED, ListMeta, ListStore,
 from .validate import ValidationError, check_list
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 UPDATED = "updated"
 SKIPPED = "skipped"
@@ -279,19 +281,32 @@ def texts_for(config: Config, store: ListStore) -> dict[str, str]:
     A list that has never been downloaded is left out (it has nothing to contribute yet);
     a list whose last refresh failed contributes its last good copy.
     """
-    texts: dict[str, str] = {}
+    return _enabled_lists(config, store.read_text)
+
+
+def sources_for(config: Config, store: ListStore) -> dict[str, str | ListFile]:
+    """Like `texts_for`, but a stored list is handed over as its file: the engine maps it
+    (and the compact host table beside it) instead of holding its text in memory."""
+
+    def stored_file(list_id: str) -> ListFile | None:
+        try:
+            return ListFile.of(store.text_path(list_id))
+        except FileNotFoundError:
+            return None  # never downloaded: nothing to contribute yet
+
+    return _enabled_lists(config, stored_file)
+
+
+def _enabled_lists(config: Config, stored: Callable[[str], T | None]) -> dict[str, str | T]:
+    """Every enabled list: a built-in one as its text, a stored one as `stored` gives it."""
+    found: dict[str, str | T] = {}
     for entry in config.lists:
         if not entry.enabled:
             continue
-        if is_builtin(entry.url):
-            text = _builtin_text(entry)
-            if text is not None:
-                texts[entry.id] = text
-            continue
-        text = store.read_text(entry.id)
-        if text is not None:
-            texts[entry.id] = text
-    return texts
+        source = _builtin_text(entry) if is_builtin(entry.url) else stored(entry.id)
+        if source is not None:
+            found[entry.id] = source
+    return found
 
 
 def _builtin_text(entry: ListConfig) -> str | None:
@@ -300,25 +315,6 @@ def _builtin_text(entry: ListConfig) -> str | None:
     except (OSError, ValueError) as exc:
         log.error("list %s: cannot read built-in list %s: %s", entry.id, entry.url, exc)
         return None
-
-
-def sources_for(config: Config, store: ListStore) -> dict[str, str | ListFile]:
-    """Like `texts_for`, but a stored list is handed over as its file: the engine maps it
-    (and the compact host table beside it) instead of holding its text in memory."""
-    sources: dict[str, str | ListFile] = {}
-    for entry in config.lists:
-        if not entry.enabled:
-            continue
-        if is_builtin(entry.url):
-            text = _builtin_text(entry)
-            if text is not None:
-                sources[entry.id] = text
-            continue
-        try:
-            sources[entry.id] = ListFile.of(store.text_path(entry.id))
-        except FileNotFoundError:
-            continue  # never downloaded: nothing to contribute yet
-    return sources
 
 
 def formats_for(config: Config) -> dict[str, str]:
