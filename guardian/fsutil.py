@@ -19,8 +19,9 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +29,16 @@ log = logging.getLogger(__name__)
 STALE_TEMP_SECONDS = 5.0
 
 
-def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
+@contextlib.contextmanager
+def atomic_writer(path: Path, mode: int = 0o644) -> Iterator[BinaryIO]:
+    """A binary file that replaces `path` when the block ends without an error (written
+    to a temporary file, fsynced, renamed, the directory fsynced); nothing changes otherwise."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as tmp:
-            tmp.write(data)
+            yield tmp
             tmp.flush()
             os.fchmod(tmp.fileno(), mode)
             os.fsync(tmp.fileno())
@@ -44,6 +48,11 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
             os.unlink(tmp_name)
         raise
     fsync_dir(path.parent)
+
+
+def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
+    with atomic_writer(path, mode) as out:
+        out.write(data)
 
 
 def atomic_write_text(path: Path, text: str, mode: int = 0o644) -> None:

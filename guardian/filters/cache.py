@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import marshal
-import os
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from guardian.fsutil import atomic_writer
 
 from .compact import ListFile
 
@@ -70,17 +70,9 @@ def write_cache(path: Path, payload: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     body = marshal.dumps(payload)
     checksum = hashlib.blake2b(body, digest_size=_DIGEST_SIZE).digest()
-    handle, temp_name = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as temp:
-            temp.write(_MAGIC + bytes([FORMAT_VERSION]) + checksum)
-            temp.write(body)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    with atomic_writer(path) as out:
+        out.write(_MAGIC + bytes([FORMAT_VERSION]) + checksum)
+        out.write(body)
     _prune(path)
 
 

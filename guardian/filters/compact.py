@@ -39,7 +39,6 @@ import mmap
 import os
 import re
 import struct
-import tempfile
 import threading
 import weakref
 import zlib
@@ -48,6 +47,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+from guardian.fsutil import atomic_writer
 
 from .hosts import _NOT_TARGETS as NOT_TARGETS
 from .hosts import FORMATS, detect_format, domain_line, hosts_line
@@ -447,23 +448,10 @@ def write_table(path: Path, source: ListFile, fmt: str, labels: int, fingerprint
         checksum.update(part)
     header = _HEADER.pack(_MAGIC, FORMAT_VERSION, _FORMAT_CODES[fmt], bits, labels, len(keys),
                           source.size, source.mtime_ns, source.inode, checksum.digest())
-    handle, temp_name = _temp(path)
-    try:
-        with os.fdopen(handle, "wb") as temp:
-            temp.write(header)
-            for part in (directory, keys, places):
-                part.tofile(temp)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-
-
-def _temp(path: Path) -> tuple[int, str]:
-    # Named like fsutil's temporaries, which the list store removes when a cut leaves one.
-    return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with atomic_writer(path) as out:
+        out.write(header)
+        for part in (directory, keys, places):
+            part.tofile(out)
 
 
 def table_in_memory(source: ListFile, fmt: str, labels: int, fingerprints: array, offsets: array) -> HostTable | None:
