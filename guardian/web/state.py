@@ -11,7 +11,9 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from flask import current_app
+from flask import abort, current_app
+
+from guardian.config import ProfileConfig
 
 from .credentials import Credentials
 from .hosts import HostPolicy
@@ -54,3 +56,11 @@ def web_state() -> WebState:
 
 def services() -> Services:
     return web_state().services
+
+
+def profile_or_404(name: str | None) -> ProfileConfig:
+    """The configured profile a page's `name` parameter names; 404 when there is none."""
+    try:
+        return services().config.profile(name or "")
+    except KeyError:
+        abort(404)

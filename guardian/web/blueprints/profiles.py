@@ -13,7 +13,6 @@ from guardian.config import (
     REFERER_POLICIES,
     THIRD_PARTY_COOKIES,
     YOUTUBE_MODES,
-    ProfileConfig,
 )
 from guardian.filekinds import check_file_kind, file_groups
 from guardian.policy.schedules import week_intervals
@@ -24,17 +23,10 @@ from ..charts import week_picture
 from ..editing import save
 from ..forms import FieldError
 from ..outcomes import allow_rule_conflicts
-from ..state import services
+from ..state import profile_or_404, services
 
 bp = Blueprint("profiles", __name__)
 KINDS = ("block", "allow")
-
-
-def _profile(name: str | None) -> ProfileConfig:
-    try:
-        return services().config.profile(name or "")
-    except KeyError:
-        abort(404)
 
 
 def _back(name: str) -> Response:
@@ -53,7 +45,7 @@ def index() -> str:
 
 @bp.get("/profiles/edit")
 def edit() -> str:
-    profile = _profile(request.args.get("name"))
+    profile = profile_or_404(request.args.get("name"))
     pictures = {s.name: week_picture(week_intervals(s), f"When {s.name} applies") for s in profile.schedules}
     config = services().config
     conflicts = {rule: allow_rule_conflicts(config, profile.name, rule) for rule in profile.allow}
@@ -90,7 +82,7 @@ def create() -> Response:
 
 @bp.post("/profiles/rename")
 def rename() -> Response:
-    old = _profile(request.form.get("profile")).name
+    old = profile_or_404(request.form.get("profile")).name
     try:
         new = forms.text(request.form.get("name"), "Name")
     except FieldError as exc:
@@ -104,7 +96,7 @@ def rename() -> Response:
 
 @bp.post("/profiles/delete")
 def delete() -> Response:
-    name = _profile(request.form.get("profile")).name
+    name = profile_or_404(request.form.get("profile")).name
     config = services().config
     if save(lambda doc: mutations.delete_profile(doc, name, config), f"Profile {name} deleted."):
         return redirect(url_for("profiles.index"), 303)
@@ -113,7 +105,7 @@ def delete() -> Response:
 
 @bp.post("/profiles/options")
 def options() -> Response:
-    name = _profile(request.form.get("profile")).name
+    name = profile_or_404(request.form.get("profile")).name
     config = services().config
     known = {entry.id for entry in config.lists}
     chosen = [list_id for list_id in request.form.getlist("lists") if list_id in known]
@@ -130,7 +122,7 @@ def options() -> Response:
 
 @bp.post("/profiles/https")
 def https() -> Response:
-    name = _profile(request.form.get("profile")).name
+    name = profile_or_404(request.form.get("profile")).name
     config = services().config
     try:
         mode = forms.choice(request.form.get("inspect_https", "off"), "Look inside HTTPS connections", INSPECT_MODES)
@@ -147,7 +139,7 @@ def https() -> Response:
 
 @bp.post("/profiles/downloads-privacy")
 def downloads_privacy() -> Response:
-    name = _profile(request.form.get("profile")).name
+    name = profile_or_404(request.form.get("profile")).name
     config = services().config
     groups = file_groups()
     kinds = [group for group in groups if group in request.form.getlist("file_types")]
@@ -174,7 +166,7 @@ def downloads_privacy() -> Response:
 
 @bp.post("/profiles/rules/add")
 def add_rule() -> Response:
-    name = _profile(request.form.get("profile")).name
+    name = profile_or_404(request.form.get("profile")).name
     config = services().config
     try:
         kind = forms.choice(request.form.get("kind"), "Kind", KINDS)
@@ -195,7 +187,7 @@ def add_rule() -> Response:
 
 @bp.post("/profiles/rules/remove")
 def remove_rule() -> Response:
-    name = _profile(request.form.get("profile")).name
+    name = profile_or_404(request.form.get("profile")).name
     config = services().config
     kind = request.form.get("kind", "")
     rule = request.form.get("rule", "")
@@ -207,7 +199,7 @@ def remove_rule() -> Response:
 
 @bp.post("/profiles/schedules/add")
 def add_schedule() -> Response:
-    name = _profile(request.form.get("profile")).name
+    name = profile_or_404(request.form.get("profile")).name
     config = services().config
     try:
         schedule = {
@@ -244,7 +236,7 @@ def _schedule_rule(line: str) -> str:
 
 @bp.post("/profiles/schedules/remove")
 def remove_schedule() -> Response:
-    name = _profile(request.form.get("profile")).name
+    name = profile_or_404(request.form.get("profile")).name
     config = services().config
     schedule = request.form.get("schedule", "")
     save(lambda doc: mutations.remove_schedule(doc, name, schedule, config), f"Schedule {schedule} removed.")
@@ -253,7 +245,7 @@ def remove_schedule() -> Response:
 
 @bp.post("/profiles/pause")
 def pause() -> Response:
-    name = _profile(request.form.get("profile")).name
+    name = profile_or_404(request.form.get("profile")).name
     try:
         minutes = forms.minutes(request.form.get("minutes"))
     except FieldError as exc:

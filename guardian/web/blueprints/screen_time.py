@@ -16,7 +16,7 @@ from guardian.service_catalog import GROUPS
 from .. import forms, mutations, service_mutations
 from ..editing import save
 from ..forms import FieldError
-from ..state import services
+from ..state import profile_or_404, services
 
 bp = Blueprint("screen_time", __name__)
 TILE_COLOURS = 8
@@ -35,13 +35,6 @@ def with_service(host: str | None) -> str:
 def service_label(service: str) -> str:
     """A service's or group's name ("YouTube", "Games") for its id."""
     return _label(service)
-
-
-def _profile(name: str | None) -> ProfileConfig:
-    try:
-        return services().config.profile(name or "")
-    except KeyError:
-        abort(404)
 
 
 def _back(name: str) -> Response:
@@ -93,7 +86,7 @@ def limits_text(minutes: tuple[int | None, ...]) -> str:
 
 @bp.get("/profiles/services")
 def page() -> str:
-    profile = _profile(request.args.get("name"))
+    profile = profile_or_404(request.args.get("name"))
     policy = services().policy.policy
     states = _states(profile)
     groups: list[dict[str, Any]] = []
@@ -116,7 +109,7 @@ def page() -> str:
 
 @bp.post("/profiles/services/set")
 def set_state() -> Response:
-    name = _profile(request.form.get("profile")).name
+    name = profile_or_404(request.form.get("profile")).name
     service = request.form.get("service", "")
     if service not in services().policy.policy.services.services and service not in GROUPS:
         abort(400)
@@ -132,7 +125,7 @@ def set_state() -> Response:
 @bp.post("/profiles/services/schedule")
 def schedule_block() -> Response:
     """Block a service during one of the profile's schedules, or stop doing so."""
-    profile = _profile(request.form.get("profile"))
+    profile = profile_or_404(request.form.get("profile"))
     service = request.form.get("service", "")
     schedule = request.form.get("schedule", "")
     if service not in services().policy.policy.services.services and service not in GROUPS:
@@ -147,7 +140,7 @@ def schedule_block() -> Response:
 @bp.post("/profiles/services/windows")
 def windows() -> Response:
     """Allow a service only during the chosen schedules (none chosen: always, as before)."""
-    profile = _profile(request.form.get("profile"))
+    profile = profile_or_404(request.form.get("profile"))
     service = request.form.get("service", "")
     if service not in services().policy.policy.services.services and service not in GROUPS:
         abort(400)
@@ -162,7 +155,7 @@ def windows() -> Response:
 @bp.post("/profiles/services/window")
 def add_window() -> Response:
     """A schedule that blocks nothing itself: a named time for `allow_only_during`."""
-    name = _profile(request.form.get("profile")).name
+    name = profile_or_404(request.form.get("profile")).name
     try:
         window = {
             "name": forms.text(request.form.get("name"), "Name"),
@@ -190,7 +183,7 @@ def _label(service: str) -> str:
 def add_limit() -> Response:
     """A limit of one service or group: the same minutes every day, or different minutes
     at weekends (then written as two entries of one name, weekdays and weekend)."""
-    name = _profile(request.form.get("profile")).name
+    name = profile_or_404(request.form.get("profile")).name
     config = services().config
     target = request.form.get("service", "")
     catalog = services().policy.policy.services.services
@@ -222,7 +215,7 @@ def add_limit() -> Response:
 
 @bp.post("/profiles/limits/remove")
 def remove_limit() -> Response:
-    name = _profile(request.form.get("profile")).name
+    name = profile_or_404(request.form.get("profile")).name
     limit = request.form.get("limit", "")
     config = services().config
     save(lambda doc: service_mutations.remove_limit(doc, name, limit, config), f"Limit {limit} removed.")
@@ -231,7 +224,7 @@ def remove_limit() -> Response:
 
 @bp.post("/profiles/limits/more")
 def more_minutes() -> Response:
-    name = _profile(request.form.get("profile")).name
+    name = profile_or_404(request.form.get("profile")).name
     try:
         minutes = forms.whole_number(request.form.get("minutes"), "Minutes", 1, 1440)
     except FieldError as exc:
