@@ -273,10 +273,7 @@ class Policy:
                 self._pauses.find(who.profile.name, who.device, request.host, timestamp) is not None
             if not paused:
                 schedule = review.blocked.schedule
-                reason = f"{review.blocked.kind.describe()} are blocked for {who.profile.name}"
-                if schedule is not None:
-                    reason += f" during {schedule.label}"
-                return block(reason, schedule.name if schedule else None)
+                return block(review.blocked.reason(who.profile.name), schedule.name if schedule else None)
             return verdict
         if review.target is None and review.edits is verdict.edits:
             return verdict
@@ -366,16 +363,15 @@ class Policy:
         found = exchange.file_kind_of(target, minute)
         if found is None:
             return verdict, None
-        reason = f"{found.kind.describe()} are blocked for {who.profile.name}"
+        reason = found.reason(who.profile.name)
         hostname = parts.hostname or ""
         if parts.scheme.lower() == "https" and not self._inspection(who.profile, hostname.rstrip(".").lower())[0]:
             return verdict, (f"{reason} on plain HTTP, but this is HTTPS: Guardian cannot see which file "
                              "is fetched inside the encrypted connection, so the download is not stopped.")
-        if self._pauses is not None and self._pauses.find(who.profile.name, who.device, parts.hostname or "",
-                                                          timestamp) is not None:
+        paused = self._pauses is not None and \
+            self._pauses.find(who.profile.name, who.device, hostname, timestamp) is not None
+        if paused:
             return verdict, None
-        if found.schedule is not None:
-            reason += f" during {found.schedule.label}"
         return Verdict(allowed=False, device=who.device, profile=who.profile.name, reason=reason,
                        schedule=found.schedule.name if found.schedule else None), None
 

@@ -34,6 +34,11 @@ class FileBlock(NamedTuple):
     kind: FileKind
     schedule: ScheduledFileTypes | None
 
+    def reason(self, profile: str) -> str:
+        """"Downloads of programs (.exe) are blocked for Kids[ during School nights]"."""
+        during = f" during {self.schedule.label}" if self.schedule is not None else ""
+        return f"{self.kind.describe()} are blocked for {profile}{during}"
+
 
 class ExchangeEdits:
     """The changes one allowed request gets, applied by the core (see proxy/hooks.py)."""
@@ -67,7 +72,7 @@ class ExchangeEdits:
         for rules in self._file_rules:
             kind = rules.match_response(content_type, disposition)
             if kind is not None:
-                return self._block(f"{kind.describe()} are blocked for {self._profile}", None)
+                return self._block(FileBlock(kind, None).reason(self._profile), None)
         return None
 
     def response_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
