@@ -43,7 +43,7 @@ class FileBlock(NamedTuple):
 class ExchangeEdits:
     """The changes one allowed request gets, applied by the core (see proxy/hooks.py)."""
 
-    __slots__ = ("_block", "_changes", "_file_rules", "_profile")
+    __slots__ = ("_block", "_changes", "_file_rules", "_profile", "judges_responses")
 
     def __init__(self, changes: HeaderChanges, file_rules: tuple[FileTypeRules, ...],
                  block: BlockMaker | None, profile: str) -> None:
@@ -51,6 +51,7 @@ class ExchangeEdits:
         self._file_rules = file_rules
         self._block = block
         self._profile = profile
+        self.judges_responses = bool(file_rules) and block is not None
 
     def request_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
         changes = self._changes

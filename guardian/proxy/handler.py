@@ -327,7 +327,7 @@ class ClientConnection:
     @staticmethod
     def _cached_blocked(verdict: Verdict, cached: CachedResponse) -> Verdict | None:
         """A stored response is judged on its head like a fresh one (file kinds)."""
-        if verdict.edits is None:
+        if verdict.edits is None or not verdict.edits.judges_responses:
             return None
         fields = {k.lower(): v for k, v in cached.headers if k.lower() in ("content-type", "content-disposition")}
         return verdict.edits.response_verdict(fields)
