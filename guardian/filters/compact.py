@@ -86,7 +86,7 @@ class ListFile:
     inode: int
 
     @classmethod
-    def of(cls, path: Path | str) -> ListFile:
+    def of(cls, path: Path | str | os.PathLike[str]) -> ListFile:
         stat = os.stat(path)
         return cls(Path(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
 
@@ -532,7 +532,7 @@ def _open_text(source: ListFile) -> BinaryIO | None:
     if (stat.st_size, stat.st_mtime_ns, stat.st_ino) != (source.size, source.mtime_ns, source.inode):
         handle.close()
         return None
-    return handle  # type: ignore[return-value]
+    return handle
 
 
 def _count_lines(fileno: int, end: int) -> int:
