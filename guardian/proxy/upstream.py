@@ -91,7 +91,7 @@ def resolve(host: str, port: int) -> list[tuple[int, tuple]]:
     except UnicodeError:
         raise UpstreamError("dns", f"cannot resolve {host}: not a valid host name") from None
     seen = set()
-    result = []
+    result: list[tuple[int, tuple]] = []
     for family, _, _, _, sockaddr in infos:
         if sockaddr[0] not in seen:
             seen.add(sockaddr[0])
