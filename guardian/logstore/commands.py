@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from guardian.logstore.queries import LogQueries, LogUnavailableError, Totals
@@ -77,7 +78,7 @@ def stats_command(
         return _fail("stats", str(error), 2)
     until = clock()
     start = until - span
-    bucket = "hour" if span <= _HOURLY_UP_TO else "day"
+    bucket: Literal["hour", "day"] = "hour" if span <= _HOURLY_UP_TO else "day"
     queries = LogQueries(Path(db_path), clock)
     try:
         totals = queries.totals(start, until, device)
