@@ -42,7 +42,7 @@ from guardian.proxy.relay import HAVE_SPLICE, TunnelStats, relay, splice_exact
 from guardian.proxy.responses import error_response, phrase
 from guardian.proxy.stream import BufferedSocket, HeadTooLarge, PeerClosed, Timeout, set_send_timeout
 from guardian.proxy.upstream import DestinationDenied, UpstreamError, connect
-from guardian.records import RequestRecord
+from guardian.records import ErrorKind, RequestRecord
 
 log = logging.getLogger(__name__)
 
@@ -183,10 +183,10 @@ class ClientConnection:
             return 414, "The request target is too long."
         return 431, "The request header section is too large."
 
-    def _fail(self, record: RequestRecord, status: int, message: str, kind: str) -> None:
+    def _fail(self, record: RequestRecord, status: int, message: str, kind: ErrorKind) -> None:
         record.status = status
         record.action = "error"
-        record.error_kind = kind  # type: ignore[assignment]
+        record.error_kind = kind
         record.reason = message
         with contextlib.suppress(ClientGone):
             self._send(error_response(status, message))

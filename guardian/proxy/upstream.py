@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 
 from guardian.config import IPNetwork
 from guardian.proxy.stream import BufferedSocket
+from guardian.records import ErrorKind
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -27,7 +28,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 class UpstreamError(Exception):
     """Could not reach the origin; `kind` is dns, refused or timeout."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: ErrorKind, message: str) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
