@@ -119,7 +119,7 @@ class Guardian:
         self.list_store = ListStore.for_data_dir(self.data_dir)
         self.pauses = PauseStore.for_data_dir(self.data_dir)
         self.neighbours = NeighbourTable()
-        self.devices_seen = SeenDevices(self.data_dir / "devices_seen.json", self.neighbours)
+        self.devices_seen = SeenDevices.for_data_dir(self.data_dir, self.neighbours)
         self.usage_store = UsageStore.for_data_dir(self.data_dir)
         self.usage = UsageMeter(self.config.zone(), self.usage_store)
         self._fetch_missing_local_lists()
