@@ -9,12 +9,23 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
+from datetime import datetime
 from pathlib import Path
 
-from guardian import control
-from guardian.config import LIST_FORMATS, Config, ConfigError, describe, find_config_path, load_config, parse_address
+from guardian import cli_args, control
+from guardian.config import (
+    LIST_FORMATS,
+    Config,
+    ConfigError,
+    describe,
+    find_config_path,
+    load_config,
+    normalise_mac,
+    parse_address,
+)
 from guardian.version import describe_version
 
 
@@ -71,7 +82,7 @@ def _config_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stored_policy(config: Config):
+def _stored_policy(config: Config, neighbours=None):
     """The policy a running service with this configuration applies, built from the stored lists."""
     from guardian.lists import ListStore, sources_for
     from guardian.policy import PauseStore, Policy
@@ -80,14 +91,21 @@ def _stored_policy(config: Config):
     from guardian.policy.service_commands import stored_usage
 
     return Policy(config, sources_for(config, store), cache_dir=config.data_dir / "cache" / "filters",
-                  pauses=PauseStore.for_data_dir(config.data_dir), usage=stored_usage(config))
+                  pauses=PauseStore.for_data_dir(config.data_dir), usage=stored_usage(config), neighbours=neighbours)
 
 
 def _check(args: argparse.Namespace) -> int:
     from guardian.policy.commands import check_command
+    from guardian.policy.devices import NeighbourTable
 
     config = load_config(args.config)
-    return check_command(_stored_policy(config), args.url, args.client, args.at, args.source, args.type, args.json)
+    neighbours = NeighbourTable()
+    if any(normalise_mac(item) for device in config.devices for item in device.match):
+        neighbours.refresh()  # a device known by its MAC address is found at its current IP
+    policy = _stored_policy(config, neighbours)
+    client = cli_args.client_address(config, args.client, policy.device_for, neighbours.entries)
+    at = cli_args.moment(args.at, datetime.now(config.zone()).date()).isoformat() if args.at else None
+    return check_command(policy, args.url, client, at, args.source, args.type, args.json)
 
 
 def _filters_report(args: argparse.Namespace) -> int:
@@ -130,24 +148,27 @@ def _lists(args: argparse.Namespace) -> int:
 def _pause(args: argparse.Namespace) -> int:
     from guardian.policy.commands import pause_command
 
-    return pause_command(load_config(args.config), profile=args.profile, device=args.device, minutes=args.minutes)
+    config = load_config(args.config)
+    return pause_command(config, profile=args.profile, device=_device(config, args.device), minutes=args.minutes)
 
 
 def _allow(args: argparse.Namespace) -> int:
     from guardian.policy.commands import allow_command
 
+    config = load_config(args.config)
+    args.device = _device(config, args.device)
     if args.service is not None:
         from guardian.policy.service_commands import allow_service_command
 
         if args.host is not None:
             print("guardian allow: give either --host or --service", file=sys.stderr)
             return 2
-        return allow_service_command(load_config(args.config), args.device, args.service, args.minutes)
+        return allow_service_command(config, args.device, args.service, args.minutes)
     if args.host is None:
         print("guardian allow: give --host (a site) or --service (more minutes of a limited service)",
               file=sys.stderr)
         return 2
-    return allow_command(load_config(args.config), host=args.host, profile=args.profile, device=args.device,
+    return allow_command(config, host=args.host, profile=args.profile, device=args.device,
                          minutes=args.minutes)
 
 
@@ -163,7 +184,8 @@ def _services(args: argparse.Namespace) -> int:
 def _usage(args: argparse.Namespace) -> int:
     from guardian.policy.service_commands import usage_command
 
-    return usage_command(load_config(args.config), args.device, args.json)
+    config = load_config(args.config)
+    return usage_command(config, _device(config, args.device), args.json)
 
 
 def _pauses(args: argparse.Namespace) -> int:
@@ -176,7 +198,7 @@ def _stats(args: argparse.Namespace) -> int:
     from guardian.logstore.commands import stats_command
 
     config = load_config(args.config)
-    return stats_command(config.data_dir / "guardian.db", args.since, args.device, args.json,
+    return stats_command(config.data_dir / "guardian.db", args.since, _device(config, args.device), args.json,
                          tz=config.timezone or None)
 
 
@@ -184,8 +206,8 @@ def _log(args: argparse.Namespace) -> int:
     from guardian.logstore.commands import log_command
 
     config = load_config(args.config)
-    return log_command(config.data_dir / "guardian.db", args.device, args.blocked, args.host, args.since, args.limit,
-                       args.json, tz=config.timezone or None)
+    return log_command(config.data_dir / "guardian.db", _device(config, args.device), args.blocked, args.host,
+                       args.since, args.limit, args.json, tz=config.timezone or None, wide=args.wide)
 
 
 def _cache(args: argparse.Namespace) -> int:
@@ -229,6 +251,11 @@ def _setup_code(args: argparse.Namespace) -> int:
     return setup_code_command(Path(args.data_dir) if args.data_dir else config.data_dir)
 
 
+def _device(config: Config, given: str | None) -> str | None:
+    """`--device`: the configured name, whatever the case; an unknown name stops the command."""
+    return cli_args.device_name(config, given) if given is not None else None
+
+
 def _who(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--profile")
@@ -261,8 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     check_url = commands.add_parser("check", parents=[common], help="the decision the policy makes for a URL")
     check_url.add_argument("url")
-    check_url.add_argument("--client", required=True, metavar="IP", help="the asking device's address")
-    check_url.add_argument("--at", metavar="ISO8601", help="when (default now; local time in the configured zone)")
+    check_url.add_argument("--client", required=True, metavar="DEVICE",
+                           help="the asking device: its name or an IP address")
+    check_url.add_argument("--at", metavar="WHEN", help="when: 22:30 (today), 'sat 22:30', or 2026-12-05T22:30 "
+                           "(default now; local time in the configured zone)")
     check_url.add_argument("--source", metavar="URL", help="the page the request comes from")
     check_url.add_argument("--type", metavar="TYPE", help="request type: document, image, script, ...")
     check_url.add_argument("--json", action="store_true")
@@ -333,7 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
     log_parser.add_argument("--host", metavar="TEXT")
     log_parser.add_argument("--since", default="1h")
     log_parser.add_argument("--limit", type=int, default=50)
-    log_parser.add_argument("--json", action="store_true")
+    log_parser.add_argument("--json", action="store_true", help="every field, full URLs, for scripts")
+    log_parser.add_argument("--wide", action="store_true",
+                            help="full URLs, however long (the table fits the terminal otherwise)")
     log_parser.set_defaults(func=_log)
 
     password = commands.add_parser("set-password", parents=[common], help="set the settings page's password")
@@ -369,12 +400,28 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.config = getattr(args, "config", None)
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # a reader that went away (`guardian log | head`) shows up here
+        return status
     except ConfigError as exc:
         print(f"guardian: {exc}", file=sys.stderr)
         return 2
+    except cli_args.UsageError as exc:
+        print(f"guardian {args.command}: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+def _reader_gone() -> int:
+    """The reader of our output closed the pipe: stop quietly, as other Unix tools do."""
+    # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + signal.SIGPIPE  # the status a shell reports for a tool killed by SIGPIPE
 
 
 if __name__ == "__main__":
