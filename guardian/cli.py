@@ -141,7 +141,8 @@ def _lists(args: argparse.Namespace) -> int:
         return 0 if reply.get("ok") else 1
     config_path = find_config_path(args.config)
     if action == "add":
-        return commands.lists_add_command(config_path, args.url, args.id, args.name, args.format, args.profile)
+        return commands.lists_add_command(config_path, args.url, args.id, args.name, args.format, args.profile,
+                                          fetch=commands.fetch_now)
     return commands.lists_remove_command(config_path, args.id)
 
 

@@ -23,6 +23,7 @@ timezone = "UTC"
 
 [proxy]
 listen = "127.0.0.1:{port}"
+{proxy_extra}
 
 [web]
 listen = "127.0.0.1:{web_port}"
@@ -67,11 +68,13 @@ class Household:
                               check=False)
 
 
-def write_household(root: Path, port: int = 3128, web_port: int = 8080, extra: str = "") -> Household:
+def write_household(root: Path, port: int = 3128, web_port: int = 8080, extra: str = "",
+                    proxy_extra: str = "") -> Household:
+    """`proxy_extra`: more [proxy] keys (tests that serve lists on loopback allow it there)."""
     conf = root / "conf"
     conf.mkdir(parents=True)
     config = conf / "guardian.toml"
-    config.write_text(HOUSEHOLD.format(port=port, web_port=web_port) + extra)
+    config.write_text(HOUSEHOLD.format(port=port, web_port=web_port, proxy_extra=proxy_extra) + extra)
     elsewhere = root / "elsewhere"
     elsewhere.mkdir()
     return Household(config, conf / "data", elsewhere)

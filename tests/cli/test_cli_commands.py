@@ -163,8 +163,9 @@ def test_a_relative_data_dir_is_next_to_the_file_whatever_the_directory(househol
 
 
 def _schedule_problem(household, start: str, end: str, days: str = '["mon"]'):
-    text = HOUSEHOLD.format(port=3128, web_port=8080).replace('from = "21:00"', f'from = "{start}"').replace(
-        'to = "07:00"', f'to = "{end}"').replace('days = ["Mon", "SAT", "Sunday"]', f"days = {days}")
+    text = HOUSEHOLD.format(port=3128, web_port=8080, proxy_extra="")
+    text = text.replace('from = "21:00"', f'from = "{start}"').replace('to = "07:00"', f'to = "{end}"')
+    text = text.replace('days = ["Mon", "SAT", "Sunday"]', f"days = {days}")
     household.config.write_text(text)
     return household.run("config", "check")
 
