@@ -39,7 +39,11 @@ def _address(value: str):
 def _serve(args: argparse.Namespace) -> int:
     from guardian.service import Guardian, Overrides
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.quiet:  # where Guardian listens, the set-up code, warnings and errors: what a first run needs
+        logging.basicConfig(level=logging.WARNING, format="%(message)s")
+        logging.getLogger("guardian.started").setLevel(logging.INFO)
+    else:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every job it adds
     # Until the real handlers are installed, a SIGHUP (logrotate, a quick edit) must not kill the start.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -280,6 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--web-listen", type=_address, metavar="HOST:PORT",
                        help="settings page address (overrides web.listen)")
     serve.add_argument("--data-dir", metavar="DIR", help="where Guardian keeps its data (overrides data_dir)")
+    serve.add_argument("--quiet", action="store_true",
+                       help="log only where Guardian listens, the set-up code, warnings and errors")
     serve.set_defaults(func=_serve)
 
     config = commands.add_parser("config", parents=[common], help="configuration commands")
