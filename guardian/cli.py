@@ -14,6 +14,7 @@ import signal
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from guardian import cli_args, control
 from guardian.config import (
@@ -27,6 +28,9 @@ from guardian.config import (
     parse_address,
 )
 from guardian.version import describe_version
+
+if TYPE_CHECKING:  # the command line imports the policy only for the commands that use it
+    from guardian.policy import NeighbourTable, Policy
 
 
 def _address(value: str):
@@ -86,7 +90,7 @@ def _config_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stored_policy(config: Config, neighbours=None):
+def _stored_policy(config: Config, neighbours: NeighbourTable | None = None) -> Policy:
     """The policy a running service with this configuration applies, built from the stored lists."""
     from guardian.lists import ListStore, sources_for
     from guardian.policy import PauseStore, Policy
