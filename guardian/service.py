@@ -40,6 +40,7 @@ from guardian.lists import ListStore, RefreshSummary, refresh_lists, register_re
 from guardian.logstore import LogQueries, LogStore, register_jobs
 from guardian.logstore.usage import UsageStore
 from guardian.policy import NeighbourTable, PauseStore, Policy, PolicyHolder, SeenDevices
+from guardian.policy.decide import missing_list_problem
 from guardian.policy.limits import UsageMeter
 from guardian.policy.settings_page import address_for_devices
 from guardian.policy.usage import add_minutes, usage_rows
@@ -52,6 +53,8 @@ from guardian.web.services import ConfigConflict
 from guardian.web.serving import create_server as create_web_server
 
 log = logging.getLogger("guardian")
+# Where Guardian listens: the lines `guardian serve --quiet` (make run) keeps besides warnings.
+started_log = logging.getLogger("guardian.started")
 
 CONFIG_POLL_SECONDS = 2.0
 RESTART_EXIT_STATUS = 75  # "try again": the systemd unit's Restart=on-failure starts Guardian again
@@ -125,8 +128,8 @@ class Guardian:
         self._fetch_missing_local_lists()
         self.policy = PolicyHolder(self._build_policy(self.config, previous=None))
         _freeze_long_lived_objects()
-        for problem in self.policy.policy.problems:
-            log.warning("configuration: %s", problem)
+        self._problems_logged: frozenset[str] = frozenset()
+        self._log_problems(self.policy.policy)
         self.cache = Cache(self.config.cache)
         self.log_store = self._open_log_store()
         if self.log_store is not None:
@@ -219,16 +222,29 @@ class Guardian:
             self._generation_built = target
             _freeze_long_lived_objects()
         self.ctx.connections.wake()  # open tunnels the new rules block are closed now
-        for problem in new.problems:
-            log.warning("configuration: %s", problem)
+        self._log_problems(new)
         log.info("policy rebuilt (generation %d, %s): %d profiles", target, why, len(config.profiles))
+
+    def _log_problems(self, policy: Policy) -> None:
+        """Each problem is logged when it appears, not again at every rebuild while it stays. A list
+        never downloaded yet is news, not a problem: on a first start it is on its way."""
+        problems = frozenset(policy.problems)
+        new, self._problems_logged = problems - self._problems_logged, problems
+        for problem in policy.problems:
+            if problem not in new:
+                continue
+            missing = next((i for i in policy.missing_lists if missing_list_problem(i) == problem), None)
+            if missing is not None and self.list_store.load_meta(missing) is None:
+                log.info("list %r is not downloaded yet; it applies once it is", missing)
+            else:
+                log.warning("configuration: %s", problem)
 
     # ------------------------------------------------------------------ running
 
     def start(self) -> None:
         self.proxy.start()
         host, port = self.proxy.address
-        log.info("Guardian proxy listening on %s:%s (config: %s, data: %s)", host, port,
+        started_log.info("Guardian proxy listening on %s:%s (config: %s, data: %s)", host, port,
                  self.config.source, self.data_dir)
         register_refresh_job(self.scheduler, lambda: self.config, self.list_store, self.rebuild_policy)
         if self.log_store is not None:
@@ -245,7 +261,7 @@ class Guardian:
         self.scheduler.start()
         self.control = ControlServer(self.data_dir, self._control_handlers())
         threading.Thread(target=self._serve_web, name="settings-page", daemon=True).start()
-        log.info("settings page on http://%s/", self.web_address())
+        started_log.info("settings page on http://%s/", self.web_address())
         threading.Thread(target=self._watch_config, name="config-watch", daemon=True).start()
 
     def _serve_web(self) -> None:
