@@ -17,6 +17,7 @@ from tomlkit import TOMLDocument
 
 from guardian.config import ConfigError
 
+from .field_errors import FormFields, refused
 from .forms import FieldError
 from .services import ConfigConflict
 from .state import services
@@ -47,6 +48,26 @@ def save(mutate: Mutation, done: str) -> bool:
         return False
     flash(done, "ok")
     return True
+
+
+KEPT_CONFLICT_MESSAGE = ("Not saved: the settings were changed somewhere else (another browser or the command line) "
+                         "after you opened this page. The page now shows the current settings, with what you typed "
+                         "kept below; check it and press the button again.")
+
+
+def save_form(mutate: Mutation, done: str, fields: FormFields, page: Callable[[], str],
+              then: Callable[[], Response], key_field: str = "form") -> Response | tuple[str, int]:
+    """Apply a form's edit. Refused (invalid, or the file changed since the page was made):
+    `page` is rendered again with the problem beside its field and everything typed kept.
+    Saved: `done` is flashed and `then()` answers (a redirect)."""
+    try:
+        services().apply_config_edit(mutate, request.form.get("version") or None)
+    except ConfigConflict:
+        return refused(KEPT_CONFLICT_MESSAGE, fields, page, 409, key_field)
+    except (ConfigError, FieldError) as exc:
+        return refused(exc, fields, page, key_field=key_field)
+    flash(done, "ok")
+    return then()
 
 
 def save_json(mutate: Mutation, version: object) -> Response:
