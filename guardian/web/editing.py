@@ -64,7 +64,9 @@ def save_form(mutate: Mutation, done: str, fields: FormFields, page: Callable[[]
         services().apply_config_edit(mutate, request.form.get("version") or None)
     except ConfigConflict:
         return refused(KEPT_CONFLICT_MESSAGE, fields, page, 409, key_field)
-    except (ConfigError, FieldError) as exc:
+    except ConfigError as exc:
+        return refused(ConfigError(plain_error(exc)), fields, page, key_field=key_field)
+    except FieldError as exc:
         return refused(exc, fields, page, key_field=key_field)
     flash(done, "ok")
     return then()

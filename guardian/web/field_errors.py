@@ -64,22 +64,28 @@ def form_id(endpoint: str, key: str = "") -> str:
     return f"{endpoint}#{key}"
 
 
+def _q(group: str) -> str:
+    """A name as the configuration quotes it (Python's repr: 'Kids', or "Sam's tablet")."""
+    return rf"(?P<{group}q>['\"])(?P<{group}>.*?)(?P={group}q)"
+
+
 def _reworded(label: str, problem: str, labels: Mapping[str, str]) -> str:
     """The configuration's sentence about one value, as the form would say it."""
     problem = problem.strip().rstrip(".")
     if re.fullmatch(r"the window from (\S+) to \1 is empty", problem):
         return f"{label}: the same as {labels.get('from', 'From')}, so this window would be empty."
-    if found := re.fullmatch(r"'(.*)' already identifies device '(.*)'", problem, re.S):
-        return f"This address already belongs to {found.group(2)}."
-    if found := re.fullmatch(r"'(.*)' is used by another (.+)", problem, re.S):
-        return f"{label}: there is already a {_WHAT.get(found.group(2), found.group(2))} called {found.group(1)}."
-    if found := re.fullmatch(r"'(.*)' differs from '(.*)', another (.+?), only in capital letters.*", problem, re.S):
-        what = _WHAT.get(found.group(3), found.group(3))
-        return (f"{label}: there is already a {what} called {found.group(2)}, and names count as the same "
-                "whatever their capital letters.")
-    if found := re.fullmatch(r"'(.*)' differs from 'default', the profile every unnamed device uses.*", problem,
-                             re.S):
+    if found := re.fullmatch(rf"{_q('a')} already identifies device {_q('b')}", problem, re.S):
+        return f"This address already belongs to {found['b']}."
+    if found := re.fullmatch(rf"{_q('a')} is used by another (?P<what>.+)", problem, re.S):
+        return f"{label}: there is already a {_WHAT.get(found['what'], found['what'])} called {found['a']}."
+    if found := re.fullmatch(rf"{_q('a')} differs from 'default', the profile every unnamed device uses.*",
+                             problem, re.S):
         return f"{label}: “default” is the profile every unnamed device uses; choose another name."
+    if found := re.fullmatch(rf"{_q('a')} differs from {_q('b')}, another (?P<what>.+?), only in capital letters.*",
+                             problem, re.S):
+        what = _WHAT.get(found["what"], found["what"])
+        return (f"{label}: there is already a {what} called {found['b']}, and names count as the same "
+                "whatever their capital letters.")
     if "is not a time of day" in problem:
         return f"{label}: a time of day like 21:30."
     if "is not an IP address, a network (CIDR) or a MAC address" in problem:

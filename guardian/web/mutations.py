@@ -14,7 +14,7 @@ import tomlkit
 from tomlkit import TOMLDocument
 from tomlkit.items import AoT, Array, Table
 
-from guardian.config import Config, ConfigError
+from guardian.config import Config, ConfigError, check_device_match
 from guardian.tls.bypass import bypass_match
 
 
@@ -229,6 +229,43 @@ def update_device(doc: TOMLDocument, old: str, name: str, profile_name: str) -> 
                           " (names count as the same whatever their capital letters)"))
     table["name"] = name
     table["profile"] = profile_name
+
+
+def add_device_match(doc: TOMLDocument, name: str, match: str) -> None:
+    """One more address (a MAC, a second IP) for a named device; validation refuses one
+    another device already has."""
+    table = _find(doc, "devices", name)
+    if table is None:
+        raise ConfigError(f"there is no device named {name!r}")
+    if "match" not in table:
+        table["match"] = tomlkit.array()
+    if match in _normal_matches(table["match"]):
+        raise ConfigError(f"{name} already has the address {match}")
+    table["match"].append(match)
+
+
+def _normal_matches(matches: Array) -> list[str | None]:
+    """A device's addresses as the configuration reads them (the file may spell a MAC
+    "AA-BB-…"); None for one it cannot read, which validation reports."""
+    found: list[str | None] = []
+    for item in matches:
+        try:
+            found.append(check_device_match(str(item), "match"))
+        except ConfigError:
+            found.append(None)
+    return found
+
+
+def remove_device_match(doc: TOMLDocument, name: str, match: str) -> None:
+    """Drop one of a device's addresses; its last one stays (forget the device instead)."""
+    table = _find(doc, "devices", name)
+    matches = table.get("match") if table is not None else None
+    normal = _normal_matches(matches) if matches is not None else []
+    if match not in normal:
+        raise ConfigError(f"{name} has no address {match}")
+    if len(normal) == 1:
+        raise ConfigError(f"{match} is the only address of {name}; forget the device instead")
+    del matches[normal.index(match)]
 
 
 def remove_device(doc: TOMLDocument, name: str) -> None:
