@@ -395,14 +395,20 @@ def _entry(table: Any, path: str, allowed: set[str], required: tuple[str, ...]) 
     return table
 
 
-def _unique_name(table: dict[str, Any], path: str, seen: set[str], what: str) -> str:
-    """The entry's `name`: a non-empty string no other entry of its array uses."""
+def _unique_name(table: dict[str, Any], path: str, seen: dict[str, str], what: str) -> str:
+    """The entry's `name`: a non-empty string no other entry of its array uses, whatever its
+    capitals (`seen` maps each name so far, case-folded, to its spelling): "Kids" and "kids"
+    would be one name to a parent reading a page or typing a command."""
     name = _string(table["name"], f"{path}.name").strip()
     if not name:
         raise ConfigError(f"{path}.name: must not be empty")
-    if name in seen:
+    other = seen.get(name.casefold())
+    if other == name:
         raise ConfigError(f"{path}.name: {name!r} is used by another {what}")
-    seen.add(name)
+    if other is not None:
+        raise ConfigError(f"{path}.name: {name!r} differs from {other!r}, another {what}, only in capital letters; "
+                          "names must differ by more than that")
+    seen[name.casefold()] = name
     return name
 
 
@@ -684,7 +690,7 @@ def _rules(value: Any, path: str, kind: str) -> tuple[str, ...]:
 
 def _schedules(value: Any, path: str) -> tuple[ScheduleConfig, ...]:
     _typed(value, list, path, "an array of [[profiles.schedules]] tables")
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
     result = []
     for i, table in enumerate(value):
         p = f"{path}[{i}]"
@@ -747,7 +753,7 @@ def _privacy(table: Any, path: str, defaults: PrivacyConfig) -> PrivacyConfig:
 def _profiles(value: Any, list_ids: set[str], lists: tuple[ListConfig, ...],
               household_privacy: PrivacyConfig) -> tuple[ProfileConfig, ...]:
     _typed(value, list, "profiles", "an array of [[profiles]] tables")
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
     result = []
     for i, table in enumerate(value):
         p = f"profiles[{i}]"
@@ -755,6 +761,9 @@ def _profiles(value: Any, list_ids: set[str], lists: tuple[ListConfig, ...],
                           "block_file_types", "privacy", "pac_fallback", "services", "limits",
                           "https_block_page", "inspect_https", "inspect_hosts"}, ("name",))
         name = _unique_name(table, p, seen, "profile")
+        if name != "default" and name.casefold() == "default":
+            raise ConfigError(f"{p}.name: {name!r} differs from 'default', the profile every unnamed device uses, "
+                              "only in capital letters; choose another name")
         profile_lists = _strings(table.get("lists", []), f"{p}.lists")
         for j, list_id in enumerate(profile_lists):
             if list_id not in list_ids:
@@ -842,6 +851,9 @@ def _limits(value: Any, path: str) -> tuple[LimitConfig, ...]:
                             days=tuple(dict.fromkeys(days)),
                             shared=_bool(table.get("shared", False), f"{p}.shared"))
         for other in result:
+            if other.name.casefold() == name.casefold() and other.name != name:
+                raise ConfigError(f"{p}.name: {name!r} differs from {other.name!r}, another limit, only in capital "
+                                  "letters; give both the same spelling to make them one limit")
             if other.name != name:
                 continue
             if set(other.days) & set(limit.days):
@@ -879,7 +891,7 @@ def _check_service_references(profiles: tuple[ProfileConfig, ...], known: set[st
 
 def _devices(value: Any, profile_names: set[str]) -> tuple[DeviceConfig, ...]:
     _typed(value, list, "devices", "an array of [[devices]] tables")
-    seen_names: set[str] = set()
+    seen_names: dict[str, str] = {}
     seen_matches: dict[str, str] = {}
     result = []
     for i, table in enumerate(value):

@@ -58,3 +58,8 @@ document.querySelectorAll("input[data-service-search]").forEach((input) => {
     });
   });
 });
+
+// The log's search is folded on a phone (the log itself comes first) and open on a wide screen.
+if (window.matchMedia("(min-width: 760px)").matches) {
+  document.querySelectorAll("details[data-open-wide]").forEach((details) => { details.open = true; });
+}
