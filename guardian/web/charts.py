@@ -16,7 +16,7 @@ from markupsafe import Markup
 from guardian.logstore.queries import SeriesPoint
 from guardian.policy.schedules import DAY_NAMES
 
-WIDTH, HEIGHT, LEFT, BOTTOM = 600, 190, 56, 30
+WIDTH, HEIGHT, LEFT, BOTTOM = 600, 190, 56, 32
 # The charts scale with the page, so a label's size on screen is its font size times the
 # drawing's scale: style.css sets the tick size per screen width so labels stay >= 11 px.
 
@@ -54,7 +54,7 @@ def bar_chart(points: Sequence[SeriesPoint], labels: Sequence[str], title: str) 
                      f'<rect class="bar-blocked" x="{x:.1f}" y="{8 + plot_h - blocked_h:.1f}" '
                      f'width="{bar_w:.1f}" height="{blocked_h:.1f}"/></g>')
         if i % every == 0:
-            parts.append(f'<text class="tick" x="{x + bar_w / 2:.1f}" y="{HEIGHT - 4}" '
+            parts.append(f'<text class="tick" x="{x + bar_w / 2:.1f}" y="{HEIGHT - 7}" '
                          f'text-anchor="middle">{escape(label)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
