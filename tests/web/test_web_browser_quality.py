@@ -339,6 +339,20 @@ def test_the_lists_page_shows_the_download_ending_by_itself(browser, guardian: G
         assert page.locator("input[name=name]").input_value() == "typed, not lost"
         assert not page.locator("[data-downloading]").count()
         assert guardian.policy.policy.explain("http://slow-two.example/", "127.0.0.1")["action"] == "block"
+
+        # turned off, the list says so, and "Turn on" looks as pressable as any button
+        article.locator("button", has_text="Turn off").click()
+        page.locator("p.flash.ok", has_text="Slow school list turned off.").wait_for()
+        article = page.locator("article.list", has_text="Slow school list")
+        assert article.locator(".status", has_text="turned off").is_visible()
+        look = article.locator("button", has_text="Turn on").evaluate("""(button) => {
+            let opacity = 1;
+            for (let e = button; e; e = e.parentElement) opacity *= parseFloat(getComputedStyle(e).opacity);
+            const style = getComputedStyle(button);
+            return {opacity, background: style.backgroundColor, cursor: style.cursor};
+        }""")
+        assert look == {"opacity": 1, "background": "rgb(31, 95, 191)", "cursor": "pointer"}
+        assert not axe_violations(page)
     finally:
         context.close()
         server.shutdown()
