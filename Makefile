@@ -17,10 +17,12 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check guardian tests bench
+	$(VENV)/bin/mypy guardian
 	$(VENV)/bin/pytest
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check guardian tests bench
+	$(VENV)/bin/mypy guardian
 
 bench: $(STAMP)
 	$(PY) -m pip install -q -e '.[test,bench]'

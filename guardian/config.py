@@ -673,8 +673,9 @@ def _schedules(value: Any, path: str) -> tuple[ScheduleConfig, ...]:
         file_types = _file_types(table.get("block_file_types", []), f"{p}.block_file_types")
         # A schedule that only blocks file kinds or services blocks nothing else unless it says so.
         block = table.get("block", [] if file_types or "block_services" in table else "all")
+        rules: tuple[str, ...] = ()
         if block == "all":
-            block_all, rules = True, ()
+            block_all = True
         elif isinstance(block, list):
             block_all, rules = False, _rules(block, f"{p}.block", "block")
         else:

@@ -22,6 +22,7 @@ from tomlkit import TOMLDocument
 from guardian.config import Config, ConfigError
 from guardian.config_edit import add_list, add_list_to_profile, edit_config, remove_list
 from guardian.filters import FilterEngine
+from guardian.sizes import size_text
 
 from .catalog import CATEGORIES, CatalogError, find_entry, is_builtin, load_catalog, read_builtin
 from .refresh import FAILED, RefreshPolicy, refresh_lists
@@ -49,7 +50,7 @@ def lists_status_command(config: Config, *, out: TextIO | None = None) -> int:
             rows.append((entry.id, "not downloaded yet" + suffix, "-", "-", "-", "-"))
             continue
         rows.append((entry.id, meta.status + suffix, f"{meta.rules:,}" if meta.fetched_at else "-",
-                     _size(meta.size) if meta.fetched_at else "-",
+                     size_text(meta.size) if meta.fetched_at else "-",
                      _when(meta.fetched_at, zone), _when(meta.checked_at, zone)))
         if meta.error:
             notes[len(rows) - 1] = f"error: {meta.error}"
@@ -194,10 +195,3 @@ def _builtin_rules(list_id: str, url: str, fmt: str) -> str:
 
 def _when(moment: datetime | None, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else "-"
-
-
-def _size(size: int) -> str:
-    for unit, scale in (("MB", 10**6), ("kB", 10**3)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size} B"

@@ -108,8 +108,7 @@ def make_trigger(schedule: str, window: tuple[str, str], zone: ZoneInfo, fractio
     at = slot_time(window, fraction)
     times = _times_of_day(schedule, at)
     if times is not None:
-        hours = ",".join(str(t.hour) for t in times)
-        return CronTrigger(hour=hours, minute=at.minute, second=at.second, timezone=zone)
+        return CronTrigger(hour=",".join(str(t.hour) for t in times), minute=at.minute, second=at.second, timezone=zone)
     hours = interval_hours(schedule)
     return IntervalTrigger(hours=hours, start_date=datetime.combine(_INTERVAL_ANCHOR, at, tzinfo=zone),
                            timezone=zone)

@@ -16,9 +16,11 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from guardian.logstore.queries import LogQueries, LogUnavailableError, Totals
+from guardian.sizes import size_text
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
@@ -45,16 +47,6 @@ def _fail(command: str, message: str, status: int) -> int:
     return status
 
 
-def _size(n: float) -> str:
-    if n < 1000:
-        return f"{n:.0f} B"
-    for unit in ("kB", "MB"):
-        n /= 1000
-        if n < 1000:
-            return f"{n:.1f} {unit}"
-    return f"{n / 1000:.1f} GB"
-
-
 def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     cells = [list(map(str, headers))] + [[str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
@@ -77,7 +69,7 @@ def stats_command(
         return _fail("stats", str(error), 2)
     until = clock()
     start = until - span
-    bucket = "hour" if span <= _HOURLY_UP_TO else "day"
+    bucket: Literal["hour", "day"] = "hour" if span <= _HOURLY_UP_TO else "day"
     queries = LogQueries(Path(db_path), clock)
     try:
         totals = queries.totals(start, until, device)
@@ -105,7 +97,7 @@ def stats_command(
         ("blocked", f"{totals.blocked} ({totals.share_blocked:.1%})"),
         ("cached", totals.cached),
         ("errors", totals.errors),
-        ("data to clients", _size(totals.bytes_to_client)),
+        ("data to clients", size_text(totals.bytes_to_client)),
         ("not logged (queue full)", dropped),
     ]))
     label = "%H:00" if bucket == "hour" else "%a %d %b"
@@ -119,7 +111,7 @@ def stats_command(
     if not device:
         print("\nTop devices")
         print(_table(("device", "requests", "blocked", "data"), [
-            (d.device or "(unknown)", d.requests, d.blocked, _size(d.bytes_to_client)) for d in devices
+            (d.device or "(unknown)", d.requests, d.blocked, size_text(d.bytes_to_client)) for d in devices
         ]) if devices else "  none")
     return 0
 

@@ -228,7 +228,7 @@ class Policy:
         timestamp = self.clock() if now is None else now.timestamp()
         verdict = self._decide(request, timestamp, count)
         if count and verdict.activity is not None:
-            verdict.activity(timestamp)
+            verdict.activity(timestamp, None)
         return verdict
 
     def _decide(self, request: RequestInfo, timestamp: float, count: bool) -> Verdict:

@@ -66,6 +66,10 @@ class YouTubeRestrict:
         self.value = value
         self.inner = inner
 
+    @property
+    def judges_responses(self) -> bool:
+        return self.inner is not None and self.inner.judges_responses
+
     def request_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
         if self.inner is not None:
             headers = self.inner.request_headers(headers)

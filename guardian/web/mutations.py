@@ -248,8 +248,8 @@ def replace_document(doc: TOMLDocument, new: TOMLDocument, keep: tuple[str, ...]
     for key, value in kept.items():
         if key not in new:
             doc.append(key, value)  # top-level keys come first, before any table
-    for key, value in new.body:
-        if key is None:
+    for new_key, value in new.body:
+        if new_key is None:
             doc.add(value)
         else:
-            doc.append(key, kept.get(key.key, value))
+            doc.append(new_key, kept.get(new_key.key, value))

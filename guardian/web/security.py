@@ -26,6 +26,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, g, jsonify, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response as BaseResponse  # what redirect() gives
 
 from .hosts import split_host
 from .state import web_state
@@ -138,7 +139,7 @@ def _check_host() -> Response | None:
     return None
 
 
-def _check_login() -> Response | None:
+def _check_login() -> BaseResponse | None:
     g.via_token = False
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None

@@ -9,7 +9,9 @@ import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from tomlkit import TOMLDocument
+from werkzeug.wrappers import Response  # what redirect() gives; flask's Response is one too
 
 from guardian.config import LIST_FORMATS
 from guardian.config_edit import add_list, add_list_to_profile, remove_list
@@ -110,7 +112,7 @@ def subscribe() -> Response:
         flash(str(exc), "error")
         return redirect(url_for("lists.index"), 303)
 
-    def change(doc) -> None:
+    def change(doc: TOMLDocument) -> None:
         add_list(doc, entry.id, entry.url, name=entry.name, format=entry.format)
         for profile in chosen:
             add_list_to_profile(doc, entry.id, profile)
@@ -177,7 +179,7 @@ def add() -> Response:
         return redirect(url_for("lists.index"), 303)
     list_id = _free_id(_slug(name))
 
-    def change(doc) -> None:
+    def change(doc: TOMLDocument) -> None:
         add_list(doc, list_id, url, name=name, format=fmt)
         for profile in chosen:
             add_list_to_profile(doc, list_id, profile)
