@@ -501,7 +501,7 @@ class Policy:
                     allowed=True, connect_host=safe_host,
                     target=SafeSearch.target(safe_host, target) if url is not None else None,
                     device=who.device, profile=who.profile.name,
-                    reason=reason or f"Safe search: connected to {safe_host}", rule=rule, list_id=list_id,
+                    reason=reason or SafeSearch.reason(safe_host), rule=rule, list_id=list_id,
                     activity=activity, intercept=intercept,
                 )
         if reason is None and activity is None and intercept is None:
