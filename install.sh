@@ -157,6 +157,10 @@ DEST_CONFIG="$DEST_ETC/guardian.toml"
 DEST_DATA="$PREFIX$DATA_DIR"
 DEST_UNIT="$PREFIX/etc/systemd/system/guardian.service"
 DEST_DROPINS="$PREFIX/etc/systemd/system/guardian.service.d"
+# The fallback that runs on the last-known-good configuration while guardian.service has
+# failed on an invalid one (rpi/last-good-unit); its drop-ins are guardian.service's.
+DEST_FALLBACK_UNIT="$PREFIX/etc/systemd/system/guardian-last-good.service"
+DEST_FALLBACK_DROPINS="$PREFIX/etc/systemd/system/guardian-last-good.service.d"
 DEST_LOGROTATE="$PREFIX/etc/logrotate.d/guardian"
 DEST_BIN="$PREFIX/usr/local/bin/guardian"
 # The Debian packages install.sh added with apt, so --uninstall can say which they are.
@@ -539,8 +543,19 @@ create_data_dir() {
 }
 
 install_units() {  # install_units SOURCE-DIR: its rpi/guardian.service and rpi/guardian.logrotate
-    step "systemd unit $DEST_UNIT and logrotate rules $DEST_LOGROTATE"
+    step "systemd units $DEST_UNIT, $DEST_FALLBACK_UNIT and logrotate rules $DEST_LOGROTATE"
     run install -D -m 0644 "$1/rpi/guardian.service" "$DEST_UNIT"
+    # The fallback is generated from the unit just installed (with this clone's generator:
+    # a previous release being put back may predate it).
+    if [[ $DRY_RUN -eq 1 ]]; then
+        printf '    + sh %q <%q >%q\n' "$REPO/rpi/last-good-unit" "$DEST_UNIT" "$DEST_FALLBACK_UNIT"
+    else
+        sh "$REPO/rpi/last-good-unit" <"$DEST_UNIT" >"$DEST_FALLBACK_UNIT.tmp"
+        chmod 0644 "$DEST_FALLBACK_UNIT.tmp"
+        mv -f "$DEST_FALLBACK_UNIT.tmp" "$DEST_FALLBACK_UNIT"
+    fi
+    # `systemctl edit guardian` changes (a higher MemoryMax) apply to the fallback too.
+    run ln -sfn guardian.service.d "$DEST_FALLBACK_DROPINS"
     run install -D -m 0644 "$1/rpi/guardian.logrotate" "$DEST_LOGROTATE"
 }
 
@@ -746,15 +761,18 @@ uninstall_main() {
         if [[ -e "$DEST_UNIT" ]]; then
             run systemctl disable --now guardian || true
         fi
+        if [[ -e "$DEST_FALLBACK_UNIT" ]]; then
+            run systemctl stop guardian-last-good || true
+        fi
     fi
     step "Removing the program"
     if [[ -d "$DEST_DROPINS" ]]; then
         note "removing the local service changes in $DEST_DROPINS (made with systemctl edit guardian)"
     fi
-    run rm -rf "$DEST_UNIT" "$DEST_DROPINS" "$DEST_LOGROTATE" "$DEST_BIN"
+    run rm -rf "$DEST_UNIT" "$DEST_DROPINS" "$DEST_FALLBACK_UNIT" "$DEST_FALLBACK_DROPINS" "$DEST_LOGROTATE" "$DEST_BIN"
     if systemd_usable; then
         run systemctl daemon-reload
-        run systemctl reset-failed guardian 2>/dev/null || true
+        run systemctl reset-failed guardian guardian-last-good 2>/dev/null || true
     fi
     local apt_added=""
     [[ -f "$DEST_APT_NOTE" ]] && apt_added="$(tr '\n' ' ' <"$DEST_APT_NOTE")"
