@@ -269,18 +269,13 @@ print(c.proxy.listen.host, c.proxy.listen.port, c.web.listen.host, c.web.listen.
 ' "$file" 2>/dev/null || echo "0.0.0.0 3128 0.0.0.0 8080"
 }
 
-# "python3 (pid 812, user nobody)" for each program other than Guardian listening on PORT.
+# "python3 (pid 812, user nobody)" for each program other than Guardian listening on PORT
+# (guardian/port_holders.py, which also words the service's own "address already in use").
 port_holder() {
-    local port="$1" line pid name user
-    command -v ss >/dev/null 2>&1 || return 0
-    while read -r line; do
-        [[ "$line" =~ \(\"([^\"]+)\",pid=([0-9]+) ]] || continue
-        name="${BASH_REMATCH[1]}"
-        pid="${BASH_REMATCH[2]}"
-        user="$(ps -o user= -p "$pid" 2>/dev/null | tr -d ' ')"
-        [[ "$user" == "$SERVICE_USER" ]] && continue
-        printf '%s (pid %s, user %s)\n' "$name" "$pid" "${user:-?}"
-    done < <(ss -H -ltnp "sport = :$port" 2>/dev/null) | sort -u | paste -sd ' ' -
+    local holders
+    holders="$(PYTHONPATH="$REPO" PYTHONDONTWRITEBYTECODE=1 "$PYTHON" -m guardian.port_holders "$1" \
+        --except-user "$SERVICE_USER" 2>/dev/null)" || return 0
+    printf '%s\n' "${holders//$'\n'/; }"
 }
 
 # Ports held by other programs: the service could not start. Said now, before the work.

@@ -43,7 +43,9 @@ def _serve(args: argparse.Namespace) -> int:
             _say_no_last_good(args.config)
         return 2
     except OSError as exc:
-        print(f"guardian: cannot start: {exc}", file=sys.stderr)
+        # "[Errno 98]" says nothing to a parent; the message names the address and the holder
+        reason = exc.strerror if exc.strerror and exc.filename is None else exc
+        print(f"guardian: cannot start: {reason}", file=sys.stderr)
         return 1
     return guardian.run_forever()
 
