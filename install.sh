@@ -537,9 +537,31 @@ create_data_dir() {
     fi
 }
 
+# Can systemd give a service a user namespace of its own here (the unit's PrivateUsers=yes)?
+# Not on a kernel built without user namespaces or with user.max_user_namespaces = 0, nor
+# under qemu-user emulation (it runs every program with a second thread, and the kernel
+# gives a user namespace to single-threaded processes only). Asked once, of systemd itself.
+USERNS_FOR_SERVICES=""
+userns_for_services() {
+    if [[ -z "$USERNS_FOR_SERVICES" ]]; then
+        USERNS_FOR_SERVICES=yes
+        if systemd_usable && [[ $DRY_RUN -eq 0 ]] &&
+            ! systemd-run --quiet --wait --collect --service-type=exec -p PrivateUsers=yes \
+                -p User="$SERVICE_USER" /bin/true >/dev/null 2>&1; then
+            USERNS_FOR_SERVICES=no
+        fi
+    fi
+    [[ "$USERNS_FOR_SERVICES" == yes ]]
+}
+
 install_units() {  # install_units SOURCE-DIR: its rpi/guardian.service and rpi/guardian.logrotate
     step "systemd units $DEST_UNIT, $DEST_FALLBACK_UNIT and logrotate rules $DEST_LOGROTATE"
     run install -D -m 0644 "$1/rpi/guardian.service" "$DEST_UNIT"
+    if ! userns_for_services && grep -q '^PrivateUsers=yes$' "$DEST_UNIT"; then
+        # Without it the service would not start at all; every other protection stays.
+        warn "this system gives services no user namespace of their own (an emulator, or a kernel without them): the service runs without PrivateUsers"
+        sed -i 's/^PrivateUsers=yes$/# install.sh: off, this system gives services no user namespace of their own\nPrivateUsers=no/' "$DEST_UNIT"
+    fi
     # The fallback is generated from the unit just installed (with this clone's generator:
     # a previous release being put back may predate it).
     if [[ $DRY_RUN -eq 1 ]]; then
