@@ -56,14 +56,31 @@ def _serve(args: argparse.Namespace) -> int:
     overrides = Overrides(listen=args.listen, web_listen=args.web_listen,
                           data_dir=Path(args.data_dir) if args.data_dir else None)
     try:
-        guardian = Guardian(args.config, overrides)
+        guardian = Guardian(args.config, overrides, last_good=not args.no_last_good)
     except ConfigError as exc:
         print(f"guardian: {exc}", file=sys.stderr)
+        if args.no_last_good:
+            _say_no_last_good(args.config)
         return 2
     except OSError as exc:
-        print(f"guardian: cannot start: {exc}", file=sys.stderr)
+        # "[Errno 98]" says nothing to a parent; the message names the address and the holder
+        reason = exc.strerror if exc.strerror and exc.filename is None else exc
+        print(f"guardian: cannot start: {reason}", file=sys.stderr)
         return 1
     return guardian.run_forever()
+
+
+def _say_no_last_good(config: str | None) -> None:
+    """What happens next when `--no-last-good` (the installed unit) refused an invalid file."""
+    from guardian.lastgood import last_good_path
+
+    path = find_config_path(config)
+    if path is None or not last_good_path(path).is_file():
+        return
+    print(f"guardian: not starting on the last-known-good copy {last_good_path(path)} (--no-last-good). "
+          "On a Pi set up with install.sh, guardian-last-good.service runs on it instead, so the house "
+          "stays online; fix the file (the settings page shows the problem), then "
+          "`sudo systemctl restart guardian`.", file=sys.stderr)
 
 
 def _config_check(args: argparse.Namespace) -> int:
@@ -291,6 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", metavar="DIR", help="where Guardian keeps its data (overrides data_dir)")
     serve.add_argument("--quiet", action="store_true",
                        help="log only where Guardian listens, the set-up code, warnings and errors")
+    serve.add_argument("--no-last-good", action="store_true",
+                       help="exit with status 2 when the configuration file is invalid, instead of running on "
+                       "its last-known-good copy (the systemd unit does this; its fallback unit runs the copy)")
     serve.set_defaults(func=_serve)
 
     config = commands.add_parser("config", parents=[common], help="configuration commands")

@@ -85,13 +85,16 @@ class Overrides:
 
 
 class Guardian:
-    def __init__(self, config_path: str | None, overrides: Overrides) -> None:
+    def __init__(self, config_path: str | None, overrides: Overrides, *, last_good: bool = True) -> None:
         self.config_path = find_config_path(config_path)
         self.overrides = overrides
-        # An invalid file with a last-known-good copy: run on the copy, and say so everywhere.
+        # An invalid file with a last-known-good copy: run on the copy, and say so everywhere
+        # (unless last_good is False: `serve --no-last-good` then stops with the problems).
         self.config_problems: list = []
         if self.config_path is None:
             loaded = load_config(None)
+        elif not last_good:
+            loaded = load_file(self.config_path)
         else:
             start = load_at_start(self.config_path)
             loaded, self.config_problems = start.config, start.problems
