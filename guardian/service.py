@@ -15,6 +15,7 @@ gracefully, letting requests in flight finish within a bound.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import gc
 import hashlib
@@ -495,6 +496,14 @@ def _freeze_long_lived_objects() -> None:
     gc.unfreeze()
     gc.collect()
     gc.freeze()
+    _return_free_memory()
+
+
+def _return_free_memory() -> None:
+    """Give the pages a policy build freed back to the system (glibc keeps them otherwise:
+    a first build from list texts left about 20 MiB resident that nothing used)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _public_address(address: Address) -> str:
