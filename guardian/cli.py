@@ -36,7 +36,7 @@ def _serve(args: argparse.Namespace) -> int:
     overrides = Overrides(listen=args.listen, web_listen=args.web_listen,
                           data_dir=Path(args.data_dir) if args.data_dir else None)
     try:
-        guardian = Guardian(args.config, overrides)
+        guardian = Guardian(args.config, overrides, processes=True)
     except ConfigError as exc:
         print(f"guardian: {exc}", file=sys.stderr)
         return 2
