@@ -56,7 +56,7 @@ def _serve(args: argparse.Namespace) -> int:
     overrides = Overrides(listen=args.listen, web_listen=args.web_listen,
                           data_dir=Path(args.data_dir) if args.data_dir else None)
     try:
-        guardian = Guardian(args.config, overrides, last_good=not args.no_last_good)
+        guardian = Guardian(args.config, overrides, last_good=not args.no_last_good, processes=True)
     except ConfigError as exc:
         print(f"guardian: {exc}", file=sys.stderr)
         if args.no_last_good:

@@ -37,6 +37,9 @@ INSPECT_MODES = ("off", "hosts", "all")
 LOG_DETAILS = ("full", "host", "none")
 REFERER_POLICIES = ("full", "origin", "none")
 THIRD_PARTY_COOKIES = ("allow", "block")
+MAX_WORKERS = 64
+AUTO_MAX_WORKERS = 4  # proxy processes "auto" starts at most
+MIB_PER_AUTO_WORKER = 256  # "auto" starts at most one worker per this much memory: one on a Pi Zero 2 W
 _REFRESH_RE = re.compile(r"^(daily|off|every (\d+)h)$")
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
 _LIST_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -83,6 +86,7 @@ class ProxyConfig:
     access_log: bool = True
     access_log_max_mb: int = 16
     access_log_keep: int = 4
+    workers: int | str = "auto"  # proxy processes; "auto": see worker_count()
 
 
 @dataclass(frozen=True, slots=True)
@@ -574,7 +578,37 @@ def _proxy(table: Any) -> ProxyConfig:
         access_log_max_mb=_int(table.get("access_log_max_mb", d.access_log_max_mb), f"{p}.access_log_max_mb",
                                1, 10_000),
         access_log_keep=_int(table.get("access_log_keep", d.access_log_keep), f"{p}.access_log_keep", 0, 100),
+        workers=_workers(table.get("workers", d.workers), f"{p}.workers"),
     )
+
+
+def _workers(value: Any, path: str) -> int | str:
+    if value == "auto":
+        return value
+    if isinstance(value, str):
+        raise ConfigError(f'{path}: must be "auto" or a whole number from 1 to {MAX_WORKERS}, not {value!r}')
+    return _int(value, path, 1, MAX_WORKERS)
+
+
+def worker_count(proxy: ProxyConfig) -> int:
+    """How many proxy processes to run. "auto": one per core this process may use, at
+    most AUTO_MAX_WORKERS, and no more than the memory allows (each extra worker costs
+    tens of MiB; docs/benchmarks.md): a Pi Zero 2 W (512 MB) runs one."""
+    if proxy.workers != "auto":
+        return int(proxy.workers)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, AUTO_MAX_WORKERS, _memory_mib() // MIB_PER_AUTO_WORKER))
+
+
+def _memory_mib() -> int:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def _port_entry(value: Any, path: str) -> int | str:
@@ -993,6 +1027,7 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
             "access_log": p.access_log,
             "access_log_max_mb": p.access_log_max_mb,
             "access_log_keep": p.access_log_keep,
+            "workers": p.workers,
         },
         "web": {"listen": str(config.web.listen), "names": list(config.web.names)},
         "refresh": {"schedule": config.refresh.schedule, "window": "-".join(config.refresh.window),

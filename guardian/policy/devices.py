@@ -244,6 +244,13 @@ class SeenDevices:
         with self._pending_lock:  # else a store racing flush's swap lands in the dict flush took
             self._pending[ip] = when
 
+    def take_pending(self) -> dict[str, float]:
+        """Addresses noted since the last call (a worker process sends them to the
+        supervisor, which alone writes the file)."""
+        with self._pending_lock:
+            pending, self._pending = self._pending, {}
+        return pending
+
     def flush(self) -> None:
         """Merge what was noted since the last flush into the file (atomically)."""
         with self._lock:
