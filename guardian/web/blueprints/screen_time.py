@@ -114,7 +114,8 @@ def set_state() -> Response:
     service = request.form.get("service", "")
     if service not in services().policy.policy.services.services and service not in GROUPS:
         abort(400)
-    blocked = request.form.get("state") == "blocked"
+    # the services grid's buttons say it in their address, a form of one service in a field
+    blocked = request.form.get("state", request.args.get("state")) == "blocked"
     config = services().config
     label = services().policy.policy.services.services.get(service)
     shown = label.name if label else GROUPS[service]
