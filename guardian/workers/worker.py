@@ -345,7 +345,8 @@ def parts_from_setup(setup: dict[str, Any], channel: Channel) -> WorkerParts:
     parts = WorkerParts(config=config, slot=setup["slot"], count=setup["count"],
                         client_header_secret=setup["secret"], list_store=ListStore.for_data_dir(data_dir),
                         pauses=PauseStore.for_data_dir(data_dir), neighbours=neighbours,
-                        seen=SeenDevices(data_dir / "devices_seen.json", neighbours), usage=usage,
+                        seen=SeenDevices.for_data_dir(data_dir, neighbours), usage=usage,
+                        # set just below: building the policy needs the parts first
                         policy=None, generation=setup["generation"])  # type: ignore[arg-type]
     parts.policy = PolicyHolder(build_policy(config, parts, previous=None))
     freeze_long_lived_objects()
