@@ -30,6 +30,10 @@ class NotRunning(Exception):
     """No `guardian serve` answers on this data directory's control socket."""
 
 
+class NotAllowed(NotRunning):
+    """The socket is there but belongs to the service's user (0600): run the command as that user."""
+
+
 class ControlServer:
     def __init__(self, data_dir: Path, handlers: dict[str, Handler]) -> None:
         self.path = Path(data_dir) / SOCKET_NAME
@@ -89,6 +93,9 @@ def call(data_dir: Path, command: str, timeout: float = 600, **arguments: Any) -
     sock.settimeout(timeout)
     try:
         sock.connect(str(path))
+    except PermissionError as exc:
+        sock.close()
+        raise NotAllowed(str(exc)) from None
     except (FileNotFoundError, ConnectionRefusedError, OSError) as exc:
         sock.close()
         raise NotRunning(str(exc)) from None

@@ -181,6 +181,10 @@ def fetch_now(config: Config, list_id: str, *, out: TextIO | None = None, err: T
     try:
         control.call(config.data_dir, "reload", timeout=30)  # the service learns of the new list first
         reply = control.call(config.data_dir, "lists-update", ids=[list_id])
+    except control.NotAllowed:
+        print("guardian lists add: added, but the running Guardian service cannot be asked to fetch it by this "
+              f"user; run `sudo guardian lists update {list_id}`", file=err)
+        return FAILURE
     except control.NotRunning:
         print("Fetching it now (no Guardian service is running here; it applies when one starts) ...", file=out)
         out.flush()

@@ -152,7 +152,7 @@ def test_a_relative_data_dir_is_next_to_the_file_whatever_the_directory(househol
     # From a third directory, and from the file's own, the same pause is there.
     third = tmp_path / "third"
     third.mkdir()
-    for cwd in (third, household.config.parent):
+    for cwd in (third, tmp_path, household.config.parent):  # ../conf/guardian.toml, conf/guardian.toml, guardian.toml
         listed = household.run("pauses", cwd=cwd)
         assert "Kid tablet" in listed.stdout, listed.stdout + listed.stderr
     shown = household.run("config", "check")
