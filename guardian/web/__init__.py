@@ -51,6 +51,8 @@ def create_app(services: Services) -> Flask:
                       settings.bp, guide.bp, trust.bp, api.bp, screen_time.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(FieldError, _field_error)
+    # Browsers ask for /favicon.ico on their own (pages name favicon.svg): answer, not 404.
+    app.add_url_rule("/favicon.ico", "favicon", lambda: app.send_static_file("favicon.ico"))
     return app
 
 

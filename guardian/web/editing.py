@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Response, flash, jsonify, request
+import flask
+from flask import flash, jsonify, request
 from tomlkit import TOMLDocument
+from werkzeug.wrappers import Response  # what redirect() gives; flask's Response is one too
 
 from guardian.config import ConfigError
 
@@ -72,7 +74,7 @@ def save_form(mutate: Mutation, done: str, fields: FormFields, page: Callable[[]
     return then()
 
 
-def save_json(mutate: Mutation, version: object) -> Response:
+def save_json(mutate: Mutation, version: object) -> flask.Response:
     """Apply an API call's edit: 200 with the new version, 409 on conflict, 422 when invalid."""
     if version is not None and not isinstance(version, str):
         return _error(400, "version: expected the string from GET /api/config/version")
@@ -85,7 +87,7 @@ def save_json(mutate: Mutation, version: object) -> Response:
     return jsonify({"ok": True, "version": services().config_version()})
 
 
-def _error(status: int, message: str) -> Response:
+def _error(status: int, message: str) -> flask.Response:
     response = jsonify({"error": message})
     response.status_code = status
     return response

@@ -119,6 +119,7 @@ def refused(error: Exception | str, fields: FormFields, page: Callable[[], str],
             key_field: str = "form") -> tuple[str, int]:
     """Render `page` again with the refused form's messages and the values typed into it.
     `error` is an exception to word, or a sentence for the whole form (a conflict)."""
+    messages: dict[str, str]
     if isinstance(error, str):
         messages, general = {}, error
     else:

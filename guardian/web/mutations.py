@@ -261,7 +261,7 @@ def remove_device_match(doc: TOMLDocument, name: str, match: str) -> None:
     table = _find(doc, "devices", name)
     matches = table.get("match") if table is not None else None
     normal = _normal_matches(matches) if matches is not None else []
-    if match not in normal:
+    if matches is None or match not in normal:
         raise ConfigError(f"{name} has no address {match}")
     if len(normal) == 1:
         raise ConfigError(f"{match} is the only address of {name}; forget the device instead")
@@ -303,8 +303,8 @@ def replace_document(doc: TOMLDocument, new: TOMLDocument, keep: tuple[str, ...]
     for key, value in kept.items():
         if key not in new:
             doc.append(key, value)  # top-level keys come first, before any table
-    for key, value in new.body:
-        if key is None:
+    for new_key, value in new.body:
+        if new_key is None:
             doc.add(value)
         else:
-            doc.append(key, kept.get(key.key, value))
+            doc.append(new_key, kept.get(new_key.key, value))

@@ -7,7 +7,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response  # what redirect() gives; flask's Response is one too
 
 from guardian.logstore import LogUnavailableError
 

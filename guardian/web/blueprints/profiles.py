@@ -4,7 +4,8 @@ picture, safe search and YouTube mode; pausing a whole profile."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response  # what redirect() gives; flask's Response is one too
 
 from guardian.config import (
     DAYS,
