@@ -115,6 +115,23 @@ def messages_for(error: Exception, fields: FormFields) -> tuple[dict[str, str], 
     return {name: _reworded(fields.labels[name], found.group("problem"), fields.labels)}, ""
 
 
+# What the pages call a configuration key, for a problem no declared form field takes.
+_KEY_WORDS = {"to": "Until", "from": "From", "match": "Address", "block": "Rule", "allow": "Rule",
+              "url": "Address", "bypass": "Site", "timezone": "Time zone", "services": "Services"}
+
+
+def in_words(message: str) -> str:
+    """A configuration problem without its key path, for a page's "Not saved" line: the
+    path's last key becomes a label ("Until: the same as From, …")."""
+    found = _PATH.match(message.strip())
+    key = _LAST_KEY.search(found.group("path")) if found else None
+    if found is None or key is None:
+        return message
+    name = key.group("key")
+    label = _KEY_WORDS.get(name, name.replace("_", " ").capitalize())
+    return _reworded(label, found.group("problem"), {"from": "From"})
+
+
 def refused(error: Exception | str, fields: FormFields, page: Callable[[], str], status: int = 400,
             key_field: str = "form") -> tuple[str, int]:
     """Render `page` again with the refused form's messages and the values typed into it.
