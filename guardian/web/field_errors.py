@@ -22,6 +22,7 @@ from .forms import FieldError
 _PATH = re.compile(r"^(?P<path>[a-z_]+(?:\[\d+\])?(?:\.[a-z_]+(?:\[\d+\])?)*): (?P<problem>.+)$", re.S)
 _LAST_KEY = re.compile(r"(?:^|\.)(?P<key>[a-z_]+)(?:\[\d+\])*$")
 _WHAT = {"schedule of this profile": "schedule in this profile"}
+_REWORD_LIMIT = 600  # the patterns below look for quoted names; keep their work small
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ def _q(group: str) -> str:
 def _reworded(label: str, problem: str, labels: Mapping[str, str]) -> str:
     """The configuration's sentence about one value, as the form would say it."""
     problem = problem.strip().rstrip(".")
+    if len(problem) > _REWORD_LIMIT:  # a name pasted into the file by hand: say it as it is
+        return f"{label}: {problem}."
     if re.fullmatch(r"the window from (\S+) to \1 is empty", problem):
         return f"{label}: the same as {labels.get('from', 'From')}, so this window would be empty."
     if found := re.fullmatch(rf"{_q('a')} already identifies device {_q('b')}", problem, re.S):
