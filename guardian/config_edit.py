@@ -58,7 +58,7 @@ def edit_config(
             text = tomlkit.dumps(doc)
             if path is None:
                 text = _CREATED_HEADER + text
-            config = parse_config(text, source=str(target))
+            config = parse_config(text, source=str(target), relative_to=target.parent)
             if _read(path) != original:
                 continue  # someone else saved meanwhile: redo the edit on their version
             mode = target.stat().st_mode & 0o7777 if target.exists() else 0o644

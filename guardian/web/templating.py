@@ -55,6 +55,12 @@ def size(value: int | None) -> str:
     return size_text(value or 0)
 
 
+def plural(count: int | None, noun: str, many: str | None = None) -> str:
+    """ "1 schedule", "2 schedules", "0 requests" (`many` for nouns that take more than an s)."""
+    number = count or 0
+    return f"{number} {noun if number == 1 else (many or noun + 's')}"
+
+
 def config_version() -> str:
     """The configuration's version, read once per request so every form on a page carries
     the version the whole page was rendered from."""
@@ -66,6 +72,7 @@ def config_version() -> str:
 def register_filters(app: Flask) -> None:
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["size"] = size
+    app.jinja_env.filters["plural"] = plural
 
     @app.context_processor
     def common() -> dict:

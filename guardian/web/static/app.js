@@ -59,6 +59,11 @@ document.querySelectorAll("input[data-service-search]").forEach((input) => {
   });
 });
 
+// The log's search is folded on a phone (the log itself comes first) and open on a wide screen.
+if (window.matchMedia("(min-width: 760px)").matches) {
+  document.querySelectorAll("details[data-open-wide]").forEach((details) => { details.open = true; });
+}
+
 // The lists page while a download runs: ask every 2 s whether it is done, then show the
 // new state of the subscribed lists (the rest of the page, and anything typed, stays).
 const downloading = document.querySelector("[data-downloading]");
