@@ -124,7 +124,6 @@ def test_dry_run_into_prefix_prints_the_steps_and_changes_nothing(tmp_path):
     units = prefix / "etc/systemd/system"
     assert ["sh", str(RPI / "last-good-unit"), f"<{units / 'guardian.service'}",
             f">{units / 'guardian-last-good.service'}"] in run
-    assert ["ln", "-sfn", "guardian.service.d", str(units / "guardian-last-good.service.d")] in run
     assert ["install", "-D", "-m", "0755", str(RPI / "guardian-cli"), str(prefix / "usr/local/bin/guardian")] in run
     copy = " ".join(" ".join(argv) for argv in run if argv[0] in ("rsync", "tar"))
     for excluded in (".git", ".venv", ".guardian-data"):
@@ -374,7 +373,6 @@ def test_real_install_into_prefix(staged):
     assert (staged / "var/lib/guardian").stat().st_mode & 0o777 == 0o750
     assert filecmp.cmp(staged / "etc/systemd/system/guardian.service", RPI / "guardian.service", shallow=False)
     assert (staged / "etc/systemd/system/guardian-last-good.service").read_text() == last_good_unit_text()
-    assert os.readlink(staged / "etc/systemd/system/guardian-last-good.service.d") == "guardian.service.d"
     assert filecmp.cmp(staged / "etc/logrotate.d/guardian", RPI / "guardian.logrotate", shallow=False)
     assert os.access(staged / "usr/local/bin/guardian", os.X_OK)
     # The editable install finds the copy's lists/ folder, and every dependency is there.
@@ -450,12 +448,13 @@ def test_running_again_updates_the_code_and_keeps_the_configuration(staged):
 def test_uninstall_keeps_settings_and_data_unless_purge(staged):
     (staged / "etc/systemd/system/guardian.service.d").mkdir(exist_ok=True)
     (staged / "etc/systemd/system/guardian.service.d/override.conf").write_text("[Service]\nEnvironment=X=1\n")
+    (staged / "etc/systemd/system/guardian-last-good.service.d").mkdir(exist_ok=True)
     done = install("--uninstall", "--prefix", str(staged))
     assert done.returncode == 0, done.stdout + done.stderr
     for gone in ("opt/guardian", "etc/systemd/system/guardian.service", "etc/systemd/system/guardian.service.d",
                  "etc/systemd/system/guardian-last-good.service", "etc/logrotate.d/guardian", "usr/local/bin/guardian"):
         assert not (staged / gone).exists(), gone
-    assert not (staged / "etc/systemd/system/guardian-last-good.service.d").is_symlink()
+    assert not (staged / "etc/systemd/system/guardian-last-good.service.d").exists()
     assert (staged / "etc/guardian/guardian.toml").is_file() and (staged / "var/lib/guardian").is_dir()
     assert "Kept, for a later install" in done.stdout and "--uninstall --purge" in done.stdout
     assert "systemctl edit" in done.stdout
