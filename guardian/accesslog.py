@@ -85,6 +85,11 @@ class AccessLog:
         """Lines dropped because the queue was full."""
         return self._dropped
 
+    def count_dropped(self, n: int) -> None:
+        """Lines lost before they reached this log (a worker process's full queue)."""
+        with self._dropped_lock:
+            self._dropped += n
+
     def record(self, record: RequestRecord) -> None:
         if len(self._pending) >= self.max_pending:
             with self._dropped_lock:  # many request threads count at once

@@ -32,7 +32,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from guardian.accesslog import AccessLog
 from guardian.cache import Cache
-from guardian.config import Address, Config, ConfigError, find_config_path, load_config
+from guardian.config import Address, Config, ConfigError, find_config_path, load_config, worker_count
 from guardian.config_edit import edit_config
 from guardian.control import ControlServer
 from guardian.fsutil import private_dir, remove_stale_temp_files
@@ -41,6 +41,7 @@ from guardian.lists import ListStore, RefreshSummary, refresh_lists, register_re
 from guardian.logstore import LogQueries, LogStore, register_jobs
 from guardian.logstore.usage import UsageStore
 from guardian.policy import NeighbourTable, PauseStore, Policy, PolicyHolder, SeenDevices
+from guardian.policy.decide import missing_list_problem
 from guardian.policy.limits import UsageMeter
 from guardian.policy.settings_page import address_for_devices
 from guardian.policy.usage import add_minutes, usage_rows
@@ -51,8 +52,11 @@ from guardian.tls.intercept import Interceptor
 from guardian.web import create_app
 from guardian.web.services import ConfigConflict
 from guardian.web.serving import create_server as create_web_server
+from guardian.workers.supervisor import Supervisor, WorkerCaches
 
 log = logging.getLogger("guardian")
+# Where Guardian listens: the lines `guardian serve --quiet` (make run) keeps besides warnings.
+started_log = logging.getLogger("guardian.started")
 
 CONFIG_POLL_SECONDS = 2.0
 RESTART_EXIT_STATUS = 75  # "try again": the systemd unit's Restart=on-failure starts Guardian again
@@ -83,13 +87,19 @@ class Overrides:
 
 
 class Guardian:
-    def __init__(self, config_path: str | None, overrides: Overrides) -> None:
+    def __init__(self, config_path: str | None, overrides: Overrides, *, last_good: bool = True,
+                 processes: bool = False) -> None:
+        """`processes`: run `[proxy] workers` proxy processes (`guardian serve`); without it
+        (tests, embedding) the proxy runs in this process whatever the setting says."""
         self.config_path = find_config_path(config_path)
         self.overrides = overrides
-        # An invalid file with a last-known-good copy: run on the copy, and say so everywhere.
+        # An invalid file with a last-known-good copy: run on the copy, and say so everywhere
+        # (unless last_good is False: `serve --no-last-good` then stops with the problems).
         self.config_problems: list = []
         if self.config_path is None:
             loaded = load_config(None)
+        elif not last_good:
+            loaded = load_file(self.config_path)
         else:
             start = load_at_start(self.config_path)
             loaded, self.config_problems = start.config, start.problems
@@ -109,6 +119,8 @@ class Guardian:
         self._generation_lock = threading.Lock()
         self._generation_wanted = self._generation_built = 0
         self._config_mtime = self._mtime()
+        self.worker_count = worker_count(self.config.proxy) if processes else 1
+        self.supervisor: Supervisor | None = None
 
         # A failure part-way (a port in use, an unreadable file) must leave nothing behind:
         # every part that holds a socket or a thread is closed again before the error leaves.
@@ -126,8 +138,8 @@ class Guardian:
         self._fetch_missing_local_lists()
         self.policy = PolicyHolder(self._build_policy(self.config, previous=None))
         _freeze_long_lived_objects()
-        for problem in self.policy.policy.problems:
-            log.warning("configuration: %s", problem)
+        self._problems_logged: frozenset[str] = frozenset()
+        self._log_problems(self.policy.policy)
         self.cache = Cache(self.config.cache)
         self.log_store = self._open_log_store()
         if self.log_store is not None:
@@ -148,6 +160,7 @@ class Guardian:
         self.scheduler = BackgroundScheduler(timezone=self.config.zone())
         self.control: ControlServer | None = None
         web_socket = undo.enter_context(open_listener(self.config.web.listen, "the settings page"))
+        self.web_socket = web_socket  # a forked proxy worker closes its copy
         # Made once both ports are bound, so it logs the set-up code only for a start that works.
         self.web_app = create_app(self)
         self.web_server = create_web_server(self.web_app, web_socket)
@@ -219,18 +232,43 @@ class Guardian:
             self.policy.swap(new)
             self._generation_built = target
             _freeze_long_lived_objects()
+            if self.supervisor is not None:
+                self.supervisor.send_config(config, target)
         self.ctx.connections.wake()  # open tunnels the new rules block are closed now
-        for problem in new.problems:
-            log.warning("configuration: %s", problem)
+        if self.supervisor is not None:
+            self.supervisor.wait_for(target)
+        self._log_problems(new)
         log.info("policy rebuilt (generation %d, %s): %d profiles", target, why, len(config.profiles))
+
+    def _log_problems(self, policy: Policy) -> None:
+        """Each problem is logged when it appears, not again at every rebuild while it stays. A list
+        never downloaded yet is news, not a problem: on a first start it is on its way."""
+        problems = frozenset(policy.problems)
+        new, self._problems_logged = problems - self._problems_logged, problems
+        for problem in policy.problems:
+            if problem not in new:
+                continue
+            missing = next((i for i in policy.missing_lists if missing_list_problem(i) == problem), None)
+            if missing is not None and self.list_store.load_meta(missing) is None:
+                log.info("list %r is not downloaded yet; it applies once it is", missing)
+            else:
+                log.warning("configuration: %s", problem)
 
     # ------------------------------------------------------------------ running
 
     def start(self) -> None:
-        self.proxy.start()
+        if self.worker_count > 1:
+            # First, while this process has no threads of its own running requests or jobs:
+            # the workers are forked with the built policy and share its pages.
+            self.supervisor = Supervisor(self, self.worker_count)
+            self.supervisor.start(self._generation_built)
+            self.cache = WorkerCaches(self.supervisor)  # type: ignore[assignment]
+        else:
+            self.proxy.start()
         host, port = self.proxy.address
-        log.info("Guardian proxy listening on %s:%s (config: %s, data: %s)", host, port,
-                 self.config.source, self.data_dir)
+        started_log.info("Guardian proxy listening on %s:%s (config: %s, data: %s%s)", host, port,
+                         self.config.source, self.data_dir,
+                         f", {self.worker_count} worker processes" if self.supervisor is not None else "")
         register_refresh_job(self.scheduler, lambda: self.config, self.list_store, self.rebuild_policy)
         if self.log_store is not None:
             register_jobs(self.scheduler, self.log_store)
@@ -246,7 +284,7 @@ class Guardian:
         self.scheduler.start()
         self.control = ControlServer(self.data_dir, self._control_handlers())
         threading.Thread(target=self._serve_web, name="settings-page", daemon=True).start()
-        log.info("settings page on http://%s/", self.web_address())
+        started_log.info("settings page on http://%s/", self.web_address())
         threading.Thread(target=self._watch_config, name="config-watch", daemon=True).start()
 
     def _serve_web(self) -> None:
@@ -279,7 +317,10 @@ class Guardian:
         if self.control is not None:
             self.control.close()
         self.web_server.close()
-        self.proxy.stop(STOP_GRACE_SECONDS)
+        if self.supervisor is not None:
+            self.supervisor.stop(STOP_GRACE_SECONDS)  # the workers' last records arrive before the logs close
+        else:
+            self.proxy.stop(STOP_GRACE_SECONDS)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self.devices_seen.flush()
@@ -440,6 +481,8 @@ class Guardian:
                 return {"ok": False, "error": str(exc)}
             self.ctx.tls = Interceptor(ca, self.config.https.leaf_cache_size, self.config.https.extra_ca_file,
                                        tls_dir(self.data_dir) / "trust.json", address_for_devices(self.config.web))
+            if self.supervisor is not None:
+                self.supervisor.reload_ca()
             return {"ok": True}
 
         def usage(request: dict[str, Any]) -> dict[str, Any]:
@@ -449,8 +492,14 @@ class Guardian:
             return add_minutes(self.policy.policy, str(request.get("device")), str(request.get("service")),
                                int(request.get("minutes", 0)))
 
+        def workers(_: dict[str, Any]) -> dict[str, Any]:
+            if self.supervisor is None:
+                return {"ok": True, "workers": [], "restarts": 0, "dropped": 0, "generation": self._generation_built}
+            return {"ok": True, **self.supervisor.status()}
+
         return {"lists-update": lists_update, "reload": reload, "cache-stats": cache_stats,
-                "cache-clear": cache_clear, "ca-reload": ca_reload, "usage": usage, "usage-add": usage_add}
+                "cache-clear": cache_clear, "ca-reload": ca_reload, "usage": usage, "usage-add": usage_add,
+                "workers": workers}
 
 
 def _restart_only_changes(started: Config, new: Config) -> list[str]:
@@ -463,6 +512,7 @@ def _restart_only_changes(started: Config, new: Config) -> list[str]:
         "proxy.access_log_max_mb": (started.proxy.access_log_max_mb, new.proxy.access_log_max_mb),
         "proxy.access_log_keep": (started.proxy.access_log_keep, new.proxy.access_log_keep),
         "log.enabled": (started.log.enabled, new.log.enabled),
+        "proxy.workers": (started.proxy.workers, new.proxy.workers),
     }
     return [key for key, (before, after) in pairs.items() if before != after]
 

@@ -74,6 +74,11 @@ class LogStore:
         """Records lost since this store was opened (full queue, failed writes)."""
         return self._drops.count
 
+    def count_dropped(self, n: int) -> None:
+        """Records lost before they reached this store (a worker process's full queue or
+        crash); counted with the store's own drops, saved in `meta.dropped_total`."""
+        self._drops.add(n)
+
     def record(self, rec: RequestRecord) -> None:
         if self._closed:
             self._drops.add()

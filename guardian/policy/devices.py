@@ -130,6 +130,10 @@ class NeighbourTable:
             self._missed = True
         return mac
 
+    def entries(self) -> list[tuple[str, str]]:
+        """(IP, MAC) pairs of the last snapshot: `guardian check --client NAME` for a device known by MAC."""
+        return list(self._table.items())
+
     def refresh_if_due(self) -> None:
         """Scheduler: re-read the table when a request needs a newer copy."""
         age = self._clock() - self._loaded
@@ -239,6 +243,13 @@ class SeenDevices:
         """Request path: one dict store under an uncontended lock, nothing else."""
         with self._pending_lock:  # else a store racing flush's swap lands in the dict flush took
             self._pending[ip] = when
+
+    def take_pending(self) -> dict[str, float]:
+        """Addresses noted since the last call (a worker process sends them to the
+        supervisor, which alone writes the file)."""
+        with self._pending_lock:
+            pending, self._pending = self._pending, {}
+        return pending
 
     def flush(self) -> None:
         """Merge what was noted since the last flush into the file (atomically)."""

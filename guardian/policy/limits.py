@@ -157,6 +157,38 @@ class UsageMeter:
                 result[(who, name)] = (0, extra)
         return result
 
+    # ------------------------------------------------------------ several worker processes
+
+    def take_pending(self) -> list[tuple[str, str, str, int]]:
+        """The minutes counted here since the last call, (day, who, limit, minute); a
+        worker process sends them to the supervisor instead of writing usage.db itself."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        return pending
+
+    def merge(self, rows: list[tuple[str, str, str, int]], *, keep: bool = False) -> None:
+        """Minutes another process counted: every worker then judges a limit on the
+        household's whole use. `keep` (the supervisor) also queues them for the next
+        flush to usage.db; a minute counted twice is one minute."""
+        with self._lock:
+            for day, who, limit, minute in rows:
+                minutes = self._counted.setdefault((day, who, limit), set())
+                if minute not in minutes:
+                    minutes.add(minute)
+                    if keep:
+                        self._pending.append((day, who, limit, minute))
+
+    def snapshot(self) -> tuple[dict[Key, set[int]], dict[Key, int]]:
+        """Counted and bonus minutes held now (a worker started later begins with them)."""
+        with self._lock:
+            return {key: set(minutes) for key, minutes in self._counted.items()}, dict(self._bonus)
+
+    def set_bonus(self, day: str, who: str, limit: str, total: int) -> None:
+        """A bonus the supervisor granted (its total for the day); wakes the listeners."""
+        with self._lock:
+            self._bonus[(day, who, limit)] = total
+        self.changed()
+
     # ------------------------------------------------------------ the flush job
 
     def flush(self) -> int:
