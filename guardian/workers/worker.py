@@ -154,6 +154,7 @@ class Worker:
         self.stopped = threading.Event()
         self._wanted: tuple[Config, int] | None = None
         self._rebuild = threading.Condition()
+        self._rebuilds = 0
 
     def _open_tls(self, config: Config) -> Interceptor | None:
         """The CA the supervisor made or loaded, loaded again by this process."""
@@ -257,7 +258,8 @@ class Worker:
         new = build_policy(config, parts, previous=parts.policy.policy)
         parts.policy.swap(new)
         parts.config = config
-        freeze_long_lived_objects()
+        self._rebuilds += 1
+        freeze_long_lived_objects(full=self._rebuilds % FULL_COLLECTION_EVERY == 0)
         self.ctx.settings = ProxySettings.build(config.proxy)
         if self.ctx.tls is not None:
             self.ctx.tls.settings_address = address_for_devices(config.web)
@@ -322,11 +324,20 @@ def build_policy(config: Config, parts: WorkerParts, previous: Policy | None) ->
                   seen=parts.seen, pauses=parts.pauses, previous=previous, usage=parts.usage)
 
 
-def freeze_long_lived_objects() -> None:
-    """As in the supervisor (service.py): the rule index out of the collector's view."""
-    gc.unfreeze()
+def freeze_long_lived_objects(full: bool = False) -> None:
+    """As in the supervisor (service.py), the rule index out of the collector's view;
+    but usually without unfreezing first: a full collection writes to every object's
+    header, which would copy every page this worker still shares with the others. A
+    replaced policy holds no cycles (a rebuild leaves 0 unreachable objects) and is freed
+    by reference counting; what can be lost is a cycle of a request in flight at a freeze,
+    so every FULL_COLLECTION_EVERY-th rebuild collects everything (`full`)."""
+    if full:
+        gc.unfreeze()
     gc.collect()
     gc.freeze()
+
+
+FULL_COLLECTION_EVERY = 16
 
 
 # ---------------------------------------------------------------------- started by exec
