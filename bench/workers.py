@@ -69,6 +69,12 @@ def smaps(pid: int) -> dict[str, int]:
             "uss": values["Private_Clean"] + values["Private_Dirty"]}
 
 
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def drive(port: int, origin: Origin, requests: int = 4000, connections: int = 20) -> None:
     def client(n: int) -> None:
         with socket.create_connection(("127.0.0.1", port)) as sock:
@@ -111,9 +117,11 @@ def memory(workers: int) -> dict[str, object]:
                 except NotRunning:
                     pass
                 time.sleep(0.2)
-            drive(port, origin)
-            time.sleep(1)
             pids = [serve.pid] + [w["pid"] for w in call(data_dir, "workers")["workers"]]
+            cpu = [cpu_seconds(pid) for pid in pids]
+            drive(port, origin)
+            time.sleep(1.5)  # the last records reach the supervisor and its writers
+            cpu = [cpu_seconds(pid) - was for pid, was in zip(pids, cpu, strict=True)]
             before = {pid: smaps(pid) for pid in pids}
             config.write_text(household(data_dir, workers, "Europe/Paris"))  # a reload: every policy rebuilt
             call(data_dir, "reload", timeout=60)
@@ -125,7 +133,7 @@ def memory(workers: int) -> dict[str, object]:
             serve.wait(30)
             log.close()
             origin.close()
-    return {"workers": workers, "before": before, "after_reload": after}
+    return {"workers": workers, "before": before, "after_reload": after, "cpu": cpu}
 
 
 def throughput(workers: int, seconds: int) -> dict[str, object]:
@@ -140,13 +148,62 @@ def throughput(workers: int, seconds: int) -> dict[str, object]:
         return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def cache_hit_rates(counts: list[int], objects: int, max_mib: int = 64, page_loads: int = 20000) -> None:
+    """The real Cache, fed one trace: page loads of 20 requests each, every page load on
+    one connection given to a random worker (as the shared accept queue does), assets
+    drawn by popularity (Zipf over `objects`, log-normal sizes with an 8 KiB median).
+    One cache of max_bytes against N caches of max_bytes / N."""
+    import contextlib
+    import random
+
+    from guardian.cache import Cache, Outcome
+    from guardian.config import CacheConfig
+    from guardian.workers.worker import per_worker_cache
+
+    rng = random.Random(15)
+    sizes = [min(int(rng.lognormvariate(9.0, 1.2)), 2 * MIB) for _ in range(objects)]
+    weights = [1 / (rank + 1) ** 0.9 for rank in range(objects)]
+    trace = [rng.choices(range(objects), weights, k=20) for _ in range(page_loads)]
+    config = CacheConfig(max_bytes=max_mib * MIB)
+    for n in counts:
+        caches = [Cache(per_worker_cache(config, n)) for _ in range(n)]
+        picker = random.Random(1)
+        hits = asked = 0
+        for page in trace:
+            cache = caches[picker.randrange(n)]
+            for obj in page:
+                asked += 1
+                lookup = cache.lookup("GET", f"http://cdn.example/{obj}.js", [("Host", "cdn.example")])
+                with lookup:
+                    if lookup.outcome is Outcome.HIT:
+                        hits += 1
+                        continue
+                    writer = cache.begin_store(lookup, 200, [
+                        ("Content-Type", "text/javascript"), ("Cache-Control", "max-age=86400"),
+                        ("Content-Length", str(sizes[obj]))])
+                    with writer or contextlib.nullcontext():
+                        if writer:
+                            writer.write(b"x" * sizes[obj])
+                            writer.finish()
+        held = sum(c.stats()["bytes"] for c in caches)
+        print(f"  workers={n}: hit rate {hits / asked:.1%} of {asked} requests, {held / MIB:.1f} MiB held "
+              f"({n} cache{'s' if n > 1 else ''} of {max_mib / n:.0f} MiB)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--memory-only", action="store_true")
+    parser.add_argument("--cache-only", action="store_true")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
+    if not args.memory_only:
+        for objects in (2000, 20000):  # a working set that fits in the cache, and one three times bigger
+            print(f"cache hit rate, {objects} distinct assets: one cache against one per worker (same memory)")
+            cache_hit_rates(counts, objects)
+    if args.cache_only:
+        return
     print("memory after 4,000 requests (MiB; supervisor first, then each worker)")
     totals = {}
     for n in counts:
@@ -156,6 +213,10 @@ def main() -> None:
             totals[(n, label)] = sum(p["pss"] for p in procs)
             print(f"  workers={n} {label:13} total PSS {totals[(n, label)] / MIB:6.1f}  " + "  ".join(
                 f"[RSS {p['rss'] / MIB:5.1f} PSS {p['pss'] / MIB:5.1f} USS {p['uss'] / MIB:5.1f}]" for p in procs))
+        cpu: list[float] = result["cpu"]  # type: ignore[assignment]
+        print(f"  workers={n} CPU per request (4,000 requests, incl. 1.5 s idle): " + "  ".join(
+            f"{'supervisor' if i == 0 and n > 1 else 'worker'} {seconds / 4000 * 1e6:.0f} us"
+            for i, seconds in enumerate(cpu)))
     if args.memory_only:
         return
     print(f"throughput, unpinned, {args.seconds} s each (wrk 50 clients, 1 KiB; privoxy in the same run)")
