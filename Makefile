@@ -6,24 +6,35 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint bench clean pi-test pin
 
-$(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
-	touch $(STAMP)
+# The editable install: setuptools adds a notice box ("Editable installation ... be careful with
+# folders ... with the same name as your package") that pip shows even with -q. It is advice, not
+# a problem (the checkout's guardian/ is the package), so that one message is filtered by its text
+# (-W matches the start of the message); any other warning still shows.
+PIP := $(PY) -W "ignore:Editable installation:UserWarning" -m pip
 
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PIP) install -q --upgrade pip
+	@$(PIP) install -q -e '.[test]'
+	@touch $(STAMP)
+
+# Only what a first run needs: where the proxy and the settings page listen, the set-up code,
+# and any warning. `guardian serve` without --quiet logs everything. ARGS: more serve options
+# (make run ARGS="--listen 0.0.0.0:3128").
 run: $(STAMP)
-	$(VENV)/bin/guardian serve
+	@$(VENV)/bin/guardian serve --quiet $(ARGS)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check guardian tests bench
+	$(VENV)/bin/mypy guardian
 	$(VENV)/bin/pytest
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check guardian tests bench
+	$(VENV)/bin/mypy guardian
 
 bench: $(STAMP)
-	$(PY) -m pip install -q -e '.[test,bench]'
+	$(PIP) install -q -e '.[test,bench]'
 	bash bench/run.sh 2>&1 | tee bench/last-run.txt
 
 # The appliance on a booted Debian 12 in systemd-nspawn (docs/install.md, "Tests"): minutes,

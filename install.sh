@@ -157,6 +157,10 @@ DEST_CONFIG="$DEST_ETC/guardian.toml"
 DEST_DATA="$PREFIX$DATA_DIR"
 DEST_UNIT="$PREFIX/etc/systemd/system/guardian.service"
 DEST_DROPINS="$PREFIX/etc/systemd/system/guardian.service.d"
+# The fallback that runs on the last-known-good configuration while guardian.service has
+# failed on an invalid one (rpi/last-good-unit); its drop-ins are guardian.service's.
+DEST_FALLBACK_UNIT="$PREFIX/etc/systemd/system/guardian-last-good.service"
+DEST_FALLBACK_DROPINS="$PREFIX/etc/systemd/system/guardian-last-good.service.d"
 DEST_LOGROTATE="$PREFIX/etc/logrotate.d/guardian"
 DEST_BIN="$PREFIX/usr/local/bin/guardian"
 # The Debian packages install.sh added with apt, so --uninstall can say which they are.
@@ -265,18 +269,13 @@ print(c.proxy.listen.host, c.proxy.listen.port, c.web.listen.host, c.web.listen.
 ' "$file" 2>/dev/null || echo "0.0.0.0 3128 0.0.0.0 8080"
 }
 
-# "python3 (pid 812, user nobody)" for each program other than Guardian listening on PORT.
+# "python3 (pid 812, user nobody)" for each program other than Guardian listening on PORT
+# (guardian/port_holders.py, which also words the service's own "address already in use").
 port_holder() {
-    local port="$1" line pid name user
-    command -v ss >/dev/null 2>&1 || return 0
-    while read -r line; do
-        [[ "$line" =~ \(\"([^\"]+)\",pid=([0-9]+) ]] || continue
-        name="${BASH_REMATCH[1]}"
-        pid="${BASH_REMATCH[2]}"
-        user="$(ps -o user= -p "$pid" 2>/dev/null | tr -d ' ')"
-        [[ "$user" == "$SERVICE_USER" ]] && continue
-        printf '%s (pid %s, user %s)\n' "$name" "$pid" "${user:-?}"
-    done < <(ss -H -ltnp "sport = :$port" 2>/dev/null) | sort -u | paste -sd ' ' -
+    local holders
+    holders="$(PYTHONPATH="$REPO" PYTHONDONTWRITEBYTECODE=1 "$PYTHON" -m guardian.port_holders "$1" \
+        --except-user "$SERVICE_USER" 2>/dev/null)" || return 0
+    printf '%s\n' "${holders//$'\n'/; }"
 }
 
 # Ports held by other programs: the service could not start. Said now, before the work.
@@ -538,9 +537,42 @@ create_data_dir() {
     fi
 }
 
+# Can systemd give a service a user namespace of its own here (the unit's PrivateUsers=yes)?
+# Not on a kernel built without user namespaces or with user.max_user_namespaces = 0, nor
+# under qemu-user emulation (it runs every program with a second thread, and the kernel
+# gives a user namespace to single-threaded processes only). Asked once, of systemd itself.
+USERNS_FOR_SERVICES=""
+userns_for_services() {
+    if [[ -z "$USERNS_FOR_SERVICES" ]]; then
+        USERNS_FOR_SERVICES=yes
+        if systemd_usable && [[ $DRY_RUN -eq 0 ]] &&
+            ! systemd-run --quiet --wait --collect --service-type=exec -p PrivateUsers=yes \
+                -p User="$SERVICE_USER" /bin/true >/dev/null 2>&1; then
+            USERNS_FOR_SERVICES=no
+        fi
+    fi
+    [[ "$USERNS_FOR_SERVICES" == yes ]]
+}
+
 install_units() {  # install_units SOURCE-DIR: its rpi/guardian.service and rpi/guardian.logrotate
-    step "systemd unit $DEST_UNIT and logrotate rules $DEST_LOGROTATE"
+    step "systemd units $DEST_UNIT, $DEST_FALLBACK_UNIT and logrotate rules $DEST_LOGROTATE"
     run install -D -m 0644 "$1/rpi/guardian.service" "$DEST_UNIT"
+    if ! userns_for_services && grep -q '^PrivateUsers=yes$' "$DEST_UNIT"; then
+        # Without it the service would not start at all; every other protection stays.
+        warn "this system gives services no user namespace of their own (an emulator, or a kernel without them): the service runs without PrivateUsers"
+        sed -i 's/^PrivateUsers=yes$/# install.sh: off, this system gives services no user namespace of their own\nPrivateUsers=no/' "$DEST_UNIT"
+    fi
+    # The fallback is generated from the unit just installed (with this clone's generator:
+    # a previous release being put back may predate it).
+    if [[ $DRY_RUN -eq 1 ]]; then
+        printf '    + sh %q <%q >%q\n' "$REPO/rpi/last-good-unit" "$DEST_UNIT" "$DEST_FALLBACK_UNIT"
+    else
+        sh "$REPO/rpi/last-good-unit" <"$DEST_UNIT" >"$DEST_FALLBACK_UNIT.tmp"
+        chmod 0644 "$DEST_FALLBACK_UNIT.tmp"
+        mv -f "$DEST_FALLBACK_UNIT.tmp" "$DEST_FALLBACK_UNIT"
+    fi
+    # `systemctl edit guardian` changes (a higher MemoryMax) apply to the fallback too.
+    run ln -sfn guardian.service.d "$DEST_FALLBACK_DROPINS"
     run install -D -m 0644 "$1/rpi/guardian.logrotate" "$DEST_LOGROTATE"
 }
 
@@ -746,15 +778,18 @@ uninstall_main() {
         if [[ -e "$DEST_UNIT" ]]; then
             run systemctl disable --now guardian || true
         fi
+        if [[ -e "$DEST_FALLBACK_UNIT" ]]; then
+            run systemctl stop guardian-last-good || true
+        fi
     fi
     step "Removing the program"
     if [[ -d "$DEST_DROPINS" ]]; then
         note "removing the local service changes in $DEST_DROPINS (made with systemctl edit guardian)"
     fi
-    run rm -rf "$DEST_UNIT" "$DEST_DROPINS" "$DEST_LOGROTATE" "$DEST_BIN"
+    run rm -rf "$DEST_UNIT" "$DEST_DROPINS" "$DEST_FALLBACK_UNIT" "$DEST_FALLBACK_DROPINS" "$DEST_LOGROTATE" "$DEST_BIN"
     if systemd_usable; then
         run systemctl daemon-reload
-        run systemctl reset-failed guardian 2>/dev/null || true
+        run systemctl reset-failed guardian guardian-last-good 2>/dev/null || true
     fi
     local apt_added=""
     [[ -f "$DEST_APT_NOTE" ]] && apt_added="$(tr '\n' ' ' <"$DEST_APT_NOTE")"

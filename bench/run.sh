@@ -18,9 +18,17 @@ if [ -f "$SHARED/bench/proxy_peers.py" ] && [ -x "$ANCHORS/bin/python" ]; then
     section "proxy core against its peers (filters off), 2,000 idle clients held"
     "$ANCHORS/bin/python" "$SHARED/bench/proxy_peers.py" --seconds 5 --idle 2000 \
         --project "$PWD/.venv/bin/guardian serve --config $PWD/bench/proxy-core.toml --listen 127.0.0.1:{port} --data-dir {dir}/guardian"
+    section "household and core-only configurations against squid and privoxy, pinned (issue 15's ratios)"
+    "$ANCHORS/bin/python" bench/pinned.py --seconds 5 --rounds 3 --idle 2000
+    section "the same, unpinned"
+    "$ANCHORS/bin/python" bench/pinned.py --seconds 5 --rounds 3 --unpinned
 else
     echo "skipping the peer comparison: ../shared/bench is missing"
 fi
+
+section "where a request's time goes, one keep-alive connection (CPU per request; household, then core only)"
+$PY bench/profile_request.py --seconds 5 --no-profile
+$PY bench/profile_request.py --seconds 5 --no-profile --core
 
 section "same-run ratios: lists, logging, cache hit vs miss"
 $PY bench/ratios.py

@@ -9,16 +9,32 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from guardian import control
-from guardian.config import LIST_FORMATS, Config, ConfigError, describe, find_config_path, load_config, parse_address
+from guardian import cli_args, control
+from guardian.config import (
+    LIST_FORMATS,
+    Config,
+    ConfigError,
+    describe,
+    find_config_path,
+    load_config,
+    normalise_mac,
+    parse_address,
+)
 from guardian.version import describe_version
 
+if TYPE_CHECKING:  # the command line imports the policy only for the commands that use it
+    from guardian.config import Address
+    from guardian.policy import NeighbourTable, Policy
 
-def _address(value: str):
+
+def _address(value: str) -> Address:
     try:
         return parse_address(value, "address")
     except ConfigError as exc:
@@ -28,7 +44,11 @@ def _address(value: str):
 def _serve(args: argparse.Namespace) -> int:
     from guardian.service import Guardian, Overrides
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.quiet:  # where Guardian listens, the set-up code, warnings and errors: what a first run needs
+        logging.basicConfig(level=logging.WARNING, format="%(message)s")
+        logging.getLogger("guardian.started").setLevel(logging.INFO)
+    else:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every job it adds
     # Until the real handlers are installed, a SIGHUP (logrotate, a quick edit) must not kill the start.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -36,14 +56,31 @@ def _serve(args: argparse.Namespace) -> int:
     overrides = Overrides(listen=args.listen, web_listen=args.web_listen,
                           data_dir=Path(args.data_dir) if args.data_dir else None)
     try:
-        guardian = Guardian(args.config, overrides, processes=True)
+        guardian = Guardian(args.config, overrides, last_good=not args.no_last_good, processes=True)
     except ConfigError as exc:
         print(f"guardian: {exc}", file=sys.stderr)
+        if args.no_last_good:
+            _say_no_last_good(args.config)
         return 2
     except OSError as exc:
-        print(f"guardian: cannot start: {exc}", file=sys.stderr)
+        # "[Errno 98]" says nothing to a parent; the message names the address and the holder
+        reason = exc.strerror if exc.strerror and exc.filename is None else exc
+        print(f"guardian: cannot start: {reason}", file=sys.stderr)
         return 1
     return guardian.run_forever()
+
+
+def _say_no_last_good(config: str | None) -> None:
+    """What happens next when `--no-last-good` (the installed unit) refused an invalid file."""
+    from guardian.lastgood import last_good_path
+
+    path = find_config_path(config)
+    if path is None or not last_good_path(path).is_file():
+        return
+    print(f"guardian: not starting on the last-known-good copy {last_good_path(path)} (--no-last-good). "
+          "On a Pi set up with install.sh, guardian-last-good.service runs on it instead, so the house "
+          "stays online; fix the file (the settings page shows the problem), then "
+          "`sudo systemctl restart guardian`.", file=sys.stderr)
 
 
 def _config_check(args: argparse.Namespace) -> int:
@@ -51,7 +88,7 @@ def _config_check(args: argparse.Namespace) -> int:
 
     path = find_config_path(args.config)
     problems = find_problems_in(path) if path is not None else []
-    if problems:
+    if path is not None and problems:
         print(f"guardian: {path} has {len(problems)} problem{'s' * (len(problems) != 1)}:", file=sys.stderr)
         for problem in problems:
             print(f"  {path}:{problem.line or '?'}: {problem.message}", file=sys.stderr)
@@ -71,7 +108,7 @@ def _config_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stored_policy(config: Config):
+def _stored_policy(config: Config, neighbours: NeighbourTable | None = None) -> Policy:
     """The policy a running service with this configuration applies, built from the stored lists."""
     from guardian.lists import ListStore, sources_for
     from guardian.policy import PauseStore, Policy
@@ -80,14 +117,21 @@ def _stored_policy(config: Config):
     from guardian.policy.service_commands import stored_usage
 
     return Policy(config, sources_for(config, store), cache_dir=config.data_dir / "cache" / "filters",
-                  pauses=PauseStore.for_data_dir(config.data_dir), usage=stored_usage(config))
+                  pauses=PauseStore.for_data_dir(config.data_dir), usage=stored_usage(config), neighbours=neighbours)
 
 
 def _check(args: argparse.Namespace) -> int:
     from guardian.policy.commands import check_command
+    from guardian.policy.devices import NeighbourTable
 
     config = load_config(args.config)
-    return check_command(_stored_policy(config), args.url, args.client, args.at, args.source, args.type, args.json)
+    neighbours = NeighbourTable()
+    if any(normalise_mac(item) for device in config.devices for item in device.match):
+        neighbours.refresh()  # a device known by its MAC address is found at its current IP
+    policy = _stored_policy(config, neighbours)
+    client = cli_args.client_address(config, args.client, policy.device_for, neighbours.entries)
+    at = cli_args.moment(args.at, datetime.now(config.zone()).date()).isoformat() if args.at else None
+    return check_command(policy, args.url, client, at, args.source, args.type, args.json)
 
 
 def _filters_report(args: argparse.Namespace) -> int:
@@ -123,31 +167,35 @@ def _lists(args: argparse.Namespace) -> int:
         return 0 if reply.get("ok") else 1
     config_path = find_config_path(args.config)
     if action == "add":
-        return commands.lists_add_command(config_path, args.url, args.id, args.name, args.format, args.profile)
+        return commands.lists_add_command(config_path, args.url, args.id, args.name, args.format, args.profile,
+                                          fetch=commands.fetch_now)
     return commands.lists_remove_command(config_path, args.id)
 
 
 def _pause(args: argparse.Namespace) -> int:
     from guardian.policy.commands import pause_command
 
-    return pause_command(load_config(args.config), profile=args.profile, device=args.device, minutes=args.minutes)
+    config = load_config(args.config)
+    return pause_command(config, profile=args.profile, device=_device(config, args.device), minutes=args.minutes)
 
 
 def _allow(args: argparse.Namespace) -> int:
     from guardian.policy.commands import allow_command
 
+    config = load_config(args.config)
+    args.device = _device(config, args.device)
     if args.service is not None:
         from guardian.policy.service_commands import allow_service_command
 
         if args.host is not None:
             print("guardian allow: give either --host or --service", file=sys.stderr)
             return 2
-        return allow_service_command(load_config(args.config), args.device, args.service, args.minutes)
+        return allow_service_command(config, args.device, args.service, args.minutes)
     if args.host is None:
         print("guardian allow: give --host (a site) or --service (more minutes of a limited service)",
               file=sys.stderr)
         return 2
-    return allow_command(load_config(args.config), host=args.host, profile=args.profile, device=args.device,
+    return allow_command(config, host=args.host, profile=args.profile, device=args.device,
                          minutes=args.minutes)
 
 
@@ -163,7 +211,8 @@ def _services(args: argparse.Namespace) -> int:
 def _usage(args: argparse.Namespace) -> int:
     from guardian.policy.service_commands import usage_command
 
-    return usage_command(load_config(args.config), args.device, args.json)
+    config = load_config(args.config)
+    return usage_command(config, _device(config, args.device), args.json)
 
 
 def _pauses(args: argparse.Namespace) -> int:
@@ -176,7 +225,7 @@ def _stats(args: argparse.Namespace) -> int:
     from guardian.logstore.commands import stats_command
 
     config = load_config(args.config)
-    return stats_command(config.data_dir / "guardian.db", args.since, args.device, args.json,
+    return stats_command(config.data_dir / "guardian.db", args.since, _device(config, args.device), args.json,
                          tz=config.timezone or None)
 
 
@@ -184,8 +233,8 @@ def _log(args: argparse.Namespace) -> int:
     from guardian.logstore.commands import log_command
 
     config = load_config(args.config)
-    return log_command(config.data_dir / "guardian.db", args.device, args.blocked, args.host, args.since, args.limit,
-                       args.json, tz=config.timezone or None)
+    return log_command(config.data_dir / "guardian.db", _device(config, args.device), args.blocked, args.host,
+                       args.since, args.limit, args.json, tz=config.timezone or None, wide=args.wide)
 
 
 def _cache(args: argparse.Namespace) -> int:
@@ -229,6 +278,11 @@ def _setup_code(args: argparse.Namespace) -> int:
     return setup_code_command(Path(args.data_dir) if args.data_dir else config.data_dir)
 
 
+def _device(config: Config, given: str | None) -> str | None:
+    """`--device`: the configured name, whatever the case; an unknown name stops the command."""
+    return cli_args.device_name(config, given) if given is not None else None
+
+
 def _who(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--profile")
@@ -252,6 +306,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--web-listen", type=_address, metavar="HOST:PORT",
                        help="settings page address (overrides web.listen)")
     serve.add_argument("--data-dir", metavar="DIR", help="where Guardian keeps its data (overrides data_dir)")
+    serve.add_argument("--quiet", action="store_true",
+                       help="log only where Guardian listens, the set-up code, warnings and errors")
+    serve.add_argument("--no-last-good", action="store_true",
+                       help="exit with status 2 when the configuration file is invalid, instead of running on "
+                       "its last-known-good copy (the systemd unit does this; its fallback unit runs the copy)")
     serve.set_defaults(func=_serve)
 
     config = commands.add_parser("config", parents=[common], help="configuration commands")
@@ -261,8 +320,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     check_url = commands.add_parser("check", parents=[common], help="the decision the policy makes for a URL")
     check_url.add_argument("url")
-    check_url.add_argument("--client", required=True, metavar="IP", help="the asking device's address")
-    check_url.add_argument("--at", metavar="ISO8601", help="when (default now; local time in the configured zone)")
+    check_url.add_argument("--client", required=True, metavar="DEVICE",
+                           help="the asking device: its name or an IP address")
+    check_url.add_argument("--at", metavar="WHEN", help="when: 22:30 (today), 'sat 22:30', or 2026-12-05T22:30 "
+                           "(default now; local time in the configured zone)")
     check_url.add_argument("--source", metavar="URL", help="the page the request comes from")
     check_url.add_argument("--type", metavar="TYPE", help="request type: document, image, script, ...")
     check_url.add_argument("--json", action="store_true")
@@ -333,7 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
     log_parser.add_argument("--host", metavar="TEXT")
     log_parser.add_argument("--since", default="1h")
     log_parser.add_argument("--limit", type=int, default=50)
-    log_parser.add_argument("--json", action="store_true")
+    log_parser.add_argument("--json", action="store_true", help="every field, full URLs, for scripts")
+    log_parser.add_argument("--wide", action="store_true",
+                            help="full URLs, however long (the table fits the terminal otherwise)")
     log_parser.set_defaults(func=_log)
 
     password = commands.add_parser("set-password", parents=[common], help="set the settings page's password")
@@ -369,12 +432,28 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.config = getattr(args, "config", None)
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # a reader that went away (`guardian log | head`) shows up here
+        return status
     except ConfigError as exc:
         print(f"guardian: {exc}", file=sys.stderr)
         return 2
+    except cli_args.UsageError as exc:
+        print(f"guardian {args.command}: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+def _reader_gone() -> int:
+    """The reader of our output closed the pipe: stop quietly, as other Unix tools do."""
+    # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + signal.SIGPIPE  # the status a shell reports for a tool killed by SIGPIPE
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import os
 import re
 import tomllib
 import zoneinfo
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -322,18 +322,23 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         raise ConfigError(f"{found}: no such configuration file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{found}: cannot read: {exc}") from None
-    return parse_config(text, source=str(found))
+    return parse_config(text, source=str(found), relative_to=Path(found).parent)
 
 
-def parse_config(text: str, source: str = "<string>") -> Config:
+def parse_config(text: str, source: str = "<string>", relative_to: Path | None = None) -> Config:
+    """Parse and validate; a relative data_dir is taken from `relative_to` (the file's directory),
+    so every command and the service find the same data whatever directory they run in."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
     try:
-        return _build_config(raw, source)
+        config = _build_config(raw, source)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+    if relative_to is not None and not config.data_dir.is_absolute():
+        config = replace(config, data_dir=Path(os.path.abspath(relative_to / config.data_dir)))
+    return config
 
 
 def validate_raw(raw: dict[str, Any]) -> Config:
@@ -394,14 +399,20 @@ def _entry(table: Any, path: str, allowed: set[str], required: tuple[str, ...]) 
     return table
 
 
-def _unique_name(table: dict[str, Any], path: str, seen: set[str], what: str) -> str:
-    """The entry's `name`: a non-empty string no other entry of its array uses."""
+def _unique_name(table: dict[str, Any], path: str, seen: dict[str, str], what: str) -> str:
+    """The entry's `name`: a non-empty string no other entry of its array uses, whatever its
+    capitals (`seen` maps each name so far, case-folded, to its spelling): "Kids" and "kids"
+    would be one name to a parent reading a page or typing a command."""
     name = _string(table["name"], f"{path}.name").strip()
     if not name:
         raise ConfigError(f"{path}.name: must not be empty")
-    if name in seen:
+    other = seen.get(name.casefold())
+    if other == name:
         raise ConfigError(f"{path}.name: {name!r} is used by another {what}")
-    seen.add(name)
+    if other is not None:
+        raise ConfigError(f"{path}.name: {name!r} differs from {other!r}, another {what}, only in capital letters; "
+                          "names must differ by more than that")
+    seen[name.casefold()] = name
     return name
 
 
@@ -444,11 +455,35 @@ def _networks(value: Any, path: str) -> tuple[IPNetwork, ...]:
     return tuple(nets)
 
 
-def parse_clock(value: Any, path: str) -> str:
+def parse_clock(value: Any, path: str, *, end: bool = False) -> str:
+    """'HH:MM' on the 24-hour clock; 24:00 only as the `end` of a window (midnight, the day's end)."""
     _string(value, path)
     if not _TIME_RE.match(value):
-        raise ConfigError(f"{path}: {value!r} is not a time of day as HH:MM (00:00 to 24:00)")
+        raise ConfigError(f"{path}: {value!r} is not a time of day as HH:MM on the 24-hour clock, like 21:00")
+    if value == "24:00" and not end:
+        raise ConfigError(f"{path}: a window cannot start at 24:00; write 00:00")
     return value
+
+
+_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def parse_day(value: str) -> str | None:
+    """A day as the configuration stores it ('sat') from 'sat', 'Sat', 'SAT' or 'Saturday'; None if not a day."""
+    lowered = value.strip().lower()
+    if lowered in DAYS:
+        return lowered
+    return DAYS[_DAY_NAMES.index(lowered)] if lowered in _DAY_NAMES else None
+
+
+def _days(value: Any, path: str) -> tuple[str, ...]:
+    days = []
+    for j, day in enumerate(_strings(value, path)):
+        normal = parse_day(day)
+        if normal is None:
+            raise ConfigError(f"{path}[{j}]: {day!r} is not a day ({', '.join(DAYS)})")
+        days.append(normal)
+    return tuple(days)
 
 
 def normalise_mac(value: str) -> str | None:
@@ -629,7 +664,7 @@ def _refresh(table: Any) -> RefreshConfig:
         if len(parts) != 2:
             raise ConfigError(f"refresh.window: {text!r} is not a window like 03:00-05:00")
         start = parse_clock(parts[0].strip(), "refresh.window")
-        end = parse_clock(parts[1].strip(), "refresh.window")
+        end = parse_clock(parts[1].strip(), "refresh.window", end=True)
         if start == end:
             raise ConfigError("refresh.window: start and end are the same time")
         window = (start, end)
@@ -689,26 +724,24 @@ def _rules(value: Any, path: str, kind: str) -> tuple[str, ...]:
 
 def _schedules(value: Any, path: str) -> tuple[ScheduleConfig, ...]:
     _typed(value, list, path, "an array of [[profiles.schedules]] tables")
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
     result = []
     for i, table in enumerate(value):
         p = f"{path}[{i}]"
         _entry(table, p, {"name", "days", "from", "to", "block", "block_file_types", "block_services"},
                ("name", "from", "to"))
         name = _unique_name(table, p, seen, "schedule of this profile")
-        days = _strings(table.get("days", list(DAYS)), f"{p}.days")
-        for j, day in enumerate(days):
-            if day not in DAYS:
-                raise ConfigError(f"{p}.days[{j}]: {day!r} is not a day ({', '.join(DAYS)})")
+        days = _days(table.get("days", list(DAYS)), f"{p}.days")
         start = parse_clock(table["from"], f"{p}.from")
-        end = parse_clock(table["to"], f"{p}.to")
+        end = parse_clock(table["to"], f"{p}.to", end=True)
         if start == end:
             raise ConfigError(f"{p}.to: the window from {start} to {end} is empty")
         file_types = _file_types(table.get("block_file_types", []), f"{p}.block_file_types")
         # A schedule that only blocks file kinds or services blocks nothing else unless it says so.
         block = table.get("block", [] if file_types or "block_services" in table else "all")
+        rules: tuple[str, ...] = ()
         if block == "all":
-            block_all, rules = True, ()
+            block_all = True
         elif isinstance(block, list):
             block_all, rules = False, _rules(block, f"{p}.block", "block")
         else:
@@ -754,7 +787,7 @@ def _privacy(table: Any, path: str, defaults: PrivacyConfig) -> PrivacyConfig:
 def _profiles(value: Any, list_ids: set[str], lists: tuple[ListConfig, ...],
               household_privacy: PrivacyConfig) -> tuple[ProfileConfig, ...]:
     _typed(value, list, "profiles", "an array of [[profiles]] tables")
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
     result = []
     for i, table in enumerate(value):
         p = f"profiles[{i}]"
@@ -762,6 +795,9 @@ def _profiles(value: Any, list_ids: set[str], lists: tuple[ListConfig, ...],
                           "block_file_types", "privacy", "pac_fallback", "services", "limits",
                           "https_block_page", "inspect_https", "inspect_hosts"}, ("name",))
         name = _unique_name(table, p, seen, "profile")
+        if name != "default" and name.casefold() == "default":
+            raise ConfigError(f"{p}.name: {name!r} differs from 'default', the profile every unnamed device uses, "
+                              "only in capital letters; choose another name")
         profile_lists = _strings(table.get("lists", []), f"{p}.lists")
         for j, list_id in enumerate(profile_lists):
             if list_id not in list_ids:
@@ -841,10 +877,7 @@ def _limits(value: Any, path: str) -> tuple[LimitConfig, ...]:
         services = tuple(dict.fromkeys(_strings(table["services"], f"{p}.services")))
         if not services:
             raise ConfigError(f"{p}.services: name at least one service or group")
-        days = _strings(table.get("days", list(DAYS)), f"{p}.days")
-        for j, day in enumerate(days):
-            if day not in DAYS:
-                raise ConfigError(f"{p}.days[{j}]: {day!r} is not a day ({', '.join(DAYS)})")
+        days = _days(table.get("days", list(DAYS)), f"{p}.days")
         name = _string(table.get("name", ", ".join(services)), f"{p}.name").strip()
         if not name:
             raise ConfigError(f"{p}.name: must not be empty")
@@ -852,6 +885,9 @@ def _limits(value: Any, path: str) -> tuple[LimitConfig, ...]:
                             days=tuple(dict.fromkeys(days)),
                             shared=_bool(table.get("shared", False), f"{p}.shared"))
         for other in result:
+            if other.name.casefold() == name.casefold() and other.name != name:
+                raise ConfigError(f"{p}.name: {name!r} differs from {other.name!r}, another limit, only in capital "
+                                  "letters; give both the same spelling to make them one limit")
             if other.name != name:
                 continue
             if set(other.days) & set(limit.days):
@@ -889,7 +925,7 @@ def _check_service_references(profiles: tuple[ProfileConfig, ...], known: set[st
 
 def _devices(value: Any, profile_names: set[str]) -> tuple[DeviceConfig, ...]:
     _typed(value, list, "devices", "an array of [[devices]] tables")
-    seen_names: set[str] = set()
+    seen_names: dict[str, str] = {}
     seen_matches: dict[str, str] = {}
     result = []
     for i, table in enumerate(value):

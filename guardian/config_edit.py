@@ -58,7 +58,7 @@ def edit_config(
             text = tomlkit.dumps(doc)
             if path is None:
                 text = _CREATED_HEADER + text
-            config = parse_config(text, source=str(target))
+            config = parse_config(text, source=str(target), relative_to=target.parent)
             if _read(path) != original:
                 continue  # someone else saved meanwhile: redo the edit on their version
             mode = target.stat().st_mode & 0o7777 if target.exists() else 0o644
@@ -125,7 +125,7 @@ def remove_list(doc: TOMLDocument, list_id: str) -> None:
     """Remove a `[[lists]]` entry and every profile's reference to it; ConfigError if absent."""
     lists = doc.get("lists")
     index = next((i for i, table in enumerate(lists or ()) if table.get("id") == list_id), None)
-    if index is None:
+    if lists is None or index is None:
         raise ConfigError(f"no list has the id {list_id!r}")
     # tomlkit files the comments between two tables under the first one; the comments after
     # the removed entry usually introduce what follows it, so they move to the entry before.
@@ -147,7 +147,7 @@ def _trailing_trivia(table: Table) -> list[Comment | Whitespace]:
     start = len(body)
     while start and body[start - 1][0] is None and isinstance(body[start - 1][1], Comment | Whitespace):
         start -= 1
-    trivia = [item for _, item in body[start:]]
+    trivia = [item for _, item in body[start:] if isinstance(item, Comment | Whitespace)]
     first_comment = next((i for i, item in enumerate(trivia) if isinstance(item, Comment)), len(trivia))
     return trivia[first_comment:]  # the blank line before it is already the previous entry's
 

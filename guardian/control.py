@@ -64,7 +64,8 @@ class ControlServer:
                         break
                     data += chunk
                 request = json.loads(data)
-                handler = self.handlers.get(request.get("command")) if isinstance(request, dict) else None
+                command = request.get("command") if isinstance(request, dict) else None
+                handler = self.handlers.get(command) if isinstance(command, str) else None
                 reply = {"ok": False, "error": "unknown command"} if handler is None else handler(request)
             except (ValueError, OSError) as exc:
                 reply = {"ok": False, "error": f"bad request: {exc}"}

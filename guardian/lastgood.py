@@ -51,7 +51,7 @@ def load_file(path: Path) -> Config:
     file raises ConfigError naming every problem with its line."""
     text = _read(path)
     try:
-        config = parse_config(text, source=str(path))
+        config = parse_config(text, source=str(path), relative_to=path.parent)
     except ConfigError:
         problems = find_problems(text) or [Problem("", None, "not a valid configuration")]
         raise ConfigError(problems_message(path, problems)) from None
@@ -72,7 +72,7 @@ def load_at_start(path: Path) -> Loaded:
         if not copy.is_file():
             raise  # a file that never loaded: nothing safe to run on
         try:
-            config = parse_config(copy.read_text(encoding="utf-8"), source=str(path))
+            config = parse_config(copy.read_text(encoding="utf-8"), source=str(path), relative_to=path.parent)
         except (OSError, UnicodeDecodeError, ConfigError):
             raise exc from None
         problems = find_problems(text)

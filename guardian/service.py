@@ -15,6 +15,7 @@ gracefully, letting requests in flight finish within a bound.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import gc
 import hashlib
@@ -40,6 +41,7 @@ from guardian.lists import ListStore, RefreshSummary, refresh_lists, register_re
 from guardian.logstore import LogQueries, LogStore, register_jobs
 from guardian.logstore.usage import UsageStore
 from guardian.policy import NeighbourTable, PauseStore, Policy, PolicyHolder, SeenDevices
+from guardian.policy.decide import missing_list_problem
 from guardian.policy.limits import UsageMeter
 from guardian.policy.settings_page import address_for_devices
 from guardian.policy.usage import add_minutes, usage_rows
@@ -53,6 +55,8 @@ from guardian.web.serving import create_server as create_web_server
 from guardian.workers.supervisor import Supervisor, WorkerCaches
 
 log = logging.getLogger("guardian")
+# Where Guardian listens: the lines `guardian serve --quiet` (make run) keeps besides warnings.
+started_log = logging.getLogger("guardian.started")
 
 CONFIG_POLL_SECONDS = 2.0
 RESTART_EXIT_STATUS = 75  # "try again": the systemd unit's Restart=on-failure starts Guardian again
@@ -83,15 +87,19 @@ class Overrides:
 
 
 class Guardian:
-    def __init__(self, config_path: str | None, overrides: Overrides, processes: bool = False) -> None:
+    def __init__(self, config_path: str | None, overrides: Overrides, *, last_good: bool = True,
+                 processes: bool = False) -> None:
         """`processes`: run `[proxy] workers` proxy processes (`guardian serve`); without it
         (tests, embedding) the proxy runs in this process whatever the setting says."""
         self.config_path = find_config_path(config_path)
         self.overrides = overrides
-        # An invalid file with a last-known-good copy: run on the copy, and say so everywhere.
+        # An invalid file with a last-known-good copy: run on the copy, and say so everywhere
+        # (unless last_good is False: `serve --no-last-good` then stops with the problems).
         self.config_problems: list = []
         if self.config_path is None:
             loaded = load_config(None)
+        elif not last_good:
+            loaded = load_file(self.config_path)
         else:
             start = load_at_start(self.config_path)
             loaded, self.config_problems = start.config, start.problems
@@ -130,8 +138,8 @@ class Guardian:
         self._fetch_missing_local_lists()
         self.policy = PolicyHolder(self._build_policy(self.config, previous=None))
         _freeze_long_lived_objects()
-        for problem in self.policy.policy.problems:
-            log.warning("configuration: %s", problem)
+        self._problems_logged: frozenset[str] = frozenset()
+        self._log_problems(self.policy.policy)
         self.cache = Cache(self.config.cache)
         self.log_store = self._open_log_store()
         if self.log_store is not None:
@@ -229,9 +237,22 @@ class Guardian:
         self.ctx.connections.wake()  # open tunnels the new rules block are closed now
         if self.supervisor is not None:
             self.supervisor.wait_for(target)
-        for problem in new.problems:
-            log.warning("configuration: %s", problem)
+        self._log_problems(new)
         log.info("policy rebuilt (generation %d, %s): %d profiles", target, why, len(config.profiles))
+
+    def _log_problems(self, policy: Policy) -> None:
+        """Each problem is logged when it appears, not again at every rebuild while it stays. A list
+        never downloaded yet is news, not a problem: on a first start it is on its way."""
+        problems = frozenset(policy.problems)
+        new, self._problems_logged = problems - self._problems_logged, problems
+        for problem in policy.problems:
+            if problem not in new:
+                continue
+            missing = next((i for i in policy.missing_lists if missing_list_problem(i) == problem), None)
+            if missing is not None and self.list_store.load_meta(missing) is None:
+                log.info("list %r is not downloaded yet; it applies once it is", missing)
+            else:
+                log.warning("configuration: %s", problem)
 
     # ------------------------------------------------------------------ running
 
@@ -245,9 +266,9 @@ class Guardian:
         else:
             self.proxy.start()
         host, port = self.proxy.address
-        log.info("Guardian proxy listening on %s:%s (config: %s, data: %s%s)", host, port,
-                 self.config.source, self.data_dir,
-                 f", {self.worker_count} worker processes" if self.supervisor is not None else "")
+        started_log.info("Guardian proxy listening on %s:%s (config: %s, data: %s%s)", host, port,
+                         self.config.source, self.data_dir,
+                         f", {self.worker_count} worker processes" if self.supervisor is not None else "")
         register_refresh_job(self.scheduler, lambda: self.config, self.list_store, self.rebuild_policy)
         if self.log_store is not None:
             register_jobs(self.scheduler, self.log_store)
@@ -263,7 +284,7 @@ class Guardian:
         self.scheduler.start()
         self.control = ControlServer(self.data_dir, self._control_handlers())
         threading.Thread(target=self._serve_web, name="settings-page", daemon=True).start()
-        log.info("settings page on http://%s/", self.web_address())
+        started_log.info("settings page on http://%s/", self.web_address())
         threading.Thread(target=self._watch_config, name="config-watch", daemon=True).start()
 
     def _serve_web(self) -> None:
@@ -506,6 +527,14 @@ def _freeze_long_lived_objects() -> None:
     gc.unfreeze()
     gc.collect()
     gc.freeze()
+    _return_free_memory()
+
+
+def _return_free_memory() -> None:
+    """Give the pages a policy build freed back to the system (glibc keeps them otherwise:
+    a first build from list texts left about 20 MiB resident that nothing used)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _public_address(address: Address) -> str:

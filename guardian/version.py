@@ -36,6 +36,6 @@ def commit() -> str | None:
 
 
 def describe_version() -> str:
-    """`0.1.0 (commit 1c64220abcd1)`, or only the version when the commit is unknown."""
+    """`1.2.3 (commit 1c64220abcd1)`, or only the version when the commit is unknown."""
     known = commit()
     return f"{version()} (commit {known})" if known else version()

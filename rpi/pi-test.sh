@@ -7,7 +7,8 @@
 #    --keep: it boots the Pi, follows docs/install.md word for word, and leaves the Pi running.
 # 2. Then, in that same Pi, the checks the test-bed does not make: a failed update (pip
 #    error) and an update whose service does not answer (roll-back), idempotent re-runs,
-#    two runs at once, Ctrl-C, a path with spaces, an invalid configuration, --uninstall
+#    two runs at once, Ctrl-C, a path with spaces, an invalid configuration (install.sh
+#    refuses; at a restart the fallback unit serves the last-known-good copy), --uninstall
 #    without --purge, a foreign `guardian` user, the WPAD name through the documented
 #    dnsmasq lines, `systemd-analyze security`, and the memory footprint with EasyList,
 #    EasyPrivacy and 200 idle connections.
@@ -213,6 +214,40 @@ c_invalid_config() {
     return $ok
 }
 
+# An invalid guardian.toml at a restart: guardian.service stays failed (status 2, says why)
+# while guardian-last-good.service serves the house on the last-known-good copy, with the
+# parent's drop-ins; once fixed, `systemctl restart guardian` takes over the ports again.
+c_last_good_fallback() {
+    local ok=1 state
+    pi_root mkdir -p /etc/systemd/system/guardian.service.d
+    pi_root sh -c 'printf "[Service]\nEnvironment=PIBED_SHARED_DROPIN=1\n" >/etc/systemd/system/guardian.service.d/pibed.conf'
+    pi_root systemctl daemon-reload
+    pi_root cp -p /etc/guardian/guardian.toml /root/good.toml
+    pi_root sed -i 's/^listen = "0.0.0.0:3128"/listen = "no-such-address"/' /etc/guardian/guardian.toml
+    pi_root systemctl restart guardian >/dev/null 2>&1
+    wait_for_proxy 60
+    state="guardian: $(pi_root systemctl is-active guardian) status=$(pi_root systemctl show -p ExecMainStatus --value guardian) restarts=$(pi_root systemctl show -p NRestarts --value guardian); guardian-last-good: $(pi_root systemctl is-active guardian-last-good)"
+    echo "$state"
+    pi_root systemctl status --no-pager -n 4 guardian
+    pi_root journalctl -u guardian-last-good -o cat --no-pager | grep -m 1 'last-known-good'
+    if [[ "$state" == "guardian: failed status=2 restarts=0; guardian-last-good: active" ]] && blocked_from_lan &&
+        pi_root systemctl status --no-pager -n 10 guardian | grep -q 'proxy.listen' &&
+        pi_root systemctl show -p Environment --value guardian-last-good | grep -q PIBED_SHARED_DROPIN=1 &&
+        pi_root journalctl -u guardian-last-good -o cat --no-pager | grep -q 'last-known-good'; then
+        ok=0
+    fi
+    pi_root cp -p /root/good.toml /etc/guardian/guardian.toml
+    pi_root rm -f /root/good.toml /etc/systemd/system/guardian.service.d/pibed.conf
+    pi_root rmdir /etc/systemd/system/guardian.service.d
+    pi_root systemctl daemon-reload
+    pi_root systemctl restart guardian
+    wait_for_proxy 60 || ok=1
+    state="guardian: $(pi_root systemctl is-active guardian); guardian-last-good: $(pi_root systemctl is-active guardian-last-good)"
+    echo "after the fix and a restart: $state"
+    [[ "$state" == "guardian: active; guardian-last-good: inactive" ]] || ok=1
+    return $ok
+}
+
 c_uninstall_keep() {
     parent "cd guardian && sudo ./install.sh --uninstall" >"$OUT/uninstall-keep.log" 2>&1 || return 1
     cat "$OUT/uninstall-keep.log"
@@ -351,6 +386,7 @@ check "two install.sh at once: the second stops (lock)" c_two_at_once
 check "Ctrl-C during install.sh: old version runs, a re-run completes" c_ctrl_c
 check "install.sh from a directory with spaces" c_spaces
 check "invalid guardian.toml: kept, exit non-zero, message" c_invalid_config
+check "invalid guardian.toml at a restart: guardian failed (status 2), guardian-last-good serves the house" c_last_good_fallback
 check "install.sh --uninstall keeps settings and data, says so" c_uninstall_keep
 check "install again after --uninstall: data back in use" c_reinstall_keeps
 check "a foreign 'guardian' user: install.sh refuses" c_foreign_user

@@ -66,3 +66,28 @@ profile = "kids"
     assert config.devices[0].match == ("192.168.1.23", "aa:bb:cc:dd:ee:ff", "10.1.0.0/16")
     schedule = config.profile("kids").schedules[0]
     assert (schedule.start, schedule.end, schedule.block_all) == ("21:00", "07:00", True)
+
+
+@pytest.mark.parametrize("text,message", [
+    ('[[profiles]]\nname = "Kids"\n[[profiles]]\nname = "kids"\n',
+     "profiles[1].name: 'kids' differs from 'Kids', another profile, only in capital letters"),
+    ('[[profiles]]\nname = "Default"\n', "profiles[0].name: 'Default' differs from 'default'"),
+    ('[[profiles]]\nname = "k"\n[[profiles.schedules]]\nname = "Bedtime"\nfrom = "21:00"\nto = "07:00"\n'
+     '[[profiles.schedules]]\nname = "bedtime"\nfrom = "20:00"\nto = "07:00"\n',
+     "profiles[0].schedules[1].name: 'bedtime' differs from 'Bedtime', another schedule of this profile"),
+    ('[[devices]]\nname = "Kid tablet"\nmatch = ["10.0.0.1"]\n[[devices]]\nname = "KID TABLET"\nmatch = ["10.0.0.2"]\n',
+     "devices[1].name: 'KID TABLET' differs from 'Kid tablet', another device"),
+    ('[[profiles]]\nname = "k"\n[[profiles.limits]]\nname = "Games"\nservices = ["roblox"]\nminutes = 60\n'
+     'days = ["mon"]\n[[profiles.limits]]\nname = "games"\nservices = ["roblox"]\nminutes = 90\ndays = ["sat"]\n',
+     "profiles[0].limits[1].name: 'games' differs from 'Games', another limit"),
+])
+def test_names_are_unique_whatever_their_capitals(text, message):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, source="test.toml")
+    assert message in str(caught.value)
+
+
+def test_the_same_name_in_different_places_is_fine():
+    config = parse_config('[[profiles]]\nname = "kids"\n[[profiles.schedules]]\nname = "kids"\nfrom = "21:00"\n'
+                          'to = "07:00"\n[[devices]]\nname = "Kids"\nmatch = ["10.0.0.1"]\nprofile = "kids"\n')
+    assert config.devices[0].name == "Kids" and config.profile("kids").schedules[0].name == "kids"

@@ -65,14 +65,15 @@ def unit() -> configparser.ConfigParser:
 
 
 def test_bash_syntax():
-    for script in (INSTALL, RPI / "guardian-cli"):
+    for script in (INSTALL, RPI / "guardian-cli", RPI / "last-good-unit"):
         subprocess.run([BASH, "-n", str(script)], check=True)
         assert os.access(script, os.X_OK), f"{script} is not executable"
 
 
 @pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
 def test_shellcheck_clean():
-    done = subprocess.run(["shellcheck", str(INSTALL), str(RPI / "guardian-cli"), str(RPI / "pi-test.sh")],
+    done = subprocess.run(["shellcheck", str(INSTALL), str(RPI / "guardian-cli"), str(RPI / "pi-test.sh"),
+                           str(RPI / "last-good-unit")],
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -120,6 +121,10 @@ def test_dry_run_into_prefix_prints_the_steps_and_changes_nothing(tmp_path):
             str(prefix / "etc/systemd/system/guardian.service")] in run
     assert ["install", "-D", "-m", "0644", str(RPI / "guardian.logrotate"),
             str(prefix / "etc/logrotate.d/guardian")] in run
+    units = prefix / "etc/systemd/system"
+    assert ["sh", str(RPI / "last-good-unit"), f"<{units / 'guardian.service'}",
+            f">{units / 'guardian-last-good.service'}"] in run
+    assert ["ln", "-sfn", "guardian.service.d", str(units / "guardian-last-good.service.d")] in run
     assert ["install", "-D", "-m", "0755", str(RPI / "guardian-cli"), str(prefix / "usr/local/bin/guardian")] in run
     copy = " ".join(" ".join(argv) for argv in run if argv[0] in ("rsync", "tar"))
     for excluded in (".git", ".venv", ".guardian-data"):
@@ -368,6 +373,8 @@ def test_real_install_into_prefix(staged):
     assert config.stat().st_mode & 0o777 == 0o640
     assert (staged / "var/lib/guardian").stat().st_mode & 0o777 == 0o750
     assert filecmp.cmp(staged / "etc/systemd/system/guardian.service", RPI / "guardian.service", shallow=False)
+    assert (staged / "etc/systemd/system/guardian-last-good.service").read_text() == last_good_unit_text()
+    assert os.readlink(staged / "etc/systemd/system/guardian-last-good.service.d") == "guardian.service.d"
     assert filecmp.cmp(staged / "etc/logrotate.d/guardian", RPI / "guardian.logrotate", shallow=False)
     assert os.access(staged / "usr/local/bin/guardian", os.X_OK)
     # The editable install finds the copy's lists/ folder, and every dependency is there.
@@ -446,8 +453,9 @@ def test_uninstall_keeps_settings_and_data_unless_purge(staged):
     done = install("--uninstall", "--prefix", str(staged))
     assert done.returncode == 0, done.stdout + done.stderr
     for gone in ("opt/guardian", "etc/systemd/system/guardian.service", "etc/systemd/system/guardian.service.d",
-                 "etc/logrotate.d/guardian", "usr/local/bin/guardian"):
+                 "etc/systemd/system/guardian-last-good.service", "etc/logrotate.d/guardian", "usr/local/bin/guardian"):
         assert not (staged / gone).exists(), gone
+    assert not (staged / "etc/systemd/system/guardian-last-good.service.d").is_symlink()
     assert (staged / "etc/guardian/guardian.toml").is_file() and (staged / "var/lib/guardian").is_dir()
     assert "Kept, for a later install" in done.stdout and "--uninstall --purge" in done.stdout
     assert "systemctl edit" in done.stdout
@@ -458,6 +466,45 @@ def test_uninstall_keeps_settings_and_data_unless_purge(staged):
 
 
 # ---------------------------------------------------------------- the files in rpi/
+
+
+def last_good_unit_text() -> str:
+    """The fallback unit, as install.sh generates it from rpi/guardian.service."""
+    with open(RPI / "guardian.service", encoding="utf-8") as main:
+        return subprocess.run(["sh", str(RPI / "last-good-unit")], stdin=main, capture_output=True, text=True,
+                              check=True).stdout
+
+
+def sections(text: str) -> dict[str, list[str]]:
+    """Each section's settings in order, comments and blank lines left out."""
+    found: dict[str, list[str]] = {}
+    current = ""
+    for line in text.splitlines():
+        if line.startswith("["):
+            current = line.strip("[]")
+            found[current] = []
+        elif line.strip() and not line.startswith("#"):
+            found[current].append(line)
+    return found
+
+
+def test_the_fallback_unit_is_the_main_unit_without_the_strict_mode():
+    """guardian.service exits 2 on an invalid file and starts guardian-last-good.service, which runs
+    the last-known-good copy with exactly the same settings and hardening."""
+    main, fallback = sections((RPI / "guardian.service").read_text()), sections(last_good_unit_text())
+    assert "OnFailure=guardian-last-good.service" in main["Unit"]
+    main_exec = next(line for line in main["Service"] if line.startswith("ExecStart="))
+    assert main_exec.endswith(" --no-last-good")
+    assert build_parser().parse_args(shlex.split(main_exec.split("=", 1)[1])[1:]).no_last_good
+    # the same [Service] line for line, except the command without --no-last-good
+    assert fallback["Service"] == [line.replace(" --no-last-good", "") for line in main["Service"]]
+    fallback_exec = next(line for line in fallback["Service"] if line.startswith("ExecStart="))
+    assert not build_parser().parse_args(shlex.split(fallback_exec.split("=", 1)[1])[1:]).no_last_good
+    # it stops (and is stopped by) guardian.service, never loops, never starts at boot
+    assert {"Conflicts=guardian.service", "After=guardian.service"} <= set(fallback["Unit"])
+    assert not [line for line in fallback["Unit"] if line.startswith("OnFailure=")]
+    assert "Install" not in fallback and main["Install"] == ["WantedBy=multi-user.target"]
+    assert "RestartPreventExitStatus=2" in fallback["Service"]  # no copy either: no restart loop
 
 
 def directives(key: str) -> list[str]:
@@ -510,9 +557,12 @@ def test_systemd_unit():
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
-def test_systemd_accepts_every_directive():
-    done = subprocess.run(["systemd-analyze", "verify", str(RPI / "guardian.service")], capture_output=True,
-                          text=True, check=False)
+def test_systemd_accepts_every_directive(tmp_path):
+    # both units side by side, as installed: OnFailure= names the fallback
+    shutil.copy(RPI / "guardian.service", tmp_path / "guardian.service")
+    (tmp_path / "guardian-last-good.service").write_text(last_good_unit_text())
+    done = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "guardian.service"),
+                           str(tmp_path / "guardian-last-good.service")], capture_output=True, text=True, check=False)
     # The command itself is missing here (not installed); anything else is a mistake in the file.
     problems = [line for line in (done.stdout + done.stderr).splitlines()
                 if line.strip() and "/opt/guardian/venv/bin/guardian" not in line]
@@ -543,7 +593,7 @@ def test_logrotate_rules():
     assert {"weekly", "rotate 4", "compress", "delaycompress", "missingok", "notifempty", "postrotate",
             "endscript"} <= directives
     postrotate = text.split("postrotate", 1)[1].split("endscript", 1)[0]
-    assert "systemctl kill" in postrotate and "-s USR1 guardian.service" in postrotate
+    assert "systemctl kill" in postrotate and "-s USR1 guardian.service guardian-last-good.service" in postrotate
     # Guardian's own rotation must not rename access.log behind logrotate's back.
     assert config.proxy.access_log_keep == 0
 

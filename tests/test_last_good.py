@@ -98,6 +98,41 @@ def test_a_file_that_never_loaded_stops_the_start_naming_key_and_line(tmp_path, 
     assert not (tmp_path / "guardian.toml.last-good").exists()
 
 
+def test_no_last_good_exits_2_naming_key_and_line_and_keeps_the_copy(tmp_path, ports) -> None:
+    """The installed unit's strict mode: systemd sees the failure; its fallback unit runs the copy."""
+    port, web_port = ports
+    config = tmp_path / "guardian.toml"
+    config.write_text(good_config(tmp_path, port, web_port))
+    process = GuardianProcess(config, tmp_path, port, ["--no-last-good"])  # a valid file: serves as usual
+    assert process.stop() == 0
+    last_good = tmp_path / "guardian.toml.last-good"
+    assert last_good.read_text() == config.read_text()  # strict mode still keeps the copy up to date
+
+    config.write_text(with_typos(config.read_text()))
+    out = run_cli("serve", "--no-last-good", "--config", str(config), cwd=tmp_path)
+    assert out.returncode == 2, out.stderr
+    assert "line 7: proxy.deny_own_addresess: unknown key" in out.stderr
+    assert "line 13: log.keep_days" in out.stderr
+    assert "guardian-last-good.service runs on it" in out.stderr and str(last_good) in out.stderr
+    assert "deny_own_addresses = false" in last_good.read_text()
+    # the fallback's command line (plain serve) runs on the copy
+    process = GuardianProcess(config, tmp_path, port)
+    try:
+        assert "last-known-good" in process.log()
+    finally:
+        process.stop()
+
+
+def test_no_last_good_without_a_copy_says_only_the_problem(tmp_path, ports) -> None:
+    port, web_port = ports
+    config = tmp_path / "guardian.toml"
+    config.write_text(with_typos(good_config(tmp_path, port, web_port)))
+    out = run_cli("serve", "--no-last-good", "--config", str(config), cwd=tmp_path)
+    assert out.returncode == 2
+    assert "line 7: proxy.deny_own_addresess: unknown key" in out.stderr
+    assert "guardian-last-good" not in out.stderr
+
+
 def test_a_bad_reload_is_shown_and_a_good_one_clears_it(tmp_path, ports) -> None:
     port, web_port = ports
     config = tmp_path / "guardian.toml"

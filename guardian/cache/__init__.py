@@ -35,7 +35,7 @@ answer: then its body is empty and none must be sent.
 
 Modules: `rules` (RFC 9111 header logic, pure functions), `store` (byte-bounded LRU and
 counters), `collapse` (collapsed forwarding), `writer` (streaming store), `cache` (the
-object above), `fill` (a helper for the memory benchmark). See docs/cache.md.
+object above). See docs/cache.md.
 """
 
 from guardian.cache.cache import COLLAPSE_TIMEOUT, Cache

@@ -23,6 +23,10 @@ from guardian.cache.writer import Writer
 from guardian.config import CacheConfig
 
 COLLAPSE_TIMEOUT = 30.0  # seconds a follower waits for its leader's response
+# A URL whose last answer could not be stored is fetched without a collapsed-forwarding
+# flight for this long: nobody would be served by waiting for it. Bounded in entries.
+UNSTORABLE_SECONDS = 60.0
+UNSTORABLE_MAX = 4096
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
@@ -34,6 +38,7 @@ class Cache:
         self._store = Store(self._config.max_bytes)
         self._flights = Flights(ttl=collapse_timeout)
         self.collapse_timeout = collapse_timeout
+        self._unstorable: dict[str, float] = {}  # key URL -> time.monotonic() until which it is not collapsed
 
     @property
     def config(self) -> CacheConfig:
@@ -77,7 +82,9 @@ class Cache:
             return self._bypass("range")  # only whole bodies are stored and served
         # A fetch that cannot fill the cache for everyone is not worth waiting for;
         # a client's no-cache asks for its own validation.
-        collapsible = method == "GET" and not (request.no_cache or request.no_store or request.authorized)
+        # Nor is one whose URL answered with something unstorable a moment ago.
+        collapsible = method == "GET" and not (request.no_cache or request.no_store or request.authorized) \
+            and not self._recently_unstorable(key_url)
         waited = False
         while True:
             entry = self._store.get(key_url, request.accept_encoding)
@@ -97,6 +104,20 @@ class Cache:
             waited = True
             if not flight.wait(self.collapse_timeout):
                 return self._counted(found, collapsed=False)  # leader too slow: fetch alone
+
+    def _recently_unstorable(self, key_url: str) -> bool:
+        until = self._unstorable.get(key_url)
+        if until is None:
+            return False
+        if until > time.monotonic():
+            return True
+        self._unstorable.pop(key_url, None)
+        return False
+
+    def _note_unstorable(self, key_url: str) -> None:
+        if len(self._unstorable) >= UNSTORABLE_MAX:
+            self._unstorable.clear()
+        self._unstorable[key_url] = time.monotonic() + UNSTORABLE_SECONDS
 
     def _judge(self, method: str, url: str, request: RequestFacts, entry: Entry | None, now: float) -> Lookup:
         def outcome(kind: Outcome, reason: str, judged: Entry | None = None) -> Lookup:
@@ -148,17 +169,23 @@ class Cache:
         assert request is not None
         if lookup.outcome is Outcome.REVALIDATE:
             self._store.count("misses")  # the validation failed: a full response came back
-        facts = ResponseFacts.read(status, response_headers, lookup.request_time, now)
         config = self._config
-        reason = (
-            "not storable" if not (lookup.storable and config.enabled)
-            else rules.uncacheable_reason(status, response_headers, facts, request.authorized, config)
-        )
-        if reason is not None:
+        facts = None
+        if not (lookup.storable and config.enabled):
+            reason: str | None = "not storable"
+        else:
+            reason = rules.quick_refusal(status, response_headers, config)
+            if reason is None:
+                facts = ResponseFacts.read(status, response_headers, lookup.request_time, now)
+                reason = rules.uncacheable_reason(status, response_headers, facts, request.authorized, config)
+            if reason is not None:
+                self._note_unstorable(lookup.url)
+        if reason is not None or facts is None:
             if lookup.entry is not None and status < 500 and status != 304:
                 self._store.remove(lookup.entry.key)  # superseded by this newer response
             lookup.release()
             return None
+        self._unstorable.pop(lookup.url, None)
         template = Entry(
             url=lookup.url,
             variant=request.accept_encoding if facts.varies_on_encoding else None,

@@ -6,6 +6,10 @@ The leader lands the flight once the outcome is known: right after storing the b
 or as soon as it knows the response will not be stored (then followers fetch for
 themselves without waiting for the body).
 
+Most fetches are never waited for (one request per URL at a time), so a flight is a
+plain record until a follower joins: the event followers sleep on is made then, and a
+leader that lands a flight nobody joined wakes no one.
+
 A leader that dies without landing must not block the key for ever: every flight has a
 deadline, a follower waits at most its own timeout, and a flight past its deadline is
 replaced by the next request, which becomes the new leader.
@@ -25,18 +29,21 @@ class Flight:
 
     def __init__(self, registry: Flights, key: Hashable, deadline: float) -> None:
         self._registry = registry
-        self._done = threading.Event()
+        self._done: threading.Event | None = None  # made by the first follower, under the registry's lock
         self.key = key
         self.deadline = deadline  # time.monotonic() after which the leader counts as dead
 
     def wait(self, timeout: float) -> bool:
-        """Block until the leader lands; False on timeout."""
+        """Block until the leader lands; False on timeout. Only for a flight `join` gave
+        a follower (which made its event)."""
+        assert self._done is not None
         return self._done.wait(timeout)
 
     def land(self) -> None:
         """Release the followers; idempotent, safe from any thread."""
-        self._registry.forget(self)
-        self._done.set()
+        done = self._registry.forget(self)
+        if done is not None:
+            done.set()
 
 
 class Flights:
@@ -53,16 +60,20 @@ class Flights:
         with self._lock:
             flight = self._flights.get(key)
             if flight is not None and flight.deadline > now:
+                if flight._done is None:
+                    flight._done = threading.Event()
                 return flight, False
             flight = Flight(self, key, now + self.ttl)
             self._flights[key] = flight
             return flight, True
 
-    def forget(self, flight: Flight) -> None:
+    def forget(self, flight: Flight) -> threading.Event | None:
+        """Take `flight` out of the registry; the event its followers wait on, if any."""
         with self._lock:
             # A late landing of an expired flight must not remove its successor.
             if self._flights.get(flight.key) is flight:
                 del self._flights[flight.key]
+            return flight._done
 
     def __len__(self) -> int:
         with self._lock:

@@ -167,6 +167,12 @@ def with_x_cache(headers: Headers, label: str) -> list[tuple[str, str]]:
     return [(k, v) for k, v in headers if k.lower() != "x-cache"] + [("X-Cache", label)]
 
 
+# The request fields RequestFacts reads: the rest (most of a browser's) are skipped in one pass.
+_REQUEST_FIELDS = frozenset({
+    "cache-control", "pragma", "authorization", "range", "accept-encoding", "if-none-match", "if-modified-since",
+})
+
+
 @dataclass(frozen=True, slots=True)
 class RequestFacts:
     """What the cache needs to know about a request, read once."""
@@ -183,6 +189,17 @@ class RequestFacts:
 
     @classmethod
     def read(cls, headers: Headers) -> RequestFacts:
+        wanted = []
+        for key, value in headers:
+            key = key.lower()
+            if key in _REQUEST_FIELDS:
+                wanted.append((key, value))
+        if not wanted:
+            return _PLAIN_REQUEST
+        return cls._read(wanted)
+
+    @classmethod
+    def _read(cls, headers: Headers) -> RequestFacts:
         cc = parse_cache_control(headers)
         max_age = delta_seconds(cc, "max-age")
         return cls(
@@ -196,6 +213,9 @@ class RequestFacts:
             if_none_match=header(headers, "if-none-match"),
             if_modified_since=header(headers, "if-modified-since"),
         )
+
+
+_PLAIN_REQUEST = RequestFacts._read(())
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +306,25 @@ def uncacheable_reason(
         return "too large"
     if facts.lifetime <= 0 and not facts.has_validator:
         return "no freshness and no validator"  # it could never be used
+    return None
+
+
+def quick_refusal(status: int, headers: Headers, config: CacheConfig) -> str | None:
+    """The reasons not to store a response that its status and one pass over its fields
+    show (most answers a household fetches: pages, data, other content types), so the
+    freshness arithmetic and date parsing run only for candidates. `uncacheable_reason`
+    remains the whole rule."""
+    if status not in STORABLE_STATUSES:
+        return f"status {status}"
+    content_type = None
+    for key, value in headers:
+        key = key.lower()
+        if key == "set-cookie":
+            return "set-cookie"
+        if key == "content-type" and content_type is None:
+            content_type = value
+    if not content_type_allowed(content_type, config.content_types):
+        return "content-type"
     return None
 
 

@@ -86,7 +86,7 @@ class ListFile:
     inode: int
 
     @classmethod
-    def of(cls, path: Path | str) -> ListFile:
+    def of(cls, path: Path | str | os.PathLike[str]) -> ListFile:
         stat = os.stat(path)
         return cls(Path(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
 
@@ -186,16 +186,21 @@ def plain_hosts_of(line: str, fmt: str) -> tuple[list[str], str]:
     rules of a list in format `fmt` (none if it is anything else)."""
     if fmt == "abp":
         rule = parse_line(line)
-        if isinstance(rule, NetworkRule) and is_plain(rule):
-            return [rule.host], rule.raw  # type: ignore[list-item]
+        if isinstance(rule, NetworkRule):
+            host = plain_host(rule)
+            if host is not None:
+                return [host], rule.raw
         return [], ""
     names, error = (hosts_line if fmt == "hosts" else domain_line)(line)
     return (names, line.split("#", 1)[0].strip()) if error is None else ([], "")
 
 
-def is_plain(rule: NetworkRule) -> bool:
-    """A blocking rule that is a whole host with no option: it belongs in a host table."""
-    return rule.host is not None and rule.flags == HOST_ANCHOR and rule.types == ALL_TYPES and rule.domains is None
+def plain_host(rule: NetworkRule) -> str | None:
+    """The host of a blocking rule that is a whole host with no option (it belongs in a
+    host table); None for any other rule."""
+    if rule.flags == HOST_ANCHOR and rule.types == ALL_TYPES and rule.domains is None:
+        return rule.host
+    return None
 
 
 # ------------------------------------------------------------------ reading a list file
@@ -342,13 +347,14 @@ def read_list_file(
         if fmt == "abp":
             parsed = parse_line(line)
             if isinstance(parsed, NetworkRule):
-                broad = None if is_plain(parsed) else too_broad(parsed)
+                host = plain_host(parsed)
+                broad = None if host is not None else too_broad(parsed)
                 if broad is not None:
                     report.add_refused(number, line.strip(), broad)
-                elif is_plain(parsed):
-                    add_fingerprint(crc32(parsed.host.encode("ascii")))  # type: ignore[union-attr]
+                elif host is not None:
+                    add_fingerprint(crc32(host.encode("ascii")))
                     add_offset(offset)
-                    labels |= 1 << min(parsed.host.count(".") + 1, 31)  # type: ignore[union-attr]
+                    labels |= 1 << min(host.count(".") + 1, 31)
                 else:
                     report.rules[rule_kind(parsed)] += 1
                     if max_rules is None or len(rules) < max_rules:
@@ -532,7 +538,7 @@ def _open_text(source: ListFile) -> BinaryIO | None:
     if (stat.st_size, stat.st_mtime_ns, stat.st_ino) != (source.size, source.mtime_ns, source.inode):
         handle.close()
         return None
-    return handle  # type: ignore[return-value]
+    return handle
 
 
 def _count_lines(fileno: int, end: int) -> int:

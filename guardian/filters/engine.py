@@ -30,7 +30,7 @@ from typing import NamedTuple
 from .cache import cache_path, lists_key, read_cache, write_cache
 from .compact import HostTable, ListFile, cached_table, load_table, open_source, plain_hosts_of, read_list_file
 from .domains import domain_applies, public_suffixes, url_host, url_host_span
-from .index import DOMAINS, FLAGS, LIST_ID, PATTERN, RAW, TYPES, RuleIndex, read_list
+from .index import RuleIndex, StoredRule, read_list
 from .patterns import TOKEN_RE, Glob, RegexMatcher, compile_pattern
 from .report import ParseReport
 from .request_types import DOCUMENT, request_type_bit
@@ -53,7 +53,6 @@ class Decision(NamedTuple):
 
 
 NOT_MATCHED = Decision(False, None, None)
-_UNSEEN = object()
 _NEAREST_MEMO_LIMIT = 16_384  # hosts; about 2 MiB
 
 _PERCENT_RE = re.compile(r"%([0-9A-Fa-f]{2})")
@@ -96,7 +95,8 @@ class FilterEngine:
         self._list_names = index.list_names
         self._plain_hosts = index.plain_hosts
         # (table, list id) in list order: the plain host rules of lists read from files
-        self._tables = tuple((tables[list_id], list_id) for list_id in sorted(tables or {}))
+        tables = tables or {}
+        self._tables = tuple((tables[list_id], list_id) for list_id in sorted(tables))
         self._cancelled = index.cancelled or None
         self._nearest_memo: dict[str, tuple[int, str, int] | None] = {}
         self._suffixes = public_suffixes
@@ -238,7 +238,7 @@ class FilterEngine:
             if plain_hosts is not None:
                 origin = plain_hosts.get(host)
                 if origin is not None:
-                    if origin.__class__ is int:
+                    if isinstance(origin, int):
                         return f"||{host}^", 0, origin
                     return origin[1], 0, origin[0]
                 if nearest is not None and nearest[0] == depth:
@@ -247,8 +247,8 @@ class FilterEngine:
             if rule_ids is not None:
                 for rule_id in rule_ids:
                     rule = rules[rule_id]
-                    if (not important_only or rule[FLAGS] & IMPORTANT) and self._applies(rule, request):
-                        return rule[RAW], rule[FLAGS], rule[LIST_ID]
+                    if (not important_only or rule.flags & IMPORTANT) and self._applies(rule, request):
+                        return rule.raw, rule.flags, rule.list_id
             dot = host.find(".")
             if dot < 0:
                 break
@@ -263,12 +263,12 @@ class FilterEngine:
             if rule_ids is not None:
                 for rule_id in rule_ids:
                     rule = rules[rule_id]
-                    if (not important_only or rule[FLAGS] & IMPORTANT) and self._rule_matches(rule_id, rule, request):
-                        return rule[RAW], rule[FLAGS], rule[LIST_ID]
+                    if (not important_only or rule.flags & IMPORTANT) and self._rule_matches(rule_id, rule, request):
+                        return rule.raw, rule.flags, rule.list_id
         for rule_id in untokened:
             rule = rules[rule_id]
-            if (not important_only or rule[FLAGS] & IMPORTANT) and self._rule_matches(rule_id, rule, request):
-                return rule[RAW], rule[FLAGS], rule[LIST_ID]
+            if (not important_only or rule.flags & IMPORTANT) and self._rule_matches(rule_id, rule, request):
+                return rule.raw, rule.flags, rule.list_id
         return None
 
     def _nearest(self, host: str) -> tuple[int, str, int] | None:
@@ -276,43 +276,45 @@ class FilterEngine:
         Remembered per host: a household asks about the same few hundred hosts all day,
         and the tables never change under an engine."""
         memo = self._nearest_memo
-        nearest = memo.get(host, _UNSEEN)
-        if nearest is _UNSEEN:
-            nearest = None
-            for table, list_id in self._tables:
-                found = table.find_nearest(host, self._cancelled, 127 if nearest is None else nearest[0])
-                if found is not None:
-                    nearest = (found[0], found[1], list_id)
-            if len(memo) >= _NEAREST_MEMO_LIMIT:
-                memo.clear()
-            memo[host] = nearest
+        try:
+            return memo[host]
+        except KeyError:
+            pass
+        nearest: tuple[int, str, int] | None = None
+        for table, list_id in self._tables:
+            found = table.find_nearest(host, self._cancelled, 127 if nearest is None else nearest[0])
+            if found is not None:
+                nearest = (found[0], found[1], list_id)
+        if len(memo) >= _NEAREST_MEMO_LIMIT:
+            memo.clear()
+        memo[host] = nearest
         return nearest
 
-    def _rule_matches(self, rule_id: int, rule: tuple, request: _Request) -> bool:
+    def _rule_matches(self, rule_id: int, rule: StoredRule, request: _Request) -> bool:
         """A pattern rule against a request, cheapest test first: a matcher (a regex above
         all) runs only once type, party and `$domain=` admit the request."""
-        flags = rule[FLAGS]
-        if not rule[TYPES] & request.type_bit:
+        flags = rule.flags
+        if not rule.types & request.type_bit:
             return False
         if flags & PLAIN:
             target = request.url if flags & MATCH_CASE else request.url_lower
-            return rule[PATTERN] in target and self._applies(rule, request)
+            return rule.pattern in target and self._applies(rule, request)
         return self._applies(rule, request) and self._pattern_matches(rule_id, rule, request)
 
-    def _pattern_matches(self, rule_id: int, rule: tuple, request: _Request) -> bool:
-        flags = rule[FLAGS]
+    def _pattern_matches(self, rule_id: int, rule: StoredRule, request: _Request) -> bool:
+        flags = rule.flags
         target = request.url if flags & MATCH_CASE else request.url_lower
         if flags & PLAIN:
-            return rule[PATTERN] in target
+            return rule.pattern in target
         matcher = self._matchers.get(rule_id)
         if matcher is None:
-            matcher = self._matchers[rule_id] = compile_pattern(flags, rule[PATTERN])
+            matcher = self._matchers[rule_id] = compile_pattern(flags, rule.pattern)
         return matcher.matches(target, request.host_start, request.host_end)
 
-    def _applies(self, rule: tuple, request: _Request) -> bool:
+    def _applies(self, rule: StoredRule, request: _Request) -> bool:
         """Type, party and `$domain=` checks (the pattern is already known to match)."""
-        flags = rule[FLAGS]
-        if not rule[TYPES] & request.type_bit:
+        flags = rule.flags
+        if not rule.types & request.type_bit:
             return False
         source_host = request.source_host
         if flags & PARTY_FLAGS and source_host:
@@ -321,7 +323,7 @@ class FilterEngine:
                 third_party = request.third_party = self._suffixes.is_third_party(request.host, source_host)
             if (flags & THIRD_PARTY and not third_party) or (flags & FIRST_PARTY and third_party):
                 return False
-        domains = rule[DOMAINS]
+        domains = rule.domains
         if domains is not None:
             if not source_host:
                 return not flags & HAS_INCLUDES

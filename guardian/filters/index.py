@@ -11,7 +11,7 @@ Three places, searched in this order for each request:
 Blocking rules and exceptions are kept apart so an allowed request never walks the
 exceptions. `$badfilter` rules remove their twins here, before anything is filed.
 
-Everything is plain tuples, dicts, strs and ints so the index marshals to disk as is.
+On disk everything is plain tuples, dicts, strs and ints, so the index marshals.
 """
 
 from __future__ import annotations
@@ -28,9 +28,23 @@ from .request_types import ALL_TYPES
 from .rules import BADFILTER, EXCEPTION, HOST_ANCHOR, REGEX, NetworkRule, Refused, Skipped, parse_line, twin_key
 from .safety import too_broad
 
-# Positions in a stored rule tuple: (raw, flags, types, pattern, domains, list_id).
-RAW, FLAGS, TYPES, PATTERN, DOMAINS, LIST_ID = range(6)
-StoredRule = tuple[str, int, int, str, "dict[str, bool] | None", int]
+
+@dataclass(slots=True)
+class StoredRule:
+    """A rule as the engine tests it. Slotted attributes read faster than tuple indexing;
+    on disk it is a plain tuple (`astuple`, `StoredRule(*fields)`) so the index still
+    marshals."""
+
+    raw: str
+    flags: int
+    types: int
+    pattern: str
+    domains: dict[str, bool] | None
+    list_id: int
+
+    def astuple(self) -> tuple[str, int, int, str, dict[str, bool] | None, int]:
+        return self.raw, self.flags, self.types, self.pattern, self.domains, self.list_id
+
 
 # Tokens found in most URLs: filing a rule under one would make every request try it.
 _COMMON_TOKENS = frozenset({
@@ -112,16 +126,22 @@ class RuleIndex:
 
     def to_plain(self) -> tuple[Any, ...]:
         return (
-            self.list_names, self.rules, self.plain_hosts, self.block_hosts, self.exception_hosts,
-            self.block_tokens, self.exception_tokens, self.block_untokened, self.exception_untokened,
+            self.list_names, [rule.astuple() for rule in self.rules], self.plain_hosts,
+            self.block_hosts, self.exception_hosts, self.block_tokens, self.exception_tokens,
+            self.block_untokened, self.exception_untokened,
             [report.to_plain() for report in self.reports], self.compact_lists, self.cancelled,
         )
 
     @classmethod
     def from_plain(cls, plain: tuple[Any, ...]) -> RuleIndex:
-        *fields, reports, compact_lists, cancelled = plain
-        return cls(*fields, reports=[ParseReport.from_plain(report) for report in reports],
-                   compact_lists=tuple(compact_lists), cancelled=frozenset(cancelled))
+        (list_names, rules, plain_hosts, block_hosts, exception_hosts, block_tokens, exception_tokens,
+         block_untokened, exception_untokened, reports, compact_lists, cancelled) = plain
+        return cls(
+            list_names, [StoredRule(*rule) for rule in rules], plain_hosts, block_hosts, exception_hosts,
+            block_tokens, exception_tokens, block_untokened, exception_untokened,
+            reports=[ParseReport.from_plain(report) for report in reports],
+            compact_lists=tuple(compact_lists), cancelled=frozenset(cancelled),
+        )
 
     @classmethod
     def build(cls, lists: Mapping[str, str], formats: Mapping[str, str] | None = None) -> RuleIndex:
@@ -171,7 +191,7 @@ class _Builder:
                 self.plain_hosts[host] = list_id if rule.raw == f"||{host}^" else (list_id, rule.raw)
             return
         rule_id = len(self.rules)
-        self.rules.append((rule.raw, rule.flags, rule.types, rule.pattern, rule.domains, list_id))
+        self.rules.append(StoredRule(rule.raw, rule.flags, rule.types, rule.pattern, rule.domains, list_id))
         if host is not None:
             by_host = self.exception_hosts if rule.flags & EXCEPTION else self.block_hosts
             by_host.setdefault(host, []).append(rule_id)
@@ -187,7 +207,7 @@ class _Builder:
         block_untokened: list[int] = []
         exception_untokened: list[int] = []
         for rule_id, tokens in self.tokenised:
-            exception = self.rules[rule_id][FLAGS] & EXCEPTION
+            exception = self.rules[rule_id].flags & EXCEPTION
             if tokens:
                 rarest = min(tokens, key=lambda token: (frequency[token], -len(token)))
                 (exception_tokens if exception else block_tokens).setdefault(rarest, []).append(rule_id)

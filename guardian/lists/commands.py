@@ -8,9 +8,10 @@ through `guardian.config_edit`, which keeps comments and validates before writin
 
 from __future__ import annotations
 
+import difflib
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
@@ -19,9 +20,11 @@ from zoneinfo import ZoneInfo
 
 from tomlkit import TOMLDocument
 
+from guardian import control
 from guardian.config import Config, ConfigError
 from guardian.config_edit import add_list, add_list_to_profile, edit_config, remove_list
 from guardian.filters import FilterEngine
+from guardian.sizes import size_text
 
 from .catalog import CATEGORIES, CatalogError, find_entry, is_builtin, load_catalog, read_builtin
 from .refresh import FAILED, RefreshPolicy, refresh_lists
@@ -49,7 +52,7 @@ def lists_status_command(config: Config, *, out: TextIO | None = None) -> int:
             rows.append((entry.id, "not downloaded yet" + suffix, "-", "-", "-", "-"))
             continue
         rows.append((entry.id, meta.status + suffix, f"{meta.rules:,}" if meta.fetched_at else "-",
-                     _size(meta.size) if meta.fetched_at else "-",
+                     size_text(meta.size) if meta.fetched_at else "-",
                      _when(meta.fetched_at, zone), _when(meta.checked_at, zone)))
         if meta.error:
             notes[len(rows) - 1] = f"error: {meta.error}"
@@ -102,18 +105,25 @@ def lists_add_command(
     create_at: Path = Path("guardian.toml"),
     out: TextIO | None = None,
     err: TextIO | None = None,
+    fetch: Callable[[Config, str], int] | None = None,
 ) -> int:
-    """Subscribe to `url`, or to a catalog entry when `url` is a catalog id."""
+    """Subscribe to `url`: a catalog id, an http(s) URL or a readable file (path or file:// URL).
+    Anything else is refused with the catalog ids it resembles. With `fetch`, the new list is
+    downloaded at once: `fetch(config, list_id)` returns the exit status."""
     out, err = out or sys.stdout, err or sys.stderr
     try:
-        entry = find_entry(url) if "/" not in url and "." not in url else None
+        catalog = load_catalog()
     except CatalogError as exc:
         print(f"guardian lists add: {exc}", file=err)
         return USAGE
+    entry = find_entry(url, catalog)
     if entry is not None:
         url, id, name, format = entry.url, id or entry.id, name or entry.name, format or entry.format
-    elif "://" not in url and not is_builtin(url):
-        url = str(Path(url).expanduser().resolve())  # `serve` may run from another directory
+    else:
+        problem, url = _source(url, [e.id for e in catalog])
+        if problem:
+            print(f"guardian lists add: {problem}", file=err)
+            return USAGE
     list_id = id or _id_from_url(url)
     profile = profile or "default"
 
@@ -127,8 +137,60 @@ def lists_add_command(
         print(f"guardian lists add: {exc}", file=err)
         return USAGE
     print(f"Added list {list_id!r} ({url}) to profile {profile!r} in {config.source}.", file=out)
-    print(f"It is downloaded at the next refresh; `guardian lists update {list_id}` fetches it now.", file=out)
+    if fetch is not None and not is_builtin(url):
+        out.flush()
+        return fetch(config, list_id)
+    if not is_builtin(url):
+        print(f"It is downloaded at the next refresh; `guardian lists update {list_id}` fetches it now.", file=out)
     return OK
+
+
+def _source(given: str, catalog_ids: list[str]) -> tuple[str | None, str]:
+    """(a problem or None, the URL to store) for what `lists add` was given that is not a catalog id."""
+    lowered = given.lower()
+    if lowered.startswith(("http://", "https://")):
+        return (None, given) if urlsplit(given).hostname else (f"{given!r} has no host name", given)
+    if is_builtin(given):
+        try:
+            read_builtin(given)
+        except (OSError, ValueError):
+            return f"{given!r}: Guardian has no built-in list of that name", given
+        return None, given
+    path = Path(urlsplit(given).path if lowered.startswith("file://") else given).expanduser()
+    if lowered.startswith("file://") or "://" not in given:
+        try:
+            with path.open("rb"):
+                pass
+        except IsADirectoryError:
+            return f"{given!r} is a directory, not a list file", given
+        except OSError:
+            if "://" in given or "/" in given or path.suffix:
+                return f"{given!r}: no readable file there", given
+            close = difflib.get_close_matches(given.lower(), catalog_ids, n=3, cutoff=0.5)
+            hint = (f"did you mean {' or '.join(close)}?" if close
+                    else "see `guardian lists catalog` for the ids")
+            return (f"{given!r} is not a catalog id, an http(s) URL or a file; {hint}"), given
+        return None, str(path.resolve())  # `serve` may run from another directory
+    return f"{given!r}: only http://, https:// and file:// URLs, a file or a catalog id", given
+
+
+def fetch_now(config: Config, list_id: str, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Download a list just added, as the settings page does: through the running service, so it
+    applies at once, or (no service running) straight into the data directory."""
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        control.call(config.data_dir, "reload", timeout=30)  # the service learns of the new list first
+        reply = control.call(config.data_dir, "lists-update", ids=[list_id])
+    except control.NotRunning:
+        print("Fetching it now (no Guardian service is running here; it applies when one starts) ...", file=out)
+        out.flush()
+        return lists_update_command(config, [list_id], out=out, err=err)
+    print("Fetched by the running Guardian service, which applies it at once:", file=out)
+    for result in reply.get("results", []):
+        print(f"{result['id']}: {result['message']}", file=out)
+    if "error" in reply:
+        print(f"guardian lists add: {reply['error']}", file=err)
+    return OK if reply.get("ok") else FAILURE
 
 
 def lists_remove_command(
@@ -194,10 +256,3 @@ def _builtin_rules(list_id: str, url: str, fmt: str) -> str:
 
 def _when(moment: datetime | None, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else "-"
-
-
-def _size(size: int) -> str:
-    for unit, scale in (("MB", 10**6), ("kB", 10**3)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size} B"

@@ -28,6 +28,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import guardian
 from guardian.proxy.upstream import DestinationDenied, DestinationPolicy, UpstreamError, connect
+from guardian.sizes import size_text
 
 _REDIRECTS = (301, 302, 303, 307, 308)
 _CHUNK = 64 * 1024
@@ -81,7 +82,7 @@ def _fetch_file(path: Path, limits: Limits) -> Fetched:
     try:
         size = path.stat().st_size
         if size > limits.max_bytes:
-            raise DownloadError(f"{path} is {_size(size)}, over the {_size(limits.max_bytes)} limit")
+            raise DownloadError(f"{path} is {size_text(size)}, over the {size_text(limits.max_bytes)} limit")
         return Fetched(path.read_bytes(), url=str(path))
     except FileNotFoundError:
         raise DownloadError(f"no such file: {path}") from None
@@ -185,7 +186,7 @@ def _one_request(
                                 if clock() < deadline else
                                 f"{url} took longer than {limits.total_timeout:g} s", transient=True) from None
         except http.client.IncompleteRead as exc:
-            raise DownloadError(f"the download was cut short after {_size(len(exc.partial))}",
+            raise DownloadError(f"the download was cut short after {size_text(len(exc.partial))}",
                                 transient=True) from None
         except (http.client.HTTPException, OSError) as exc:
             raise DownloadError(f"the download from {where} failed: {exc or type(exc).__name__}",
@@ -243,7 +244,7 @@ def _read_body(
 ) -> bytes:
     declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limits.max_bytes:
-        raise DownloadError(f"the list is {_size(int(declared))}, over the {_size(limits.max_bytes)} limit")
+        raise DownloadError(f"the list is {size_text(int(declared))}, over the {size_text(limits.max_bytes)} limit")
     gzipped = headers.get("content-encoding", "").strip().lower() in ("gzip", "x-gzip")
     inflate = zlib.decompressobj(wbits=31) if gzipped else None
     body = bytearray()
@@ -263,18 +264,11 @@ def _read_body(
                 raise DownloadError(f"the gzip-compressed download is corrupt: {exc}") from None
         body += chunk
         if len(body) > limits.max_bytes or (inflate is not None and inflate.unconsumed_tail):
-            raise DownloadError(f"the list is larger than the {_size(limits.max_bytes)} limit")
+            raise DownloadError(f"the list is larger than the {size_text(limits.max_bytes)} limit")
     # http.client returns a short body without complaint when the server hangs up early.
     if declared.isdigit() and received < int(declared):
-        raise DownloadError(f"the download was cut short after {_size(received)} of {_size(int(declared))}",
+        raise DownloadError(f"the download was cut short after {size_text(received)} of {size_text(int(declared))}",
                             transient=True)
     if inflate is not None and not inflate.eof:
         raise DownloadError("the gzip-compressed download was cut short", transient=True)
     return bytes(body)
-
-
-def _size(size: int) -> str:
-    for unit, scale in (("MiB", 2**20), ("KiB", 2**10)):
-        if size >= scale:
-            return f"{size / scale:.1f}".removesuffix(".0") + f" {unit}"
-    return f"{size} bytes"

@@ -216,6 +216,7 @@ def _refresh_locked(
         _save_meta_quietly(store, meta)
         return ListResult(entry.id, UNCHANGED, "unchanged")
 
+    assert policy.max_rules is not None  # refresh_list filled it in
     try:
         result = check_list(entry.id, fetched.body, entry.format, baseline, force, policy.max_rules)
     except ValidationError as exc:

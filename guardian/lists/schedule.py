@@ -17,7 +17,9 @@ Strategy:
 - An in-memory job store forgets runs missed while the Pi was off, so on registration
   each list's last attempt (`checked_at`) is compared with the schedule's most recent
   slot; lists that missed it (or were never fetched) get a one-off catch-up run shortly
-  after start rather than at the next night.
+  after start rather than at the next night. A reload keeps a pending catch-up's time and
+  does not announce it again; a list never fetched is new, not late, so it is not logged as
+  missed; and when the catch-up runs, a list fetched meanwhile (an "update now") is skipped.
 """
 
 from __future__ import annotations
@@ -108,8 +110,7 @@ def make_trigger(schedule: str, window: tuple[str, str], zone: ZoneInfo, fractio
     at = slot_time(window, fraction)
     times = _times_of_day(schedule, at)
     if times is not None:
-        hours = ",".join(str(t.hour) for t in times)
-        return CronTrigger(hour=hours, minute=at.minute, second=at.second, timezone=zone)
+        return CronTrigger(hour=",".join(str(t.hour) for t in times), minute=at.minute, second=at.second, timezone=zone)
     hours = interval_hours(schedule)
     return IntervalTrigger(hours=hours, start_date=datetime.combine(_INTERVAL_ANCHOR, at, tzinfo=zone),
                            timezone=zone)
@@ -153,12 +154,13 @@ class _RefreshJob:
     refresh: Refresh
     schedule: str
     only: tuple[str, ...] | None = None  # a catch-up run refreshes just the lists that missed a slot
+    slot: datetime | None = None  # the slot they missed: one fetched since (an update now) is left alone
 
     def __call__(self) -> None:
         config = self.get_config()
         ids = scheduled_lists(config, self.schedule)
         if self.only is not None:
-            ids = [i for i in ids if i in self.only]
+            ids = [i for i in ids if i in self.only and _missed(self.store, i, self.slot)]
         if not ids:
             return
         summary = self.refresh(config, self.store, ids)
@@ -181,8 +183,12 @@ def register_refresh_job(
     `on_updated()` is called from the scheduler's thread after a run that changed a stored
     list; it should rebuild the engine from `texts_for` and swap it in.
     """
+    # A reload re-registers: catch-ups already due keep their time and are not announced again.
+    pending: dict[str, tuple[set[str], datetime]] = {}
     for job in scheduler.get_jobs():
         if job.id.startswith(JOB_PREFIX):
+            if isinstance(job.func, _RefreshJob) and job.func.only is not None and job.next_run_time is not None:
+                pending[job.func.schedule] = (set(job.func.only), job.next_run_time)
             scheduler.remove_job(job.id)
     config = get_config()
     zone = config.zone()
@@ -203,16 +209,24 @@ def register_refresh_job(
         slot = previous_slot(schedule, config.refresh.window, zone, fraction, started)
         missed = tuple(i for i in scheduled_lists(config, schedule) if _missed(store, i, slot))
         if missed:
-            log.info("lists %s missed the %s refresh; catching up in %g s", ", ".join(missed), schedule,
-                     catch_up_delay)
-            run_at = started + timedelta(seconds=catch_up_delay)
+            already, run_at = pending.get(schedule, (set(), started + timedelta(seconds=catch_up_delay)))
+            # Said once, and only of lists that were fetched before: one never fetched is new, not late.
+            late = [i for i in missed if i not in already and _fetched_before(store, i)]
+            if late:
+                wait = max(0.0, (run_at - started).total_seconds())
+                log.info("lists %s missed the %s refresh; catching up in %.0f s", ", ".join(late), schedule, wait)
             jobs.append(scheduler.add_job(
-                _RefreshJob(get_config, store, on_updated, refresh, schedule, missed),
+                _RefreshJob(get_config, store, on_updated, refresh, schedule, missed, slot),
                 DateTrigger(run_date=run_at.astimezone(zone), timezone=zone),
                 id=f"{JOB_PREFIX}catch-up:{schedule}", name=f"catch up on missed list refresh ({schedule})",
                 misfire_grace_time=None, replace_existing=True,
             ))
     return jobs
+
+
+def _fetched_before(store: ListStore, list_id: str) -> bool:
+    meta = store.load_meta(list_id)
+    return meta is not None and meta.checked_at is not None
 
 
 def _missed(store: ListStore, list_id: str, slot: datetime | None) -> bool:

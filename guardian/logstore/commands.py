@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from guardian.logstore.queries import LogQueries, LogUnavailableError, Totals
+from guardian.sizes import size_text
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
@@ -45,16 +49,6 @@ def _fail(command: str, message: str, status: int) -> int:
     return status
 
 
-def _size(n: float) -> str:
-    if n < 1000:
-        return f"{n:.0f} B"
-    for unit in ("kB", "MB"):
-        n /= 1000
-        if n < 1000:
-            return f"{n:.1f} {unit}"
-    return f"{n / 1000:.1f} GB"
-
-
 def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     cells = [list(map(str, headers))] + [[str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
@@ -77,7 +71,7 @@ def stats_command(
         return _fail("stats", str(error), 2)
     until = clock()
     start = until - span
-    bucket = "hour" if span <= _HOURLY_UP_TO else "day"
+    bucket: Literal["hour", "day"] = "hour" if span <= _HOURLY_UP_TO else "day"
     queries = LogQueries(Path(db_path), clock)
     try:
         totals = queries.totals(start, until, device)
@@ -105,7 +99,7 @@ def stats_command(
         ("blocked", f"{totals.blocked} ({totals.share_blocked:.1%})"),
         ("cached", totals.cached),
         ("errors", totals.errors),
-        ("data to clients", _size(totals.bytes_to_client)),
+        ("data to clients", size_text(totals.bytes_to_client)),
         ("not logged (queue full)", dropped),
     ]))
     label = "%H:00" if bucket == "hour" else "%a %d %b"
@@ -119,7 +113,7 @@ def stats_command(
     if not device:
         print("\nTop devices")
         print(_table(("device", "requests", "blocked", "data"), [
-            (d.device or "(unknown)", d.requests, d.blocked, _size(d.bytes_to_client)) for d in devices
+            (d.device or "(unknown)", d.requests, d.blocked, size_text(d.bytes_to_client)) for d in devices
         ]) if devices else "  none")
     return 0
 
@@ -127,8 +121,9 @@ def stats_command(
 def log_command(
     db_path: Path, device: str | None = None, blocked: bool = False, host: str | None = None,
     since: str = "1h", limit: int = 50, as_json: bool = False,
-    tz: str | None = None, clock: Callable[[], float] = time.time,
+    tz: str | None = None, clock: Callable[[], float] = time.time, wide: bool = False,
 ) -> int:
+    """The newest requests first; the table fits the terminal (long URLs lose their middle) unless `wide`."""
     try:
         span = parse_duration(since)
         zone = _zone(tz)
@@ -149,13 +144,49 @@ def log_command(
     if not page.records:
         print("no requests logged in that time")
         return 0
-    print(_table(("id", "time", "device", "action", "status", "method", "url", "why"), [
-        (
-            r.id, datetime.fromtimestamp(r.started, zone).strftime("%m-%d %H:%M:%S"), r.device or "-",
-            r.action if r.times == 1 else f"{r.action} x{r.times}", r.status or "-", r.method or "-",
+    rows = [
+        [
+            str(r.id), datetime.fromtimestamp(r.started, zone).strftime("%m-%d %H:%M:%S"), r.device or "-",
+            r.action if r.times == 1 else f"{r.action} x{r.times}", str(r.status or "-"), r.method or "-",
             f"{r.host}{r.target or ''}" if r.host else "(not logged)",
             r.rule or r.schedule or r.reason or r.error_kind or "",
-        )
+        ]
         for r in page.records
-    ]))
+    ]
+    headers = ("id", "time", "device", "action", "status", "method", "url", "why")
+    columns = None if wide else _terminal_columns()
+    if columns is None:
+        print(_table(headers, rows))
+        return 0
+    for row in rows:
+        row[2] = _shorten_end(row[2], _DEVICE_WIDTH)
+    # The URL gets what the other columns leave of the line (never less than a readable minimum).
+    others = sum(max(len(row[i]) for row in [list(headers), *rows]) for i in range(6)) + 2 * 7
+    url_width = max(_MIN_URL_WIDTH, columns - others - len("why"))
+    for row in rows:
+        row[6] = shorten_middle(row[6], url_width)
+    print("\n".join(_shorten_end(line, columns) for line in _table(headers, rows).split("\n")))
     return 0
+
+
+_DEVICE_WIDTH = 20
+_MIN_URL_WIDTH = 24
+
+
+def _terminal_columns() -> int | None:
+    """The width to fit: the terminal's (or $COLUMNS); None (no limit) when writing to a file or pipe."""
+    if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
+        return None
+    return shutil.get_terminal_size().columns
+
+
+def shorten_middle(text: str, width: int) -> str:
+    """`text` in at most `width` characters, its middle replaced by "…": a URL keeps its host and its end."""
+    if len(text) <= width:
+        return text
+    head = (width - 1) * 2 // 3
+    return f"{text[:head]}…{text[len(text) - (width - 1 - head):]}"
+
+
+def _shorten_end(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"

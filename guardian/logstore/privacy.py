@@ -15,7 +15,7 @@ The level is applied when a record is queued, so changing it affects new records
 from __future__ import annotations
 
 import re
-from typing import Literal, get_args
+from typing import Literal, TypeGuard, get_args
 
 from guardian.records import RequestRecord
 
@@ -34,9 +34,13 @@ _EXCERPT = re.compile(r"b?'(?:[^'\\]|\\.)*'" "|" r'b?"(?:[^"\\]|\\.)*"')
 
 
 def check_detail(detail: str) -> Detail:
-    if detail not in DETAIL_LEVELS:
+    if not _is_detail(detail):
         raise ValueError(f"log detail must be one of {', '.join(DETAIL_LEVELS)}, not {detail!r}")
-    return detail  # type: ignore[return-value]
+    return detail
+
+
+def _is_detail(value: str) -> TypeGuard[Detail]:
+    return value in DETAIL_LEVELS
 
 
 def without_excerpts(reason: str | None) -> str | None:

@@ -323,6 +323,17 @@ class LogQueries:
             ).fetchall()
         return [DeviceCount(device or None, n, b, out) for device, n, b, out in rows]
 
+    def unnamed_by_address(self, since: float, until: float | None = None) -> dict[str, int]:
+        """Requests from devices without a name, per client address (roll-ups keep no
+        address, so this reads the raw rows: meant for today, not for months)."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT client_addr, SUM(times) FROM requests WHERE started >= ? AND started < ? "
+                "AND device IS NULL AND client_addr IS NOT NULL GROUP BY client_addr",
+                (since, self._until(until)),
+            ).fetchall()
+        return {address: n for address, n in rows}
+
     def search(
         self, since: float | None = None, until: float | None = None, host: str | None = None,
         device: str | None = None, action: str | None = None, limit: int = 50,

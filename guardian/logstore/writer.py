@@ -66,6 +66,7 @@ def collapse(rows: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
             continue
         key = _same_key(row)
         i = first.get(key)
+        # A row is to_row()'s tuple: started and the counts are numbers there.
         if i is None or row[_STARTED] - out[i][_STARTED] >= COLLAPSE_SECONDS:  # type: ignore[operator]
             first[key] = len(out)
             out.append(row)
@@ -184,7 +185,7 @@ class BatchWriter(threading.Thread):
 
     def _write_blocked(self, conn: sqlite3.Connection, row: tuple[object, ...]) -> None:
         key = _same_key(row)
-        started: float = row[_STARTED]  # type: ignore[assignment]
+        started: float = row[_STARTED]  # type: ignore[assignment]  # to_row() puts a float there
         previous = self._open_rows.get(key)
         if previous is not None and started - previous[1] < COLLAPSE_SECONDS:
             added = conn.execute(_ADD_REPEATS, (row[_TIMES], row[_FROM_CLIENT], row[_TO_CLIENT], previous[0]))
@@ -193,7 +194,7 @@ class BatchWriter(threading.Thread):
         row_id = conn.execute(_INSERT, row).lastrowid
         if len(self._open_rows) >= _MAX_OPEN_ROWS:
             self._open_rows.clear()
-        self._open_rows[key] = (row_id, started)  # type: ignore[assignment]
+        self._open_rows[key] = (row_id, started)  # type: ignore[assignment]  # an INSERT always sets lastrowid
 
     def _keep_under_cap(self) -> None:
         now = time.monotonic()

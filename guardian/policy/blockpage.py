@@ -6,7 +6,10 @@ one file, inline CSS, no scripts, images or fonts (the CSP header forbids them a
 readable on a 360px phone, naming the address, the reason in plain words, the device
 and profile, and what a child can do about it. Everything else a page loads gets the
 cheapest answer that does not break that page: a transparent 1x1 GIF for images, an
-empty script or stylesheet, a bare 403 for the rest. A CONNECT cannot show a page (the
+empty script or stylesheet, one quiet line for a frame (an ad slot must not show a whole
+page with its heading), a bare 403 for the rest. A frame a browser does not name (plain
+HTTP carries no `Sec-Fetch-Dest`) gets the page, which shows only that line in a frame
+too small for more. A CONNECT cannot show a page (the
 browser expects TLS), so it gets a 403 with the reason in `X-Guardian-Block`.
 
 Every response is complete: Content-Type, Content-Length and `Cache-Control: no-store`
@@ -29,6 +32,12 @@ TRANSPARENT_GIF = (
 _EMPTY_TYPES = {"script": "application/javascript", "stylesheet": "text/css"}
 _MAX_SHOWN_ADDRESS = 300
 _MAX_HEADER = 300
+# Inline styles only: nothing is fetched (the tab's /favicon.ico is a blocked image: the GIF).
+_PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+# A stop sign drawn inline: an emoji shows as an empty box where the font lacks it.
+_STOP = ('<svg width="28" height="28" viewBox="0 0 32 32" aria-hidden="true" focusable="false">'
+         '<path d="M10 2h12l8 8v12l-8 8H10l-8-8V10z" fill="#b3261e"/>'
+         '<rect x="8" y="14" width="16" height="4" rx="1" fill="#fff"/></svg>')
 
 
 class BlockInfo(NamedTuple):
@@ -78,7 +87,7 @@ def page_response(info: BlockInfo) -> Response:
     body = render_page(info).encode("utf-8")
     return 403, [
         ("Content-Type", "text/html; charset=utf-8"),
-        ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'"),
+        ("Content-Security-Policy", _PAGE_CSP),
         ("X-Content-Type-Options", "nosniff"),
         ("Cache-Control", "no-store"),
         ("X-Guardian-Block", header_text(info.reason)),
@@ -99,8 +108,19 @@ def stand_in_response(request_type: str | None, reason: str) -> Response:
                      ("Content-Length", str(len(TRANSPARENT_GIF)))], TRANSPARENT_GIF
     if request_type in _EMPTY_TYPES:
         return 200, [("Content-Type", _EMPTY_TYPES[request_type]), *common, ("Content-Length", "0")], b""
+    if request_type == "subdocument":
+        body = _frame_body(reason)
+        return 403, [("Content-Type", "text/html; charset=utf-8"), ("Content-Security-Policy", _PAGE_CSP),
+                     ("X-Content-Type-Options", "nosniff"), *common, ("Content-Length", str(len(body)))], body
     body = f"Blocked by Guardian: {reason}\n".encode()
     return 403, [("Content-Type", "text/plain; charset=utf-8"), *common, ("Content-Length", str(len(body)))], body
+
+
+def _frame_body(reason: str) -> bytes:
+    """A blocked frame's whole content: one line in small grey type."""
+    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Blocked</title></head>"
+            f'<body style="margin:2px 4px"><p style="margin:0;font:11px/1.3 system-ui,sans-serif;color:#595959">'
+            f"Blocked by Guardian: {html.escape(reason)}</p></body></html>").encode()
 
 
 def render_page(info: BlockInfo) -> str:
@@ -125,9 +145,12 @@ h1{{font-size:1.5rem;margin:.5rem 0 1rem}}
 .reason{{font-size:1.15rem;font-weight:600}}
 .small{{font-size:.85rem;color:#555;word-break:break-word}}
 code{{word-break:break-all;font-size:.85rem}}
+h1 svg{{vertical-align:-5px;margin-right:.4rem}}
+.mini{{display:none;margin:2px 4px;font:11px/1.3 system-ui,sans-serif;color:#595959}}
+@media (max-height:320px),(max-width:300px){{main{{display:none}}.mini{{display:block}}body{{background:none}}}}
 </style></head>
-<body><main>
-<h1>&#x1F6D1; This page is blocked</h1>
+<body><p class=mini>Blocked by Guardian: {e(info.reason)}</p><main>
+<h1>{_STOP}This page is blocked</h1>
 <div class=card>
 <p>You tried to open:</p>
 <p class=address>{e(address)}</p>

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from typing import TextIO
 
@@ -18,7 +19,7 @@ from guardian.config import Config
 from guardian.filters.request_types import REQUEST_TYPES
 
 from .decide import Policy
-from .pauses import Pause, PauseStore, normalise_host
+from .pauses import Pause, PauseStore, Scope, normalise_host
 
 USAGE, FAILED = 2, 1
 
@@ -133,7 +134,7 @@ def pauses_command(
 
 
 def _target(config: Config, profile: str | None, device: str | None, command: str,
-            err: TextIO) -> tuple[str, str] | None:
+            err: TextIO) -> tuple[Scope, str] | None:
     if (profile is None) == (device is None):
         print(f"guardian {command}: give either --profile or --device", file=err)
         return None
@@ -149,7 +150,7 @@ def _target(config: Config, profile: str | None, device: str | None, command: st
     return ("device", device)
 
 
-def _add(config: Config, out: TextIO, err: TextIO, add) -> int:
+def _add(config: Config, out: TextIO, err: TextIO, add: Callable[[PauseStore], Pause]) -> int:
     try:
         entry: Pause = add(PauseStore.for_data_dir(config.data_dir))
     except ValueError as exc:

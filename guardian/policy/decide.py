@@ -67,6 +67,10 @@ class _Schedule(NamedTuple):
     rules: RuleSet | None
 
 
+def missing_list_problem(list_id: str) -> str:
+    return f"list {list_id!r} has no stored copy yet; not applied"
+
+
 class _Profile(NamedTuple):
     name: str
     schedules: tuple[_Schedule, ...]
@@ -116,6 +120,7 @@ class Policy:
         self.clock = clock  # Unix time of a decision made "now"; tests move it
         self.zone = config.zone()
         self.problems: list[str] = []
+        self.missing_lists: list[str] = []  # subscribed and enabled, but with no stored copy
         self._clock = ZoneClock(self.zone)
         self._seen = seen
         self._pauses = pauses
@@ -204,7 +209,9 @@ class Policy:
                 continue
             text = list_texts.get(list_id)
             if text is None:
-                self.problems.append(f"profile {profile.name!r}: list {list_id!r} has no stored copy yet; not applied")
+                if list_id not in self.missing_lists:  # once, however many profiles use it
+                    self.missing_lists.append(list_id)
+                    self.problems.append(missing_list_problem(list_id))
                 continue
             parts.append((list_id, entry.format, text))
         if not parts:
@@ -228,7 +235,7 @@ class Policy:
         timestamp = self.clock() if now is None else now.timestamp()
         verdict = self._decide(request, timestamp, count)
         if count and verdict.activity is not None:
-            verdict.activity(timestamp)
+            verdict.activity(timestamp, None)
         return verdict
 
     def _decide(self, request: RequestInfo, timestamp: float, count: bool) -> Verdict:
@@ -494,7 +501,7 @@ class Policy:
                     allowed=True, connect_host=safe_host,
                     target=SafeSearch.target(safe_host, target) if url is not None else None,
                     device=who.device, profile=who.profile.name,
-                    reason=reason or f"Safe search: connected to {safe_host}", rule=rule, list_id=list_id,
+                    reason=reason or SafeSearch.reason(safe_host), rule=rule, list_id=list_id,
                     activity=activity, intercept=intercept,
                 )
         if reason is None and activity is None and intercept is None:

@@ -130,6 +130,10 @@ class NeighbourTable:
             self._missed = True
         return mac
 
+    def entries(self) -> list[tuple[str, str]]:
+        """(IP, MAC) pairs of the last snapshot: `guardian check --client NAME` for a device known by MAC."""
+        return list(self._table.items())
+
     def refresh_if_due(self) -> None:
         """Scheduler: re-read the table when a request needs a newer copy."""
         age = self._clock() - self._loaded

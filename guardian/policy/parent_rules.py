@@ -29,6 +29,7 @@ import re
 import threading
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import tldextract
@@ -36,6 +37,9 @@ import tldextract
 from guardian.config import ProfileConfig
 
 from .inspection import inspects_https
+
+if TYPE_CHECKING:
+    from .rulesets import RuleSet  # imported where used: rulesets compiles through this module
 
 MAX_RULE = 2000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -273,7 +277,7 @@ def _refuse_too_wide(reading: _Reading) -> None:
                           f"allow one site instead, like example.{host}.")
 
 
-def _explain(reading: _Reading, compiled, allows: bool, profile: ProfileConfig | None,
+def _explain(reading: _Reading, compiled: RuleSet, allows: bool, profile: ProfileConfig | None,
              bypass: Collection[str] | None) -> str:
     verb = "Allows" if allows else "Blocks"
     host = reading.host

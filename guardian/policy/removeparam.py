@@ -156,8 +156,8 @@ def _parse_line(line: str) -> tuple[str, str, _Rule] | None:
         return None
     value: str | None = None
     domains: list[str] = []
-    for option in options.split(","):
-        name, _, argument = option.partition("=")
+    for part in options.split(","):
+        name, _, argument = part.partition("=")
         name = name.strip()
         if name in ("removeparam", "queryprune"):
             value = argument

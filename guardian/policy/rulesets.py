@@ -63,7 +63,8 @@ class RuleSet:
 
 def split_rules(block: Iterable[str], allow: Iterable[str]) -> tuple[list[str], list[str]]:
     """(block rules, allow rules) with `@@` exceptions in a block list moved to allow."""
-    blocks, allows = [], list(allow)
+    blocks: list[str] = []
+    allows = list(allow)
     for rule in block:
         (allows if rule.strip().startswith("@@") else blocks).append(rule)
     return blocks, allows

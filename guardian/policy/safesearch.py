@@ -33,9 +33,13 @@ BING_HOSTS = ("www.bing.com", "bing.com")
 # html. and lite. are DuckDuckGo's no-JavaScript front ends: same searches, same safe host.
 DDG_HOSTS = ("duckduckgo.com", "www.duckduckgo.com", "start.duckduckgo.com", "html.duckduckgo.com",
              "lite.duckduckgo.com")
+# The five hosts Google's "restrict YouTube content on your network" page (support.google.com/a/
+# answer/6214622, the DNS and the HTTP-header options) names, plus the bare youtube.com: it only
+# sends browsers on to www.youtube.com, but a link or an app may start there, and through
+# the restricted address even that first answer comes from the restricted service.
 YOUTUBE_HOSTS = (
     "www.youtube.com", "m.youtube.com", "youtubei.googleapis.com", "youtube.googleapis.com",
-    "www.youtube-nocookie.com",
+    "www.youtube-nocookie.com", "youtube.com",
 )
 # google.com, google.<cc>, google.co.<cc>, google.com.<cc>, and google.cat, with or without www.
 _GOOGLE_SEARCH = re.compile(r"(?:www\.)?google\.(?:com|cat|[a-z]{2}|co\.[a-z]{2}|com\.[a-z]{2})")
@@ -61,6 +65,10 @@ class YouTubeRestrict:
     def __init__(self, value: str, inner: Edits | None) -> None:
         self.value = value
         self.inner = inner
+
+    @property
+    def judges_responses(self) -> bool:
+        return self.inner is not None and self.inner.judges_responses
 
     def request_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
         if self.inner is not None:
@@ -104,6 +112,14 @@ class SafeSearch:
     def youtube_restrict(self, host: str) -> str | None:
         """The `YouTube-Restrict` value for a request to a YouTube host, else None."""
         return self._youtube if self._youtube is not None and host in YOUTUBE_HOSTS else None
+
+    @staticmethod
+    def reason(safe_host: str) -> str:
+        """What connecting to `safe_host` does, in a parent's words."""
+        for mode, host in YOUTUBE_SAFE.items():
+            if safe_host == host:
+                return f"YouTube restricted mode ({mode}): connected to {safe_host}, which enforces it"
+        return f"Safe search: connected to {safe_host}"
 
     @staticmethod
     def target(safe_host: str, target: str) -> str | None:

@@ -26,7 +26,7 @@ class ServiceOutcome(NamedTuple):
     reason: str | None  # set: blocked
     schedule: str | None
     counts: tuple[Count, ...]  # allowed: the limits this use counts against
-    limit: tuple[str, int, int] | None  # (who, limit name, minutes allowed today incl. bonus) of the first limit
+    limit: tuple[str, str, int] | None  # (who, limit name, minutes allowed today incl. bonus) of the first limit
 
 
 class Activity:
@@ -81,7 +81,7 @@ class ServiceRules:
         by_name: dict[str, Limit] = {}
         for entry in profile.limits:
             old = by_name.get(entry.name)
-            minutes = list(old.minutes) if old else [None] * 7
+            minutes: list[int | None] = list(old.minutes) if old else [None] * 7
             for day in entry.days:
                 minutes[DAYS.index(day)] = entry.minutes
             by_name[entry.name] = Limit(entry.name, _expand(entry.services, index), tuple(minutes), entry.shared)
@@ -144,7 +144,7 @@ class ServiceRules:
         return None, None
 
     def _limits(self, service: str, name: str, device: str | None, client_ip: str,
-                timestamp: float) -> tuple[str | None, list[Count], tuple[str, int, int] | None]:
+                timestamp: float) -> tuple[str | None, list[Count], tuple[str, str, int] | None]:
         limits = self.limits.get(service)
         if not limits:
             return None, [], None

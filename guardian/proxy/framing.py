@@ -44,6 +44,8 @@ class EmptyBody(Body):
 
 
 class LengthBody(Body):
+    length: int
+
     def __init__(self, reader: BufferedSocket, length: int) -> None:
         super().__init__()
         self.reader = reader

@@ -42,7 +42,7 @@ from guardian.proxy.relay import HAVE_SPLICE, TunnelStats, relay, splice_exact
 from guardian.proxy.responses import error_response, phrase
 from guardian.proxy.stream import BufferedSocket, HeadTooLarge, PeerClosed, Timeout, set_send_timeout
 from guardian.proxy.upstream import DestinationDenied, UpstreamError, connect
-from guardian.records import RequestRecord
+from guardian.records import ErrorKind, RequestRecord
 
 log = logging.getLogger(__name__)
 
@@ -183,10 +183,10 @@ class ClientConnection:
             return 414, "The request target is too long."
         return 431, "The request header section is too large."
 
-    def _fail(self, record: RequestRecord, status: int, message: str, kind: str) -> None:
+    def _fail(self, record: RequestRecord, status: int, message: str, kind: ErrorKind) -> None:
         record.status = status
         record.action = "error"
-        record.error_kind = kind  # type: ignore[assignment]
+        record.error_kind = kind
         record.reason = message
         with contextlib.suppress(ClientGone):
             self._send(error_response(status, message))
@@ -315,7 +315,7 @@ class ClientConnection:
         url = f"{self.scheme}://{_format_authority(host, record.port, self.default_port)}{verdict.target or path}"
         connect_to = verdict.connect_host if verdict.connect_host not in (None, host) else None
         with cache.lookup(request.method, url, request.headers, connect_to=connect_to) as lookup:
-            if lookup.outcome is Outcome.HIT:
+            if lookup.outcome is Outcome.HIT and lookup.response is not None:  # a HIT carries its response
                 blocked = self._cached_blocked(verdict, lookup.response)
                 if blocked is not None:
                     self._note_verdict(record, blocked)
@@ -513,11 +513,12 @@ class ClientConnection:
             self._fail(record, 502, f"The website sent an invalid response: {exc.message}", "upstream")
             return False
         cache = self.ctx.cache
-        if lookup is not None and lookup.outcome is Outcome.REVALIDATE and response.status == 304:
+        if cache is not None and lookup is not None and lookup.outcome is Outcome.REVALIDATE and response.status == 304:
             self._release_upstream(up_reader, body, response, True, connect_host, port, record)
             return self._send_cached(settings, request, cache.revalidated(lookup, response.headers), record,
                                      "REVALIDATED")
-        writer = cache.begin_store(lookup, response.status, response.headers) if lookup is not None else None
+        writer = (cache.begin_store(lookup, response.status, response.headers)
+                  if cache is not None and lookup is not None else None)
         # The client's request body was not sent (an early final answer to Expect): close after.
         request_done = request_body.complete or isinstance(request_body, EmptyBody)
         keep = self._client_wants_keepalive(request) and request_done and not (

@@ -40,7 +40,10 @@ class RequestInfo:
 class Edits(Protocol):
     """Changes policy asks for on an allowed request, at three fixed points of the exchange."""
 
-    judges_responses: bool  # False: `response_verdict` never blocks, so the core need not ask
+    @property
+    def judges_responses(self) -> bool:
+        """False: `response_verdict` never blocks, so the core need not ask."""
+        ...
 
     def request_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """The headers to send upstream, given the ones the core would send."""

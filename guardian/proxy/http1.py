@@ -34,6 +34,10 @@ _STATUS_LINE = re.compile(rb"HTTP/(\d)\.(\d) (\d{3})(?: ([\t\x20-\x7e\x80-\xff]*
 _FIELD_NAME = re.compile(rb"(?:" + _TCHAR.encode() + rb")+")
 _NOT_FIELD_VALUE = re.compile(rb"[^\t\x20-\x7e\x80-\xff]")
 _OWS = b" \t"
+# Every field line of a head at once, in one linear pass: the name has no ":" and the value
+# no CR, so no two parts of the pattern compete for a byte. A head it accepts is split
+# without further checks; any other goes through the line-by-line path, which names the fault.
+_FIELD_LINES = re.compile(rb"(?:" + _TCHAR.encode() + rb"+:[\t\x20-\x7e\x80-\xff]*\r\n)*")
 _DIGITS = re.compile(r"[0-9]+")
 # chunk = chunk-size [ chunk-ext ] CRLF; chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS value ] ),
 # names and values kept to visible characters. Checked by splitting at ";" and "=", never by
@@ -129,8 +133,39 @@ def _parse_fields(lines: list[bytes]) -> tuple[list[tuple[str, str]], dict[str, 
     return headers, fields
 
 
+def _well_formed_fields(head: bytes, start: int) -> tuple[list[tuple[str, str]], dict[str, str]] | None:
+    """The fields after the first line (which ends at `start`), when every line is well
+    formed and there are at most MAX_FIELDS; else None (the caller takes the slow path)."""
+    block = head[start:-2]
+    if block.count(b"\n") > MAX_FIELDS or _FIELD_LINES.fullmatch(block) is None:
+        return None
+    headers = []
+    fields: dict[str, str] = {}
+    for line in block.decode("latin-1").split("\r\n")[:-1]:
+        name, _, value = line.partition(":")
+        value = value.strip(" \t")
+        headers.append((name, value))
+        key = name.lower()
+        fields[key] = f"{fields[key]}, {value}" if key in fields else value
+    return headers, fields
+
+
 def parse_request_head(head: bytes) -> RequestHead:
     """Parse a request head (request line, fields, ending in CRLF CRLF)."""
+    end = head.find(b"\r\n")
+    m = _REQUEST_LINE.fullmatch(head, 0, end) if end > 0 and len(head) <= MAX_HEAD + MAX_TARGET else None
+    if m is not None and len(head) - end <= MAX_HEAD:
+        method, target, version = (g.decode("latin-1") for g in m.groups())
+        if len(target) <= MAX_TARGET and version in ("HTTP/1.1", "HTTP/1.0"):
+            parsed = _well_formed_fields(head, end + 2)
+            if parsed is not None:
+                return RequestHead(method, target, version, *parsed)
+    return _parse_request_head_slowly(head)
+
+
+def _parse_request_head_slowly(head: bytes) -> RequestHead:
+    """Line by line, for a head the fast path did not accept: finds the fault and says
+    what it is (or parses a head the fast path was too strict for)."""
     if len(head) > MAX_HEAD + MAX_TARGET:
         raise ProtocolError(431, "request head too large")
     lines = _split_lines(head)
@@ -157,6 +192,17 @@ def parse_request_head(head: bytes) -> RequestHead:
 
 def parse_response_head(head: bytes) -> ResponseHead:
     """Parse a response head; every fault in it is an `UpstreamProtocolError`."""
+    end = head.find(b"\r\n")
+    m = _STATUS_LINE.fullmatch(head, 0, end) if end > 0 and len(head) <= MAX_RESPONSE_HEAD else None
+    if m is not None and m.group(1) == b"1":
+        parsed = _well_formed_fields(head, end + 2)
+        if parsed is not None:
+            _, minor, status, reason = m.groups()
+            return ResponseHead(f"HTTP/1.{minor.decode()}", int(status), (reason or b"").decode("latin-1"), *parsed)
+    return _parse_response_head_slowly(head)
+
+
+def _parse_response_head_slowly(head: bytes) -> ResponseHead:
     if len(head) > MAX_RESPONSE_HEAD:
         raise UpstreamProtocolError("response head too large")
     try:

@@ -22,6 +22,7 @@ import threading
 import time
 
 from guardian.config import Address
+from guardian.port_holders import in_use_hint
 from guardian.proxy.context import ProxyContext
 from guardian.proxy.handler import ClientConnection
 from guardian.proxy.responses import error_response
@@ -61,10 +62,10 @@ def open_listener(address: Address, what: str = "the proxy", backlog: int = 1024
 
 
 def _in_use_hint(address: Address, exc: OSError) -> str:
-    """For "address already in use": how to find the program that holds the port."""
+    """For "address already in use": the program that holds the port, or how to find it."""
     if exc.errno != errno.EADDRINUSE:
         return ""
-    return f" (another program uses port {address.port}; `sudo ss -ltnp 'sport = :{address.port}'` names it)"
+    return in_use_hint(address.port)
 
 
 class ProxyServer:

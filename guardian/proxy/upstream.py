@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 
 from guardian.config import IPNetwork
 from guardian.proxy.stream import BufferedSocket
+from guardian.records import ErrorKind
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -27,7 +28,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 class UpstreamError(Exception):
     """Could not reach the origin; `kind` is dns, refused or timeout."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: ErrorKind, message: str) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
@@ -91,7 +92,7 @@ def resolve(host: str, port: int) -> list[tuple[int, tuple]]:
     except UnicodeError:
         raise UpstreamError("dns", f"cannot resolve {host}: not a valid host name") from None
     seen = set()
-    result = []
+    result: list[tuple[int, tuple]] = []
     for family, _, _, _, sockaddr in infos:
         if sockaddr[0] not in seen:
             seen.add(sockaddr[0])

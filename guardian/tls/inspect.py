@@ -71,7 +71,7 @@ class InspectedConnection(ClientConnection):
 
     def __init__(self, ctx: ProxyContext, stream: TLSStream, client_ip: str, host: str, port: int,
                  interceptor: Interceptor) -> None:
-        super().__init__(ctx, stream, client_ip)  # type: ignore[arg-type]
+        super().__init__(ctx, stream, client_ip)  # type: ignore[arg-type]  # TLSStream: the socket methods the core calls
         self.host = host
         self.port = port
         self.interceptor = interceptor
@@ -116,7 +116,7 @@ class InspectedConnection(ClientConnection):
             self._fail(record, 504 if exc.timeout else 502, f"Secure connection to the website failed: {exc}",
                        "timeout" if exc.timeout else "upstream")
             return None
-        return BufferedSocket(stream), addr, False  # type: ignore[arg-type]
+        return BufferedSocket(stream), addr, False  # type: ignore[arg-type]  # TLSStream stands in for the socket
 
     def _bad_certificate_page(self, problem: str) -> bytes:
         """The error page, with a link for a parent to the settings page's form that adds this
@@ -142,7 +142,7 @@ class InspectedConnection(ClientConnection):
         if buffered:
             self._send(buffered)
             body.remaining -= len(buffered)
-        origin: TLSStream = up_reader.sock  # type: ignore[assignment]
+        origin: TLSStream = up_reader.sock  # type: ignore[assignment]  # this reader was made on a TLSStream
         up_reader._set_recv_timeout(timeout)  # the same per-read timeout the reader would apply
         pieces: queue.Queue[bytes] = queue.Queue(maxsize=4)  # bounded: at most a few MiB in flight
         stop = threading.Event()
@@ -186,8 +186,8 @@ class InspectedConnection(ClientConnection):
 
     def _tunnel(self, settings: ProxySettings, upstream: socket.socket) -> None:
         """An upgraded connection (WebSocket) inside the tunnel: relay the decrypted bytes."""
-        client: TLSStream = self.sock  # type: ignore[assignment]
-        origin: TLSStream = upstream  # type: ignore[assignment]
+        client: TLSStream = self.sock  # type: ignore[assignment]  # an inspected connection's socket is TLS
+        origin: TLSStream = upstream  # type: ignore[assignment]  # and so is its way upstream
         early = self.reader.take_buffer()
         if early:
             origin.sendall(early)
@@ -240,4 +240,4 @@ class _InnerContext:
 
 
 def inner_context_for(ctx: ProxyContext, interceptor: Interceptor) -> ProxyContext:
-    return _InnerContext(ctx, interceptor.pool)  # type: ignore[return-value]
+    return _InnerContext(ctx, interceptor.pool)  # type: ignore[return-value]  # reads the rest from ctx

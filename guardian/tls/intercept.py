@@ -69,7 +69,8 @@ class Interceptor:
         if not server_name:
             return  # the connection started with the CONNECT host's certificate already
         name = server_name.rstrip(".").lower()
-        ssl_object.guardian_sni = name  # type: ignore[attr-defined]
+        # The SNI callback is handed only the SSLObject: the name travels on it.
+        ssl_object.guardian_sni = name  # type: ignore[attr-defined]  # an attribute of ours, not in the stubs
         if name != getattr(ssl_object, "guardian_host", None):
             ssl_object.context = self.leaves.context_for(name)
 
@@ -80,7 +81,7 @@ class Interceptor:
             conn.sock.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
             conn.bytes_sent += 39
         stream = TLSStream(conn.sock, self.leaves.context_for(host), conn.reader.take_buffer())
-        stream.ssl.guardian_host = host  # type: ignore[attr-defined]
+        stream.ssl.guardian_host = host  # type: ignore[attr-defined]  # read back by _on_sni, see there
         try:
             stream.handshake(deadline)
         finally:
@@ -226,7 +227,7 @@ class Interceptor:
 
     def _answer_inside(self, conn: ClientConnection, stream: TLSStream, host: str, port: int,
                        verdict: Verdict, record: RequestRecord, deadline: float) -> None:
-        reader = BufferedSocket(stream)  # type: ignore[arg-type]
+        reader = BufferedSocket(stream)  # type: ignore[arg-type]  # a TLSStream has the socket methods it calls
         try:
             request = parse_request_head(reader.read_head(deadline, MAX_HEAD + MAX_TARGET + 64))
         except (PeerClosed, Timeout, OSError):

@@ -139,7 +139,7 @@ class LeafCache:
         cert_file = _SecretFile(pem)
         try:
             context = server_context()
-            context.sni_callback = self.sni_callback  # type: ignore[assignment]
+            context.sni_callback = self.sni_callback
             context.load_cert_chain(cert_file.path, self._key_file.path)
         finally:
             cert_file.close()

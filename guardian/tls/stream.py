@@ -138,7 +138,7 @@ class TLSStream:
             return None
         self.raw_read += len(data)
         self._in.write(data)
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             try:
                 chunk = self.ssl.read(RECV_SIZE)
@@ -175,8 +175,8 @@ class TLSStream:
     def settimeout(self, value: float | None) -> None:
         self.sock.settimeout(value)
 
-    def setsockopt(self, *args: object) -> None:
-        self.sock.setsockopt(*args)  # type: ignore[arg-type]
+    def setsockopt(self, level: int, option: int, value: int | bytes) -> None:
+        self.sock.setsockopt(level, option, value)
 
     def shutdown(self, how: int) -> None:
         self.sock.shutdown(how)  # the registry ends a connection whose rules changed this way

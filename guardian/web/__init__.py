@@ -19,6 +19,7 @@ from guardian.version import describe_version
 from . import security
 from .blueprints import api, auth, dashboard, devices, guide, lists, log, profiles, screen_time, settings, tester, trust
 from .credentials import Credentials
+from .field_errors import register as register_refusals
 from .forms import FieldError
 from .hosts import HostPolicy
 from .refresher import ListRefresher
@@ -45,10 +46,13 @@ def create_app(services: Services) -> Flask:
         state.setup_code()  # printed to the log now, so it is there when someone opens the page
     security.configure(app)
     register_filters(app)
+    register_refusals(app)
     for blueprint in (auth.bp, dashboard.bp, devices.bp, profiles.bp, lists.bp, log.bp, tester.bp,
                       settings.bp, guide.bp, trust.bp, api.bp, screen_time.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(FieldError, _field_error)
+    # Browsers ask for /favicon.ico on their own (pages name favicon.svg): answer, not 404.
+    app.add_url_rule("/favicon.ico", "favicon", lambda: app.send_static_file("favicon.ico"))
     return app
 
 

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Response, flash, jsonify, request
+import flask
+from flask import flash, jsonify, request
 from tomlkit import TOMLDocument
+from werkzeug.wrappers import Response  # what redirect() gives; flask's Response is one too
 
 from guardian.config import ConfigError
 
+from .field_errors import FormFields, refused
 from .forms import FieldError
 from .services import ConfigConflict
 from .state import services
@@ -49,7 +52,29 @@ def save(mutate: Mutation, done: str) -> bool:
     return True
 
 
-def save_json(mutate: Mutation, version: object) -> Response:
+KEPT_CONFLICT_MESSAGE = ("Not saved: the settings were changed somewhere else (another browser or the command line) "
+                         "after you opened this page. The page now shows the current settings, with what you typed "
+                         "kept below; check it and press the button again.")
+
+
+def save_form(mutate: Mutation, done: str, fields: FormFields, page: Callable[[], str],
+              then: Callable[[], Response], key_field: str = "form") -> Response | tuple[str, int]:
+    """Apply a form's edit. Refused (invalid, or the file changed since the page was made):
+    `page` is rendered again with the problem beside its field and everything typed kept.
+    Saved: `done` is flashed and `then()` answers (a redirect)."""
+    try:
+        services().apply_config_edit(mutate, request.form.get("version") or None)
+    except ConfigConflict:
+        return refused(KEPT_CONFLICT_MESSAGE, fields, page, 409, key_field)
+    except ConfigError as exc:
+        return refused(ConfigError(plain_error(exc)), fields, page, key_field=key_field)
+    except FieldError as exc:
+        return refused(exc, fields, page, key_field=key_field)
+    flash(done, "ok")
+    return then()
+
+
+def save_json(mutate: Mutation, version: object) -> flask.Response:
     """Apply an API call's edit: 200 with the new version, 409 on conflict, 422 when invalid."""
     if version is not None and not isinstance(version, str):
         return _error(400, "version: expected the string from GET /api/config/version")
@@ -62,7 +87,7 @@ def save_json(mutate: Mutation, version: object) -> Response:
     return jsonify({"ok": True, "version": services().config_version()})
 
 
-def _error(status: int, message: str) -> Response:
+def _error(status: int, message: str) -> flask.Response:
     response = jsonify({"error": message})
     response.status_code = status
     return response

@@ -89,7 +89,7 @@ def bypass_site(value: object) -> str:
 
 def clock(value: object, what: str) -> str:
     try:
-        return parse_clock(text(value, what, 5), what)
+        return parse_clock(text(value, what, 5), what, end=True)  # "from = 24:00" is refused with the rest
     except ConfigError:
         raise FieldError(f"{what}: a time of day like 21:30.") from None
 

@@ -14,7 +14,7 @@ import tomlkit
 from tomlkit import TOMLDocument
 from tomlkit.items import AoT, Array, Table
 
-from guardian.config import Config, ConfigError
+from guardian.config import Config, ConfigError, check_device_match
 from guardian.tls.bypass import bypass_match
 
 
@@ -28,6 +28,16 @@ def _find(doc: TOMLDocument, key: str, name: str) -> Table | None:
     for table in doc.get(key) or ():
         if table.get("name") == name:
             return table
+    return None
+
+
+def _same_name(doc: TOMLDocument, key: str, name: str, but: str | None = None) -> str | None:
+    """The name of an entry of `doc[key]` that `name` would clash with (names are one
+    whatever their capitals), other than the entry named `but`; None when free."""
+    for table in doc.get(key) or ():
+        other = str(table.get("name", ""))
+        if other != but and other.casefold() == name.casefold():
+            return other
     return None
 
 
@@ -54,8 +64,10 @@ def profile(doc: TOMLDocument, name: str, config: Config) -> Table:
 
 
 def add_profile(doc: TOMLDocument, name: str, config: Config) -> None:
-    if any(p.name == name for p in config.profiles):
-        raise ConfigError(f"a profile named {name!r} already exists")
+    taken = next((p.name for p in config.profiles if p.name.casefold() == name.casefold()), None)
+    if taken is not None:
+        raise ConfigError(f"there is already a profile called {taken}" + ("" if taken == name else
+                          " (names count as the same whatever their capital letters)"))
     profile(doc, "default", config)  # keep the implicit default as it is
     table = tomlkit.table()
     table["name"] = name
@@ -66,8 +78,10 @@ def add_profile(doc: TOMLDocument, name: str, config: Config) -> None:
 def rename_profile(doc: TOMLDocument, old: str, new: str, config: Config) -> None:
     if old == "default":
         raise ConfigError("the default profile cannot be renamed")
-    if any(p.name == new for p in config.profiles):
-        raise ConfigError(f"a profile named {new!r} already exists")
+    taken = next((p.name for p in config.profiles if p.name != old and p.name.casefold() == new.casefold()), None)
+    if taken is not None:
+        raise ConfigError(f"there is already a profile called {taken}" + ("" if taken == new else
+                          " (names count as the same whatever their capital letters)"))
     profile(doc, old, config)["name"] = new
     for device in doc.get("devices") or ():
         if device.get("profile") == old:
@@ -194,8 +208,10 @@ def remove_schedule(doc: TOMLDocument, name: str, schedule: str, config: Config)
 
 
 def add_device(doc: TOMLDocument, name: str, match: str, profile_name: str) -> None:
-    if _find(doc, "devices", name) is not None:
-        raise ConfigError(f"a device named {name!r} already exists")
+    taken = _same_name(doc, "devices", name)
+    if taken is not None:
+        raise ConfigError(f"there is already a device called {taken}" + ("" if taken == name else
+                          " (names count as the same whatever their capital letters)"))
     table = tomlkit.table()
     table["name"] = name
     table["match"] = [match]
@@ -207,10 +223,49 @@ def update_device(doc: TOMLDocument, old: str, name: str, profile_name: str) -> 
     table = _find(doc, "devices", old)
     if table is None:
         raise ConfigError(f"there is no device named {old!r}")
-    if name != old and _find(doc, "devices", name) is not None:
-        raise ConfigError(f"a device named {name!r} already exists")
+    taken = _same_name(doc, "devices", name, but=old)
+    if taken is not None:
+        raise ConfigError(f"there is already a device called {taken}" + ("" if taken == name else
+                          " (names count as the same whatever their capital letters)"))
     table["name"] = name
     table["profile"] = profile_name
+
+
+def add_device_match(doc: TOMLDocument, name: str, match: str) -> None:
+    """One more address (a MAC, a second IP) for a named device; validation refuses one
+    another device already has."""
+    table = _find(doc, "devices", name)
+    if table is None:
+        raise ConfigError(f"there is no device named {name!r}")
+    if "match" not in table:
+        table["match"] = tomlkit.array()
+    if match in _normal_matches(table["match"]):
+        raise ConfigError(f"{name} already has the address {match}")
+    table["match"].append(match)
+
+
+def _normal_matches(matches: Array) -> list[str | None]:
+    """A device's addresses as the configuration reads them (the file may spell a MAC
+    "AA-BB-…"); None for one it cannot read, which validation reports."""
+    found: list[str | None] = []
+    for item in matches:
+        try:
+            found.append(check_device_match(str(item), "match"))
+        except ConfigError:
+            found.append(None)
+    return found
+
+
+def remove_device_match(doc: TOMLDocument, name: str, match: str) -> None:
+    """Drop one of a device's addresses; its last one stays (forget the device instead)."""
+    table = _find(doc, "devices", name)
+    matches = table.get("match") if table is not None else None
+    normal = _normal_matches(matches) if matches is not None else []
+    if matches is None or match not in normal:
+        raise ConfigError(f"{name} has no address {match}")
+    if len(normal) == 1:
+        raise ConfigError(f"{match} is the only address of {name}; forget the device instead")
+    del matches[normal.index(match)]
 
 
 def remove_device(doc: TOMLDocument, name: str) -> None:
@@ -248,8 +303,8 @@ def replace_document(doc: TOMLDocument, new: TOMLDocument, keep: tuple[str, ...]
     for key, value in kept.items():
         if key not in new:
             doc.append(key, value)  # top-level keys come first, before any table
-    for key, value in new.body:
-        if key is None:
+    for new_key, value in new.body:
+        if new_key is None:
             doc.add(value)
         else:
-            doc.append(key, kept.get(key.key, value))
+            doc.append(new_key, kept.get(new_key.key, value))

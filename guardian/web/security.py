@@ -26,6 +26,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, g, jsonify, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response as BaseResponse  # what redirect() gives
 
 from .hosts import split_host
 from .state import web_state
@@ -33,7 +34,7 @@ from .state import web_state
 SESSION_LIFETIME = timedelta(days=7)
 CLIENT_HEADER = "Guardian-Client"  # set by the proxy when it forwards a device's request here
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-PUBLIC_ENDPOINTS = frozenset({"static", "auth.login", "auth.setup", "guide.pac", "guide.wpad", "trust.index",
+PUBLIC_ENDPOINTS = frozenset({"static", "favicon", "auth.login", "auth.setup", "guide.pac", "guide.wpad", "trust.index",
                               "trust.der", "trust.pem", "trust.mobileconfig"})
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -138,7 +139,7 @@ def _check_host() -> Response | None:
     return None
 
 
-def _check_login() -> Response | None:
+def _check_login() -> BaseResponse | None:
     g.via_token = False
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
@@ -197,7 +198,7 @@ def _headers(response: Response) -> Response:
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
-    if request.endpoint != "static":
+    if request.endpoint not in ("static", "favicon"):
         response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -47,7 +47,7 @@ def add_limit(doc: TOMLDocument, name: str, entries: list[dict], config: Config)
 def remove_limit(doc: TOMLDocument, name: str, limit_name: str, config: Config) -> None:
     limits = profile(doc, name, config).get("limits")
     names = [str(entry.get("name", ", ".join(entry.get("services", [])))) for entry in (limits or [])]
-    if limit_name not in names:
+    if limits is None or limit_name not in names:
         raise ConfigError(f"the profile {name!r} has no limit named {limit_name!r}")
     for index in sorted((i for i, n in enumerate(names) if n == limit_name), reverse=True):
         del limits[index]

@@ -2,7 +2,7 @@
 
 `create_app(services)` is given the live `guardian.service.Guardian`; tests give it a
 stand-in built from the same real parts. The page only ever reads these attributes and
-calls these methods, so the two can never drift apart unnoticed (mypy/pyright check the
+calls these methods, so the two can never drift apart unnoticed (`mypy guardian` in `make test` checks the
 Protocol, and the tests exercise every member).
 """
 

@@ -23,7 +23,7 @@ import ipaddress
 import socket
 from typing import Any
 
-import waitress
+import waitress.server
 from waitress.channel import HTTPChannel
 
 from guardian.proxy.server import client_address
@@ -73,11 +73,13 @@ def plain_client_addresses(app: Any) -> Any:
     return wrapped
 
 
-def create_server(app: Any, listener: socket.socket) -> Any:
+def create_server(app: Any, listener: socket.socket) -> waitress.server.BaseWSGIServer:
     """The server on a socket already bound (waitress starts its worker threads before it
     binds, and a port in use would leave them running)."""
-    server = waitress.create_server(plain_client_addresses(app), sockets=[listener], threads=THREADS, ident="Guardian",
-                                    connection_limit=CONNECTION_LIMIT, channel_timeout=CHANNEL_TIMEOUT,
-                                    cleanup_interval=CLEANUP_INTERVAL, max_request_body_size=MAX_BODY)
+    server = waitress.server.create_server(plain_client_addresses(app), sockets=[listener], threads=THREADS,
+                                           ident="Guardian", connection_limit=CONNECTION_LIMIT,
+                                           channel_timeout=CHANNEL_TIMEOUT, cleanup_interval=CLEANUP_INTERVAL,
+                                           max_request_body_size=MAX_BODY)
+    assert isinstance(server, waitress.server.BaseWSGIServer)  # one socket: one server, not several
     server.channel_class = CappedChannel
     return server

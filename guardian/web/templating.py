@@ -7,6 +7,7 @@ from datetime import datetime
 from flask import Flask, g
 
 from guardian.config import system_timezone
+from guardian.sizes import size_text
 
 from .security import logged_in
 from .state import services
@@ -51,12 +52,13 @@ def zone_info() -> dict[str, object]:
 
 
 def size(value: int | None) -> str:
-    number = float(value or 0)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if number < 1024 or unit == "GB":
-            return f"{number:.0f} {unit}" if unit == "bytes" else f"{number:.1f} {unit}"
-        number /= 1024
-    return ""
+    return size_text(value or 0)
+
+
+def plural(count: int | None, noun: str, many: str | None = None) -> str:
+    """ "1 schedule", "2 schedules", "0 requests" (`many` for nouns that take more than an s)."""
+    number = count or 0
+    return f"{number} {noun if number == 1 else (many or noun + 's')}"
 
 
 def config_version() -> str:
@@ -70,6 +72,7 @@ def config_version() -> str:
 def register_filters(app: Flask) -> None:
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["size"] = size
+    app.jinja_env.filters["plural"] = plural
 
     @app.context_processor
     def common() -> dict:

@@ -8,8 +8,8 @@ import tracemalloc
 import pytest
 
 from guardian.cache import Cache
-from guardian.cache.fill import fill
 from guardian.config import CacheConfig
+from tests.support.cache_fill import fill
 
 T0 = 1_700_000_000.0
 MAX_BYTES = 4 * 2**20

@@ -118,3 +118,16 @@ def test_missing_database_is_reported_not_created(tmp_path):
     with pytest.raises(LogUnavailableError, match="no log database"):
         LogQueries(path).totals(0, 1)
     assert not path.exists()
+
+
+def test_unnamed_devices_are_counted_by_address(store, make_record, flushed, clock):
+    now = clock.now
+    records = [make_record(started=now - 60, client_addr="192.168.1.50", device=None),
+               make_record(started=now - 50, client_addr="192.168.1.50", device=None, action="blocked", status=403),
+               make_record(started=now - 40, client_addr="192.168.1.51", device=None),
+               make_record(started=now - 30, client_addr="192.168.1.52", device="kid-tablet"),
+               make_record(started=now - 2 * DAY, client_addr="192.168.1.51", device=None)]
+    for rec in records:
+        store.record(rec)
+    flushed(store, len(records))
+    assert store.queries.unnamed_by_address(now - DAY, now) == {"192.168.1.50": 2, "192.168.1.51": 1}

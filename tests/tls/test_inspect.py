@@ -294,6 +294,26 @@ def test_youtube_restrict_header_inside_an_inspected_youtube_tunnel(make_proxy, 
         origin.close()
 
 
+def test_a_cached_answer_inside_an_inspected_youtube_tunnel_is_served(make_proxy, guardian_ca, test_ca, test_ca_file,
+                                                                       ca_file, tmp_path):
+    # The YouTube-Restrict edits wrap the profile's own: a cache hit asks them whether they judge answers.
+    config = parse_config(f'timezone = "Europe/London"\ndata_dir = "{tmp_path}"\n[[profiles]]\nname = "default"\n'
+                          'youtube = "strict"\ninspect_https = "hosts"\ninspect_hosts = ["youtube.com"]\n')
+    proxy = make_proxy(decider=PolicyHolder(Policy(config, {})), connect_ports=(443, "1024-65535"))
+    proxy.ctx.tls = Interceptor(guardian_ca, 64, str(test_ca_file))
+    proxy.ctx.resolver = MapResolver({"restrict.youtube.com": "127.0.0.1"})
+    proxy.ctx.cache = Cache(CacheConfig())
+    origin = TLSOrigin(test_ca.issue_cert("www.youtube.com"))
+    try:
+        tab = Browser(proxy, "www.youtube.com", origin.port, ca_file)
+        first = tab.get("/asset/logo.png?max-age=600")
+        second = tab.get("/asset/logo.png?max-age=600")
+        assert first.body == second.body == b"asset /asset/logo.png"
+        assert [r.cache for r in proxy.recorder.wait_for(3) if r.method == "GET"] == ["MISS", "HIT"]
+    finally:
+        origin.close()
+
+
 def test_a_client_that_leaves_mid_download_frees_the_connection(inspecting_proxy, tls_origin, ca_file):
     proxy = inspecting_proxy()
     tab = Browser(proxy, "site.test", tls_origin.port, ca_file)

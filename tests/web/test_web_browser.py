@@ -164,7 +164,9 @@ def story(browser, base: str, proxy_port: int, log_text: str) -> None:
 
     # pause the tablet: filtering is off for it
     page.goto(base + "/devices")
-    page.click("text=Pause 30 min")
+    pause = page.locator("form.pause", has=page.locator("input[value=\"Sam's tablet\"]"))
+    pause.locator("select[name=minutes]").select_option(label="30 minutes")
+    pause.locator("button", has_text="Pause…").click()
     page.locator("text=Filtering paused until").first.wait_for()
     page.goto(base + "/tester?url=http%3A%2F%2Fgames.example%2F&device=Sam%27s+tablet")
     assert "Filtering is paused for the device Sam's tablet" in page.locator("#verdict").inner_text()

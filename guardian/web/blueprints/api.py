@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from guardian.logstore import LogUnavailableError
+from guardian.policy.pauses import Scope
 
 from .. import forms, mutations
 from ..editing import save_json
@@ -77,7 +78,7 @@ def check_rule() -> Response:
 @bp.post("/check")
 def check() -> Response:
     body = require_json()
-    return jsonify(decide(body.get("url"), body.get("device", OTHER), body.get("address", ""), body.get("at", "")))
+    return jsonify(decide(body.get("url", ""), body.get("device", OTHER), body.get("address", ""), body.get("at", "")))
 
 
 @bp.get("/devices")
@@ -116,8 +117,9 @@ def log_record(record_id: int) -> Response:
     return jsonify({"record": dataclasses.asdict(explanation.record), "summary": explanation.summary})
 
 
-def _scope(body: dict) -> tuple[str, str]:
-    scope = forms.choice(body.get("scope"), "scope", ("profile", "device"))
+def _scope(body: dict) -> tuple[Scope, str]:
+    chosen = forms.choice(body.get("scope"), "scope", ("profile", "device"))
+    scope: Scope = "profile" if chosen == "profile" else "device"
     name = body.get("name")
     config = services().config
     names = [p.name for p in config.profiles] if scope == "profile" else [d.name for d in config.devices]
@@ -132,19 +134,19 @@ def pauses() -> Response:
 
 
 @bp.post("/pauses")
-def add_pause() -> Response:
+def add_pause() -> tuple[Response, int]:
     body = require_json()
     scope, name = _scope(body)
-    entry = services().pauses.add_pause(scope, name, forms.minutes(body.get("minutes")))  # type: ignore[arg-type]
+    entry = services().pauses.add_pause(scope, name, forms.minutes(body.get("minutes")))
     return jsonify(entry.to_plain()), 201
 
 
 @bp.post("/allowances")
-def add_allowance() -> Response:
+def add_allowance() -> tuple[Response, int]:
     body = require_json()
     scope, name = _scope(body)
     try:
-        entry = services().pauses.add_allowance(scope, name, forms.host(body.get("host")),  # type: ignore[arg-type]
+        entry = services().pauses.add_allowance(scope, name, forms.host(body.get("host")),
                                                 forms.minutes(body.get("minutes")))
     except ValueError as exc:
         raise FieldError(f"host: {exc}") from None
@@ -175,7 +177,7 @@ def lists() -> Response:
 
 
 @bp.post("/lists/refresh")
-def refresh() -> Response:
+def refresh() -> Response | tuple[Response, int]:
     body = require_json()
     ids = body.get("ids")
     known = {entry.id for entry in services().config.lists}
@@ -196,9 +198,10 @@ def _rule_edit(remove: bool) -> Response:
     if remove:
         rule = forms.text(body.get("rule"), "rule", forms.MAX_RULE)
         return save_json(lambda doc: mutations.remove_rule(doc, profile, kind, rule, config), body.get("version"))
-    rule = forms.rule(body.get("rule"), kind, body.get("confirm") is True, config.profile(profile),
-                      config.https.bypass).rule
-    return save_json(lambda doc: mutations.add_rule(doc, profile, kind, rule, config), body.get("version"))
+    typed = forms.rule(body.get("rule"), kind, body.get("confirm") is True, config.profile(profile),
+                       config.https.bypass).rule
+    assert typed is not None  # forms.rule refuses a rule it could not read
+    return save_json(lambda doc: mutations.add_rule(doc, profile, kind, typed, config), body.get("version"))
 
 
 @bp.post("/profiles/rules")

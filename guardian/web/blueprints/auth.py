@@ -11,6 +11,7 @@ import hmac
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse  # what redirect() gives
 
 from ..credentials import PasswordError, check_new_password
 from ..security import end_session, logged_in, proxied_client, start_session
@@ -47,7 +48,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Response | str:
+def login() -> BaseResponse | str:
     state = web_state()
     if not state.credentials.has_password():
         return redirect(url_for("auth.setup"))
@@ -77,7 +78,7 @@ def _plain_code(text: str) -> str:
 
 
 @bp.route("/setup", methods=["GET", "POST"])
-def setup() -> Response | str:
+def setup() -> BaseResponse | str:
     state = web_state()
     if state.credentials.has_password():
         return redirect(url_for("auth.login"))
@@ -104,6 +105,6 @@ def setup() -> Response | str:
 
 
 @bp.post("/logout")
-def logout() -> Response:
+def logout() -> BaseResponse:
     end_session()
     return redirect(url_for("auth.login"), 303)

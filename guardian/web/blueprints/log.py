@@ -7,11 +7,13 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response  # what redirect() gives; flask's Response is one too
 
 from guardian.logstore import LogUnavailableError
 from guardian.logstore.queries import LoggedRequest
 from guardian.policy.parent_rules import https_record_note, is_public_suffix
+from guardian.policy.pauses import Scope
 from guardian.policy.schedules import ZoneClock, compile_window
 
 from .. import forms, mutations
@@ -147,6 +149,7 @@ def allow_profile() -> Response:
     host, profile = record.host, record.profile
     try:
         rule = forms.rule(host, "allow").rule
+        assert rule is not None  # forms.rule refuses a rule it could not read
     except FieldError as exc:
         flash(f"Not allowed: {exc}", "error")
         return redirect(url_for("log.why", record_id=record.id), 303)
@@ -171,6 +174,7 @@ def allow_minutes() -> Response:
     except FieldError as exc:
         flash(str(exc), "error")
         return redirect(url_for("log.why", record_id=record.id), 303)
+    scope: Scope
     scope, name = ("device", record.device) if record.device else ("profile", record.profile)
     try:
         entry = services().pauses.add_allowance(scope, name or "default", record.host, minutes)

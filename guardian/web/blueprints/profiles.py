@@ -4,7 +4,8 @@ picture, safe search and YouTube mode; pausing a whole profile."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response  # what redirect() gives; flask's Response is one too
 
 from guardian.config import (
     DAYS,
@@ -20,13 +21,18 @@ from guardian.policy.schedules import week_intervals
 from .. import forms, mutations
 from ..allowances import EXTEND_CHOICES, running
 from ..charts import week_picture
-from ..editing import save
+from ..editing import save, save_form
+from ..field_errors import FormFields, refused
 from ..forms import FieldError
 from ..outcomes import allow_rule_conflicts
 from ..state import profile_or_404, services
 
 bp = Blueprint("profiles", __name__)
 KINDS = ("block", "allow")
+NAME_FIELDS = FormFields(labels={"name": "Name"}, default="name")
+RULE_FIELDS = FormFields(labels={"rule": "Rule"}, keys={"block": "rule", "allow": "rule"}, default="rule")
+SCHEDULE_FIELDS = FormFields(labels={"name": "Name", "days": "Days", "from": "From", "to": "Until", "rules": "Rules"},
+                             keys={"block": "rules"}, aliases={"Schedule name": "name"}, default="name")
 
 
 def _back(name: str) -> Response:
@@ -35,6 +41,10 @@ def _back(name: str) -> Response:
 
 @bp.get("/profiles")
 def index() -> str:
+    return index_page()
+
+
+def index_page() -> str:
     config = services().config
     users = {p.name: [d.name for d in config.devices if d.profile == p.name] for p in config.profiles}
     paused = {r.name: r for r in running(kind="pause", scope="profile")}
@@ -45,7 +55,12 @@ def index() -> str:
 
 @bp.get("/profiles/edit")
 def edit() -> str:
-    profile = profile_or_404(request.args.get("name"))
+    return edit_page(request.args.get("name"))
+
+
+def edit_page(name: str | None) -> str:
+    """The profile's page; a refused form on it is rendered again through this too."""
+    profile = profile_or_404(name)
     pictures = {s.name: week_picture(week_intervals(s), f"When {s.name} applies") for s in profile.schedules}
     config = services().config
     conflicts = {rule: allow_rule_conflicts(config, profile.name, rule) for rule in profile.allow}
@@ -68,30 +83,26 @@ def edit() -> str:
 
 
 @bp.post("/profiles/create")
-def create() -> Response:
+def create() -> Response | tuple[str, int]:
     try:
         name = forms.text(request.form.get("name"), "Name")
     except FieldError as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("profiles.index"), 303)
+        return refused(exc, NAME_FIELDS, index_page)
     config = services().config
-    if save(lambda doc: mutations.add_profile(doc, name, config), f"Profile {name} created."):
-        return _back(name)
-    return redirect(url_for("profiles.index"), 303)
+    return save_form(lambda doc: mutations.add_profile(doc, name, config), f"Profile {name} created.",
+                     NAME_FIELDS, index_page, lambda: _back(name))
 
 
 @bp.post("/profiles/rename")
-def rename() -> Response:
+def rename() -> Response | tuple[str, int]:
     old = profile_or_404(request.form.get("profile")).name
     try:
         new = forms.text(request.form.get("name"), "Name")
     except FieldError as exc:
-        flash(str(exc), "error")
-        return _back(old)
+        return refused(exc, NAME_FIELDS, lambda: edit_page(old))
     config = services().config
-    if save(lambda doc: mutations.rename_profile(doc, old, new, config), f"Renamed to {new}."):
-        return _back(new)
-    return _back(old)
+    return save_form(lambda doc: mutations.rename_profile(doc, old, new, config), f"Renamed to {new}.",
+                     NAME_FIELDS, lambda: edit_page(old), lambda: _back(new))
 
 
 @bp.post("/profiles/delete")
@@ -165,7 +176,7 @@ def downloads_privacy() -> Response:
 
 
 @bp.post("/profiles/rules/add")
-def add_rule() -> Response:
+def add_rule() -> Response | tuple[str, int]:
     name = profile_or_404(request.form.get("profile")).name
     config = services().config
     try:
@@ -173,16 +184,15 @@ def add_rule() -> Response:
         typed = forms.rule(request.form.get("rule"), kind, request.form.get("confirm") == "on",
                            config.profile(name), config.https.bypass)
     except FieldError as exc:
-        flash(str(exc), "error")
-        return _back(name)
+        return refused(exc, RULE_FIELDS, lambda: edit_page(name), key_field="kind")
     rule = typed.rule
     assert rule is not None
     if kind == "allow" and request.form.get("despite") != "1" and allow_rule_conflicts(config, name, rule):
         # say what still beats it before saving; the profile page asks to save anyway
         return redirect(url_for("profiles.edit", name=name, check_allow=rule, confirm=request.form.get("confirm")), 303)
-    save(lambda doc: mutations.add_rule(doc, name, kind, rule, config),
-         " ".join([f"Added {rule} to the {kind} rules.", *typed.notes, *typed.warnings]))
-    return _back(name)
+    return save_form(lambda doc: mutations.add_rule(doc, name, kind, rule, config),
+                     " ".join([f"Added {rule} to the {kind} rules.", *typed.notes, *typed.warnings]),
+                     RULE_FIELDS, lambda: edit_page(name), lambda: _back(name), key_field="kind")
 
 
 @bp.post("/profiles/rules/remove")
@@ -198,15 +208,15 @@ def remove_rule() -> Response:
 
 
 @bp.post("/profiles/schedules/add")
-def add_schedule() -> Response:
+def add_schedule() -> Response | tuple[str, int]:
     name = profile_or_404(request.form.get("profile")).name
     config = services().config
     try:
         schedule = {
-            "name": forms.text(request.form.get("name"), "Schedule name"),
+            "name": forms.text(request.form.get("name"), "Name"),
             "days": [day for day in DAYS if day in request.form.getlist("days")],
             "from": forms.clock(request.form.get("from"), "From"),
-            "to": forms.clock(request.form.get("to"), "To"),
+            "to": forms.clock(request.form.get("to"), "Until"),
         }
         if not schedule["days"]:
             raise FieldError("Days: tick at least one day.")
@@ -218,10 +228,10 @@ def add_schedule() -> Response:
         else:
             schedule["block"] = "all"
     except FieldError as exc:
-        flash(str(exc), "error")
-        return _back(name)
-    save(lambda doc: mutations.add_schedule(doc, name, schedule, config), f"Schedule {schedule['name']} added.")
-    return _back(name)
+        return refused(exc, SCHEDULE_FIELDS, lambda: edit_page(name))
+    return save_form(lambda doc: mutations.add_schedule(doc, name, schedule, config),
+                     f"Schedule {schedule['name']} added.", SCHEDULE_FIELDS, lambda: edit_page(name),
+                     lambda: _back(name))
 
 
 def _schedule_rule(line: str) -> str:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response  # what redirect() gives; flask's Response is one too
 
 from guardian.config import DAYS, ProfileConfig
 from guardian.policy.usage import add_minutes, usage_rows
@@ -113,7 +114,8 @@ def set_state() -> Response:
     service = request.form.get("service", "")
     if service not in services().policy.policy.services.services and service not in GROUPS:
         abort(400)
-    blocked = request.form.get("state") == "blocked"
+    # the services grid's buttons say it in their address, a form of one service in a field
+    blocked = request.form.get("state", request.args.get("state")) == "blocked"
     config = services().config
     label = services().policy.policy.services.services.get(service)
     shown = label.name if label else GROUPS[service]

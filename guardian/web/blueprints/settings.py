@@ -9,6 +9,7 @@ import zoneinfo
 from datetime import datetime
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse  # what redirect() gives
 
 from guardian.config import LOG_DETAILS, ConfigError, check_refresh, load_config, parse_address, system_timezone
 from guardian.config_problems import find_problems
@@ -26,7 +27,7 @@ bp = Blueprint("settings", __name__)
 MB = 2**20
 
 
-def _back() -> Response:
+def _back() -> BaseResponse:
     return redirect(url_for("settings.index"), 303)
 
 
@@ -59,7 +60,7 @@ def _own_bypass() -> bool:
 
 
 @bp.post("/settings/bypass/add")
-def bypass_add() -> Response:
+def bypass_add() -> BaseResponse:
     try:
         site = forms.bypass_site(request.form.get("site"))
     except FieldError as exc:
@@ -71,7 +72,7 @@ def bypass_add() -> Response:
 
 
 @bp.post("/settings/bypass/remove")
-def bypass_remove() -> Response:
+def bypass_remove() -> BaseResponse:
     site = request.form.get("site", "").strip().lower()
     save(lambda doc: mutations.remove_bypass(doc, site, services().config),
          f"{site} is off the list: profiles set to look inside HTTPS connections now look inside this site's as well.")
@@ -79,7 +80,7 @@ def bypass_remove() -> Response:
 
 
 @bp.post("/settings/password")
-def password() -> Response:
+def password() -> BaseResponse:
     credentials = web_state().credentials
     try:
         if not credentials.verify(request.form.get("current", "")):
@@ -107,7 +108,7 @@ def _networks(text: str) -> list[str]:
 
 
 @bp.post("/settings/general")
-def general() -> Response:
+def general() -> BaseResponse:
     form = request.form
     config = services().config
     try:
@@ -139,7 +140,7 @@ def general() -> Response:
 
 
 @bp.route("/settings/file", methods=["GET", "POST"])
-def config_file() -> Response | str:
+def config_file() -> BaseResponse | str:
     """The settings file's text, to fix a problem by hand from a phone."""
     s = services()
     path = s.writable_config_path()
@@ -163,7 +164,7 @@ def config_file() -> Response | str:
 
 
 @bp.post("/settings/file/last-good")
-def last_good() -> Response:
+def last_good() -> BaseResponse:
     try:
         ok = services().restore_last_good()
     except ConfigError as exc:
@@ -175,7 +176,7 @@ def last_good() -> Response:
 
 
 @bp.post("/settings/network")
-def network() -> Response:
+def network() -> BaseResponse:
     """Where the proxy and this page listen: saved now, in force after a restart."""
     values = {}
     try:
@@ -194,7 +195,7 @@ def network() -> Response:
 
 
 @bp.post("/settings/restart")
-def restart() -> Response | str:
+def restart() -> BaseResponse | str:
     s = services()
     if not s.can_restart():
         flash("Guardian cannot start itself again here: stop it and start it the same way again.", "error")
@@ -206,21 +207,21 @@ def restart() -> Response | str:
 
 
 @bp.post("/settings/token")
-def token() -> Response:
+def token() -> BaseResponse:
     web_state().credentials.new_api_token()
     flash("A new API token was made; the old one no longer works.", "ok")
     return _back()
 
 
 @bp.get("/settings/backup")
-def backup() -> Response:
+def backup() -> BaseResponse:
     stamp = datetime.now(services().config.zone()).strftime("%Y-%m-%d-%H%M")
     return Response(make_backup(services()), mimetype="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="guardian-backup-{stamp}.zip"'})
 
 
 @bp.post("/settings/restore")
-def restore_backup() -> Response:
+def restore_backup() -> BaseResponse:
     upload = request.files.get("backup")
     if upload is None or not upload.filename:
         flash("Choose a backup file first.", "error")

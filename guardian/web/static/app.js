@@ -29,10 +29,10 @@ function checkRule(input) {
 }
 
 document.querySelectorAll("input[data-check-rule]").forEach(checkRule);
-document.querySelectorAll("[data-confirm]").forEach((button) => {
-  button.addEventListener("click", (event) => {
-    if (!window.confirm(button.dataset.confirm)) event.preventDefault();
-  });
+// One listener for the whole page, so buttons in a part shown again later ask too.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-confirm]");
+  if (button && !window.confirm(button.dataset.confirm)) event.preventDefault();
 });
 
 // On a UTC warning, name the zone this phone or computer is on, as a suggestion.
@@ -58,3 +58,22 @@ document.querySelectorAll("input[data-service-search]").forEach((input) => {
     });
   });
 });
+
+// The log's search is folded on a phone (the log itself comes first) and open on a wide screen.
+if (window.matchMedia("(min-width: 760px)").matches) {
+  document.querySelectorAll("details[data-open-wide]").forEach((details) => { details.open = true; });
+}
+
+// The lists page while a download runs: ask every 2 s whether it is done, then show the
+// new state of the subscribed lists (the rest of the page, and anything typed, stays).
+const downloading = document.querySelector("[data-downloading]");
+if (downloading) {
+  const poll = setInterval(async () => {
+    const answer = await fetch("/api/lists", {credentials: "same-origin"}).then((r) => r.json()).catch(() => null);
+    if (!answer || answer.updating) return;
+    clearInterval(poll);
+    const page = await fetch(location.pathname, {credentials: "same-origin"}).then((r) => r.text());
+    const fresh = new DOMParser().parseFromString(page, "text/html").querySelector("#subscribed");
+    if (fresh) document.querySelector("#subscribed").replaceWith(fresh);
+  }, 2000);
+}

@@ -1,4 +1,4 @@
-"""Filling the cache with synthetic objects, for the memory benchmark and its test.
+"""Filling the cache with synthetic objects, for the cache memory tests (tests/cache/test_memory.py).
 
 Strategy: store distinct image URLs through the same public calls the core makes
 (lookup, begin_store, write, finish), so the byte accounting under test is the real

@@ -1,0 +1,105 @@
+"""Refused forms speak the form's words beside the field, never a configuration path,
+and keep every value the parent typed, also after a "changed somewhere else" refusal."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from tests.web.conftest import Web, page_field
+
+PATH = re.compile(r"(profiles|devices|lists)\[\d+\]")
+
+
+def problem(page: str, field: str) -> str:
+    found = re.search(rf'<span class="field-error" id="problem-{field}" role="alert">(.*?)</span>', page, re.S)
+    assert found, f"no message beside {field}"
+    return html.unescape(found.group(1))
+
+
+def field_value(page: str, name: str, form_action: str) -> str:
+    form = re.search(rf'<form method="post" action="{re.escape(form_action)}".*?</form>', page, re.S)
+    assert form, form_action
+    value = re.search(rf'name="{name}"[^>]*value="([^"]*)"', form.group(0))
+    assert value, name
+    return html.unescape(value.group(1))
+
+
+def test_an_empty_window_is_refused_beside_until_with_everything_kept(admin: Web) -> None:
+    before = admin.household.config_path.read_text()
+    response = admin.post("/profiles/schedules/add", {"profile": "kids", "name": "Homework time",
+                                                       "days": ["mon", "wed"], "from": "21:00", "to": "21:00",
+                                                       "what": "some",
+                                                       "rules": "youtube.com\ntiktok.com"})
+    page = response.text
+    assert response.status_code == 400
+    assert problem(page, "to") == "Until: the same as From, so this window would be empty."
+    assert not PATH.search(page) and "schedules[" not in page
+    assert admin.household.config_path.read_text() == before
+    form = page[page.index('action="/profiles/schedules/add"'):]
+    form = form[:form.index("</form>")]
+    assert 'value="Homework time"' in form and 'name="from" required value="21:00"' in form
+    assert re.findall(r'name="days" value="(\w+)" checked', form) == ["mon", "wed"]
+    assert 'value="some" checked' in form and "youtube.com\ntiktok.com</textarea>" in form
+    assert "<details open" in page[page.index("Add a schedule") - 80:page.index("Add a schedule")]
+
+
+def test_a_name_taken_whatever_its_capitals_is_said_beside_the_name(admin: Web) -> None:
+    admin.post("/profiles/schedules/add", {"profile": "kids", "name": "Bedtime", "days": ["mon"], "from": "21:00",
+                                           "to": "07:00", "what": "all"})
+    page = admin.post("/profiles/schedules/add", {"profile": "kids", "name": "bedtime", "days": ["tue"],
+                                                  "from": "20:00", "to": "06:30", "what": "all"}).text
+    assert problem(page, "name").startswith("Name: there is already a schedule in this profile called Bedtime")
+    assert [s.name for s in admin.household.config.profile("kids").schedules] == ["Bedtime"]
+    page = admin.post("/profiles/create", {"name": "KIDS"}).text
+    assert problem(page, "name").startswith("There is already a profile called kids")
+    assert field_value(page, "name", "/profiles/create") == "KIDS"
+    page = admin.post("/profiles/rename", {"profile": "kids", "name": "Default"}).text
+    assert problem(page, "name") == ("There is already a profile called default (names count as the same "
+                                     "whatever their capital letters).")
+    assert [p.name for p in admin.household.config.profiles] == ["default", "kids"]
+
+
+def test_an_address_another_device_has_is_said_in_words(admin: Web) -> None:
+    response = admin.post("/devices/name", {"form": "new", "match": "127.0.0.2", "name": "Twin", "profile": "kids"})
+    page = response.text
+    assert response.status_code == 400
+    assert problem(page, "match") == "This address already belongs to Sam's tablet."
+    assert not PATH.search(page)
+    new_form = page[page.index('<input type="hidden" name="form" value="new">'):]
+    assert 'value="127.0.0.2"' in new_form[:600] and 'value="Twin"' in new_form[:800]
+    assert re.search(r"<option selected>kids</option>", new_form[:1200])
+    response = admin.post("/devices/name", {"form": "new", "match": "not an address", "name": "Twin",
+                                            "profile": "kids"})
+    assert problem(response.text, "match").startswith("Address: an IP address, a network")
+
+
+def test_after_a_conflict_the_page_is_current_and_what_was_typed_is_kept(admin: Web) -> None:
+    page = admin.get("/profiles/edit?name=kids").text
+    stale = page_field(page, "version")
+    admin.post("/profiles/rules/add", {"profile": "kids", "kind": "block", "rule": "meanwhile.example"})
+    response = admin.post("/profiles/schedules/add", {"profile": "kids", "name": "Reading", "days": ["sat"],
+                                                      "from": "19:00", "to": "20:00", "what": "all",
+                                                      "version": stale})
+    page = response.text
+    assert response.status_code == 409 and "changed somewhere else" in page
+    assert "meanwhile.example" in page  # the current settings
+    form = page[page.index('action="/profiles/schedules/add"'):]
+    form = form[:form.index("</form>")]
+    assert 'value="Reading"' in form and 'value="19:00"' in form and 'value="20:00"' in form
+    assert re.findall(r'name="days" value="(\w+)" checked', form) == ["sat"]
+    version = page_field(form, "version")
+    assert version != stale
+    admin.post("/profiles/schedules/add", {"profile": "kids", "name": "Reading", "days": ["sat"], "from": "19:00",
+                                           "to": "20:00", "what": "all", "version": version})
+    assert [s.name for s in admin.household.config.profile("kids").schedules] == ["Reading"]
+
+
+def test_a_refused_rule_keeps_what_was_typed(admin: Web) -> None:
+    response = admin.post("/profiles/rules/add", {"profile": "kids", "kind": "allow", "rule": "tik tok"})
+    page = response.text
+    assert problem(page, "rule").startswith("Rule: ")
+    allow_form = page[page.index('<input type="hidden" name="kind" value="allow">'):]
+    assert 'value="tik tok"' in allow_form[:600]
+    block_form = page[page.index('<input type="hidden" name="kind" value="block">'):]
+    assert 'value="tik tok"' not in block_form[:600]
