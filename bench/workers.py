@@ -41,7 +41,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def household(data_dir: Path, workers: int, timezone: str = "Europe/London") -> str:
+def household(data_dir: Path, workers: int, timezone: str = "Europe/London", lists: Path = LISTS) -> str:
     text = f'''data_dir = "{data_dir}"
 timezone = "{timezone}"
 [proxy]
@@ -54,7 +54,7 @@ workers = {workers}
 listen = "127.0.0.1:{free_port()}"
 '''
     for list_id in ("easylist", "easyprivacy"):
-        text += f'[[lists]]\nid = "{list_id}"\nurl = "{LISTS / f"{list_id}.txt"}"\nformat = "abp"\n'
+        text += f'[[lists]]\nid = "{list_id}"\nurl = "{lists / f"{list_id}.txt"}"\nformat = "abp"\n'
     return text + '[[profiles]]\nname = "default"\nlists = ["easylist", "easyprivacy"]\n'
 
 
@@ -100,7 +100,11 @@ def memory(workers: int) -> dict[str, object]:
     origin = Origin()
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "guardian.toml"
-        config.write_text(household(Path(tmp) / "data", workers))
+        lists = Path(tmp) / "lists"
+        lists.mkdir()
+        for name in ("easylist.txt", "easyprivacy.txt"):
+            (lists / name).write_bytes((LISTS / name).read_bytes())
+        config.write_text(household(Path(tmp) / "data", workers, lists=lists))
         port = int(config.read_text().split('listen = "127.0.0.1:')[1].split('"')[0])
         log = open(Path(tmp) / "serve.log", "w")  # noqa: SIM115
         serve = subprocess.Popen([str(ROOT / ".venv/bin/guardian"), "serve", "--config", str(config)],
@@ -123,17 +127,23 @@ def memory(workers: int) -> dict[str, object]:
             time.sleep(1.5)  # the last records reach the supervisor and its writers
             cpu = [cpu_seconds(pid) - was for pid, was in zip(pids, cpu, strict=True)]
             before = {pid: smaps(pid) for pid in pids}
-            config.write_text(household(data_dir, workers, "Europe/Paris"))  # a reload: every policy rebuilt
+            config.write_text(household(data_dir, workers, "Europe/Paris", lists))  # a reload: policies rebuilt
             call(data_dir, "reload", timeout=60)
             drive(port, origin)
             time.sleep(1)
             after = {pid: smaps(pid) for pid in pids}
+            with open(lists / "easylist.txt", "a") as easylist:  # the nightly refresh brings a change
+                easylist.write("||one-more-ad.example^\n")
+            call(data_dir, "lists-update", timeout=120, ids=["easylist"])
+            drive(port, origin)
+            time.sleep(1)
+            refreshed = {pid: smaps(pid) for pid in pids}
         finally:
             serve.terminate()
             serve.wait(30)
             log.close()
             origin.close()
-    return {"workers": workers, "before": before, "after_reload": after, "cpu": cpu}
+    return {"workers": workers, "before": before, "after_reload": after, "after_refresh": refreshed, "cpu": cpu}
 
 
 def throughput(workers: int, seconds: int) -> dict[str, object]:
@@ -208,7 +218,7 @@ def main() -> None:
     totals = {}
     for n in counts:
         result = memory(n)
-        for label in ("before", "after_reload"):
+        for label in ("before", "after_reload", "after_refresh"):
             procs = list(result[label].values())  # type: ignore[attr-defined]
             totals[(n, label)] = sum(p["pss"] for p in procs)
             print(f"  workers={n} {label:13} total PSS {totals[(n, label)] / MIB:6.1f}  " + "  ".join(
