@@ -43,6 +43,7 @@ log = logging.getLogger("guardian.workers")
 ANSWER_SECONDS = 5.0  # a worker that does not answer a question in this long is left out
 QUICK_DEATH_SECONDS = 5.0  # a worker that dies this soon after starting is started again more slowly
 MAX_RESTART_DELAY = 30.0
+CLEAN_EXIT_WAIT_SECONDS = 1.0  # a worker that stopped cleanly: is the whole service stopping?
 REBUILD_WAIT_SECONDS = 10.0  # how long a reload waits for the workers to apply it
 
 
@@ -150,15 +151,20 @@ class Supervisor:
             log.exception("proxy worker %d: a message could not be handled; the worker is stopped", slot.index)
             with contextlib.suppress(OSError):
                 os.kill(slot.pid, signal.SIGKILL)
-        status = self._wait(slot)
+        status, code = self._wait(slot)
         slot.channel.close()
         slot.done.set()
-        if self.stopping.is_set():
-            return
         lived = time.monotonic() - slot.started
         delay = min(MAX_RESTART_DELAY, max(0.5, 2 * self._delays.get(slot.index, 0.25))) \
             if lived < QUICK_DEATH_SECONDS else 0.0
         self._delays[slot.index] = delay
+        if code == 0:
+            # A worker ends cleanly only when told to stop: systemd signals the whole
+            # group, and the supervisor's own SIGTERM may arrive a moment later.
+            delay = max(delay, CLEAN_EXIT_WAIT_SECONDS)
+        if self.stopping.wait(min(delay, CLEAN_EXIT_WAIT_SECONDS)) or self.guardian.stopped.is_set():
+            return
+        delay -= min(delay, CLEAN_EXIT_WAIT_SECONDS)
         log.warning("proxy worker %d (process %d) ended (%s) after %.0f s; its open connections were lost; "
                     "starting it again%s", slot.index, slot.pid, status, lived,
                     f" in {delay:.1f} s" if delay else "")
@@ -168,13 +174,13 @@ class Supervisor:
         self._spawn(slot.index)
 
     @staticmethod
-    def _wait(slot: Slot) -> str:
+    def _wait(slot: Slot) -> tuple[str, int]:
         if slot.process is not None:
             code = slot.process.wait()
         else:
             _, raw = os.waitpid(slot.pid, 0)
             code = os.waitstatus_to_exitcode(raw)
-        return f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+        return (f"killed by signal {-code}" if code < 0 else f"exit status {code}"), code
 
     def _dispatch(self, slot: Slot, message: tuple[Any, ...]) -> None:
         kind = message[0]

@@ -283,3 +283,18 @@ def test_connection_to_the_port_is_refused_once_stopped(served: Served) -> None:
     assert served.process.stop() == 0
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", served.port), 1).close()
+
+
+def test_a_worker_told_to_stop_by_itself_finishes_its_requests_and_is_started_again(
+        served: Served, origin: Origin) -> None:
+    slow = RawClient(served.port)
+    slow.send(f"GET {origin.base}/slow HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    time.sleep(0.3)
+    pids = [w["pid"] for w in served.status()["workers"]]
+    for pid in pids:  # as systemd's stop signals every process of the service
+        os.kill(pid, signal.SIGTERM)
+    assert slow.read_response().status == 200  # the request in flight finished
+    # the supervisor was not told to stop: it starts them again
+    wait_until(lambda: served.status()["restarts"] == 2 and all(w["serving"] for w in served.status()["workers"]))
+    assert not set(pids) & {w["pid"] for w in served.status()["workers"]}
+    assert served.get(f"{origin.base}/size/1") == 200
