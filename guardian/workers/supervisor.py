@@ -71,7 +71,8 @@ class Supervisor:
         self.stopping = threading.Event()
         self.restarts = 0
         self.dropped = 0  # records workers could not send (shown by `guardian stats` with the log's own)
-        self._lock = threading.Lock()  # slots, the configuration sent, questions
+        self._lock = threading.Lock()  # slots, questions; never held while sending
+        self._config_lock = threading.Lock()  # the configuration sent: a worker being started cannot miss one
         self._config: Config = guardian.config
         self._generation = 0
         self._answers: dict[int, list[Any]] = {}
@@ -122,11 +123,12 @@ class Supervisor:
             [sys.executable, "-m", "guardian.workers.worker", "--listener", str(fds[0]), "--channel", str(fds[1])],
             pass_fds=fds, stdin=subprocess.DEVNULL)
         theirs.close()
-        with self._lock:
+        with self._config_lock:
             setup = {"config": self._config, "generation": self._generation, "slot": index, "count": self.count,
                      "secret": self.guardian.client_header_secret, "usage": self.guardian.usage.snapshot()}
             slot = Slot(index, process.pid, mine, process)
-            self.slots[index] = slot
+            with self._lock:
+                self.slots[index] = slot
             with contextlib.suppress(ChannelClosed):
                 mine.send("setup", setup)
         self._read_in_thread(slot)
@@ -168,10 +170,15 @@ class Supervisor:
         log.warning("proxy worker %d (process %d) ended (%s) after %.0f s; its open connections were lost; "
                     "starting it again%s", slot.index, slot.pid, status, lived,
                     f" in {delay:.1f} s" if delay else "")
-        if self.stopping.wait(delay):
+        while not self.stopping.wait(delay):
+            try:
+                self._spawn(slot.index)
+            except OSError as exc:  # out of processes or file descriptors: try again
+                delay = MAX_RESTART_DELAY
+                log.error("proxy worker %d cannot be started (%s); trying again in %.0f s", slot.index, exc, delay)
+                continue
+            self.restarts += 1
             return
-        self.restarts += 1
-        self._spawn(slot.index)
 
     @staticmethod
     def _wait(slot: Slot) -> tuple[str, int]:
@@ -237,10 +244,11 @@ class Supervisor:
 
     def send_config(self, config: Config, generation: int) -> None:
         """A rebuilt policy: every worker builds its own from the same configuration and lists."""
-        with self._lock:
+        with self._config_lock:
             self._config, self._generation = config, generation
-            slots = list(self.slots.values())
-            for slot in slots:  # under the lock, so a worker being started cannot miss it
+            with self._lock:
+                slots = list(self.slots.values())
+            for slot in slots:
                 with contextlib.suppress(ChannelClosed):
                     slot.channel.send("config", config, generation)
 

@@ -221,8 +221,12 @@ class Worker:
                 self.ctx.tls.trust.learn(message[1], message[2])
         elif kind == "ca-reload":
             self.ctx.tls = self._open_tls(self.parts.config)
-        elif kind == "ask":
-            self.channel.send("answer", message[1], self._answer(message[2]))
+        elif kind == "ask":  # answered aside, so this thread keeps reading whatever comes
+            threading.Thread(target=self._reply, args=(message[1], message[2]), daemon=True).start()
+
+    def _reply(self, number: int, question: str) -> None:
+        with contextlib.suppress(ChannelClosed):
+            self.channel.send("answer", number, self._answer(question))
 
     def _answer(self, question: str) -> Any:
         cache = self.ctx.cache
