@@ -262,6 +262,8 @@ class Supervisor:
                           if s.ready.is_set() and not s.done.is_set() and s.generation < generation]
                 left = deadline - time.monotonic()
                 if not behind:
+                    log.info("every proxy worker runs generation %d (%.2f s after the supervisor's)",
+                             generation, timeout - left)
                     return True
                 if left <= 0:
                     log.warning("proxy workers %s have not applied the new rules yet",
