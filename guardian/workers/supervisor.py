@@ -32,7 +32,13 @@ from typing import TYPE_CHECKING, Any
 
 from guardian.cache import Cache
 from guardian.workers.channel import Channel, ChannelClosed
-from guardian.workers.worker import Worker, WorkerParts, record_from_tuple
+from guardian.workers.worker import (
+    FULL_COLLECTION_EVERY,
+    Worker,
+    WorkerParts,
+    freeze_long_lived_objects,
+    record_from_tuple,
+)
 
 if TYPE_CHECKING:
     from guardian.config import CacheConfig, Config
@@ -79,6 +85,7 @@ class Supervisor:
         self._answered = threading.Condition(self._lock)
         self._next_question = 0
         self._delays: dict[int, float] = {}
+        self._rebuilds = 0
 
     # ------------------------------------------------------------------ starting
 
@@ -270,6 +277,13 @@ class Supervisor:
                                 ", ".join(str(s.index) for s in behind))
                     return False
                 self._answered.wait(min(left, 0.5))
+
+    def freeze_after_rebuild(self) -> None:
+        """The supervisor's own rebuilt policy out of the collector's view, the way a
+        worker does it (worker.freeze_long_lived_objects): a full collection each time
+        would copy every page it shares with the workers forked from it."""
+        self._rebuilds += 1
+        freeze_long_lived_objects(full=self._rebuilds % FULL_COLLECTION_EVERY == 0)
 
     def reload_ca(self) -> None:
         self._broadcast(("ca-reload",))
