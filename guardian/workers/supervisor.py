@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from guardian.cache import Cache
 from guardian.workers.channel import Channel, ChannelClosed
+from guardian.workers.pacing import ConnectionShares
 from guardian.workers.worker import (
     FULL_COLLECTION_EVERY,
     Worker,
@@ -86,6 +87,7 @@ class Supervisor:
         self._next_question = 0
         self._delays: dict[int, float] = {}
         self._rebuilds = 0
+        self.shares = ConnectionShares.create(count)
 
     # ------------------------------------------------------------------ starting
 
@@ -119,16 +121,17 @@ class Supervisor:
         parts = WorkerParts(config=guardian.config, slot=index, count=self.count,
                             client_header_secret=guardian.client_header_secret, list_store=guardian.list_store,
                             pauses=guardian.pauses, neighbours=guardian.neighbours, seen=guardian.devices_seen,
-                            usage=guardian.usage, policy=guardian.policy, generation=self._generation)
+                            usage=guardian.usage, policy=guardian.policy, generation=self._generation,
+                            shares=self.shares)
         return Worker(parts, self.listener, channel).run()
 
     def _spawn(self, index: int) -> None:
         """A worker started again: a fresh interpreter given the socket and its channel."""
         mine, theirs = Channel.pair()
-        fds = (self.listener.fileno(), theirs.fileno())
+        fds = (self.listener.fileno(), theirs.fileno(), self.shares.fd)
         process = subprocess.Popen(
-            [sys.executable, "-m", "guardian.workers.worker", "--listener", str(fds[0]), "--channel", str(fds[1])],
-            pass_fds=fds, stdin=subprocess.DEVNULL)
+            [sys.executable, "-m", "guardian.workers.worker", "--listener", str(fds[0]), "--channel", str(fds[1]),
+             "--shares", str(fds[2])], pass_fds=fds, stdin=subprocess.DEVNULL)
         theirs.close()
         with self._config_lock:
             setup = {"config": self._config, "generation": self._generation, "slot": index, "count": self.count,
@@ -316,7 +319,8 @@ class Supervisor:
             slots = sorted(self.slots.values(), key=lambda s: s.index)
         return {"workers": [{"slot": s.index, "pid": s.pid, "generation": s.generation, "records": s.records,
                              "serving": s.ready.is_set() and not s.done.is_set()} for s in slots],
-                "restarts": self.restarts, "dropped": self.dropped, "generation": self._generation}
+                "restarts": self.restarts, "dropped": self.dropped, "generation": self._generation,
+                "connections": self.shares.snapshot()}
 
     # ------------------------------------------------------------------ stopping
 

@@ -33,7 +33,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from guardian.cache import Cache
 from guardian.config import CacheConfig, Config
@@ -48,6 +48,7 @@ from guardian.tls.ca import CAError, CertificateAuthority, tls_dir
 from guardian.tls.intercept import Interceptor
 from guardian.tls.trust import TrustRecords, read_trust_file
 from guardian.workers.channel import Channel, ChannelClosed
+from guardian.workers.pacing import ConnectionShares, PacedListener
 
 log = logging.getLogger("guardian.worker")
 
@@ -88,6 +89,7 @@ class WorkerParts:
     usage: UsageMeter
     policy: PolicyHolder
     generation: int
+    shares: ConnectionShares | None = None  # open connections per worker, for even shares
 
 
 class RecordRelay:
@@ -150,7 +152,14 @@ class Worker:
                                 recorder=self.relay, cache=Cache(per_worker_cache(config.cache, parts.count)))
         self.ctx.client_header_secret = parts.client_header_secret  # the settings page checks it
         self.ctx.tls = self._open_tls(config)
+        self.paced: PacedListener | None = None
+        if parts.shares is not None:
+            self.paced = PacedListener(listener, parts.shares, parts.slot)
+            listener = cast(socket.socket, self.paced)  # ProxyServer only accepts, closes and names it
         self.proxy = ProxyServer(self.ctx, listener)
+        if self.paced is not None:
+            self.paced.held = lambda: len(self.proxy.connections)
+            parts.shares.set(parts.slot, 0)  # type: ignore[union-attr]
         self.stopped = threading.Event()
         self._wanted: tuple[Config, int] | None = None
         self._rebuild = threading.Condition()
@@ -280,6 +289,8 @@ class Worker:
         try:
             while not self.stopped.wait(SEND_SECONDS):
                 self._send_records()
+                if parts.shares is not None:  # closed connections lower the count between accepts
+                    parts.shares.set(parts.slot, len(self.proxy.connections))
                 now = time.monotonic()
                 if now >= due["notes"]:
                     due["notes"] = now + NOTES_SECONDS
@@ -361,7 +372,9 @@ def parts_from_setup(setup: dict[str, Any], channel: Channel) -> WorkerParts:
                         client_header_secret=setup["secret"], list_store=ListStore.for_data_dir(data_dir),
                         pauses=PauseStore.for_data_dir(data_dir), neighbours=neighbours,
                         seen=SeenDevices(data_dir / "devices_seen.json", neighbours), usage=usage,
-                        policy=None, generation=setup["generation"])  # type: ignore[arg-type]
+                        policy=None, generation=setup["generation"],  # type: ignore[arg-type]
+                        shares=ConnectionShares(setup["shares_fd"], setup["count"]) if setup["shares_fd"] >= 0
+                        else None)
     parts.policy = PolicyHolder(build_policy(config, parts, previous=None))
     freeze_long_lived_objects()
     return parts
@@ -372,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
                                      description="a proxy worker; started by guardian serve, not by hand")
     parser.add_argument("--listener", type=int, required=True, help="inherited listening socket")
     parser.add_argument("--channel", type=int, required=True, help="inherited socket to the supervisor")
+    parser.add_argument("--shares", type=int, default=-1, help="inherited memfd of the workers' connection counts")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Until the worker's own handlers are in, a signal for the group must not kill the start.
@@ -385,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if kind != "setup":
         return 1
-    parts = parts_from_setup(setup, channel)
+    parts = parts_from_setup({**setup, "shares_fd": args.shares}, channel)
     return Worker(parts, listener, channel).run()
 
 

@@ -129,3 +129,34 @@ def test_auto_runs_one_worker_per_core_within_the_memory(monkeypatch: pytest.Mon
     monkeypatch.setattr(config_module.os, "sched_getaffinity", lambda _pid: set(range(cores)))
     monkeypatch.setattr(config_module, "_memory_mib", lambda: memory_mib)
     assert worker_count(_proxy("")) == expected
+
+
+def test_a_worker_ahead_of_the_least_busy_gives_way_but_never_for_long() -> None:
+    import os
+    import socket
+    import time
+
+    from guardian.workers.pacing import MAX_WAIT, SLACK, ConnectionShares, PacedListener
+
+    shares = ConnectionShares.create(3)
+    shares.set(1, 5)
+    shares.set(2, 7)
+    assert not shares.ahead(0, 5 + SLACK) and shares.ahead(0, 6 + SLACK)
+    # shared with a process forked later, as the workers are
+    pid = os.fork()
+    if pid == 0:
+        shares.set(2, 1)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert shares.snapshot() == [0, 5, 1]
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        paced = PacedListener(server, shares, 0)
+        paced.held = lambda: 10  # far ahead of worker 2's 1: it waits, then accepts all the same
+        socket.create_connection(server.getsockname()).close()
+        started = time.monotonic()
+        conn, _ = paced.accept()
+        conn.close()
+        assert MAX_WAIT <= time.monotonic() - started < MAX_WAIT + 1
+        assert shares.snapshot()[0] == 11
+        assert paced.getsockname() == server.getsockname()

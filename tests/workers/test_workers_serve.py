@@ -337,3 +337,13 @@ def test_open_tunnels_in_every_worker_are_closed_when_a_refresh_blocks_them(
         sock.settimeout(10)  # a tunnel left open would time out here and fail the test
         with contextlib.suppress(ConnectionResetError):  # closed with a reset: closed all the same
             assert sock.recv(100) == b""
+
+
+def test_a_burst_of_keep_alive_connections_is_shared_between_the_workers(served: Served, origin: Origin) -> None:
+    clients = [RawClient(served.port) for _ in range(20)]  # as a browser or a benchmark opens them
+    for client in clients:
+        client.send(f"GET {origin.base}/size/1 HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    for client in clients:
+        assert client.read_response().status == 200
+    held = [worker_holding(client.sock, served) for client in clients]
+    assert min(held.count(0), held.count(1)) >= 5  # not all on the worker that happened to be running
