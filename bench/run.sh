@@ -63,3 +63,8 @@ BASE=$(mktemp -d)
 git archive 1c64220 | tar -x -C "$BASE"  # the last commit before guardian/tls
 $PY bench/tls.py --mitmdump "$MITM/bin/mitmdump" --base "$BASE"
 rm -rf "$BASE"
+
+if [ -x "$ANCHORS/bin/python" ]; then
+    section "[proxy] workers: memory per worker, 1 against 2 workers (unpinned), the cache's hit rate"
+    $PY bench/workers.py --workers 1,2 --seconds 5
+fi

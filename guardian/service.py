@@ -233,8 +233,10 @@ class Guardian:
             new = self._build_policy(config, previous=self.policy.policy)
             self.policy.swap(new)
             self._generation_built = target
-            _freeze_long_lived_objects()
-            if self.supervisor is not None:
+            if self.supervisor is None:
+                _freeze_long_lived_objects()
+            else:  # as the workers do: keep the pages this process shares with them
+                self.supervisor.freeze_after_rebuild()
                 self.supervisor.send_config(config, target)
         self.ctx.connections.wake()  # open tunnels the new rules block are closed now
         if self.supervisor is not None:
