@@ -218,18 +218,20 @@ c_invalid_config() {
 # while guardian-last-good.service serves the house on the last-known-good copy; once
 # fixed, `systemctl restart guardian` takes over the ports again.
 c_last_good_fallback() {
-    local ok=1 state
+    local ok=1 state status fallback_log since
+    since="$(pi_root date '+%Y-%m-%d %H:%M:%S')"
     pi_root cp -p /etc/guardian/guardian.toml /root/good.toml
     pi_root sed -i 's/^listen = "0.0.0.0:3128"/listen = "no-such-address"/' /etc/guardian/guardian.toml
     pi_root systemctl restart guardian >/dev/null 2>&1
     wait_for_proxy 60
     state="guardian: $(pi_root systemctl is-active guardian) status=$(pi_root systemctl show -p ExecMainStatus --value guardian) restarts=$(pi_root systemctl show -p NRestarts --value guardian); guardian-last-good: $(pi_root systemctl is-active guardian-last-good)"
     echo "$state"
-    pi_root systemctl status --no-pager guardian
-    pi_root journalctl -u guardian-last-good -o cat --no-pager | grep -m 1 'running on the last-known-good copy'
+    # (the outputs whole: `| grep -q` would end the writer with SIGPIPE, a failure under pipefail)
+    status="$(pi_root systemctl status --no-pager guardian)"
+    fallback_log="$(pi_root journalctl -u guardian-last-good -o cat --no-pager --since "$since")"
+    printf '%s\n' "$status" "$fallback_log" | grep -v 'GET \|POST '
     if [[ "$state" == "guardian: failed status=2 restarts=0; guardian-last-good: active" ]] && blocked_from_lan &&
-        pi_root systemctl status --no-pager guardian | grep -q 'proxy.listen' &&
-        pi_root journalctl -u guardian-last-good -o cat --no-pager | grep -q 'running on the last-known-good copy'; then
+        [[ "$status" == *"proxy.listen: 'no-such-address'"* && "$fallback_log" == *"running on the last-known-good copy"* ]]; then
         ok=0
     fi
     pi_root cp -p /root/good.toml /etc/guardian/guardian.toml
