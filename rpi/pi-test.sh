@@ -345,7 +345,13 @@ time.sleep(20)
     local threads
     threads="$(pi_root ps -o nlwp= -p "$pid" | tr -d ' ')"
     wait "$holder"
-    info "footprint ($ARCH): RSS $((rss_starter / 1024)) MiB with the starter list only; $((rss_idle / 1024)) MiB with EasyList + EasyPrivacy idle; $((rss_conn / 1024)) MiB with 200 idle connections ($threads threads); peak $((hwm / 1024)) MiB; MemoryMax=$(pi_root systemctl show -p MemoryMax --value guardian)"
+    # the whole service: the main process and its proxy workers ([proxy] workers), and the
+    # unit's cgroup, which is what MemoryHigh and MemoryMax limit
+    local procs total cgroup
+    procs="$(pi_root ps -o pid=,rss=,nlwp= --ppid "$pid" | awk '{ n++; rss += $2 } END { printf "%d %d", n, rss }')"
+    total=$(( rss_conn + ${procs#* } ))
+    cgroup="$(pi_root systemctl show -p MemoryCurrent --value guardian)"
+    info "footprint ($ARCH): RSS $((rss_starter / 1024)) MiB with the starter list only; $((rss_idle / 1024)) MiB with EasyList + EasyPrivacy idle; $((rss_conn / 1024)) MiB with 200 idle connections ($threads threads); peak $((hwm / 1024)) MiB (main process); with its ${procs%% *} worker process(es) $((total / 1024)) MiB RSS in all; the unit's cgroup $((cgroup / 1048576)) MiB (page cache included); MemoryMax=$(pi_root systemctl show -p MemoryMax --value guardian)"
     grep -q open "$OUT/idle-connections.txt" && [[ -n "$rss_conn" ]] && blocked_from_lan
 }
 
