@@ -344,14 +344,16 @@ time.sleep(20)
     hwm="$(pi_root awk '/VmHWM/ {print $2}' "/proc/$pid/status")"
     local threads
     threads="$(pi_root ps -o nlwp= -p "$pid" | tr -d ' ')"
-    wait "$holder"
-    # the whole service: the main process and its proxy workers ([proxy] workers), and the
-    # unit's cgroup, which is what MemoryHigh and MemoryMax limit
-    local procs total cgroup
-    procs="$(pi_root ps -o pid=,rss=,nlwp= --ppid "$pid" | awk '{ n++; rss += $2 } END { printf "%d %d", n, rss }')"
-    total=$(( rss_conn + ${procs#* } ))
+    # the whole service: the main process and its proxy workers ([proxy] workers); they
+    # share most pages, so PSS (shared pages divided among them) is what they take together
+    local all cgroup
+    # shellcheck disable=SC2016  # expanded by the Pi's shell
+    all="$(pi_root sh -c 'for p in $1 $(ps -o pid= --ppid $1); do cat /proc/$p/smaps_rollup; done' sh "$pid" |
+        awk '/^Rss:/ { r += $2; n++ } /^Pss:/ { s += $2 } END { printf "%d processes: RSS %d MiB, PSS %d MiB", n, r / 1024, s / 1024 }')"
     cgroup="$(pi_root systemctl show -p MemoryCurrent --value guardian)"
-    info "footprint ($ARCH): RSS $((rss_starter / 1024)) MiB with the starter list only; $((rss_idle / 1024)) MiB with EasyList + EasyPrivacy idle; $((rss_conn / 1024)) MiB with 200 idle connections ($threads threads); peak $((hwm / 1024)) MiB (main process); with its ${procs%% *} worker process(es) $((total / 1024)) MiB RSS in all; the unit's cgroup $((cgroup / 1048576)) MiB (page cache included); MemoryMax=$(pi_root systemctl show -p MemoryMax --value guardian)"
+    [[ "$cgroup" =~ ^[0-9]+$ ]] && cgroup="$((cgroup / 1048576)) MiB" || cgroup="not available here"
+    wait "$holder"
+    info "footprint ($ARCH): RSS $((rss_starter / 1024)) MiB with the starter list only; $((rss_idle / 1024)) MiB with EasyList + EasyPrivacy idle; $((rss_conn / 1024)) MiB with 200 idle connections ($threads threads); peak $((hwm / 1024)) MiB (main process); the whole service with 200 idle connections: $all; the unit's cgroup (page cache included): $cgroup; MemoryMax=$(pi_root systemctl show -p MemoryMax --value guardian)"
     grep -q open "$OUT/idle-connections.txt" && [[ -n "$rss_conn" ]] && blocked_from_lan
 }
 
