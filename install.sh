@@ -158,7 +158,7 @@ DEST_DATA="$PREFIX$DATA_DIR"
 DEST_UNIT="$PREFIX/etc/systemd/system/guardian.service"
 DEST_DROPINS="$PREFIX/etc/systemd/system/guardian.service.d"
 # The fallback that runs on the last-known-good configuration while guardian.service has
-# failed on an invalid one (rpi/last-good-unit); its drop-ins are guardian.service's.
+# failed on an invalid one (rpi/last-good-unit).
 DEST_FALLBACK_UNIT="$PREFIX/etc/systemd/system/guardian-last-good.service"
 DEST_FALLBACK_DROPINS="$PREFIX/etc/systemd/system/guardian-last-good.service.d"
 DEST_LOGROTATE="$PREFIX/etc/logrotate.d/guardian"
@@ -571,8 +571,6 @@ install_units() {  # install_units SOURCE-DIR: its rpi/guardian.service and rpi/
         chmod 0644 "$DEST_FALLBACK_UNIT.tmp"
         mv -f "$DEST_FALLBACK_UNIT.tmp" "$DEST_FALLBACK_UNIT"
     fi
-    # `systemctl edit guardian` changes (a higher MemoryMax) apply to the fallback too.
-    run ln -sfn guardian.service.d "$DEST_FALLBACK_DROPINS"
     run install -D -m 0644 "$1/rpi/guardian.logrotate" "$DEST_LOGROTATE"
 }
 
@@ -783,7 +781,7 @@ uninstall_main() {
         fi
     fi
     step "Removing the program"
-    if [[ -d "$DEST_DROPINS" ]]; then
+    if [[ -d "$DEST_DROPINS" || -d "$DEST_FALLBACK_DROPINS" ]]; then
         note "removing the local service changes in $DEST_DROPINS (made with systemctl edit guardian)"
     fi
     run rm -rf "$DEST_UNIT" "$DEST_DROPINS" "$DEST_FALLBACK_UNIT" "$DEST_FALLBACK_DROPINS" "$DEST_LOGROTATE" "$DEST_BIN"

@@ -1,7 +1,7 @@
 """Guardian's household and core-only configurations against squid and privoxy, pinned, in one run.
 
     /tmp/anchors/bin/python bench/pinned.py [--seconds 5] [--rounds 3] [--idle 2000] [--unpinned]
-                                            [--peers squid,privoxy] [--json]
+                                            [--peers squid,privoxy] [--base DIR] [--json]
 
 Uses the shared harness (`../shared/bench/proxy_peers.py`: its nginx origin, wrk with 50
 keep-alive clients on a 1 KiB text/plain file, curl downloads, RSS) with `--pin`'s
@@ -16,6 +16,10 @@ Guardian's configurations are bench/household.py's: "household" (EasyList + Easy
 for the default profile, request log, cache and access log on, privacy defaults) and
 "core" (no lists, no request log, no cache; access log on). The ratio lines at the end
 are issue 15's targets, each with "met" or "MISSED".
+
+`--base DIR` adds both configurations run from another copy of the source (e.g. `git
+archive` of an older commit; this tree's venv, DIR first on PYTHONPATH) as "core-before"
+and "household-before", for before/after figures from the same run.
 
 Run it with the anchors venv's Python (psutil), which ../shared/bench/setup.sh makes.
 """
@@ -43,11 +47,12 @@ def load_harness():
     return module
 
 
-def guardian_command(workdir: Path, name: str) -> str:
+def guardian_command(workdir: Path, name: str, base: Path | None = None) -> str:
     """The command line the harness starts ({port} and {dir} filled by it)."""
     config = workdir / f"{name}.toml"
-    config.write_text(config_text(workdir / f"{name}-data", "127.0.0.1:3128", core=name == "core"))
-    return (f"{ROOT}/.venv/bin/guardian serve --config {config} --listen 127.0.0.1:{{port}} "
+    config.write_text(config_text(workdir / f"{name}-data", "127.0.0.1:3128", core=name.startswith("core")))
+    source = f"env PYTHONPATH={base} " if base is not None else ""
+    return (f"{source}{ROOT}/.venv/bin/python -m guardian.cli serve --config {config} --listen 127.0.0.1:{{port}} "
             f"--data-dir {{dir}}/guardian-{name}")
 
 
@@ -60,6 +65,10 @@ def ratio_lines(rows: dict[str, dict]) -> list[tuple[str, float, float, bool]]:
 
     home, core = rows.get("household", {}), rows.get("core", {})
     squid, privoxy = rows.get("squid", {}), rows.get("privoxy", {})
+    for name in ("household", "core"):
+        before = rows.get(f"{name}-before", {})
+        if rows.get(name, {}).get("rps") and before.get("rps"):
+            add(f"{name} req/s, this tree / the base tree", rows[name]["rps"] / before["rps"], 1.0, True)
     if home.get("rps") and privoxy.get("rps"):
         add("household req/s / privoxy req/s", home["rps"] / privoxy["rps"], 1.0, True)
         add("household p99 / privoxy p99", home["p99_ms"] / privoxy["p99_ms"], 2.0, False)
@@ -89,6 +98,7 @@ def main() -> int:
     ap.add_argument("--idle", type=int, default=0, help="hold N idle clients on the household configuration")
     ap.add_argument("--peers", default="squid,privoxy")
     ap.add_argument("--unpinned", action="store_true", help="let the kernel place everything")
+    ap.add_argument("--base", type=Path, help="another copy of the source, run as core-before and household-before")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if not HARNESS.is_file():
@@ -101,13 +111,16 @@ def main() -> int:
     env = peers.Env()
     workdir = Path(env.dir)
     names = [n for n in args.peers.split(",") if n] + ["core", "household"]
+    if args.base is not None:
+        names += ["core-before", "household-before"]
     started: dict[str, tuple] = {}
     rows: dict[str, dict] = {}
     try:
         for name in names:
             try:
-                if name in ("core", "household"):
-                    started[name] = peers.start_peer(env, "project", guardian_command(workdir, name))
+                if name.startswith(("core", "household")):
+                    base = args.base.resolve() if name.endswith("-before") else None
+                    started[name] = peers.start_peer(env, "project", guardian_command(workdir, name, base))
                 else:
                     started[name] = peers.start_peer(env, name, None)
             except Exception as exc:  # a peer that is not installed: the others still run
@@ -143,16 +156,16 @@ def main() -> int:
     placement = "unpinned" if args.unpinned else "pinned: proxies on CPU 0, origin and wrk on CPU 1"
     print(f"{args.rounds} interleaved rounds of {args.seconds} s, medians; {placement}; "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    print(f"{'proxy':10} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>7} {'plain MiB/s':>11} "
+    print(f"{'proxy':16} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>7} {'plain MiB/s':>11} "
           f"{'tunnel MiB/s':>12} {'RSS MiB':>8}")
     for name, row in rows.items():
         if "error" in row:
-            print(f"{name:10} error: {row['error']}")
+            print(f"{name:16} error: {row['error']}")
             continue
         errors = row["non2xx"] + row["sock_err"]
         extra = (f"  idle: {row['idle_held']} held, {row['KiB_per_idle']:.1f} KiB each, fresh request "
                  f"{row['fresh_ms_while_idle']:.1f} ms") if "idle_held" in row else ""
-        print(f"{name:10} {row['rps']:8.0f} {row['p50_ms']:7.2f} {row['p99_ms']:7.2f} {errors:7d} "
+        print(f"{name:16} {row['rps']:8.0f} {row['p50_ms']:7.2f} {row['p99_ms']:7.2f} {errors:7d} "
               f"{row['plain_MiBps']:11.0f} {row['tunnel_MiBps']:12.0f} {row['rss_MiB']:8.1f}{extra}")
     print()
     for what, value, target, met in lines:

@@ -76,9 +76,11 @@ def main() -> int:
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--core", action="store_true", help="the core-only configuration instead")
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--connections", type=int, default=1, help="wrk's keep-alive connections (profiler off if > 1)")
     ap.add_argument("--without", default="", help=f"parts of the household to turn off, comma-separated: {PARTS}")
     ap.add_argument("--no-profile", action="store_true", help="only the /proc CPU figures (no cProfile)")
     args = ap.parse_args()
+    args.no_profile = args.no_profile or args.connections > 1
     for tool in ("nginx", "wrk"):
         if shutil.which(tool) is None:
             print(f"profile_request: {tool} is not installed (bash ../shared/bench/setup.sh)", file=sys.stderr)
@@ -114,8 +116,8 @@ def main() -> int:
         # names the kernel shows for our threads (Python sets them from 3.x on Linux)
         time.sleep(1.5)  # let the start-up jobs finish
         before, cpu0, t0 = thread_cpu(), time.process_time(), time.monotonic()
-        out = subprocess.run(["wrk", "-t1", "-c1", f"-d{args.seconds}s", "--latency", "-s", str(script),
-                              f"http://127.0.0.1:{port}/"], capture_output=True, text=True).stdout
+        out = subprocess.run(["wrk", "-t1", f"-c{args.connections}", f"-d{args.seconds}s", "--latency", "-s",
+                              str(script), f"http://127.0.0.1:{port}/"], capture_output=True, text=True).stdout
         time.sleep(1.2)  # the writers' next flush: their share of these requests
         cpu1, after = time.process_time(), thread_cpu()
         requests = int(re.search(r"(\d+) requests in", out).group(1))
@@ -123,7 +125,9 @@ def main() -> int:
             print(out)
             raise SystemExit("non-2xx answers")
         what = ("core only" if args.core else "household") + (f" without {args.without}" if args.without else "")
-        print(f"{requests} requests over one keep-alive connection in {time.monotonic() - t0:.1f} s "
+        p99 = re.search(r"\s99%\s+(\S+)", out)
+        print(f"{requests} requests over {args.connections} keep-alive connection(s), "
+              f"p99 {p99.group(1) if p99 else '?'}, in {time.monotonic() - t0:.1f} s "
               f"({what}; {'no profiler' if args.no_profile else 'cProfile on'})")
         print(f"process CPU per request: {(cpu1 - cpu0) / requests * 1e6:.1f} µs")
         for name in sorted(after, key=lambda n: -(after[n] - before.get(n, 0.0))):

@@ -19,16 +19,21 @@ if [ -f "$SHARED/bench/proxy_peers.py" ] && [ -x "$ANCHORS/bin/python" ]; then
     "$ANCHORS/bin/python" "$SHARED/bench/proxy_peers.py" --seconds 5 --idle 2000 \
         --project "$PWD/.venv/bin/guardian serve --config $PWD/bench/proxy-core.toml --listen 127.0.0.1:{port} --data-dir {dir}/guardian"
     section "household and core-only configurations against squid and privoxy, pinned (issue 15's ratios)"
-    "$ANCHORS/bin/python" bench/pinned.py --seconds 5 --rounds 3 --idle 2000
+    BEFORE=$(mktemp -d)
+    git archive bbe00be | tar -x -C "$BEFORE"  # the tree before issue 15's cuts: core-before, household-before
+    "$ANCHORS/bin/python" bench/pinned.py --seconds 5 --rounds 3 --idle 2000 --base "$BEFORE"
+    rm -rf "$BEFORE"
     section "the same, unpinned"
     "$ANCHORS/bin/python" bench/pinned.py --seconds 5 --rounds 3 --unpinned
 else
     echo "skipping the peer comparison: ../shared/bench is missing"
 fi
 
-section "where a request's time goes, one keep-alive connection (CPU per request; household, then core only)"
-$PY bench/profile_request.py --seconds 5 --no-profile
-$PY bench/profile_request.py --seconds 5 --no-profile --core
+section "CPU per request, household then core only, 1 and 50 keep-alive connections"
+for c in 1 50; do
+    $PY bench/profile_request.py --seconds 5 --no-profile --connections "$c"
+    $PY bench/profile_request.py --seconds 5 --no-profile --connections "$c" --core
+done
 
 section "same-run ratios: lists, logging, cache hit vs miss"
 $PY bench/ratios.py
@@ -58,3 +63,8 @@ BASE=$(mktemp -d)
 git archive 1c64220 | tar -x -C "$BASE"  # the last commit before guardian/tls
 $PY bench/tls.py --mitmdump "$MITM/bin/mitmdump" --base "$BASE"
 rm -rf "$BASE"
+
+if [ -x "$ANCHORS/bin/python" ]; then
+    section "[proxy] workers: memory per worker, 1 against 2 workers (unpinned), the cache's hit rate"
+    $PY bench/workers.py --workers 1,2 --seconds 5
+fi

@@ -67,7 +67,14 @@ def _serve(args: argparse.Namespace) -> int:
         reason = exc.strerror if exc.strerror and exc.filename is None else exc
         print(f"guardian: cannot start: {reason}", file=sys.stderr)
         return 1
-    return guardian.run_forever()
+    status = guardian.run_forever()
+    # Everything is flushed and closed now. A list download still waiting to try again on a
+    # worker thread (no internet after a power cut: about a minute) must not hold the exit
+    # past systemd's stop timeout; the list store writes atomically, so nothing is lost.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def _say_no_last_good(config: str | None) -> None:

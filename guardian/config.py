@@ -39,7 +39,7 @@ REFERER_POLICIES = ("full", "origin", "none")
 THIRD_PARTY_COOKIES = ("allow", "block")
 MAX_WORKERS = 64
 AUTO_MAX_WORKERS = 4  # proxy processes "auto" starts at most
-MIB_PER_AUTO_WORKER = 256  # "auto" starts at most one worker per this much memory: one on a Pi Zero 2 W
+MIB_PER_AUTO_WORKER = 192  # "auto" starts at most one worker per this much memory: two on a Pi Zero 2 W
 _REFRESH_RE = re.compile(r"^(daily|off|every (\d+)h)$")
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
 _LIST_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -593,7 +593,7 @@ def _workers(value: Any, path: str) -> int | str:
 def worker_count(proxy: ProxyConfig) -> int:
     """How many proxy processes to run. "auto": one per core this process may use, at
     most AUTO_MAX_WORKERS, and no more than the memory allows (each extra worker costs
-    tens of MiB; docs/benchmarks.md): a Pi Zero 2 W (512 MB) runs one."""
+    12 to 47 MiB; docs/benchmarks.md): a Pi Zero 2 W (512 MB) runs two."""
     if proxy.workers != "auto":
         return int(proxy.workers)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -132,7 +132,7 @@ class Guardian:
         self.list_store = ListStore.for_data_dir(self.data_dir)
         self.pauses = PauseStore.for_data_dir(self.data_dir)
         self.neighbours = NeighbourTable()
-        self.devices_seen = SeenDevices(self.data_dir / "devices_seen.json", self.neighbours)
+        self.devices_seen = SeenDevices.for_data_dir(self.data_dir, self.neighbours)
         self.usage_store = UsageStore.for_data_dir(self.data_dir)
         self.usage = UsageMeter(self.config.zone(), self.usage_store)
         self._fetch_missing_local_lists()
@@ -140,7 +140,9 @@ class Guardian:
         _freeze_long_lived_objects()
         self._problems_logged: frozenset[str] = frozenset()
         self._log_problems(self.policy.policy)
-        self.cache = Cache(self.config.cache)
+        cache = Cache(self.config.cache)
+        # What the page and the command line manage: the one cache, or the workers' (start()).
+        self.cache: Cache | WorkerCaches = cache
         self.log_store = self._open_log_store()
         if self.log_store is not None:
             undo.callback(self.log_store.close)
@@ -152,7 +154,7 @@ class Guardian:
             undo.callback(self.access_log.close)
         recorders = [r for r in (self.access_log, self.log_store) if r is not None]
         self.ctx = ProxyContext(settings=ProxySettings.build(self.config.proxy),
-                                decider=self.policy, recorder=FanOutRecorder(*recorders), cache=self.cache)
+                                decider=self.policy, recorder=FanOutRecorder(*recorders), cache=cache)
         self.client_header_secret = self.ctx.client_header_secret
         self.ctx.tls = self._open_tls()
         listener = undo.enter_context(open_listener(self.config.proxy.listen))
@@ -231,8 +233,10 @@ class Guardian:
             new = self._build_policy(config, previous=self.policy.policy)
             self.policy.swap(new)
             self._generation_built = target
-            _freeze_long_lived_objects()
-            if self.supervisor is not None:
+            if self.supervisor is None:
+                _freeze_long_lived_objects()
+            else:  # as the workers do: keep the pages this process shares with them
+                self.supervisor.freeze_after_rebuild()
                 self.supervisor.send_config(config, target)
         self.ctx.connections.wake()  # open tunnels the new rules block are closed now
         if self.supervisor is not None:
@@ -262,7 +266,7 @@ class Guardian:
             # the workers are forked with the built policy and share its pages.
             self.supervisor = Supervisor(self, self.worker_count)
             self.supervisor.start(self._generation_built)
-            self.cache = WorkerCaches(self.supervisor)  # type: ignore[assignment]
+            self.cache = WorkerCaches(self.supervisor)
         else:
             self.proxy.start()
         host, port = self.proxy.address

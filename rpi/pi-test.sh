@@ -215,31 +215,25 @@ c_invalid_config() {
 }
 
 # An invalid guardian.toml at a restart: guardian.service stays failed (status 2, says why)
-# while guardian-last-good.service serves the house on the last-known-good copy, with the
-# parent's drop-ins; once fixed, `systemctl restart guardian` takes over the ports again.
+# while guardian-last-good.service serves the house on the last-known-good copy; once
+# fixed, `systemctl restart guardian` takes over the ports again.
 c_last_good_fallback() {
     local ok=1 state
-    pi_root mkdir -p /etc/systemd/system/guardian.service.d
-    pi_root sh -c 'printf "[Service]\nEnvironment=PIBED_SHARED_DROPIN=1\n" >/etc/systemd/system/guardian.service.d/pibed.conf'
-    pi_root systemctl daemon-reload
     pi_root cp -p /etc/guardian/guardian.toml /root/good.toml
     pi_root sed -i 's/^listen = "0.0.0.0:3128"/listen = "no-such-address"/' /etc/guardian/guardian.toml
     pi_root systemctl restart guardian >/dev/null 2>&1
     wait_for_proxy 60
     state="guardian: $(pi_root systemctl is-active guardian) status=$(pi_root systemctl show -p ExecMainStatus --value guardian) restarts=$(pi_root systemctl show -p NRestarts --value guardian); guardian-last-good: $(pi_root systemctl is-active guardian-last-good)"
     echo "$state"
-    pi_root systemctl status --no-pager -n 4 guardian
-    pi_root journalctl -u guardian-last-good -o cat --no-pager | grep -m 1 'last-known-good'
+    pi_root systemctl status --no-pager guardian
+    pi_root journalctl -u guardian-last-good -o cat --no-pager | grep -m 1 'running on the last-known-good copy'
     if [[ "$state" == "guardian: failed status=2 restarts=0; guardian-last-good: active" ]] && blocked_from_lan &&
-        pi_root systemctl status --no-pager -n 10 guardian | grep -q 'proxy.listen' &&
-        pi_root systemctl show -p Environment --value guardian-last-good | grep -q PIBED_SHARED_DROPIN=1 &&
-        pi_root journalctl -u guardian-last-good -o cat --no-pager | grep -q 'last-known-good'; then
+        pi_root systemctl status --no-pager guardian | grep -q 'proxy.listen' &&
+        pi_root journalctl -u guardian-last-good -o cat --no-pager | grep -q 'running on the last-known-good copy'; then
         ok=0
     fi
     pi_root cp -p /root/good.toml /etc/guardian/guardian.toml
-    pi_root rm -f /root/good.toml /etc/systemd/system/guardian.service.d/pibed.conf
-    pi_root rmdir /etc/systemd/system/guardian.service.d
-    pi_root systemctl daemon-reload
+    pi_root rm -f /root/good.toml
     pi_root systemctl restart guardian
     wait_for_proxy 60 || ok=1
     state="guardian: $(pi_root systemctl is-active guardian); guardian-last-good: $(pi_root systemctl is-active guardian-last-good)"

@@ -124,7 +124,6 @@ def test_dry_run_into_prefix_prints_the_steps_and_changes_nothing(tmp_path):
     units = prefix / "etc/systemd/system"
     assert ["sh", str(RPI / "last-good-unit"), f"<{units / 'guardian.service'}",
             f">{units / 'guardian-last-good.service'}"] in run
-    assert ["ln", "-sfn", "guardian.service.d", str(units / "guardian-last-good.service.d")] in run
     assert ["install", "-D", "-m", "0755", str(RPI / "guardian-cli"), str(prefix / "usr/local/bin/guardian")] in run
     copy = " ".join(" ".join(argv) for argv in run if argv[0] in ("rsync", "tar"))
     for excluded in (".git", ".venv", ".guardian-data"):
@@ -374,7 +373,6 @@ def test_real_install_into_prefix(staged):
     assert (staged / "var/lib/guardian").stat().st_mode & 0o777 == 0o750
     assert filecmp.cmp(staged / "etc/systemd/system/guardian.service", RPI / "guardian.service", shallow=False)
     assert (staged / "etc/systemd/system/guardian-last-good.service").read_text() == last_good_unit_text()
-    assert os.readlink(staged / "etc/systemd/system/guardian-last-good.service.d") == "guardian.service.d"
     assert filecmp.cmp(staged / "etc/logrotate.d/guardian", RPI / "guardian.logrotate", shallow=False)
     assert os.access(staged / "usr/local/bin/guardian", os.X_OK)
     # The editable install finds the copy's lists/ folder, and every dependency is there.
@@ -450,12 +448,13 @@ def test_running_again_updates_the_code_and_keeps_the_configuration(staged):
 def test_uninstall_keeps_settings_and_data_unless_purge(staged):
     (staged / "etc/systemd/system/guardian.service.d").mkdir(exist_ok=True)
     (staged / "etc/systemd/system/guardian.service.d/override.conf").write_text("[Service]\nEnvironment=X=1\n")
+    (staged / "etc/systemd/system/guardian-last-good.service.d").mkdir(exist_ok=True)
     done = install("--uninstall", "--prefix", str(staged))
     assert done.returncode == 0, done.stdout + done.stderr
     for gone in ("opt/guardian", "etc/systemd/system/guardian.service", "etc/systemd/system/guardian.service.d",
                  "etc/systemd/system/guardian-last-good.service", "etc/logrotate.d/guardian", "usr/local/bin/guardian"):
         assert not (staged / gone).exists(), gone
-    assert not (staged / "etc/systemd/system/guardian-last-good.service.d").is_symlink()
+    assert not (staged / "etc/systemd/system/guardian-last-good.service.d").exists()
     assert (staged / "etc/guardian/guardian.toml").is_file() and (staged / "var/lib/guardian").is_dir()
     assert "Kept, for a later install" in done.stdout and "--uninstall --purge" in done.stdout
     assert "systemctl edit" in done.stdout
@@ -492,19 +491,40 @@ def test_the_fallback_unit_is_the_main_unit_without_the_strict_mode():
     """guardian.service exits 2 on an invalid file and starts guardian-last-good.service, which runs
     the last-known-good copy with exactly the same settings and hardening."""
     main, fallback = sections((RPI / "guardian.service").read_text()), sections(last_good_unit_text())
-    assert "OnFailure=guardian-last-good.service" in main["Unit"]
+    assert {"OnFailure=guardian-last-good.service", "OnFailureJobMode=fail"} <= set(main["Unit"])
     main_exec = next(line for line in main["Service"] if line.startswith("ExecStart="))
     assert main_exec.endswith(" --no-last-good")
     assert build_parser().parse_args(shlex.split(main_exec.split("=", 1)[1])[1:]).no_last_good
-    # the same [Service] line for line, except the command without --no-last-good
-    assert fallback["Service"] == [line.replace(" --no-last-good", "") for line in main["Service"]]
+    # the same [Service] line for line, except the command without --no-last-good and the condition
+    condition = next(line for line in fallback["Service"] if line.startswith("ExecCondition="))
+    assert "ExecMainStatus guardian.service" in condition and "Result guardian.service" in condition
+    assert [line for line in fallback["Service"] if line != condition] == [
+        line.replace(" --no-last-good", "") for line in main["Service"]]
     fallback_exec = next(line for line in fallback["Service"] if line.startswith("ExecStart="))
     assert not build_parser().parse_args(shlex.split(fallback_exec.split("=", 1)[1])[1:]).no_last_good
     # it stops (and is stopped by) guardian.service, never loops, never starts at boot
     assert {"Conflicts=guardian.service", "After=guardian.service"} <= set(fallback["Unit"])
-    assert not [line for line in fallback["Unit"] if line.startswith("OnFailure=")]
+    assert not [line for line in fallback["Unit"] if line.startswith("OnFailure")]
     assert "Install" not in fallback and main["Install"] == ["WantedBy=multi-user.target"]
     assert "RestartPreventExitStatus=2" in fallback["Service"]  # no copy either: no restart loop
+
+
+@pytest.mark.parametrize("result,status,runs", [
+    ("exit-code", "2", True),     # an invalid file: the fallback serves the house
+    ("exit-code", "1", False),    # a port in use: Restart= keeps trying, this is not for the fallback
+    ("timeout", "9", False),      # a stop that ran into TimeoutStopSec: it was meant to stop
+    ("signal", "2", False),       # killed by SIGINT: status 2, but not an invalid file
+])
+def test_the_fallback_starts_only_after_an_invalid_file(tmp_path, result, status, runs):
+    """The fallback's ExecCondition, run by sh as systemd would, against what systemctl reports."""
+    line = next(line for line in last_good_unit_text().splitlines() if line.startswith("ExecCondition="))
+    argv = shlex.split(line.split("=", 1)[1].lstrip("+").replace("$$", "$"))
+    fake = tmp_path / "systemctl"
+    fake.write_text(f'#!/bin/sh\ncase "$*" in\n  "show -P Result guardian.service") echo {result} ;;\n'
+                    f'  "show -P ExecMainStatus guardian.service") echo {status} ;;\n  *) exit 1 ;;\nesac\n')
+    fake.chmod(0o755)
+    done = subprocess.run(argv, env={"PATH": f"{tmp_path}:/usr/bin:/bin"}, check=False)
+    assert (done.returncode == 0) is runs
 
 
 def directives(key: str) -> list[str]:

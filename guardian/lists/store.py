@@ -36,7 +36,6 @@ OK = "ok"
 UNCHANGED = "unchanged"
 FAILED_KEPT = "failed, using the last good copy"
 FAILED_NONE = "failed, no copy yet"
-STATUSES = (OK, UNCHANGED, FAILED_KEPT, FAILED_NONE)
 _TIME_FIELDS = ("fetched_at", "checked_at", "confirmed_at")
 
 

@@ -29,9 +29,6 @@ class FairQueue(Generic[T]):
     def __len__(self) -> int:
         return self._size
 
-    def empty(self) -> bool:
-        return not self._size
-
     def put(self, client: str, item: T) -> int:
         """Queue `item` for `client`; returns how many records were dropped to make room (0 or 1)."""
         with self._lock:

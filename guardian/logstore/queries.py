@@ -118,15 +118,6 @@ class BlockExplanation:
 
 
 @dataclass(frozen=True, slots=True)
-class DeviceHistory:
-    device: str
-    totals: Totals
-    series: list[SeriesPoint]
-    top_blocked: list[HostCount]
-    recent: Page
-
-
-@dataclass(frozen=True, slots=True)
 class _Period:
     """[since, until) cut into whole UTC hours and raw-only partial edges."""
 
@@ -373,19 +364,6 @@ class LogQueries:
         """None when the record does not exist (or has expired)."""
         rec = self.record(record_id)
         return BlockExplanation(rec, explain(rec)) if rec else None
-
-    def device_history(
-        self, device: str, since: float, until: float | None = None, bucket: Bucket = "day",
-        tz: str | tzinfo = "UTC", recent: int = 50,
-    ) -> DeviceHistory:
-        until = self._until(until)
-        return DeviceHistory(
-            device=device,
-            totals=self.totals(since, until, device),
-            series=self.series(since, until, bucket, tz, device),
-            top_blocked=self.top_hosts(since, until, "blocked", device),
-            recent=self.search(since, until, device=device, limit=recent),
-        )
 
     def dropped_total(self) -> int:
         """Records dropped because the queue was full or a write failed, over all runs

@@ -2,7 +2,7 @@
 (schedules, pauses, allowances), safe search, and the block page.
 
     policy = Policy(config, list_texts, cache_dir=..., neighbours=NeighbourTable(),
-                    seen=SeenDevices(data_dir / "devices_seen.json"),
+                    seen=SeenDevices.for_data_dir(data_dir),
                     pauses=PauseStore.for_data_dir(data_dir))
     holder = PolicyHolder(policy)        # the proxy's Decider
     holder.swap(Policy(new_config, texts, previous=holder.policy, ...))   # on reload

@@ -239,6 +239,10 @@ class SeenDevices:
         self._lock = threading.Lock()
         self._pending_lock = threading.Lock()
 
+    @classmethod
+    def for_data_dir(cls, data_dir: Path, neighbours: NeighbourTable | None = None) -> SeenDevices:
+        return cls(Path(data_dir) / SEEN_FILE, neighbours)
+
     def note(self, ip: str, when: float) -> None:
         """Request path: one dict store under an uncontended lock, nothing else."""
         with self._pending_lock:  # else a store racing flush's swap lands in the dict flush took

@@ -17,7 +17,7 @@ use today is offset by whole minutes), so requests in the same minute convert on
 from __future__ import annotations
 
 import zoneinfo
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import NamedTuple
 
 from guardian.config import DAYS, ScheduleConfig
@@ -107,22 +107,6 @@ class ZoneClock:
         minute = local_minute_of_week(datetime.fromtimestamp(key * 60, self.zone))
         self._cached = (key, minute)
         return minute
-
-
-def is_active(schedule: ScheduleConfig, at: datetime, zone: zoneinfo.ZoneInfo) -> bool:
-    """Whether `schedule` is active at the aware datetime `at`."""
-    return compile_window(schedule).active(local_minute_of_week(at.astimezone(zone)))
-
-
-def active_until(schedule: ScheduleConfig, at: datetime, zone: zoneinfo.ZoneInfo) -> datetime | None:
-    """When the active period containing `at` ends (aware, in `zone`); None if not active
-    or never ending. Computed on the wall clock, as the schedule is written."""
-    local = at.astimezone(zone)
-    minutes = compile_window(schedule).ends_at(local_minute_of_week(local))
-    if minutes is None:
-        return None
-    wall = local.replace(second=0, microsecond=0, tzinfo=None) + timedelta(minutes=minutes)
-    return wall.replace(tzinfo=zone)
 
 
 def until_text(minute: int, minutes_left: int | None) -> str:

@@ -9,7 +9,6 @@ decide.py calls this after pauses and schedules' own rules, before the parents' 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import NamedTuple
 
 from guardian.config import DAYS, ProfileConfig
@@ -172,11 +171,3 @@ class ServiceRules:
             for limit in self.limits.get(service, ()):
                 found.setdefault(limit.name, limit)
         return tuple(found.values())
-
-
-def service_groups(index: ServiceIndex) -> Mapping[str, list[str]]:
-    """group -> service ids, in catalog order."""
-    groups: dict[str, list[str]] = {}
-    for service in index.services.values():
-        groups.setdefault(service.group, []).append(service.id)
-    return groups

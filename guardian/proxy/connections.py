@@ -67,7 +67,6 @@ class ConnectionRegistry:
         self._sample_lock = threading.Lock()  # the watcher and a direct caller must not both count a delta
         self.interval = CHECK_INTERVAL
         self._wake = threading.Event()
-        self.closed_total = 0
 
     def add(self, request: RequestInfo, sockets: tuple[socket.socket, ...], activity: Activity | None = None,
             stats: TunnelStats | None = None) -> OpenConnection:
@@ -129,7 +128,6 @@ class ConnectionRegistry:
                 entry.close()
                 closed += 1
         if closed:
-            self.closed_total += closed
             log.info("closed %d open connection(s) that the rules now block", closed)
         return closed
 

@@ -19,7 +19,7 @@ import socket
 import struct
 import time
 
-from guardian.cache import CachedResponse, Lookup, Outcome, Writer, with_x_cache
+from guardian.cache import CachedResponse, Lookup, Outcome, Writer
 from guardian.proxy.connections import OpenConnection
 from guardian.proxy.context import ProxyContext, ProxySettings
 from guardian.proxy.framing import Body, ChunkedBody, EmptyBody, LengthBody, framing_for_request, framing_for_response
@@ -56,6 +56,11 @@ SEND_TIMEOUT = 60.0
 SPLICE_MIN = 256 * 1024  # bodies at least this large go through the kernel (os.splice)
 PREFETCH_LIMIT = 64 * 1024  # a chunked request body up to this size is validated before it is forwarded
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+_REPLACED = frozenset({"host", "x-forwarded-for", "guardian-client"})  # request fields the core rebuilds
+_REPLACED_10 = _REPLACED | {"expect"}
+_X_CACHE = frozenset({"x-cache"})
+_X_CACHE_AND_LENGTH = frozenset({"x-cache", "content-length"})
+_LENGTH = frozenset({"content-length"})
 
 
 class ClientGone(Exception):
@@ -350,22 +355,20 @@ class ClientConnection:
                           lookup: Lookup | None) -> bool:
         connect_host = verdict.connect_host or host
         target = verdict.target or path
-        headers = end_to_end(request, keep=frozenset({"upgrade"}) if upgrade else frozenset())
-        if lookup is not None:
-            headers = lookup.upstream_headers(headers)
         # Host is rebuilt from the URI; Expect means nothing from an HTTP/1.0 client (RFC 9110 §10.1.1).
-        # A client's own X-Forwarded-For goes on only as the start of the chain Guardian extends.
-        dropped = ("host", "x-forwarded-for", "expect") if request.version == "HTTP/1.0" else (
-            "host", "x-forwarded-for")
-        headers = [(k, v) for k, v in headers if k.lower() not in dropped]
+        # A client's own X-Forwarded-For goes on only as the start of the chain Guardian extends,
+        # and only Guardian names the device to its own page (Guardian-Client).
+        headers = end_to_end(request, keep=frozenset({"upgrade"}) if upgrade else frozenset(),
+                             also_drop=_REPLACED_10 if request.version == "HTTP/1.0" else _REPLACED)
+        if lookup is not None and lookup.outcome is Outcome.REVALIDATE:
+            headers = lookup.upstream_headers(headers)
         if verdict.edits is not None:
-            headers = verdict.edits.request_headers(headers)
+            headers = [(k, v) for k, v in verdict.edits.request_headers(headers) if k.lower() != "guardian-client"]
         headers.insert(0, ("Host", _format_authority(host, record.port, self.default_port)))
         headers.append(("Via", f"{request.version[5:]} {settings.via_name}"))
         if settings.proxy.forwarded_for:
             chain = request.get("x-forwarded-for")
             headers.append(("X-Forwarded-For", f"{chain}, {self.client_ip}" if chain else self.client_ip))
-        headers = [(k, v) for k, v in headers if k.lower() != "guardian-client"]
         if not checked:  # a trusted Verdict's address is Guardian's own: tell it which device asks, signed
             headers.append(("Guardian-Client", f"{self.client_ip} {self.ctx.client_header_secret}"))
         if body.chunked:
@@ -523,16 +526,20 @@ class ClientConnection:
         request_done = request_body.complete or isinstance(request_body, EmptyBody)
         keep = self._client_wants_keepalive(request) and request_done and not (
             body.until_close and request.version == "HTTP/1.0")
-        headers = end_to_end(response)
+        rechunk = body.chunked or body.until_close
+        # An upstream cache's X-Cache gives way to ours; a re-framed body has no Content-Length.
+        if lookup is not None:
+            drop = _X_CACHE_AND_LENGTH if rechunk else _X_CACHE
+        else:
+            drop = _LENGTH if rechunk else frozenset()
+        headers = end_to_end(response, also_drop=drop)
         if edits is not None:
             headers = edits.response_headers(headers)
         headers.append(("Via", f"{response.version[5:]} {settings.via_name}"))
         if lookup is not None:
-            headers = with_x_cache(headers, "MISS")
+            headers.append(("X-Cache", "MISS"))
             record.cache = "MISS"
-        rechunk = body.chunked or body.until_close
         if rechunk:
-            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
             if request.version == "HTTP/1.1":
                 headers.append(("Transfer-Encoding", "chunked"))
             else:

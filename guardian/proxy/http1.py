@@ -270,17 +270,19 @@ def connection_tokens(fields: dict[str, str]) -> set[str]:
     return set(tokens)
 
 
-def end_to_end(message: RequestHead | ResponseHead, keep: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+def end_to_end(message: RequestHead | ResponseHead, keep: frozenset[str] = frozenset(),
+               also_drop: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
     """Headers minus hop-by-hop ones and those the Connection header names (RFC 9110 §7.6.1).
-    `keep` lets an upgrade relay keep `upgrade`."""
+    `keep` lets an upgrade relay keep `upgrade`; `also_drop` names fields the caller
+    replaces (in the same pass, rather than another walk over the list)."""
     fields = message.fields
-    drop = HOP_BY_HOP
+    drop = HOP_BY_HOP | also_drop if also_drop else HOP_BY_HOP
     if "connection" in fields or "proxy-connection" in fields:
         drop = drop | (connection_tokens(fields) - NEVER_REMOVED)
     if keep:
         drop = drop - keep
     kept = [(k, v) for k, v in message.headers if k.lower() not in drop]
-    if "content-length" in fields:
+    if "content-length" in fields and "content-length" not in drop:
         kept = _one_content_length(kept, fields)
     return kept
 

@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response  # what redirect() gives; flask's Respons
 
 from guardian.config import ConfigError
 
-from .field_errors import FormFields, refused
+from .field_errors import FormFields, in_words, refused
 from .forms import FieldError
 from .services import ConfigConflict
 from .state import services
@@ -46,7 +46,7 @@ def save(mutate: Mutation, done: str) -> bool:
         flash(CONFLICT_MESSAGE, "error")
         return False
     except (ConfigError, FieldError) as exc:
-        flash(f"Not saved: {plain_error(exc)}", "error")
+        flash(f"Not saved: {in_words(plain_error(exc))}", "error")
         return False
     flash(done, "ok")
     return True

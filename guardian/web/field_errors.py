@@ -22,6 +22,7 @@ from .forms import FieldError
 _PATH = re.compile(r"^(?P<path>[a-z_]+(?:\[\d+\])?(?:\.[a-z_]+(?:\[\d+\])?)*): (?P<problem>.+)$", re.S)
 _LAST_KEY = re.compile(r"(?:^|\.)(?P<key>[a-z_]+)(?:\[\d+\])*$")
 _WHAT = {"schedule of this profile": "schedule in this profile"}
+_REWORD_LIMIT = 600  # the patterns below look for quoted names; keep their work small
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ def _q(group: str) -> str:
 def _reworded(label: str, problem: str, labels: Mapping[str, str]) -> str:
     """The configuration's sentence about one value, as the form would say it."""
     problem = problem.strip().rstrip(".")
+    if len(problem) > _REWORD_LIMIT:  # a name pasted into the file by hand: say it as it is
+        return f"{label}: {problem}."
     if re.fullmatch(r"the window from (\S+) to \1 is empty", problem):
         return f"{label}: the same as {labels.get('from', 'From')}, so this window would be empty."
     if found := re.fullmatch(rf"{_q('a')} already identifies device {_q('b')}", problem, re.S):
@@ -113,6 +116,23 @@ def messages_for(error: Exception, fields: FormFields) -> tuple[dict[str, str], 
         # a problem elsewhere in the file: no field of this form can fix it
         return {}, text
     return {name: _reworded(fields.labels[name], found.group("problem"), fields.labels)}, ""
+
+
+# What the pages call a configuration key, for a problem no declared form field takes.
+_KEY_WORDS = {"to": "Until", "from": "From", "match": "Address", "block": "Rule", "allow": "Rule",
+              "url": "Address", "bypass": "Site", "timezone": "Time zone", "services": "Services"}
+
+
+def in_words(message: str) -> str:
+    """A configuration problem without its key path, for a page's "Not saved" line: the
+    path's last key becomes a label ("Until: the same as From, …")."""
+    found = _PATH.match(message.strip())
+    key = _LAST_KEY.search(found.group("path")) if found else None
+    if found is None or key is None:
+        return message
+    name = key.group("key")
+    label = _KEY_WORDS.get(name, name.replace("_", " ").capitalize())
+    return _reworded(label, found.group("problem"), {"from": "From"})
 
 
 def refused(error: Exception | str, fields: FormFields, page: Callable[[], str], status: int = 400,

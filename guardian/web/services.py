@@ -12,7 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from guardian.cache import Cache
 from guardian.config import Config
 from guardian.config_problems import Problem
 from guardian.lists import ListStore, RefreshSummary
@@ -23,6 +22,12 @@ from guardian.policy import PauseStore, PolicyHolder, SeenDevices
 class ConfigConflict(Exception):
     """The configuration file changed since the editor read it (another browser, the
     command line, a text editor); the edit was not applied."""
+
+
+class CacheStats(Protocol):
+    """The one cache, or the worker processes' caches summed (guardian/workers)."""
+
+    def stats(self) -> dict[str, int]: ...
 
 
 class Services(Protocol):
@@ -41,7 +46,7 @@ class Services(Protocol):
     def log_queries(self) -> LogQueries | None: ...  # None: the request log is off or unavailable
 
     @property
-    def cache(self) -> Cache | None: ...  # None: no cache (its stats are then not shown)
+    def cache(self) -> CacheStats | None: ...  # None: no cache (its stats are then not shown)
 
     def writable_config_path(self) -> Path:
         """Where edits are written (the file in use, or where a new one is created)."""

@@ -32,7 +32,14 @@ from typing import TYPE_CHECKING, Any
 
 from guardian.cache import Cache
 from guardian.workers.channel import Channel, ChannelClosed
-from guardian.workers.worker import Worker, WorkerParts, record_from_tuple
+from guardian.workers.pacing import ConnectionShares
+from guardian.workers.worker import (
+    FULL_COLLECTION_EVERY,
+    Worker,
+    WorkerParts,
+    freeze_long_lived_objects,
+    record_from_tuple,
+)
 
 if TYPE_CHECKING:
     from guardian.config import CacheConfig, Config
@@ -43,6 +50,7 @@ log = logging.getLogger("guardian.workers")
 ANSWER_SECONDS = 5.0  # a worker that does not answer a question in this long is left out
 QUICK_DEATH_SECONDS = 5.0  # a worker that dies this soon after starting is started again more slowly
 MAX_RESTART_DELAY = 30.0
+CLEAN_EXIT_WAIT_SECONDS = 1.0  # a worker that stopped cleanly: is the whole service stopping?
 REBUILD_WAIT_SECONDS = 10.0  # how long a reload waits for the workers to apply it
 
 
@@ -70,13 +78,16 @@ class Supervisor:
         self.stopping = threading.Event()
         self.restarts = 0
         self.dropped = 0  # records workers could not send (shown by `guardian stats` with the log's own)
-        self._lock = threading.Lock()  # slots, the configuration sent, questions
+        self._lock = threading.Lock()  # slots, questions; never held while sending
+        self._config_lock = threading.Lock()  # the configuration sent: a worker being started cannot miss one
         self._config: Config = guardian.config
         self._generation = 0
         self._answers: dict[int, list[Any]] = {}
         self._answered = threading.Condition(self._lock)
         self._next_question = 0
         self._delays: dict[int, float] = {}
+        self._rebuilds = 0
+        self.shares = ConnectionShares.create(count)
 
     # ------------------------------------------------------------------ starting
 
@@ -110,22 +121,24 @@ class Supervisor:
         parts = WorkerParts(config=guardian.config, slot=index, count=self.count,
                             client_header_secret=guardian.client_header_secret, list_store=guardian.list_store,
                             pauses=guardian.pauses, neighbours=guardian.neighbours, seen=guardian.devices_seen,
-                            usage=guardian.usage, policy=guardian.policy, generation=self._generation)
+                            usage=guardian.usage, policy=guardian.policy, generation=self._generation,
+                            shares=self.shares)
         return Worker(parts, self.listener, channel).run()
 
     def _spawn(self, index: int) -> None:
         """A worker started again: a fresh interpreter given the socket and its channel."""
         mine, theirs = Channel.pair()
-        fds = (self.listener.fileno(), theirs.fileno())
+        fds = (self.listener.fileno(), theirs.fileno(), self.shares.fd)
         process = subprocess.Popen(
-            [sys.executable, "-m", "guardian.workers.worker", "--listener", str(fds[0]), "--channel", str(fds[1])],
-            pass_fds=fds, stdin=subprocess.DEVNULL)
+            [sys.executable, "-m", "guardian.workers.worker", "--listener", str(fds[0]), "--channel", str(fds[1]),
+             "--shares", str(fds[2])], pass_fds=fds, stdin=subprocess.DEVNULL)
         theirs.close()
-        with self._lock:
+        with self._config_lock:
             setup = {"config": self._config, "generation": self._generation, "slot": index, "count": self.count,
                      "secret": self.guardian.client_header_secret, "usage": self.guardian.usage.snapshot()}
             slot = Slot(index, process.pid, mine, process)
-            self.slots[index] = slot
+            with self._lock:
+                self.slots[index] = slot
             with contextlib.suppress(ChannelClosed):
                 mine.send("setup", setup)
         self._read_in_thread(slot)
@@ -150,31 +163,41 @@ class Supervisor:
             log.exception("proxy worker %d: a message could not be handled; the worker is stopped", slot.index)
             with contextlib.suppress(OSError):
                 os.kill(slot.pid, signal.SIGKILL)
-        status = self._wait(slot)
+        status, code = self._wait(slot)
         slot.channel.close()
         slot.done.set()
-        if self.stopping.is_set():
-            return
         lived = time.monotonic() - slot.started
         delay = min(MAX_RESTART_DELAY, max(0.5, 2 * self._delays.get(slot.index, 0.25))) \
             if lived < QUICK_DEATH_SECONDS else 0.0
         self._delays[slot.index] = delay
+        if code == 0:
+            # A worker ends cleanly only when told to stop: systemd signals the whole
+            # group, and the supervisor's own SIGTERM may arrive a moment later.
+            delay = max(delay, CLEAN_EXIT_WAIT_SECONDS)
+        if self.stopping.wait(min(delay, CLEAN_EXIT_WAIT_SECONDS)) or self.guardian.stopped.is_set():
+            return
+        delay -= min(delay, CLEAN_EXIT_WAIT_SECONDS)
         log.warning("proxy worker %d (process %d) ended (%s) after %.0f s; its open connections were lost; "
                     "starting it again%s", slot.index, slot.pid, status, lived,
                     f" in {delay:.1f} s" if delay else "")
-        if self.stopping.wait(delay):
+        while not self.stopping.wait(delay):
+            try:
+                self._spawn(slot.index)
+            except OSError as exc:  # out of processes or file descriptors: try again
+                delay = MAX_RESTART_DELAY
+                log.error("proxy worker %d cannot be started (%s); trying again in %.0f s", slot.index, exc, delay)
+                continue
+            self.restarts += 1
             return
-        self.restarts += 1
-        self._spawn(slot.index)
 
     @staticmethod
-    def _wait(slot: Slot) -> str:
+    def _wait(slot: Slot) -> tuple[str, int]:
         if slot.process is not None:
             code = slot.process.wait()
         else:
             _, raw = os.waitpid(slot.pid, 0)
             code = os.waitstatus_to_exitcode(raw)
-        return f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+        return (f"killed by signal {-code}" if code < 0 else f"exit status {code}"), code
 
     def _dispatch(self, slot: Slot, message: tuple[Any, ...]) -> None:
         kind = message[0]
@@ -231,10 +254,11 @@ class Supervisor:
 
     def send_config(self, config: Config, generation: int) -> None:
         """A rebuilt policy: every worker builds its own from the same configuration and lists."""
-        with self._lock:
+        with self._config_lock:
             self._config, self._generation = config, generation
-            slots = list(self.slots.values())
-            for slot in slots:  # under the lock, so a worker being started cannot miss it
+            with self._lock:
+                slots = list(self.slots.values())
+            for slot in slots:
                 with contextlib.suppress(ChannelClosed):
                     slot.channel.send("config", config, generation)
 
@@ -248,12 +272,21 @@ class Supervisor:
                           if s.ready.is_set() and not s.done.is_set() and s.generation < generation]
                 left = deadline - time.monotonic()
                 if not behind:
+                    log.info("every proxy worker runs generation %d (%.2f s after the supervisor's)",
+                             generation, timeout - left)
                     return True
                 if left <= 0:
                     log.warning("proxy workers %s have not applied the new rules yet",
                                 ", ".join(str(s.index) for s in behind))
                     return False
                 self._answered.wait(min(left, 0.5))
+
+    def freeze_after_rebuild(self) -> None:
+        """The supervisor's own rebuilt policy out of the collector's view, the way a
+        worker does it (worker.freeze_long_lived_objects): a full collection each time
+        would copy every page it shares with the workers forked from it."""
+        self._rebuilds += 1
+        freeze_long_lived_objects(full=self._rebuilds % FULL_COLLECTION_EVERY == 0)
 
     def reload_ca(self) -> None:
         self._broadcast(("ca-reload",))
@@ -286,7 +319,8 @@ class Supervisor:
             slots = sorted(self.slots.values(), key=lambda s: s.index)
         return {"workers": [{"slot": s.index, "pid": s.pid, "generation": s.generation, "records": s.records,
                              "serving": s.ready.is_set() and not s.done.is_set()} for s in slots],
-                "restarts": self.restarts, "dropped": self.dropped, "generation": self._generation}
+                "restarts": self.restarts, "dropped": self.dropped, "generation": self._generation,
+                "connections": self.shares.snapshot()}
 
     # ------------------------------------------------------------------ stopping
 

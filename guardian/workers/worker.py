@@ -33,7 +33,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from guardian.cache import Cache
 from guardian.config import CacheConfig, Config
@@ -48,6 +48,7 @@ from guardian.tls.ca import CAError, CertificateAuthority, tls_dir
 from guardian.tls.intercept import Interceptor
 from guardian.tls.trust import TrustRecords, read_trust_file
 from guardian.workers.channel import Channel, ChannelClosed
+from guardian.workers.pacing import ConnectionShares, PacedListener
 
 log = logging.getLogger("guardian.worker")
 
@@ -88,6 +89,7 @@ class WorkerParts:
     usage: UsageMeter
     policy: PolicyHolder
     generation: int
+    shares: ConnectionShares | None = None  # open connections per worker, for even shares
 
 
 class RecordRelay:
@@ -150,10 +152,18 @@ class Worker:
                                 recorder=self.relay, cache=Cache(per_worker_cache(config.cache, parts.count)))
         self.ctx.client_header_secret = parts.client_header_secret  # the settings page checks it
         self.ctx.tls = self._open_tls(config)
+        self.paced: PacedListener | None = None
+        if parts.shares is not None:
+            self.paced = PacedListener(listener, parts.shares, parts.slot)
+            listener = cast(socket.socket, self.paced)  # ProxyServer only accepts, closes and names it
         self.proxy = ProxyServer(self.ctx, listener)
+        if self.paced is not None:
+            self.paced.held = lambda: len(self.proxy.connections)
+            parts.shares.set(parts.slot, 0)  # type: ignore[union-attr]
         self.stopped = threading.Event()
         self._wanted: tuple[Config, int] | None = None
         self._rebuild = threading.Condition()
+        self._rebuilds = 0
 
     def _open_tls(self, config: Config) -> Interceptor | None:
         """The CA the supervisor made or loaded, loaded again by this process."""
@@ -220,8 +230,12 @@ class Worker:
                 self.ctx.tls.trust.learn(message[1], message[2])
         elif kind == "ca-reload":
             self.ctx.tls = self._open_tls(self.parts.config)
-        elif kind == "ask":
-            self.channel.send("answer", message[1], self._answer(message[2]))
+        elif kind == "ask":  # answered aside, so this thread keeps reading whatever comes
+            threading.Thread(target=self._reply, args=(message[1], message[2]), daemon=True).start()
+
+    def _reply(self, number: int, question: str) -> None:
+        with contextlib.suppress(ChannelClosed):
+            self.channel.send("answer", number, self._answer(question))
 
     def _answer(self, question: str) -> Any:
         cache = self.ctx.cache
@@ -257,7 +271,8 @@ class Worker:
         new = build_policy(config, parts, previous=parts.policy.policy)
         parts.policy.swap(new)
         parts.config = config
-        freeze_long_lived_objects()
+        self._rebuilds += 1
+        freeze_long_lived_objects(full=self._rebuilds % FULL_COLLECTION_EVERY == 0)
         self.ctx.settings = ProxySettings.build(config.proxy)
         if self.ctx.tls is not None:
             self.ctx.tls.settings_address = address_for_devices(config.web)
@@ -274,6 +289,8 @@ class Worker:
         try:
             while not self.stopped.wait(SEND_SECONDS):
                 self._send_records()
+                if parts.shares is not None:  # closed connections lower the count between accepts
+                    parts.shares.set(parts.slot, len(self.proxy.connections))
                 now = time.monotonic()
                 if now >= due["notes"]:
                     due["notes"] = now + NOTES_SECONDS
@@ -322,11 +339,20 @@ def build_policy(config: Config, parts: WorkerParts, previous: Policy | None) ->
                   seen=parts.seen, pauses=parts.pauses, previous=previous, usage=parts.usage)
 
 
-def freeze_long_lived_objects() -> None:
-    """As in the supervisor (service.py): the rule index out of the collector's view."""
-    gc.unfreeze()
+def freeze_long_lived_objects(full: bool = False) -> None:
+    """As in the supervisor (service.py), the rule index out of the collector's view;
+    but usually without unfreezing first: a full collection writes to every object's
+    header, which would copy every page this worker still shares with the others. A
+    replaced policy holds no cycles (a rebuild leaves 0 unreachable objects) and is freed
+    by reference counting; what can be lost is a cycle of a request in flight at a freeze,
+    so every FULL_COLLECTION_EVERY-th rebuild collects everything (`full`)."""
+    if full:
+        gc.unfreeze()
     gc.collect()
     gc.freeze()
+
+
+FULL_COLLECTION_EVERY = 16
 
 
 # ---------------------------------------------------------------------- started by exec
@@ -345,8 +371,11 @@ def parts_from_setup(setup: dict[str, Any], channel: Channel) -> WorkerParts:
     parts = WorkerParts(config=config, slot=setup["slot"], count=setup["count"],
                         client_header_secret=setup["secret"], list_store=ListStore.for_data_dir(data_dir),
                         pauses=PauseStore.for_data_dir(data_dir), neighbours=neighbours,
-                        seen=SeenDevices(data_dir / "devices_seen.json", neighbours), usage=usage,
-                        policy=None, generation=setup["generation"])  # type: ignore[arg-type]
+                        seen=SeenDevices.for_data_dir(data_dir, neighbours), usage=usage,
+                        # set just below: building the policy needs the parts first
+                        policy=None, generation=setup["generation"],  # type: ignore[arg-type]
+                        shares=ConnectionShares(setup["shares_fd"], setup["count"]) if setup["shares_fd"] >= 0
+                        else None)
     parts.policy = PolicyHolder(build_policy(config, parts, previous=None))
     freeze_long_lived_objects()
     return parts
@@ -357,6 +386,7 @@ def main(argv: list[str] | None = None) -> int:
                                      description="a proxy worker; started by guardian serve, not by hand")
     parser.add_argument("--listener", type=int, required=True, help="inherited listening socket")
     parser.add_argument("--channel", type=int, required=True, help="inherited socket to the supervisor")
+    parser.add_argument("--shares", type=int, default=-1, help="inherited memfd of the workers' connection counts")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Until the worker's own handlers are in, a signal for the group must not kill the start.
@@ -370,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if kind != "setup":
         return 1
-    parts = parts_from_setup(setup, channel)
+    parts = parts_from_setup({**setup, "shares_fd": args.shares}, channel)
     return Worker(parts, listener, channel).run()
 
 

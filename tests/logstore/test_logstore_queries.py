@@ -105,12 +105,13 @@ def test_why_blocked(filled):
     assert filled.why_blocked(999_999) is None
 
 
-def test_device_history(filled, clock):
-    history = filled.device_history("kid-tablet", clock.now - 7 * DAY, clock.now, tz="UTC")
-    assert history.totals.requests == 2
-    assert len(history.series) == 8 and history.series[-1].blocked == 2
-    assert [h.host for h in history.top_blocked] == ["ads.example", "games.example"]
-    assert [r.device for r in history.recent.records] == ["kid-tablet"] * 2
+def test_one_devices_week(filled, clock):
+    since, until = clock.now - 7 * DAY, clock.now
+    assert filled.totals(since, until, "kid-tablet").requests == 2
+    series = filled.series(since, until, "day", "UTC", "kid-tablet")
+    assert len(series) == 8 and series[-1].blocked == 2
+    assert [h.host for h in filled.top_hosts(since, until, "blocked", "kid-tablet")] == ["ads.example", "games.example"]
+    assert [r.device for r in filled.search(since, until, device="kid-tablet").records] == ["kid-tablet"] * 2
 
 
 def test_missing_database_is_reported_not_created(tmp_path):

@@ -70,7 +70,7 @@ def test_full_queue_drops_and_counts_and_persists_the_count(db_path, make_record
     # Hold the writer: it takes one record, then waits for the write lock we hold.
     with store._write_lock:
         store.record(make_record(target="/0"))
-        wait(lambda: store._queue.empty())
+        wait(lambda: not store._queue)
         for i in range(1, 6):  # three fit in the queue, two do not
             store.record(make_record(target=f"/{i}"))
         assert store.dropped == 2

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from guardian.config import ScheduleConfig
-from guardian.policy.schedules import (
-    ZoneClock,
-    active_until,
-    compile_window,
-    is_active,
-    until_text,
-    week_intervals,
-)
+from guardian.policy.schedules import ZoneClock, compile_window, local_minute_of_week, until_text, week_intervals
 
 LONDON = ZoneInfo("Europe/London")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -27,6 +20,21 @@ def schedule(days: tuple[str, ...], start: str, end: str, name: str = "bedtime")
 
 def local(zone: ZoneInfo, *args: int) -> datetime:
     return datetime(*args, tzinfo=zone)
+
+
+def is_active(schedule: ScheduleConfig, at: datetime, zone: ZoneInfo) -> bool:
+    """Whether `schedule` is active at the aware datetime `at`, as the policy asks it."""
+    return compile_window(schedule).active(local_minute_of_week(at.astimezone(zone)))
+
+
+def active_until(schedule: ScheduleConfig, at: datetime, zone: ZoneInfo) -> datetime | None:
+    """When the active period containing `at` ends on the wall clock; None if not active."""
+    here = at.astimezone(zone)
+    minutes = compile_window(schedule).ends_at(local_minute_of_week(here))
+    if minutes is None:
+        return None
+    wall = here.replace(second=0, microsecond=0, tzinfo=None) + timedelta(minutes=minutes)
+    return wall.replace(tzinfo=zone)
 
 
 def utc(*args: int) -> datetime:

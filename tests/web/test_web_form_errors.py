@@ -103,3 +103,17 @@ def test_a_refused_rule_keeps_what_was_typed(admin: Web) -> None:
     assert 'value="tik tok"' in allow_form[:600]
     block_form = page[page.index('<input type="hidden" name="kind" value="block">'):]
     assert 'value="tik tok"' not in block_form[:600]
+
+
+def test_other_forms_say_not_saved_without_a_key_path() -> None:
+    from guardian.web.field_errors import in_words
+
+    assert in_words("profiles[1].schedules[0].to: the window from 21:00 to 21:00 is empty") == \
+        "Until: the same as From, so this window would be empty."
+    assert in_words("devices[2].match[0]: '127.0.0.2' already identifies device 'Kid tablet'") == \
+        "This address already belongs to Kid tablet."
+    assert in_words("profiles[0].limits[1].name: 'games' differs from 'Games', another limit, only in capital "
+                    "letters; give both the same spelling") == \
+        ("Name: there is already a limit called Games, and names count as the same whatever their capital "
+         "letters.")
+    assert in_words("there is no profile named 'x'") == "there is no profile named 'x'"

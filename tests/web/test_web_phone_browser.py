@@ -142,3 +142,131 @@ def test_the_log_is_cards_on_a_phone_and_a_table_on_a_desktop(guardian, page) ->
     cells = [box(row.locator(f"td.{name}")) for name in ("when", "who", "host", "what", "why")]
     assert len({round(c["y"]) for c in cells}) == 1, cells  # one row of a table
     assert page.evaluate("getComputedStyle(document.querySelector('table.log')).display") == "table"
+
+
+def login(context, base: str):
+    page = context.new_page()
+    page.goto(base + "/login")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button:has-text('Log in')")
+    page.wait_for_url(base + "/")
+    return page
+
+
+def test_form_errors_beside_the_field_with_what_was_typed(guardian, page) -> None:
+    base = page.base
+    page.goto(base + "/profiles/edit?name=kids")
+    page.locator("summary", has_text="Add a schedule").click()
+    form = page.locator("form[action='/profiles/schedules/add']")
+    form.locator("input[name=name]").fill("Homework")
+    form.locator("input[name=days][value=sun]").uncheck()
+    form.locator("input[name=from]").fill("21:00")
+    form.locator("input[name=to]").fill("21:00")
+    form.locator("input[name=what][value=some]").check()
+    form.locator("textarea[name=rules]").fill("youtube.com\ntiktok.com")
+    form.locator("button").click()
+
+    message = page.locator("#problem-to")
+    assert message.inner_text() == "Until: the same as From, so this window would be empty."
+    assert "profiles[" not in page.content() and "schedules[" not in page.content()
+    until = form.locator("input[name=to]")
+    assert message.is_visible() and abs(box(message)["y"] - (box(until)["y"] + box(until)["height"])) < 30
+    assert form.locator("input[name=name]").input_value() == "Homework"
+    assert form.locator("input[name=days][value=sun]").is_checked() is False
+    assert form.locator("input[name=days][value=mon]").is_checked()
+    assert form.locator("input[name=what][value=some]").is_checked()
+    assert form.locator("textarea[name=rules]").input_value() == "youtube.com\ntiktok.com"
+    assert page_width(page) <= PHONE["width"]
+    # fixed where it was said, it is saved
+    until.fill("22:00")
+    form.locator("button").click()
+    page.locator("h3", has_text="Homework").wait_for()
+
+    # an address another device has: said with the device's name, what was typed kept
+    page.goto(base + "/devices")
+    page.locator("summary", has_text="Add a device by address").click()
+    add = page.locator("form[action='/devices/name']:has(input[name=form][value=new])")
+    add.locator("input[name=match]").fill("127.0.0.2")
+    add.locator("input[name=name]").fill("Tablet twin")
+    add.locator("select[name=profile]").select_option("kids")
+    add.locator("button").click()
+    assert page.locator("#problem-match").inner_text() == "This address already belongs to Kid tablet."
+    assert add.locator("input[name=name]").input_value() == "Tablet twin"
+    assert add.locator("select[name=profile]").input_value() == "kids"
+
+    # changed somewhere else meanwhile: refused, the page is current, what was typed is kept
+    add.locator("input[name=match]").fill("127.0.0.7")
+    guardian.apply_config_edit(lambda doc: doc["devices"][0].__setitem__("name", "Kid tablet (Sam)"), None)
+    add.locator("button").click()
+    assert "changed somewhere else" in page.locator(".flash.error").inner_text()
+    assert page.locator(".device b", has_text="Kid tablet (Sam)").count() == 1
+    assert add.locator("input[name=match]").input_value() == "127.0.0.7"
+    assert add.locator("input[name=name]").input_value() == "Tablet twin"
+    add.locator("button").click()
+    page.locator(".flash.ok", has_text="Tablet twin is now a named device").wait_for()
+    assert [d.name for d in guardian.config.devices][-1] == "Tablet twin"
+
+
+def test_the_devices_page_without_javascript(guardian, page) -> None:
+    base = page.base
+    context = page.context.browser.new_context(viewport=PHONE, java_script_enabled=False)
+    page = login(context, base)
+    page.goto(base + "/devices")
+    tablet = page.locator("article.device", has=page.locator("b", has_text="Kid tablet"))
+    assert tablet.locator("header a.profile").inner_text() == "kids"  # without opening anything
+    assert tablet.locator("form.pause button").count() == 1
+    tablet.locator("form.pause select").select_option(label="1 hour")
+    tablet.locator("form.pause button").click()
+    page.locator(".flash.ok", has_text="Filtering is paused for the device Kid tablet").wait_for()
+    [entry] = guardian.pauses.active()
+    assert entry.name == "Kid tablet" and 3500 < entry.expires - time.time() <= 3600
+
+    laptop = page.locator("article.device", has=page.locator("b", has_text="Living-room laptop"))
+    laptop.locator("summary").click()
+    laptop.locator("input[name=match]").fill("aa:bb:cc:dd:ee:0f")
+    laptop.locator("button", has_text="Add the address").click()
+    page.locator(".flash.ok", has_text="now also has aa:bb:cc:dd:ee:0f").wait_for()
+    laptop.locator("summary").click()
+    laptop.locator("a", has_text="Forget this device").click()
+    page.locator("text=Forget Living-room laptop?").wait_for()
+    assert any(d.name == "Living-room laptop" for d in guardian.config.devices)  # only asked so far
+    page.locator("button", has_text="Forget Living-room laptop").click()
+    page.locator(".flash.ok", has_text="no longer a named device").wait_for()
+    assert [d.name for d in guardian.config.devices] == ["Kid tablet"]
+    context.close()
+
+
+LONG = "Supercalifragilisticexpialidocious" + "x" * 30  # 64 characters, no space
+# the elements reaching past a phone's width, to say which one widened the page
+WIDE_ELEMENTS = """[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 391)
+    .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).slice(0, 8)"""
+
+
+def test_a_long_name_never_widens_the_page_on_a_phone(guardian, page) -> None:
+    base = page.base
+    page.goto(base + "/profiles")
+    page.fill("form[action='/profiles/create'] input[name=name]", LONG)
+    page.click("form[action='/profiles/create'] button")
+    page.wait_for_url("**/profiles/edit**")
+    form = page.locator("form[action='/profiles/schedules/add']")
+    form.locator("input[name=name]").fill(LONG)
+    form.locator("button").click()
+    page.locator("h3", has_text=LONG[:20]).wait_for()
+    page.goto(base + "/devices")
+    laptop = page.locator("article.device", has=page.locator("b", has_text="Living-room laptop"))
+    laptop.locator("summary").click()
+    laptop.locator("input[name=name]").fill(LONG)
+    laptop.locator("select[name=profile]").select_option(LONG)
+    laptop.locator("button", has_text="Save").click()
+    page.locator(".flash.ok").wait_for()
+    guardian.pauses.add_pause("device", LONG, 30)
+    guardian.log_store.record(RequestRecord(
+        started=time.time(), duration_ms=1.0, client_addr="127.0.0.3", method="GET", scheme="http",
+        host="averyveryveryveryveryverylonghostnamewithoutanydots-and-more.example", port=80, target="/",
+        status=200, device=LONG, profile=LONG))
+    profile = "/profiles/edit?name=" + LONG
+    for path in ("/", "/devices", "/profiles", profile, "/log", "/tester", "/profiles/services?name=" + LONG):
+        page.goto(base + path)
+        assert page.locator("body").inner_text().count(LONG[:20]) >= 1 or path in ("/tester", "/log"), path
+        wide = page.evaluate(WIDE_ELEMENTS)
+        assert page_width(page) <= PHONE["width"], (path, page_width(page), wide)

@@ -194,7 +194,7 @@ def test_other_minutes_at_weekends_and_the_time_used_pictures(browser, guardian)
         shared = page.locator("li.usage", has_text=f"{device}: Games")
         assert f"{len(played)} of 90 min used, {90 - len(played)} left" in shared.inner_text()
     deadline = time.monotonic() + 10
-    while "1\nrequests today" not in page.locator("section.tiles").inner_text():
+    while "1\nrequest today" not in page.locator("section.tiles").inner_text():
         assert time.monotonic() < deadline, "the request never reached the dashboard"
         time.sleep(0.3)
         page.reload()

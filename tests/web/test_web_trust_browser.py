@@ -236,7 +236,7 @@ def test_lists_count_every_rule_and_ask_which_profiles_get_a_new_list(browser, t
     base = f"http://{g.config.web.listen}"
     try:
         page = login(browser, base, g.data_dir)
-        assert f"lists, {starter} rules" in page.locator(".tile", has_text="lists,").inner_text()
+        assert f"1\nlist, {starter} rules" in page.locator(".tile", has_text="list,").inner_text()
         page.goto(base + "/lists")
         card = page.locator("article.list", has_text="Guardian starter list")
         assert f"{starter} rules" in card.inner_text()

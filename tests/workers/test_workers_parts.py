@@ -112,3 +112,51 @@ def test_records_a_worker_lost_are_counted_with_the_request_log(tmp_path: Path) 
     with sqlite3.connect(tmp_path / "guardian.db") as conn:
         assert conn.execute("SELECT value FROM meta WHERE key = 'dropped_total'").fetchone() == (7,)
         assert conn.execute("SELECT COUNT(*) FROM requests").fetchone() == (1,)
+
+
+@pytest.mark.parametrize(("cores", "memory_mib", "expected"), [
+    (4, 427, 2),  # Pi Zero 2 W: MemTotal of 512 MB less the firmware's share
+    (4, 906, 4),  # Pi 3 B (1 GB)
+    (4, 3794, 4),  # Pi 4 (4 GB)
+    (8, 16000, 4),  # at most four
+    (1, 3794, 1),  # pinned to one core
+    (2, 0, 1),  # memory unknown: one
+])
+def test_auto_runs_one_worker_per_core_within_the_memory(monkeypatch: pytest.MonkeyPatch, cores: int,
+                                                         memory_mib: int, expected: int) -> None:
+    import guardian.config as config_module
+
+    monkeypatch.setattr(config_module.os, "sched_getaffinity", lambda _pid: set(range(cores)))
+    monkeypatch.setattr(config_module, "_memory_mib", lambda: memory_mib)
+    assert worker_count(_proxy("")) == expected
+
+
+def test_a_worker_ahead_of_the_least_busy_gives_way_but_never_for_long() -> None:
+    import os
+    import socket
+    import time
+
+    from guardian.workers.pacing import MAX_WAIT, SLACK, ConnectionShares, PacedListener
+
+    shares = ConnectionShares.create(3)
+    shares.set(1, 5)
+    shares.set(2, 7)
+    assert not shares.ahead(0, 5 + SLACK) and shares.ahead(0, 6 + SLACK)
+    # shared with a process forked later, as the workers are
+    pid = os.fork()
+    if pid == 0:
+        shares.set(2, 1)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert shares.snapshot() == [0, 5, 1]
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        paced = PacedListener(server, shares, 0)
+        paced.held = lambda: 10  # far ahead of worker 2's 1: it waits, then accepts all the same
+        socket.create_connection(server.getsockname()).close()
+        started = time.monotonic()
+        conn, _ = paced.accept()
+        conn.close()
+        assert MAX_WAIT <= time.monotonic() - started < MAX_WAIT + 1
+        assert shares.snapshot()[0] == 11
+        assert paced.getsockname() == server.getsockname()

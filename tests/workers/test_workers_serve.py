@@ -7,6 +7,7 @@ in the proxy's answers.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -21,7 +22,7 @@ import pytest
 
 from guardian.control import NotRunning, call
 from tests.support.client import RawClient
-from tests.support.origin import Origin
+from tests.support.origin import EchoServer, Origin
 from tests.support.serve import GuardianProcess, free_port
 from tests.tls.conftest import connect_tunnel, read_all, split_response, trusting_context
 
@@ -42,6 +43,7 @@ def write_config(path: Path, port: int, data_dir: Path, profile_extra: str = "",
 listen = "127.0.0.1:{port}"
 deny_destinations = []
 deny_own_addresses = false
+connect_ports = [443, "1024-65535"]
 workers = 2
 [web]
 listen = "127.0.0.1:{free_port()}"
@@ -283,3 +285,65 @@ def test_connection_to_the_port_is_refused_once_stopped(served: Served) -> None:
     assert served.process.stop() == 0
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", served.port), 1).close()
+
+
+def test_a_worker_told_to_stop_by_itself_finishes_its_requests_and_is_started_again(
+        served: Served, origin: Origin) -> None:
+    slow = RawClient(served.port)
+    slow.send(f"GET {origin.base}/slow HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    time.sleep(0.3)
+    pids = [w["pid"] for w in served.status()["workers"]]
+    for pid in pids:  # as systemd's stop signals every process of the service
+        os.kill(pid, signal.SIGTERM)
+    assert slow.read_response().status == 200  # the request in flight finished
+    # the supervisor was not told to stop: it starts them again
+    wait_until(lambda: served.status()["restarts"] == 2 and all(w["serving"] for w in served.status()["workers"]))
+    assert not set(pids) & {w["pid"] for w in served.status()["workers"]}
+    assert served.get(f"{origin.base}/size/1") == 200
+
+
+def worker_holding(client: socket.socket, served: Served) -> int:
+    """Which worker holds the proxy's end of `client`'s connection (from /proc)."""
+    client_port = client.getsockname()[1]
+    inode = ""
+    with open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            local, remote = fields[1].split(":"), fields[2].split(":")
+            if int(local[1], 16) == served.port and int(remote[1], 16) == client_port:
+                inode = fields[9]
+    for worker in served.status()["workers"]:
+        for fd in os.listdir(f"/proc/{worker['pid']}/fd"):
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/{worker['pid']}/fd/{fd}") == f"socket:[{inode}]":
+                    return worker["slot"]
+    raise AssertionError("no worker holds the connection")
+
+
+def test_open_tunnels_in_every_worker_are_closed_when_a_refresh_blocks_them(
+        served: Served, echo_server: EchoServer) -> None:
+    tunnels: dict[int, socket.socket] = {}
+    for _ in range(40):
+        sock = connect_tunnel(served.port, f"127.0.0.1:{echo_server.port}")
+        sock.sendall(b"hello")
+        assert sock.recv(5) == b"hello"
+        tunnels.setdefault(worker_holding(sock, served), sock)
+        if len(tunnels) == 2:
+            break
+    assert sorted(tunnels) == [0, 1]
+    served.list_file.write_text("||listed.example^\n||127.0.0.1^\n")
+    assert served.control("lists-update", ids=["local"])["ok"]
+    for sock in tunnels.values():  # each worker re-decides its own open connections
+        sock.settimeout(10)  # a tunnel left open would time out here and fail the test
+        with contextlib.suppress(ConnectionResetError):  # closed with a reset: closed all the same
+            assert sock.recv(100) == b""
+
+
+def test_a_burst_of_keep_alive_connections_is_shared_between_the_workers(served: Served, origin: Origin) -> None:
+    clients = [RawClient(served.port) for _ in range(20)]  # as a browser or a benchmark opens them
+    for client in clients:
+        client.send(f"GET {origin.base}/size/1 HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    for client in clients:
+        assert client.read_response().status == 200
+    held = [worker_holding(client.sock, served) for client in clients]
+    assert min(held.count(0), held.count(1)) >= 5  # not all on the worker that happened to be running
