@@ -117,3 +117,62 @@ def test_other_forms_say_not_saved_without_a_key_path() -> None:
         ("Name: there is already a limit called Games, and names count as the same whatever their capital "
          "letters.")
     assert in_words("there is no profile named 'x'") == "there is no profile named 'x'"
+
+
+def _form(page: str, action: str) -> str:
+    form = page[page.index(f'action="{action}"'):]
+    return form[:form.index("</form>")]
+
+
+def test_a_refused_limit_is_said_beside_minutes_with_everything_kept(admin: Web) -> None:
+    before = admin.household.config_path.read_text()
+    response = admin.post("/profiles/limits/add", {"profile": "kids", "service": "youtube", "minutes": "45",
+                                                   "weekend_minutes": "2000", "shared": "on"})
+    page = response.text
+    assert response.status_code == 400
+    assert problem(page, "weekend_minutes") == "Weekend minutes: from 0 to 1440."
+    assert admin.household.config_path.read_text() == before
+    form = _form(page, "/profiles/limits/add")
+    assert '<option value="youtube" selected>' in form and form.count(" selected>") == 1
+    assert 'value="45"' in form and 'value="2000"' in form and 'name="shared" checked' in form
+    assert "<details open" in page[page.index("Add a limit") - 80:page.index("Add a limit")]
+
+
+def test_a_second_limit_of_one_service_is_refused_in_words_and_kept(admin: Web) -> None:
+    admin.post("/profiles/limits/add", {"profile": "kids", "service": "youtube", "minutes": "60"})
+    response = admin.post("/profiles/limits/add", {"profile": "kids", "service": "youtube", "minutes": "90"})
+    page = response.text
+    assert response.status_code == 400 and "limits[" not in page and not PATH.search(page)
+    assert "YouTube" in problem(page, "service")
+    form = _form(page, "/profiles/limits/add")
+    assert 'value="90"' in form and '<option value="youtube" selected>' in form
+    assert [(lim.name, lim.minutes) for lim in admin.household.config.profile("kids").limits] == [("YouTube", 60)]
+
+
+def test_an_empty_time_window_is_refused_beside_to_with_everything_kept(admin: Web) -> None:
+    response = admin.post("/profiles/services/window", {"profile": "kids", "name": "Saturday games",
+                                                        "days": ["sat", "sun"], "from": "15:00", "to": "15:00"})
+    page = response.text
+    assert response.status_code == 400
+    assert problem(page, "to") == "To: the same as From, so this window would be empty."
+    assert "schedules[" not in page and not PATH.search(page)
+    form = _form(page, "/profiles/services/window")
+    assert 'value="Saturday games"' in form and form.count('value="15:00"') == 2
+    assert re.findall(r'name="days" value="(\w+)" checked', form) == ["sat", "sun"]
+    page = admin.post("/profiles/services/window", {"profile": "kids", "name": "Games", "from": "15:00",
+                                                    "to": "16:00"}).text
+    assert problem(page, "days") == "Days: tick at least one day."
+    assert 'value="Games"' in _form(page, "/profiles/services/window")
+
+
+def test_a_limit_after_a_conflict_keeps_what_was_typed(admin: Web) -> None:
+    stale = page_field(admin.get("/profiles/services?name=kids").text, "version")
+    admin.post("/profiles/rules/add", {"profile": "kids", "kind": "block", "rule": "meanwhile.example"})
+    response = admin.post("/profiles/limits/add", {"profile": "kids", "service": "youtube", "minutes": "30",
+                                                   "weekend_minutes": "90", "version": stale})
+    page = response.text
+    assert response.status_code == 409 and "changed somewhere else" in page
+    form = _form(page, "/profiles/limits/add")
+    assert 'value="30"' in form and 'value="90"' in form and '<option value="youtube" selected>' in form
+    assert page_field(form, "version") != stale
+    assert admin.household.config.profile("kids").limits == ()

@@ -15,13 +15,20 @@ from guardian.policy.usage import add_minutes, usage_rows
 from guardian.service_catalog import GROUPS
 
 from .. import forms, mutations, service_mutations
-from ..editing import save
+from ..editing import save, save_form
+from ..field_errors import FormFields, refused
 from ..forms import FieldError
 from ..state import profile_or_404, services
 
 bp = Blueprint("screen_time", __name__)
 TILE_COLOURS = 8
 WEEKDAYS, WEEKEND = DAYS[:5], DAYS[5:]
+# the limit's name is the service's, so a clash of names is the service's field
+LIMIT_FIELDS = FormFields(labels={"service": "Service", "minutes": "Minutes a day",
+                                  "weekend_minutes": "At weekends"},
+                          keys={"name": "service", "services": "service"},
+                          aliases={"Minutes": "minutes", "Weekend minutes": "weekend_minutes"}, default="service")
+WINDOW_FIELDS = FormFields(labels={"name": "Name", "days": "Days", "from": "From", "to": "To"}, default="name")
 
 
 @bp.app_template_filter("with_service")
@@ -87,7 +94,12 @@ def limits_text(minutes: tuple[int | None, ...]) -> str:
 
 @bp.get("/profiles/services")
 def page() -> str:
-    profile = profile_or_404(request.args.get("name"))
+    return services_page(request.args.get("name"))
+
+
+def services_page(name: str | None) -> str:
+    """The profile's services page; a refused form on it is rendered again through this too."""
+    profile = profile_or_404(name)
     policy = services().policy.policy
     states = _states(profile)
     groups: list[dict[str, Any]] = []
@@ -155,7 +167,7 @@ def windows() -> Response:
 
 
 @bp.post("/profiles/services/window")
-def add_window() -> Response:
+def add_window() -> Response | tuple[str, int]:
     """A schedule that blocks nothing itself: a named time for `allow_only_during`."""
     name = profile_or_404(request.form.get("profile")).name
     try:
@@ -169,11 +181,10 @@ def add_window() -> Response:
         if not window["days"]:
             raise FieldError("Days: tick at least one day.")
     except FieldError as exc:
-        flash(str(exc), "error")
-        return _back(name)
+        return refused(exc, WINDOW_FIELDS, lambda: services_page(name))
     config = services().config
-    save(lambda doc: mutations.add_schedule(doc, name, window, config), f"Window {window['name']} added.")
-    return _back(name)
+    return save_form(lambda doc: mutations.add_schedule(doc, name, window, config), f"Window {window['name']} added.",
+                     WINDOW_FIELDS, lambda: services_page(name), lambda: _back(name))
 
 
 def _label(service: str) -> str:
@@ -182,7 +193,7 @@ def _label(service: str) -> str:
 
 
 @bp.post("/profiles/limits/add")
-def add_limit() -> Response:
+def add_limit() -> Response | tuple[str, int]:
     """A limit of one service or group: the same minutes every day, or different minutes
     at weekends (then written as two entries of one name, weekdays and weekend)."""
     name = profile_or_404(request.form.get("profile")).name
@@ -197,8 +208,7 @@ def add_limit() -> Response:
         weekend = forms.whole_number(weekend_field, "Weekend minutes", 0, 1440) if weekend_field else None
         days = [day for day in DAYS if day in request.form.getlist("days")] or list(DAYS)
     except FieldError as exc:
-        flash(str(exc), "error")
-        return _back(name)
+        return refused(exc, LIMIT_FIELDS, lambda: services_page(name))
     title = catalog[target].name if target in catalog else GROUPS[target]
     shared = request.form.get("shared") == "on"
 
@@ -211,8 +221,8 @@ def add_limit() -> Response:
     else:
         entries = [entry(minutes, list(WEEKDAYS)), entry(weekend, list(WEEKEND))]
         done = f"{title}: {minutes} minutes on weekdays and {weekend} at weekends for {name}."
-    save(lambda doc: service_mutations.add_limit(doc, name, entries, config), done)
-    return _back(name)
+    return save_form(lambda doc: service_mutations.add_limit(doc, name, entries, config), done, LIMIT_FIELDS,
+                     lambda: services_page(name), lambda: _back(name))
 
 
 @bp.post("/profiles/limits/remove")
