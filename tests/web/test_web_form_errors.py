@@ -176,3 +176,93 @@ def test_a_limit_after_a_conflict_keeps_what_was_typed(admin: Web) -> None:
     assert 'value="30"' in form and 'value="90"' in form and '<option value="youtube" selected>' in form
     assert page_field(form, "version") != stale
     assert admin.household.config.profile("kids").limits == ()
+
+
+GENERAL = {"timezone": "Europe/Paris", "refresh": "every 6h", "window_from": "02:00", "window_to": "04:00",
+           "detail": "host", "keep_days": "14", "cache_mb": "32", "clients": "192.168.1.0/24\n10.0.0.0/8"}
+
+
+def _general_kept(page: str, **changed: str) -> None:
+    form = _form(page, "/settings/general")
+    typed = {**GENERAL, **changed}
+    assert f"<option selected>{typed['timezone']}</option>" in form
+    assert f"<option selected>{typed['detail']}</option>" in form
+    for name in ("refresh", "window_from", "window_to", "keep_days", "cache_mb"):
+        assert field_value(page, name, "/settings/general") == typed[name], name
+    assert f'name="clients" rows="4">{html.escape(typed["clients"])}</textarea>' in form
+
+
+def test_a_refused_setting_is_said_beside_its_field_and_every_value_is_kept(admin: Web) -> None:
+    before = admin.household.config_path.read_text()
+    for bad, field, said in (({"keep_days": "0"}, "keep_days", "Keep the log (days): from 1 to 3650."),
+                             ({"clients": "192.168.1.0/24\neveryone"}, "clients",
+                              "Allowed networks: 'everyone' is not a network like 192.168.1.0/24."),
+                             ({"refresh": "hourly"}, "refresh", "List refresh: daily, off, or every N hours"),
+                             ({"window_to": "9am"}, "window_to", "Refresh until: a time of day like 21:30."),
+                             ({"timezone": "Mars/Olympus"}, "timezone", "Time zone: choose one from the list.")):
+        response = admin.post("/settings/general", {**GENERAL, **bad})
+        page = response.text
+        assert response.status_code == 400, bad
+        assert problem(page, field).startswith(said)
+        if field != "timezone":  # a zone not in the list cannot be shown selected
+            _general_kept(page, **bad)
+    assert admin.household.config_path.read_text() == before
+
+
+def test_settings_after_a_conflict_keep_what_was_typed(admin: Web) -> None:
+    stale = page_field(admin.get("/settings").text, "version")
+    admin.post("/profiles/rules/add", {"profile": "kids", "kind": "block", "rule": "meanwhile.example"})
+    response = admin.post("/settings/general", {**GENERAL, "version": stale})
+    page = response.text
+    assert response.status_code == 409 and "changed somewhere else" in page
+    _general_kept(page)
+    assert admin.household.config.timezone == "Europe/London"
+    version = page_field(_form(page, "/settings/general"), "version")
+    assert version != stale
+    admin.post("/settings/general", {**GENERAL, "version": version})
+    assert admin.household.config.timezone == "Europe/Paris"
+    response = admin.post("/settings/network", {"proxy_listen": "0.0.0.0:3130", "web_listen": "0.0.0.0:8090",
+                                                "version": stale})
+    assert response.status_code == 409
+    assert field_value(response.text, "proxy_listen", "/settings/network") == "0.0.0.0:3130"
+    assert field_value(response.text, "web_listen", "/settings/network") == "0.0.0.0:8090"
+    response = admin.post("/settings/bypass/add", {"site": "mybank.example", "version": stale})
+    assert response.status_code == 409
+    assert field_value(response.text, "site", "/settings/bypass/add") == "mybank.example"
+
+
+def test_a_refused_address_is_said_beside_it_and_both_are_kept(admin: Web) -> None:
+    before = admin.household.config_path.read_text()
+    response = admin.post("/settings/network", {"proxy_listen": "0.0.0.0:3130", "web_listen": "0.0.0.0:99999"})
+    page = response.text
+    assert response.status_code == 400
+    assert problem(page, "web_listen") == "Settings page address: port 99999 is out of range (1 to 65535)."
+    assert "web.listen" not in page
+    assert field_value(page, "proxy_listen", "/settings/network") == "0.0.0.0:3130"
+    assert field_value(page, "web_listen", "/settings/network") == "0.0.0.0:99999"
+    assert admin.household.config_path.read_text() == before
+
+
+def test_a_site_already_on_the_list_is_said_beside_it(admin: Web) -> None:
+    admin.post("/settings/bypass/add", {"site": "mybank.example"})
+    page = admin.post("/settings/bypass/add", {"site": "login.mybank.example"}).text
+    assert problem(page, "site") == ("Site: login.mybank.example is already covered by mybank.example on the list "
+                                     "of sites Guardian never decrypts.")
+    assert field_value(page, "site", "/settings/bypass/add") == "login.mybank.example"
+
+
+def test_the_settings_file_after_a_conflict_keeps_the_text_typed(admin: Web) -> None:
+    page = admin.get("/settings/file").text
+    stale = page_field(page, "version")
+    admin.post("/profiles/rules/add", {"profile": "kids", "kind": "block", "rule": "meanwhile.example"})
+    typed = admin.household.config_path.read_text().replace('"Europe/London"', '"Europe/Paris"')
+    response = admin.post("/settings/file", {"text": typed, "version": stale})
+    page = response.text
+    assert response.status_code == 409 and "changed somewhere else" in page
+    box = re.search(r'<textarea class="config-text"[^>]*>(.*?)</textarea>', page, re.S)
+    assert box and html.unescape(box.group(1)) == typed
+    assert admin.household.config.timezone == "Europe/London"
+    version = page_field(page, "version")
+    assert version != stale
+    admin.post("/settings/file", {"text": typed, "version": version})
+    assert admin.household.config.timezone == "Europe/Paris"
