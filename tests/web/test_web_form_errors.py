@@ -266,3 +266,16 @@ def test_the_settings_file_after_a_conflict_keeps_the_text_typed(admin: Web) -> 
     assert version != stale
     admin.post("/settings/file", {"text": typed, "version": version})
     assert admin.household.config.timezone == "Europe/Paris"
+
+
+def test_refused_extra_minutes_are_said_in_their_row_with_the_figure_kept(admin: Web) -> None:
+    admin.post("/profiles/limits/add", {"profile": "kids", "service": "youtube", "minutes": "60"})
+    response = admin.post("/profiles/limits/more", {"form": "Sam's tablet|YouTube", "profile": "kids",
+                                                    "device": "Sam's tablet", "service": "youtube",
+                                                    "minutes": "2000"}, version=False)
+    page = response.text
+    assert response.status_code == 400
+    row = page[page.index('name="form" value="Sam&#39;s tablet|YouTube"'):]
+    row = row[:row.index("</form>")]
+    assert 'name="minutes" value="2000"' in row
+    assert problem(row, "minutes") == "Minutes: from 1 to 1440."

@@ -28,6 +28,7 @@ LIMIT_FIELDS = FormFields(labels={"service": "Service", "minutes": "Minutes a da
                                   "weekend_minutes": "At weekends"},
                           keys={"name": "service", "services": "service"},
                           aliases={"Minutes": "minutes", "Weekend minutes": "weekend_minutes"}, default="service")
+MORE_FIELDS = FormFields(labels={"minutes": "Minutes"}, default="minutes")
 WINDOW_FIELDS = FormFields(labels={"name": "Name", "days": "Days", "from": "From", "to": "To"}, default="name")
 
 
@@ -235,13 +236,12 @@ def remove_limit() -> Response:
 
 
 @bp.post("/profiles/limits/more")
-def more_minutes() -> Response:
+def more_minutes() -> Response | tuple[str, int]:
     name = profile_or_404(request.form.get("profile")).name
     try:
         minutes = forms.whole_number(request.form.get("minutes"), "Minutes", 1, 1440)
-    except FieldError as exc:
-        flash(str(exc), "error")
-        return _back(name)
+    except FieldError as exc:  # beside the row's own field: `form` names the device and limit
+        return refused(exc, MORE_FIELDS, lambda: services_page(name))
     reply = add_minutes(services().policy.policy, request.form.get("device", ""), request.form.get("service", ""),
                         minutes)
     flash(reply["message"] + "." if reply["ok"] else f"Not done: {reply['error']}.", "ok" if reply["ok"] else "error")
