@@ -279,3 +279,25 @@ def test_refused_extra_minutes_are_said_in_their_row_with_the_figure_kept(admin:
     row = row[:row.index("</form>")]
     assert 'name="minutes" value="2000"' in row
     assert problem(row, "minutes") == "Minutes: from 1 to 1440."
+
+
+def test_service_windows_after_a_conflict_keep_the_choice(admin: Web) -> None:
+    for name, start in (("Saturday games", "10:00"), ("Sunday games", "14:00")):
+        admin.post("/profiles/services/window", {"profile": "kids", "name": name, "days": ["sat", "sun"],
+                                                 "from": start, "to": "16:00"})
+    stale = page_field(admin.get("/profiles/services?name=kids").text, "version")
+    admin.post("/profiles/rules/add", {"profile": "kids", "kind": "block", "rule": "meanwhile.example"})
+    response = admin.post("/profiles/services/windows", {"profile": "kids", "service": "roblox",
+                                                         "windows": ["Sunday games"], "version": stale})
+    page = response.text
+    assert response.status_code == 409 and "changed somewhere else" in page
+    form = _form(page, "/profiles/services/windows")
+    assert '<option value="roblox" selected>' in form and form.count(" selected>") == 1
+    assert re.findall(r'name="windows" value="([^"]+)" checked', form) == ["Sunday games"]
+    response = admin.post("/profiles/services/schedule", {"profile": "kids", "service": "youtube",
+                                                          "schedule": "Sunday games", "version": stale})
+    form = _form(response.text, "/profiles/services/schedule")
+    assert response.status_code == 409 and '<option value="youtube" selected>' in form
+    assert "<option selected>Sunday games</option>" in form
+    kids = admin.household.config.profile("kids")
+    assert kids.services.allow_only_during == () and all(not s.block_services for s in kids.schedules)

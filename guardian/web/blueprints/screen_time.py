@@ -28,6 +28,8 @@ LIMIT_FIELDS = FormFields(labels={"service": "Service", "minutes": "Minutes a da
                                   "weekend_minutes": "At weekends"},
                           keys={"name": "service", "services": "service"},
                           aliases={"Minutes": "minutes", "Weekend minutes": "weekend_minutes"}, default="service")
+DURING_FIELDS = FormFields(labels={"service": "Block", "schedule": "During"}, default="service")
+ONLY_DURING_FIELDS = FormFields(labels={"service": "Allow", "windows": "Only during"}, default="service")
 MORE_FIELDS = FormFields(labels={"minutes": "Minutes"}, default="minutes")
 WINDOW_FIELDS = FormFields(labels={"name": "Name", "days": "Days", "from": "From", "to": "To"}, default="name")
 
@@ -138,7 +140,7 @@ def set_state() -> Response:
 
 
 @bp.post("/profiles/services/schedule")
-def schedule_block() -> Response:
+def schedule_block() -> Response | tuple[str, int]:
     """Block a service during one of the profile's schedules, or stop doing so."""
     profile = profile_or_404(request.form.get("profile"))
     service = request.form.get("service", "")
@@ -147,13 +149,14 @@ def schedule_block() -> Response:
         abort(400)
     blocked = request.form.get("state") != "allowed"
     config = services().config
-    save(lambda doc: service_mutations.set_schedule_services(doc, profile.name, schedule, service, blocked, config),
-         f"{_label(service)} is {'blocked' if blocked else 'no longer blocked'} during {schedule}.")
-    return _back(profile.name)
+    return save_form(
+        lambda doc: service_mutations.set_schedule_services(doc, profile.name, schedule, service, blocked, config),
+        f"{_label(service)} is {'blocked' if blocked else 'no longer blocked'} during {schedule}.",
+        DURING_FIELDS, lambda: services_page(profile.name), lambda: _back(profile.name))
 
 
 @bp.post("/profiles/services/windows")
-def windows() -> Response:
+def windows() -> Response | tuple[str, int]:
     """Allow a service only during the chosen schedules (none chosen: always, as before)."""
     profile = profile_or_404(request.form.get("profile"))
     service = request.form.get("service", "")
@@ -163,8 +166,8 @@ def windows() -> Response:
     chosen = [w for w in request.form.getlist("windows") if w in names]
     config = services().config
     done = f"{_label(service)} only during {' or '.join(chosen)}." if chosen else f"{_label(service)}: any time."
-    save(lambda doc: service_mutations.set_allowed_windows(doc, profile.name, service, chosen, config), done)
-    return _back(profile.name)
+    return save_form(lambda doc: service_mutations.set_allowed_windows(doc, profile.name, service, chosen, config),
+                     done, ONLY_DURING_FIELDS, lambda: services_page(profile.name), lambda: _back(profile.name))
 
 
 @bp.post("/profiles/services/window")
