@@ -301,3 +301,15 @@ def test_service_windows_after_a_conflict_keep_the_choice(admin: Web) -> None:
     assert "<option selected>Sunday games</option>" in form
     kids = admin.household.config.profile("kids")
     assert kids.services.allow_only_during == () and all(not s.block_services for s in kids.schedules)
+
+
+def test_a_refused_password_is_said_beside_its_field_and_never_written_back(admin: Web) -> None:
+    response = admin.post("/settings/password", {"current": "wrong guess", "password": "a new long password",
+                                                 "confirm": "a new long password"}, version=False)
+    page = response.text
+    assert response.status_code == 400 and problem(page, "current") == "Current password: not right."
+    assert "wrong guess" not in page and "a new long password" not in page
+    response = admin.post("/settings/password", {"current": "correct horse battery", "password": "short",
+                                                 "confirm": "short"}, version=False)
+    assert problem(response.text, "password").startswith("New password: the password needs at least")
+    assert 'value="short"' not in response.text

@@ -39,6 +39,7 @@ GENERAL_FIELDS = FormFields(
              "Allowed networks": "clients"})
 NETWORK_FIELDS = FormFields(labels={"proxy_listen": "Proxy address", "web_listen": "Settings page address"},
                             keys={"listen": "proxy_listen"})
+PASSWORD_FIELDS = FormFields(labels={"current": "Current password", "password": "New password"})
 BYPASS_FIELDS = FormFields(labels={"site": "Site"}, keys={"bypass": "site"}, default="site")
 
 
@@ -101,15 +102,16 @@ def bypass_remove() -> BaseResponse:
 
 
 @bp.post("/settings/password")
-def password() -> BaseResponse:
+def password() -> BaseResponse | tuple[str, int]:
     credentials = web_state().credentials
+    # said beside the field it is about; passwords are never written back into the page
+    if not credentials.verify(request.form.get("current", "")):
+        return refused(FieldError("Current password: not right."), PASSWORD_FIELDS, index)
     try:
-        if not credentials.verify(request.form.get("current", "")):
-            raise PasswordError("The current password is not right.")
         new = check_new_password(request.form.get("password", ""), request.form.get("confirm", ""))
     except PasswordError as exc:
-        flash(f"Password not changed: {exc}", "error")
-        return _back()
+        said = str(exc)
+        return refused(FieldError(f"New password: {said[:1].lower()}{said[1:]}"), PASSWORD_FIELDS, index)
     credentials.set_password(new)
     start_session()  # this browser stays in; every other session ends with the old password
     flash("Password changed. Other browsers have to log in again.", "ok")
