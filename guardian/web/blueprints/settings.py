@@ -37,8 +37,7 @@ GENERAL_FIELDS = FormFields(
           "allowed_clients": "clients"},
     aliases={"List refresh": "refresh", "Refresh from": "window_from", "Refresh until": "window_to",
              "Allowed networks": "clients"})
-NETWORK_FIELDS = FormFields(labels={"proxy_listen": "Proxy address", "web_listen": "Settings page address"},
-                            keys={"listen": "proxy_listen"})
+NETWORK_FIELDS = FormFields(labels={"proxy_listen": "Proxy address", "web_listen": "Settings page address"})
 PASSWORD_FIELDS = FormFields(labels={"current": "Current password", "password": "New password"})
 BYPASS_FIELDS = FormFields(labels={"site": "Site"}, keys={"bypass": "site"}, default="site")
 
@@ -82,6 +81,7 @@ def bypass_add() -> BaseResponse | tuple[str, int]:
         site = forms.bypass_site(request.form.get("site"))
     except FieldError as exc:
         return refused(exc, BYPASS_FIELDS, index)
+
     def add(doc: TOMLDocument) -> None:
         try:
             mutations.add_bypass(doc, site, services().config)
