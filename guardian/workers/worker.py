@@ -157,9 +157,9 @@ class Worker:
             self.paced = PacedListener(listener, parts.shares, parts.slot)
             listener = cast(socket.socket, self.paced)  # ProxyServer only accepts, closes and names it
         self.proxy = ProxyServer(self.ctx, listener)
-        if self.paced is not None:
+        if self.paced is not None and parts.shares is not None:  # paced exactly when shares are kept
             self.paced.held = lambda: len(self.proxy.connections)
-            parts.shares.set(parts.slot, 0)  # type: ignore[union-attr]
+            parts.shares.set(parts.slot, 0)
         self.stopped = threading.Event()
         self._wanted: tuple[Config, int] | None = None
         self._rebuild = threading.Condition()
