@@ -5,7 +5,9 @@ cache and the access log on, privacy edits at their defaults: what a household r
 (issue 15), against the README's defaults otherwise. The loopback origin is reachable
 (no destination check on 127.0.0.1) and tunnels may go to any port, as the peers' are;
 every benchmark client comes from 127.0.0.1, so the per-device connection cap is raised
-to the proxy's whole limit (the idle-clients test holds 2,000).
+to the proxy's whole limit (the idle-clients test holds 2,000). One proxy process
+(`workers = 1`): issue 15's per-core targets are for one worker; bench/workers.py
+measures several.
 
     .venv/bin/python bench/household.py DIR [--listen 127.0.0.1:PORT] [--core]
 
@@ -47,6 +49,7 @@ deny_destinations = []
 deny_own_addresses = false
 connect_ports = ["1-65535"]
 max_connections_per_client = 4096
+workers = 1
 access_log = {str("access_log" not in without or core).lower()}
 
 [web]

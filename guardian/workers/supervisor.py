@@ -54,6 +54,11 @@ CLEAN_EXIT_WAIT_SECONDS = 1.0  # a worker that stopped cleanly: is the whole ser
 REBUILD_WAIT_SECONDS = 10.0  # how long a reload waits for the workers to apply it
 
 
+def _quiet() -> bool:
+    """`serve --quiet` set the root logger to warnings: a worker started again says as little."""
+    return logging.getLogger().level >= logging.WARNING
+
+
 @dataclass
 class Slot:
     """One worker: its place (0..N-1), its process and channel, what it reported."""
@@ -131,7 +136,7 @@ class Supervisor:
         fds = (self.listener.fileno(), theirs.fileno(), self.shares.fd)
         process = subprocess.Popen(
             [sys.executable, "-m", "guardian.workers.worker", "--listener", str(fds[0]), "--channel", str(fds[1]),
-             "--shares", str(fds[2])], pass_fds=fds, stdin=subprocess.DEVNULL)
+             "--shares", str(fds[2]), *(["--quiet"] if _quiet() else [])], pass_fds=fds, stdin=subprocess.DEVNULL)
         theirs.close()
         with self._config_lock:
             setup = {"config": self._config, "generation": self._generation, "slot": index, "count": self.count,

@@ -157,9 +157,9 @@ class Worker:
             self.paced = PacedListener(listener, parts.shares, parts.slot)
             listener = cast(socket.socket, self.paced)  # ProxyServer only accepts, closes and names it
         self.proxy = ProxyServer(self.ctx, listener)
-        if self.paced is not None:
+        if self.paced is not None and parts.shares is not None:  # paced exactly when shares are kept
             self.paced.held = lambda: len(self.proxy.connections)
-            parts.shares.set(parts.slot, 0)  # type: ignore[union-attr]
+            parts.shares.set(parts.slot, 0)
         self.stopped = threading.Event()
         self._wanted: tuple[Config, int] | None = None
         self._rebuild = threading.Condition()
@@ -387,8 +387,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--listener", type=int, required=True, help="inherited listening socket")
     parser.add_argument("--channel", type=int, required=True, help="inherited socket to the supervisor")
     parser.add_argument("--shares", type=int, default=-1, help="inherited memfd of the workers' connection counts")
+    parser.add_argument("--quiet", action="store_true", help="warnings and errors only (guardian serve --quiet)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.quiet:
+        logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    else:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Until the worker's own handlers are in, a signal for the group must not kill the start.
     for ignored in (signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
         signal.signal(ignored, signal.SIG_IGN)

@@ -49,8 +49,13 @@ def test_make_run_says_where_it_listens_and_the_set_up_code_and_nothing_else(tmp
             _wait_for(out.read_text, "settings page on")
             time.sleep(1.0)  # anything said just after starting would be here by now
         finally:
-            os.killpg(make.pid, signal.SIGTERM)
-            make.wait(30)
+            os.killpg(make.pid, signal.SIGTERM)  # make and the service: as Ctrl-C in the terminal would
+            try:
+                make.wait(90)  # the service finishes requests in flight and stops its workers first
+            except subprocess.TimeoutExpired:
+                os.killpg(make.pid, signal.SIGKILL)
+                make.wait()
+                raise
     lines = out.read_text().splitlines()
     assert len(lines) == 3, lines
     assert any(f"Open http://127.0.0.1:{web_port}/setup and enter the one-time set-up code" in line

@@ -75,9 +75,10 @@ def test_invalid_sites_and_public_suffixes_are_refused_and_nothing_is_written(ad
                         ("github.io", "an ending shared by many unrelated sites"),
                         ("paypal.com", "already on the list"),
                         ("www.paypal.com", "already covered by paypal.com")):
-        admin.post("/settings/bypass/add", {"site": site})
-        page = html.unescape(admin.get("/settings").text)
-        assert "Not saved" in page and words in page, site
+        response = admin.post("/settings/bypass/add", {"site": site})
+        page = html.unescape(response.text)  # the page again, the message beside the site typed
+        assert response.status_code == 400 and "Not saved" in page and words in page, site
+        assert f'name="site" value="{site}"' in page
         assert path.read_text() == before
 
 

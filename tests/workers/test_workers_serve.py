@@ -8,6 +8,7 @@ in the proxy's answers.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -147,6 +148,9 @@ def test_both_workers_serve_and_every_record_reaches_the_one_log(served: Served,
     assert rows(served.data_dir / "guardian.db", "SELECT COUNT(*), SUM(times) FROM requests") == [(51, 51)]
     assert len(access_log.with_name("access.log.old").read_text().splitlines()) == 40
     assert rows(served.data_dir / "guardian.db", "SELECT value FROM meta WHERE key = 'dropped_total'") == [(0,)]
+    # the devices the workers saw reach the one file the supervisor writes
+    seen = json.loads((served.data_dir / "devices_seen.json").read_text())["devices"]
+    assert [device["ip"] for device in seen] == ["127.0.0.1"]
 
 
 def test_each_worker_caches_its_share_and_the_stats_add_up(served: Served, origin: Origin) -> None:

@@ -15,13 +15,23 @@ from guardian.policy.usage import add_minutes, usage_rows
 from guardian.service_catalog import GROUPS
 
 from .. import forms, mutations, service_mutations
-from ..editing import save
+from ..editing import save, save_form
+from ..field_errors import FormFields, refused
 from ..forms import FieldError
 from ..state import profile_or_404, services
 
 bp = Blueprint("screen_time", __name__)
 TILE_COLOURS = 8
 WEEKDAYS, WEEKEND = DAYS[:5], DAYS[5:]
+# the limit's name is the service's, so a clash of names is the service's field
+LIMIT_FIELDS = FormFields(labels={"service": "Service", "minutes": "Minutes a day",
+                                  "weekend_minutes": "At weekends"},
+                          keys={"name": "service", "services": "service"},
+                          aliases={"Minutes": "minutes", "Weekend minutes": "weekend_minutes"}, default="service")
+DURING_FIELDS = FormFields(labels={"service": "Block", "schedule": "During"}, default="service")
+ONLY_DURING_FIELDS = FormFields(labels={"service": "Allow", "windows": "Only during"}, default="service")
+MORE_FIELDS = FormFields(labels={"minutes": "Minutes"}, default="minutes")
+WINDOW_FIELDS = FormFields(labels={"name": "Name", "days": "Days", "from": "From", "to": "To"}, default="name")
 
 
 @bp.app_template_filter("with_service")
@@ -87,7 +97,12 @@ def limits_text(minutes: tuple[int | None, ...]) -> str:
 
 @bp.get("/profiles/services")
 def page() -> str:
-    profile = profile_or_404(request.args.get("name"))
+    return services_page(request.args.get("name"))
+
+
+def services_page(name: str | None) -> str:
+    """The profile's services page; a refused form on it is rendered again through this too."""
+    profile = profile_or_404(name)
     policy = services().policy.policy
     states = _states(profile)
     groups: list[dict[str, Any]] = []
@@ -125,7 +140,7 @@ def set_state() -> Response:
 
 
 @bp.post("/profiles/services/schedule")
-def schedule_block() -> Response:
+def schedule_block() -> Response | tuple[str, int]:
     """Block a service during one of the profile's schedules, or stop doing so."""
     profile = profile_or_404(request.form.get("profile"))
     service = request.form.get("service", "")
@@ -134,13 +149,14 @@ def schedule_block() -> Response:
         abort(400)
     blocked = request.form.get("state") != "allowed"
     config = services().config
-    save(lambda doc: service_mutations.set_schedule_services(doc, profile.name, schedule, service, blocked, config),
-         f"{_label(service)} is {'blocked' if blocked else 'no longer blocked'} during {schedule}.")
-    return _back(profile.name)
+    return save_form(
+        lambda doc: service_mutations.set_schedule_services(doc, profile.name, schedule, service, blocked, config),
+        f"{_label(service)} is {'blocked' if blocked else 'no longer blocked'} during {schedule}.",
+        DURING_FIELDS, lambda: services_page(profile.name), lambda: _back(profile.name))
 
 
 @bp.post("/profiles/services/windows")
-def windows() -> Response:
+def windows() -> Response | tuple[str, int]:
     """Allow a service only during the chosen schedules (none chosen: always, as before)."""
     profile = profile_or_404(request.form.get("profile"))
     service = request.form.get("service", "")
@@ -150,12 +166,12 @@ def windows() -> Response:
     chosen = [w for w in request.form.getlist("windows") if w in names]
     config = services().config
     done = f"{_label(service)} only during {' or '.join(chosen)}." if chosen else f"{_label(service)}: any time."
-    save(lambda doc: service_mutations.set_allowed_windows(doc, profile.name, service, chosen, config), done)
-    return _back(profile.name)
+    return save_form(lambda doc: service_mutations.set_allowed_windows(doc, profile.name, service, chosen, config),
+                     done, ONLY_DURING_FIELDS, lambda: services_page(profile.name), lambda: _back(profile.name))
 
 
 @bp.post("/profiles/services/window")
-def add_window() -> Response:
+def add_window() -> Response | tuple[str, int]:
     """A schedule that blocks nothing itself: a named time for `allow_only_during`."""
     name = profile_or_404(request.form.get("profile")).name
     try:
@@ -169,11 +185,10 @@ def add_window() -> Response:
         if not window["days"]:
             raise FieldError("Days: tick at least one day.")
     except FieldError as exc:
-        flash(str(exc), "error")
-        return _back(name)
+        return refused(exc, WINDOW_FIELDS, lambda: services_page(name))
     config = services().config
-    save(lambda doc: mutations.add_schedule(doc, name, window, config), f"Window {window['name']} added.")
-    return _back(name)
+    return save_form(lambda doc: mutations.add_schedule(doc, name, window, config), f"Window {window['name']} added.",
+                     WINDOW_FIELDS, lambda: services_page(name), lambda: _back(name))
 
 
 def _label(service: str) -> str:
@@ -182,7 +197,7 @@ def _label(service: str) -> str:
 
 
 @bp.post("/profiles/limits/add")
-def add_limit() -> Response:
+def add_limit() -> Response | tuple[str, int]:
     """A limit of one service or group: the same minutes every day, or different minutes
     at weekends (then written as two entries of one name, weekdays and weekend)."""
     name = profile_or_404(request.form.get("profile")).name
@@ -197,8 +212,7 @@ def add_limit() -> Response:
         weekend = forms.whole_number(weekend_field, "Weekend minutes", 0, 1440) if weekend_field else None
         days = [day for day in DAYS if day in request.form.getlist("days")] or list(DAYS)
     except FieldError as exc:
-        flash(str(exc), "error")
-        return _back(name)
+        return refused(exc, LIMIT_FIELDS, lambda: services_page(name))
     title = catalog[target].name if target in catalog else GROUPS[target]
     shared = request.form.get("shared") == "on"
 
@@ -211,8 +225,8 @@ def add_limit() -> Response:
     else:
         entries = [entry(minutes, list(WEEKDAYS)), entry(weekend, list(WEEKEND))]
         done = f"{title}: {minutes} minutes on weekdays and {weekend} at weekends for {name}."
-    save(lambda doc: service_mutations.add_limit(doc, name, entries, config), done)
-    return _back(name)
+    return save_form(lambda doc: service_mutations.add_limit(doc, name, entries, config), done, LIMIT_FIELDS,
+                     lambda: services_page(name), lambda: _back(name))
 
 
 @bp.post("/profiles/limits/remove")
@@ -225,13 +239,12 @@ def remove_limit() -> Response:
 
 
 @bp.post("/profiles/limits/more")
-def more_minutes() -> Response:
+def more_minutes() -> Response | tuple[str, int]:
     name = profile_or_404(request.form.get("profile")).name
     try:
         minutes = forms.whole_number(request.form.get("minutes"), "Minutes", 1, 1440)
-    except FieldError as exc:
-        flash(str(exc), "error")
-        return _back(name)
+    except FieldError as exc:  # beside the row's own field: `form` names the device and limit
+        return refused(exc, MORE_FIELDS, lambda: services_page(name))
     reply = add_minutes(services().policy.policy, request.form.get("device", ""), request.form.get("service", ""),
                         minutes)
     flash(reply["message"] + "." if reply["ok"] else f"Not done: {reply['error']}.", "ok" if reply["ok"] else "error")

@@ -9,6 +9,7 @@ import zoneinfo
 from datetime import datetime
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from tomlkit import TOMLDocument
 from werkzeug.wrappers import Response as BaseResponse  # what redirect() gives
 
 from guardian.config import LOG_DETAILS, ConfigError, check_refresh, load_config, parse_address, system_timezone
@@ -17,7 +18,8 @@ from guardian.config_problems import find_problems
 from .. import forms, mutations
 from ..backup import BackupError, make_backup, read_backup, restore
 from ..credentials import PasswordError, check_new_password
-from ..editing import CONFLICT_MESSAGE, plain_error, save
+from ..editing import CONFLICT_MESSAGE, KEPT_CONFLICT_MESSAGE, plain_error, save, save_form
+from ..field_errors import FormFields, refused
 from ..forms import FieldError
 from ..security import start_session
 from ..services import ConfigConflict
@@ -25,6 +27,19 @@ from ..state import services, web_state
 
 bp = Blueprint("settings", __name__)
 MB = 2**20
+# Each form's fields as the page labels them; `aliases` are the labels its own checks use,
+# `keys` the configuration keys that a field writes under another name.
+GENERAL_FIELDS = FormFields(
+    labels={"timezone": "Time zone", "refresh": "Update lists", "window_from": "Between", "window_to": "And",
+            "detail": "Log detail", "keep_days": "Keep the log (days)", "cache_mb": "Cache size (MB)",
+            "clients": "Networks allowed to use Guardian"},
+    keys={"schedule": "refresh", "window": "window_from", "max_bytes": "cache_mb", "max_object_bytes": "cache_mb",
+          "allowed_clients": "clients"},
+    aliases={"List refresh": "refresh", "Refresh from": "window_from", "Refresh until": "window_to",
+             "Allowed networks": "clients"})
+NETWORK_FIELDS = FormFields(labels={"proxy_listen": "Proxy address", "web_listen": "Settings page address"})
+PASSWORD_FIELDS = FormFields(labels={"current": "Current password", "password": "New password"})
+BYPASS_FIELDS = FormFields(labels={"site": "Site"}, keys={"bypass": "site"}, default="site")
 
 
 def _back() -> BaseResponse:
@@ -33,6 +48,7 @@ def _back() -> BaseResponse:
 
 @bp.get("/settings")
 def index() -> str:
+    """The settings page; a refused form on it is rendered again through this too."""
     config = services().config
     try:  # the addresses as written in the file (the running ones may differ until a restart)
         written = load_config(services().config_path) if services().config_path else config
@@ -60,15 +76,21 @@ def _own_bypass() -> bool:
 
 
 @bp.post("/settings/bypass/add")
-def bypass_add() -> BaseResponse:
+def bypass_add() -> BaseResponse | tuple[str, int]:
     try:
         site = forms.bypass_site(request.form.get("site"))
     except FieldError as exc:
-        flash(f"Not saved: {exc}", "error")
-        return redirect(url_for("settings.index", _anchor="bypass"), 303)
-    save(lambda doc: mutations.add_bypass(doc, site, services().config),
-         f"{site} is now on the list: Guardian passes its connections through without decrypting them.")
-    return redirect(url_for("settings.index", _anchor="bypass"), 303)
+        return refused(exc, BYPASS_FIELDS, index)
+
+    def add(doc: TOMLDocument) -> None:
+        try:
+            mutations.add_bypass(doc, site, services().config)
+        except ConfigError as exc:  # "x is already on the list": about the site typed
+            raise FieldError(f"Site: {exc}.") from None
+
+    return save_form(add,
+                     f"{site} is now on the list: Guardian passes its connections through without decrypting them.",
+                     BYPASS_FIELDS, index, lambda: redirect(url_for("settings.index", _anchor="bypass"), 303))
 
 
 @bp.post("/settings/bypass/remove")
@@ -80,15 +102,16 @@ def bypass_remove() -> BaseResponse:
 
 
 @bp.post("/settings/password")
-def password() -> BaseResponse:
+def password() -> BaseResponse | tuple[str, int]:
     credentials = web_state().credentials
+    # said beside the field it is about; passwords are never written back into the page
+    if not credentials.verify(request.form.get("current", "")):
+        return refused(FieldError("Current password: not right."), PASSWORD_FIELDS, index)
     try:
-        if not credentials.verify(request.form.get("current", "")):
-            raise PasswordError("The current password is not right.")
         new = check_new_password(request.form.get("password", ""), request.form.get("confirm", ""))
     except PasswordError as exc:
-        flash(f"Password not changed: {exc}", "error")
-        return _back()
+        said = str(exc)
+        return refused(FieldError(f"New password: {said[:1].lower()}{said[1:]}"), PASSWORD_FIELDS, index)
     credentials.set_password(new)
     start_session()  # this browser stays in; every other session ends with the old password
     flash("Password changed. Other browsers have to log in again.", "ok")
@@ -108,7 +131,7 @@ def _networks(text: str) -> list[str]:
 
 
 @bp.post("/settings/general")
-def general() -> BaseResponse:
+def general() -> BaseResponse | tuple[str, int]:
     form = request.form
     config = services().config
     try:
@@ -119,7 +142,8 @@ def general() -> BaseResponse:
             schedule = check_refresh(form.get("refresh", ""), "refresh")
         except ConfigError:
             raise FieldError("List refresh: daily, off, or every N hours like 'every 6h'.") from None
-        window = f"{forms.clock(form.get('window_from'), 'Refresh from')}-{forms.clock(form.get('window_to'), 'to')}"
+        since = forms.clock(form.get("window_from"), "Refresh from")
+        window = f"{since}-{forms.clock(form.get('window_to'), 'Refresh until')}"
         cache_bytes = forms.whole_number(form.get("cache_mb"), "Cache size (MB)", 0, 1024 * 1024) * MB
         values = {
             "timezone": zone,
@@ -133,10 +157,9 @@ def general() -> BaseResponse:
             "proxy.allowed_clients": _networks(form.get("clients", "")),
         }
     except FieldError as exc:
-        flash(str(exc), "error")
-        return _back()
-    save(lambda doc: mutations.set_values(doc, values), "Settings saved and in force.")
-    return _back()
+        return refused(exc, GENERAL_FIELDS, index)
+    return save_form(lambda doc: mutations.set_values(doc, values), "Settings saved and in force.", GENERAL_FIELDS,
+                     index, _back)
 
 
 @bp.route("/settings/file", methods=["GET", "POST"])
@@ -154,8 +177,11 @@ def config_file() -> BaseResponse | str:
         try:
             s.replace_config_text(text, request.form.get("version") or None)
         except ConfigConflict:
-            flash(CONFLICT_MESSAGE, "error")
-            return redirect(url_for("settings.config_file"), 303)
+            # the text stays as typed; the version becomes the current file's, so the
+            # next press saves it over the other change, knowingly
+            flash(KEPT_CONFLICT_MESSAGE.replace("kept below", "kept in the box"), "error")
+            return Response(render_template("settings/file.html", title="The settings file", text=text, errors=[],
+                                            path=path, version=s.config_version()), 409)
         flash("The settings file is fixed and in force.", "ok")
         return redirect(url_for("dashboard.index"), 303)
     # the typed text stays, with every problem named
@@ -176,7 +202,7 @@ def last_good() -> BaseResponse:
 
 
 @bp.post("/settings/network")
-def network() -> BaseResponse:
+def network() -> BaseResponse | tuple[str, int]:
     """Where the proxy and this page listen: saved now, in force after a restart."""
     values = {}
     try:
@@ -187,11 +213,14 @@ def network() -> BaseResponse:
             except ConfigError as exc:
                 raise FieldError(f"{exc}.") from None
     except FieldError as exc:
-        flash(str(exc), "error")
+        return refused(exc, NETWORK_FIELDS, index)
+
+    def saved() -> BaseResponse:
+        if services().restart_changes:
+            flash("These addresses take effect after a restart.", "note")
         return _back()
-    if save(lambda doc: mutations.set_values(doc, values), "Saved.") and services().restart_changes:
-        flash("These addresses take effect after a restart.", "note")
-    return _back()
+
+    return save_form(lambda doc: mutations.set_values(doc, values), "Saved.", NETWORK_FIELDS, index, saved)
 
 
 @bp.post("/settings/restart")
