@@ -8,6 +8,7 @@ else is checked afterwards by `parse_config`, so these need not re-check every r
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import tomlkit
@@ -31,14 +32,17 @@ def _find(doc: TOMLDocument, key: str, name: str) -> Table | None:
     return None
 
 
-def _same_name(doc: TOMLDocument, key: str, name: str, but: str | None = None) -> str | None:
-    """The name of an entry of `doc[key]` that `name` would clash with (names are one
-    whatever their capitals), other than the entry named `but`; None when free."""
-    for table in doc.get(key) or ():
-        other = str(table.get("name", ""))
-        if other != but and other.casefold() == name.casefold():
-            return other
-    return None
+def _refuse_same_name(what: str, names: Iterable[str], name: str, but: str | None = None) -> None:
+    """Refuse `name` when one of `names` other than `but` is the same whatever its capitals
+    (names are one to a parent: "Kids" and "kids")."""
+    taken = next((other for other in names if other != but and other.casefold() == name.casefold()), None)
+    if taken is not None:
+        raise ConfigError(f"there is already a {what} called {taken}" + ("" if taken == name else
+                          " (names count as the same whatever their capital letters)"))
+
+
+def _names(doc: TOMLDocument, key: str) -> list[str]:
+    return [str(table.get("name", "")) for table in doc.get(key) or ()]
 
 
 def _table(doc: TOMLDocument, key: str) -> Table:
@@ -64,10 +68,7 @@ def profile(doc: TOMLDocument, name: str, config: Config) -> Table:
 
 
 def add_profile(doc: TOMLDocument, name: str, config: Config) -> None:
-    taken = next((p.name for p in config.profiles if p.name.casefold() == name.casefold()), None)
-    if taken is not None:
-        raise ConfigError(f"there is already a profile called {taken}" + ("" if taken == name else
-                          " (names count as the same whatever their capital letters)"))
+    _refuse_same_name("profile", (p.name for p in config.profiles), name)
     profile(doc, "default", config)  # keep the implicit default as it is
     table = tomlkit.table()
     table["name"] = name
@@ -78,10 +79,7 @@ def add_profile(doc: TOMLDocument, name: str, config: Config) -> None:
 def rename_profile(doc: TOMLDocument, old: str, new: str, config: Config) -> None:
     if old == "default":
         raise ConfigError("the default profile cannot be renamed")
-    taken = next((p.name for p in config.profiles if p.name != old and p.name.casefold() == new.casefold()), None)
-    if taken is not None:
-        raise ConfigError(f"there is already a profile called {taken}" + ("" if taken == new else
-                          " (names count as the same whatever their capital letters)"))
+    _refuse_same_name("profile", (p.name for p in config.profiles), new, but=old)
     profile(doc, old, config)["name"] = new
     for device in doc.get("devices") or ():
         if device.get("profile") == old:
@@ -208,10 +206,7 @@ def remove_schedule(doc: TOMLDocument, name: str, schedule: str, config: Config)
 
 
 def add_device(doc: TOMLDocument, name: str, match: str, profile_name: str) -> None:
-    taken = _same_name(doc, "devices", name)
-    if taken is not None:
-        raise ConfigError(f"there is already a device called {taken}" + ("" if taken == name else
-                          " (names count as the same whatever their capital letters)"))
+    _refuse_same_name("device", _names(doc, "devices"), name)
     table = tomlkit.table()
     table["name"] = name
     table["match"] = [match]
@@ -223,10 +218,7 @@ def update_device(doc: TOMLDocument, old: str, name: str, profile_name: str) -> 
     table = _find(doc, "devices", old)
     if table is None:
         raise ConfigError(f"there is no device named {old!r}")
-    taken = _same_name(doc, "devices", name, but=old)
-    if taken is not None:
-        raise ConfigError(f"there is already a device called {taken}" + ("" if taken == name else
-                          " (names count as the same whatever their capital letters)"))
+    _refuse_same_name("device", _names(doc, "devices"), name, but=old)
     table["name"] = name
     table["profile"] = profile_name
 
