@@ -25,15 +25,14 @@ def device_name(config: Config, given: str) -> str:
 
 
 def _device(config: Config, given: str) -> DeviceConfig:
-    exact = [d for d in config.devices if d.name == given]
-    folded = exact or [d for d in config.devices if d.name.casefold() == given.strip().casefold()]
-    if len(folded) == 1:
-        return folded[0]
-    names = ", ".join(repr(d.name) for d in (folded or config.devices))
-    if folded:
-        raise UsageError(f"{given!r} could be any of {names}; write the name exactly")
+    # The configuration refuses names that differ only in capitals, so at most one matches.
+    wanted = given.strip().casefold()
+    found = next((d for d in config.devices if d.name.casefold() == wanted), None)
+    if found is not None:
+        return found
     if not config.devices:
         raise UsageError(f"no device is named {given!r}: no devices are named yet (see the settings page's Devices)")
+    names = ", ".join(repr(d.name) for d in config.devices)
     raise UsageError(f"no device is named {given!r}; the devices are {names}")
 
 
