@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import dataclasses
-import gc
 import hashlib
 import logging
 import os
@@ -53,6 +52,7 @@ from guardian.web import create_app
 from guardian.web.services import ConfigConflict
 from guardian.web.serving import create_server as create_web_server
 from guardian.workers.supervisor import Supervisor, WorkerCaches
+from guardian.workers.worker import freeze_long_lived_objects
 
 log = logging.getLogger("guardian")
 # Where Guardian listens: the lines `guardian serve --quiet` (make run) keeps besides warnings.
@@ -528,9 +528,7 @@ def _freeze_long_lived_objects() -> None:
     counting when a later rebuild drops them, but cycles among them never would be: so
     each rebuild first unfreezes, collects what the old snapshot left in cycles (one full
     collection per rebuild, off the request path), then freezes what is alive now."""
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
+    freeze_long_lived_objects(full=True)
     _return_free_memory()
 
 

@@ -34,10 +34,9 @@ from guardian.cache import Cache
 from guardian.workers.channel import Channel, ChannelClosed
 from guardian.workers.pacing import ConnectionShares
 from guardian.workers.worker import (
-    FULL_COLLECTION_EVERY,
+    RebuildFreezer,
     Worker,
     WorkerParts,
-    freeze_long_lived_objects,
     record_from_tuple,
 )
 
@@ -91,7 +90,7 @@ class Supervisor:
         self._answered = threading.Condition(self._lock)
         self._next_question = 0
         self._delays: dict[int, float] = {}
-        self._rebuilds = 0
+        self._freezer = RebuildFreezer()
         self.shares = ConnectionShares.create(count)
 
     # ------------------------------------------------------------------ starting
@@ -288,10 +287,9 @@ class Supervisor:
 
     def freeze_after_rebuild(self) -> None:
         """The supervisor's own rebuilt policy out of the collector's view, the way a
-        worker does it (worker.freeze_long_lived_objects): a full collection each time
+        worker does it (worker.RebuildFreezer): a full collection each time
         would copy every page it shares with the workers forked from it."""
-        self._rebuilds += 1
-        freeze_long_lived_objects(full=self._rebuilds % FULL_COLLECTION_EVERY == 0)
+        self._freezer.after_rebuild()
 
     def reload_ca(self) -> None:
         self._broadcast(("ca-reload",))

@@ -163,7 +163,7 @@ class Worker:
         self.stopped = threading.Event()
         self._wanted: tuple[Config, int] | None = None
         self._rebuild = threading.Condition()
-        self._rebuilds = 0
+        self._freezer = RebuildFreezer()
 
     def _open_tls(self, config: Config) -> Interceptor | None:
         """The CA the supervisor made or loaded, loaded again by this process."""
@@ -271,8 +271,7 @@ class Worker:
         new = build_policy(config, parts, previous=parts.policy.policy)
         parts.policy.swap(new)
         parts.config = config
-        self._rebuilds += 1
-        freeze_long_lived_objects(full=self._rebuilds % FULL_COLLECTION_EVERY == 0)
+        self._freezer.after_rebuild()
         self.ctx.settings = ProxySettings.build(config.proxy)
         if self.ctx.tls is not None:
             self.ctx.tls.settings_address = address_for_devices(config.web)
@@ -353,6 +352,19 @@ def freeze_long_lived_objects(full: bool = False) -> None:
 
 
 FULL_COLLECTION_EVERY = 16
+
+
+class RebuildFreezer:
+    """`freeze_long_lived_objects` after each rebuild of a process that shares its pages
+    (a worker, or the supervisor the workers were forked from): a full collection only
+    every FULL_COLLECTION_EVERY-th rebuild."""
+
+    def __init__(self) -> None:
+        self._rebuilds = 0
+
+    def after_rebuild(self) -> None:
+        self._rebuilds += 1
+        freeze_long_lived_objects(full=self._rebuilds % FULL_COLLECTION_EVERY == 0)
 
 
 # ---------------------------------------------------------------------- started by exec
