@@ -41,15 +41,21 @@ def _address(value: str) -> Address:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _serve(args: argparse.Namespace) -> int:
-    from guardian.service import Guardian, Overrides
-
-    if args.quiet:  # where Guardian listens, the set-up code, warnings and errors: what a first run needs
+def configure_logging(quiet: bool) -> None:
+    """How `guardian serve` and its proxy workers log; `quiet`: where Guardian listens, the
+    set-up code, warnings and errors (what a first run needs)."""
+    if quiet:
         logging.basicConfig(level=logging.WARNING, format="%(message)s")
         logging.getLogger("guardian.started").setLevel(logging.INFO)
     else:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every job it adds
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from guardian.service import Guardian, Overrides
+
+    configure_logging(args.quiet)
     # Until the real handlers are installed, a SIGHUP (logrotate, a quick edit) must not kill the start.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGUSR1, signal.SIG_IGN)

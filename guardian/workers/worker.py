@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from guardian.cache import Cache
+from guardian.cli import configure_logging
 from guardian.config import CacheConfig, Config
 from guardian.lists import ListStore, sources_for
 from guardian.policy import NeighbourTable, PauseStore, Policy, PolicyHolder, SeenDevices
@@ -401,10 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shares", type=int, default=-1, help="inherited memfd of the workers' connection counts")
     parser.add_argument("--quiet", action="store_true", help="warnings and errors only (guardian serve --quiet)")
     args = parser.parse_args(argv)
-    if args.quiet:
-        logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    else:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.quiet)
     # Until the worker's own handlers are in, a signal for the group must not kill the start.
     for ignored in (signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
         signal.signal(ignored, signal.SIG_IGN)
