@@ -18,6 +18,7 @@ import select
 import socket
 import struct
 import time
+from collections.abc import Callable
 
 from guardian.cache import CachedResponse, Lookup, Outcome, Writer
 from guardian.proxy.connections import OpenConnection
@@ -38,6 +39,7 @@ from guardian.proxy.http1 import (
     parse_response_head,
     serialise_head,
 )
+from guardian.proxy.parking import LINGER
 from guardian.proxy.relay import HAVE_SPLICE, TunnelStats, relay, splice_exact
 from guardian.proxy.responses import error_response, phrase
 from guardian.proxy.stream import BufferedSocket, HeadTooLarge, PeerClosed, Timeout, set_send_timeout
@@ -106,39 +108,81 @@ class ClientConnection:
         self.bytes_sent = 0
         self.open_entry: OpenConnection | None = None  # in ctx.connections while its last request is allowed
         self.tunnel_stats: TunnelStats | None = None  # the relay's byte counts, sampled by ctx.connections
+        # Set by the server for the connections it accepts: hands an idle connection to the
+        # parking lot (True: taken). None (a decrypted tunnel's inner connection) never parks.
+        self.park: Callable[[ClientConnection], bool] | None = None
+        self.idle_deadline = 0.0  # time.monotonic() by which the next request must start
 
     # ------------------------------------------------------------------ connection loop
 
-    def run(self) -> None:
+    def run(self) -> bool:
+        """Serve from the connection's first byte. True when it ends parked (see resume)."""
         try:
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             set_send_timeout(self.sock, SEND_TIMEOUT)
-            settings = self.ctx.settings
-            if not settings.client_allowed(self.client_ip):
-                self._refuse_client()
-                return
-            first = True
+            if not self.ctx.settings.client_allowed(self.client_ip):
+                with contextlib.suppress(ClientGone):
+                    self._refuse_client()
+                self.close()
+                return False
+        except OSError:
+            self.close()
+            return False
+        return self._serve(first=True)
+
+    def resume(self) -> bool:
+        """Continue serving a parked connection whose socket turned readable, within the idle
+        deadline it parked with. True when it ends parked again."""
+        return self._serve(first=False, resumed=True)
+
+    def _serve(self, first: bool, resumed: bool = False) -> bool:
+        parked = False
+        try:
             while not self.ctx.stopping.is_set():
                 proxy = self.ctx.settings.proxy
                 self.idle = True
+                if not resumed:
+                    self.idle_deadline = time.monotonic() + (proxy.head_timeout if first else proxy.idle_timeout)
+                resumed = False
                 try:
-                    self.reader.wait_for_data(time.monotonic() + (proxy.head_timeout if first else proxy.idle_timeout))
+                    if first or self.park is None:
+                        self.reader.wait_for_data(self.idle_deadline)
+                    elif not self._linger():
+                        parked = self.park(self)  # when taken, another thread may own it already: touch nothing
+                        return parked
                 except (Timeout, PeerClosed):
-                    return
+                    return False
                 self.idle = False
                 # read after the wait: a reload while this connection idled applies to its next request
                 if not self._serve_one(self.ctx.settings):
-                    return
+                    return False
                 first = False
         except (ClientGone, OSError):
             pass
         except Exception:
             log.exception("unexpected error serving %s", self.client_ip)
         finally:
-            if self.open_entry is not None:
-                self.ctx.connections.remove(self.open_entry)
-            with contextlib.suppress(OSError):
-                self.sock.close()
+            if not parked:
+                self.close()
+        return False
+
+    def _linger(self) -> bool:
+        """Wait on this thread for the next request's first byte, `parking.LINGER` at most
+        (busy clients send it well within). False when it did not come and idle time is left."""
+        try:
+            self.reader.wait_for_data(min(time.monotonic() + LINGER, self.idle_deadline))
+        except Timeout:
+            if time.monotonic() >= self.idle_deadline:
+                raise
+            return False
+        return True
+
+    def close(self) -> None:
+        """Forget the connection's registry entry and close its socket (once is enough; twice is harmless)."""
+        if self.open_entry is not None:
+            self.ctx.connections.remove(self.open_entry)
+        with contextlib.suppress(OSError):
+            self.sock.close()
 
     def _refuse_client(self) -> None:
         started = time.time()

@@ -1,10 +1,12 @@
-"""The listener: accept connections and give each its own thread.
+"""The listener: accept connections and give each its own thread while it is busy.
 
 Threads are the design (the Pi has few cores and the work is I/O): each connection
-gets a small-stack thread that blocks on its own socket, so a slow or idle client
-never delays another. Live connections are tracked so a stop can close the idle ones
-at once and give busy ones a bounded grace period, and counted per client address so
-one device cannot take every connection (`max_connections_per_client`).
+gets a small-stack thread that blocks on its own socket, so a slow client never
+delays another. A keep-alive connection that goes idle is parked (`parking`): its
+thread ends and a fresh one takes it up at its next request. Live connections, parked
+ones included, are tracked so a stop can close the idle ones at once and give busy
+ones a bounded grace period, and counted per client address so one device cannot take
+every connection (`max_connections_per_client`).
 
 The client's address is normalised here, once, for every later use (policy, log, seen
 devices, the settings page's lockout): on a dual-stack `[::]` listener an IPv4 client
@@ -25,6 +27,7 @@ from guardian.config import Address
 from guardian.port_holders import in_use_hint
 from guardian.proxy.context import ProxyContext
 from guardian.proxy.handler import ClientConnection
+from guardian.proxy.parking import ParkingLot
 from guardian.proxy.responses import error_response
 
 log = logging.getLogger(__name__)
@@ -77,6 +80,7 @@ class ProxyServer:
         self._lock = threading.Lock()
         self._accept_thread: threading.Thread | None = None
         self._reaper: threading.Thread | None = None
+        self.lot = ParkingLot(self._resume, self._forget)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -84,6 +88,7 @@ class ProxyServer:
 
     def start(self) -> None:
         threading.stack_size(THREAD_STACK)
+        self.lot.start()
         self._accept_thread = threading.Thread(target=self._accept_loop, name="proxy-accept", daemon=True)
         self._accept_thread.start()
         self._reaper = threading.Thread(target=self._reap_loop, name="proxy-pool-reaper", daemon=True)
@@ -107,6 +112,7 @@ class ProxyServer:
                 self._turn_away(sock)
                 continue
             conn = ClientConnection(self.ctx, sock, client_address(addr[0]))
+            conn.park = self.lot.park
             with self._lock:
                 held = self._per_client.get(conn.client_ip, 0)
                 if held < proxy.max_connections_per_client:
@@ -131,10 +137,24 @@ class ProxyServer:
             sock.close()
 
     def _run(self, conn: ClientConnection) -> None:
+        parked = False
         try:
-            conn.run()
+            parked = conn.run()
         finally:
-            self._forget(conn)
+            if not parked:  # a parked connection stays counted; the lot or a later thread forgets it
+                self._forget(conn)
+
+    def _resume(self, conn: ClientConnection) -> None:
+        """The lot's hand-off: `conn`'s next request has arrived; serve it on a new thread."""
+        threading.Thread(target=self._serve_resumed, args=(conn,), name="proxy-conn", daemon=True).start()
+
+    def _serve_resumed(self, conn: ClientConnection) -> None:
+        parked = False
+        try:
+            parked = conn.resume()
+        finally:
+            if not parked:
+                self._forget(conn)
 
     def _forget(self, conn: ClientConnection) -> None:
         with self._lock:
@@ -153,6 +173,7 @@ class ProxyServer:
         """Stop accepting, close idle connections, let busy ones finish within `grace` seconds."""
         self.ctx.stopping.set()
         self.ctx.connections.wake()
+        self.lot.close()  # parked connections are idle: closed now, without a thread each
         with contextlib.suppress(OSError):
             self.listener.close()
         deadline = time.monotonic() + grace

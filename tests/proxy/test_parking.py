@@ -1,0 +1,199 @@
+"""Idle keep-alive connections are parked in one selector thread and resumed on their next request."""
+
+from __future__ import annotations
+
+import resource
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from guardian.proxy.hooks import ALLOW, RequestInfo, Verdict
+from guardian.proxy.parking import LINGER
+from tests.support.client import RawClient
+
+PARKED_CLIENTS = 500
+
+
+def connection_threads() -> int:
+    return sum(1 for t in threading.enumerate() if t.name == "proxy-conn")
+
+
+def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+def get(client: RawClient, origin, path: str, extra: str = "") -> int:
+    client.send(f"GET {origin.base}{path} HTTP/1.1\r\nHost: x\r\n{extra}\r\n".encode())
+    return client.read_response().status
+
+
+def local_port(client: RawClient) -> int:
+    return client.sock.getsockname()[1]
+
+
+def parked(proxy, count: int) -> bool:
+    return len(proxy.server.lot) == count and connection_threads() == 0
+
+
+class Switch:
+    """Allows everything until `block` is set; re-decides open connections like the policy does."""
+
+    def __init__(self) -> None:
+        self.block = False
+
+    def decide(self, request: RequestInfo) -> Verdict:
+        return Verdict(allowed=False, body=b"blocked") if self.block else ALLOW
+
+    def still_allowed(self, request: RequestInfo) -> bool:
+        return not self.block
+
+
+def test_an_idle_keep_alive_connection_is_parked_and_served_again_on_the_same_connection(make_proxy, origin):
+    proxy = make_proxy()
+    c = RawClient(proxy.port)
+    assert get(c, origin, "/size/10") == 200
+    port = local_port(c)
+    assert eventually(lambda: parked(proxy, 1)), "the idle connection still holds a thread"
+    assert len(proxy.server.connections) == 1
+    assert get(c, origin, "/size/20") == 200  # resumed on a new thread
+    assert local_port(c) == port
+    assert eventually(lambda: parked(proxy, 1))  # and parked again after the next request
+    assert get(c, origin, "/chunked") == 200
+    records = proxy.recorder.wait_for(3)
+    assert [r.status for r in records] == [200, 200, 200]
+    c.close()
+
+
+def test_a_client_closing_a_parked_connection_is_forgotten(make_proxy, origin):
+    proxy = make_proxy()
+    c = RawClient(proxy.port)
+    assert get(c, origin, "/size/10") == 200
+    assert eventually(lambda: parked(proxy, 1))
+    c.close()
+    assert eventually(lambda: not proxy.server.connections and len(proxy.server.lot) == 0)
+    assert connection_threads() == 0
+
+
+def test_parked_connections_count_toward_the_per_client_limit_and_idle_out(make_proxy, origin):
+    proxy = make_proxy(max_connections_per_client=2, idle_timeout=2.0)
+    held = [RawClient(proxy.port) for _ in range(2)]
+    for c in held:
+        assert get(c, origin, "/size/10") == 200
+    assert eventually(lambda: parked(proxy, 2))
+    turned_away = RawClient(proxy.port)
+    assert get(turned_away, origin, "/size/10") == 503
+    turned_away.close()
+    # the idle timeout closes parked connections as it closes waiting ones, and frees the places
+    for c in held:
+        assert c.is_closed(timeout=8.0)
+    assert eventually(lambda: not proxy.server.connections and len(proxy.server.lot) == 0)
+    again = RawClient(proxy.port)
+    assert get(again, origin, "/size/10") == 200
+    again.close()
+
+
+def test_a_resumed_connection_reads_a_head_sent_in_pieces_and_idles_out_after_it(make_proxy, origin):
+    proxy = make_proxy(idle_timeout=2.0)
+    c = RawClient(proxy.port)
+    assert get(c, origin, "/size/10") == 200
+    assert eventually(lambda: parked(proxy, 1))
+    t0 = time.monotonic()
+    c.send(b"GET ")  # a request begun: resumed, and the rest of the head read on the new thread
+    time.sleep(0.1)
+    c.send(f"{origin.base}/size/5 HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert c.read_response().status == 200
+    assert eventually(lambda: parked(proxy, 1))
+    assert c.is_closed(timeout=8.0)  # idle_timeout after the last request, not more
+    assert time.monotonic() - t0 < 6.0
+
+
+def test_stop_closes_parked_connections_at_once(make_proxy, origin):
+    proxy = make_proxy()
+    held = [RawClient(proxy.port) for _ in range(5)]
+    for c in held:
+        assert get(c, origin, "/size/10") == 200
+    assert eventually(lambda: parked(proxy, 5))
+    t0 = time.monotonic()
+    proxy.server.stop(grace=10.0)
+    assert time.monotonic() - t0 < 5.0  # nothing busy: no waiting out the grace period
+    for c in held:
+        assert c.is_closed()
+    assert not proxy.server.connections
+
+
+def test_a_rule_change_closes_a_parked_connection_whose_last_request_is_now_blocked(make_proxy, origin):
+    switch = Switch()
+    proxy = make_proxy(decider=switch)
+    c = RawClient(proxy.port)
+    assert get(c, origin, "/size/10") == 200
+    assert eventually(lambda: parked(proxy, 1))
+    assert len(proxy.ctx.connections.snapshot()) == 1
+    switch.block = True
+    proxy.ctx.connections.wake()
+    assert c.is_closed(timeout=8.0)
+    assert eventually(lambda: not proxy.server.connections and len(proxy.server.lot) == 0)
+    assert proxy.ctx.connections.snapshot() == []
+
+
+def test_pipelined_requests_are_served_without_parking_in_between(make_proxy, origin):
+    proxy = make_proxy()
+    lot = proxy.server.lot
+    buffered_at_park: list[int] = []
+    real_park = lot.park
+
+    def watching_park(conn) -> bool:
+        buffered_at_park.append(len(conn.reader.buffer))
+        return real_park(conn)
+
+    lot.park = watching_park  # type: ignore[method-assign]  # seen by connections accepted from now on
+    c = RawClient(proxy.port)
+    # the first answer takes longer than the linger while the next requests wait in the buffer
+    slow = f"/asset/p.png?delay={LINGER * 2}"
+    c.send("".join(f"GET {origin.base}{path} HTTP/1.1\r\nHost: x\r\n\r\n"
+                   for path in (slow, "/size/3", "/size/4")).encode())
+    assert [len(c.read_response().body) for _ in range(3)] == [len(b"asset /asset/p.png"), 3, 4]
+    assert eventually(lambda: parked(proxy, 1))
+    assert buffered_at_park == [0]
+    c.close()
+
+
+@pytest.fixture
+def enough_file_descriptors():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = 4 * PARKED_CLIENTS + 500
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        pytest.skip(f"needs {needed} open files, the hard limit is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, needed), hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_hundreds_of_parked_connections_hold_no_threads_and_a_fresh_request_is_served(
+        make_proxy, origin, enough_file_descriptors):
+    proxy = make_proxy(max_connections_per_client=4096)
+    held: list[RawClient] = []
+    try:
+        for i in range(PARKED_CLIENTS):
+            c = RawClient(proxy.port, timeout=10)
+            assert get(c, origin, f"/size/{i % 7 + 1}") == 200
+            held.append(c)
+        assert eventually(lambda: parked(proxy, PARKED_CLIENTS))
+        assert len(proxy.server.connections) == PARKED_CLIENTS
+        fresh = RawClient(proxy.port)
+        t0 = time.monotonic()
+        assert get(fresh, origin, "/size/9", "Connection: close\r\n") == 200
+        assert time.monotonic() - t0 < 2.0
+        fresh.close()
+        for c in held[::50]:  # parked ones still work, each on its own connection
+            assert get(c, origin, "/size/8") == 200
+    finally:
+        for c in held:
+            c.close()
+
