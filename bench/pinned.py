@@ -1,6 +1,6 @@
 """Guardian's household and core-only configurations against squid and privoxy, pinned, in one run.
 
-    /tmp/anchors/bin/python bench/pinned.py [--seconds 5] [--rounds 3] [--idle 2000] [--unpinned]
+    /tmp/anchors/bin/python bench/pinned.py [--seconds 5] [--rounds 3] [--idle 2000 [--idle-hold 2]] [--unpinned]
                                             [--peers squid,privoxy] [--base DIR] [--json]
 
 Uses the shared harness (`../shared/bench/proxy_peers.py`: its nginx origin, wrk with 50
@@ -10,7 +10,9 @@ compared fairly on a 2-core machine. Every proxy runs for the whole run; the wrk
 are interleaved (A B C D, A B C D, ...) and each figure is the median of its rounds, so a
 noisy neighbour hurts all of them alike. After the rounds: a 200 MiB download plain and
 through CONNECT per proxy, RSS, and (with --idle) N idle keep-alive clients held on
-Guardian's household configuration while a fresh request is timed.
+Guardian's household configuration while a fresh request is timed, memory measured at once,
+after 1 s and after `--idle-hold` seconds (idle connections park after a linger, see
+guardian/proxy/parking.py).
 
 Guardian's configurations are bench/household.py's: "household" (EasyList + EasyPrivacy
 for the default profile, request log, cache and access log on, privacy defaults) and
@@ -96,6 +98,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--idle", type=int, default=0, help="hold N idle clients on the household configuration")
+    ap.add_argument("--idle-hold", type=float, default=2.0, help="seconds the idle clients are held at the last RSS")
     ap.add_argument("--peers", default="squid,privoxy")
     ap.add_argument("--unpinned", action="store_true", help="let the kernel place everything")
     ap.add_argument("--base", type=Path, help="another copy of the source, run as core-before and household-before")
@@ -137,12 +140,14 @@ def main() -> int:
             row["plain_MiBps"] = peers.download(port, env.origin, False)
             row["tunnel_MiBps"] = peers.download(port, env.origin, True)
             row["rss_MiB"] = peers.tree_rss_mib(proc.pid, env.dir + "/x-none")
-            if args.idle and name == "household":
+            if args.idle and name in ("household", "household-before"):
                 socks, latency = peers.idle_hold(port, env.origin, args.idle)
-                time.sleep(1)
                 row["idle_held"], row["fresh_ms_while_idle"] = len(socks), latency
-                row["KiB_per_idle"] = (peers.tree_rss_mib(proc.pid, env.dir + "/x-none") - row["rss_MiB"]) * 1024 \
-                    / max(1, len(socks))
+                for key, wait in (("KiB_per_idle_at_once", 0.0), ("KiB_per_idle", 1.0),
+                                  ("KiB_per_idle_held", max(0.0, args.idle_hold - 1))):
+                    time.sleep(wait)
+                    row[key] = (peers.tree_rss_mib(proc.pid, env.dir + "/x-none") - row["rss_MiB"]) * 1024 \
+                        / max(1, len(socks))
                 for sock in socks:
                     sock.close()
             rows[name] = row
@@ -163,8 +168,9 @@ def main() -> int:
             print(f"{name:16} error: {row['error']}")
             continue
         errors = row["non2xx"] + row["sock_err"]
-        extra = (f"  idle: {row['idle_held']} held, {row['KiB_per_idle']:.1f} KiB each, fresh request "
-                 f"{row['fresh_ms_while_idle']:.1f} ms") if "idle_held" in row else ""
+        extra = (f"  idle: {row['idle_held']} held, {row['KiB_per_idle']:.1f} KiB each (at once "
+                 f"{row['KiB_per_idle_at_once']:.1f}, after {args.idle_hold:g} s {row['KiB_per_idle_held']:.1f}), "
+                 f"fresh request {row['fresh_ms_while_idle']:.1f} ms") if "idle_held" in row else ""
         print(f"{name:16} {row['rps']:8.0f} {row['p50_ms']:7.2f} {row['p99_ms']:7.2f} {errors:7d} "
               f"{row['plain_MiBps']:11.0f} {row['tunnel_MiBps']:12.0f} {row['rss_MiB']:8.1f}{extra}")
     print()
