@@ -79,11 +79,11 @@ class ParkingLot:
             if self._closed:
                 return
             self._closed = True
-            held = [key.data for key in self._selector.get_map().values() if key.data is not None]
-            for conn in held:
-                self._selector.unregister(conn.sock)
-        for conn in held:
-            self._close(conn)
+            held = [key for key in self._selector.get_map().values() if key.data is not None]
+            for key in held:
+                self._selector.unregister(key.fd)
+        for key in held:
+            self._close(key.data)
         with contextlib.suppress(OSError):
             self._waker_w.send(b"x")
 
@@ -138,12 +138,12 @@ class ParkingLot:
 
     def _sweep(self, now: float) -> None:
         with self._lock:
-            expired = [key.data for key in self._selector.get_map().values()
+            expired = [key for key in self._selector.get_map().values()
                        if key.data is not None and key.data.idle_deadline <= now]
-            for conn in expired:
-                self._selector.unregister(conn.sock)
-        for conn in expired:
-            self._close(conn)
+            for key in expired:
+                self._selector.unregister(key.fd)
+        for key in expired:
+            self._close(key.data)
 
     def _close(self, conn: ClientConnection) -> None:
         try:
