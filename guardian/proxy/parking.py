@@ -84,6 +84,9 @@ class ParkingLot:
                 self._selector.unregister(key.fd)
         for key in held:
             self._close(key.data)
+        if self._thread is None:  # never started: nothing to wake
+            self._release()
+            return
         with contextlib.suppress(OSError):
             self._waker_w.send(b"x")
 
@@ -105,9 +108,12 @@ class ParkingLot:
             log.exception("the parking lot failed; closing the connections it held")
             self.close()
         finally:
-            self._selector.close()
-            self._waker_r.close()
-            self._waker_w.close()
+            self._release()
+
+    def _release(self) -> None:
+        self._selector.close()
+        self._waker_r.close()
+        self._waker_w.close()
 
     def _take(self, key: selectors.SelectorKey) -> ClientConnection | None:
         """Unregister the connection of `key` if it is still parked (not closed meanwhile)."""
