@@ -144,6 +144,8 @@ def main() -> int:
     stats = pstats.Stats(profiles[0])
     for prof in profiles[1:]:
         stats.add(prof)
+    if os.environ.get("PROFILE_DUMP"):
+        stats.dump_stats(os.environ["PROFILE_DUMP"])
     groups: dict[str, float] = {}
     total = 0.0
     for (filename, _, function), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
