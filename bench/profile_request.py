@@ -9,6 +9,7 @@ log) are measured by their CPU time from /proc. Printed: CPU µs per request for
 whole process and per thread, then cProfile's own time per function grouped by the part
 of Guardian it belongs to, and the top functions. cProfile inflates every Python
 call, and its socket figures include waiting, so read the groups as shares and the /proc figures as the cost.
+With PROFILE_DUMP=FILE in the environment the merged profile is also written to FILE (pstats), to see callers.
 """
 
 from __future__ import annotations
