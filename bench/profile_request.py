@@ -62,7 +62,7 @@ def thread_cpu() -> dict[str, float]:
 
 
 def group_of(filename: str, function: str) -> str:
-    if "_socket.socket" in function:
+    if "_socket.socket" in function or "proxy/quicksend.py" in filename:  # send_all is libc's send
         return "socket calls (with the waits for client and origin)"
     for name, needles in GROUPS:
         if any(n in filename for n in needles):
