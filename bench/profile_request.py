@@ -19,6 +19,7 @@ import cProfile
 import os
 import pstats
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -59,6 +60,12 @@ def thread_cpu() -> dict[str, float]:
             continue
         out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICK
     return out
+
+
+def context_switches() -> int:
+    """Voluntary and involuntary context switches of this process so far, exited threads included."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_nvcsw + usage.ru_nivcsw
 
 
 def group_of(filename: str, function: str) -> str:
@@ -116,11 +123,11 @@ def main() -> int:
         script.write_text(f'wrk.path = "{url}"\nwrk.headers["Host"] = "127.0.0.1:{origin}"\n')
         # names the kernel shows for our threads (Python sets them from 3.x on Linux)
         time.sleep(1.5)  # let the start-up jobs finish
-        before, cpu0, t0 = thread_cpu(), time.process_time(), time.monotonic()
+        before, cpu0, t0, switches = thread_cpu(), time.process_time(), time.monotonic(), context_switches()
         out = subprocess.run(["wrk", "-t1", f"-c{args.connections}", f"-d{args.seconds}s", "--latency", "-s",
                               str(script), f"http://127.0.0.1:{port}/"], capture_output=True, text=True).stdout
         time.sleep(1.2)  # the writers' next flush: their share of these requests
-        cpu1, after = time.process_time(), thread_cpu()
+        cpu1, after, switches = time.process_time(), thread_cpu(), context_switches() - switches
         requests = int(re.search(r"(\d+) requests in", out).group(1))
         if re.search(r"Non-2xx", out):
             print(out)
@@ -130,7 +137,8 @@ def main() -> int:
         print(f"{requests} requests over {args.connections} keep-alive connection(s), "
               f"p99 {p99.group(1) if p99 else '?'}, in {time.monotonic() - t0:.1f} s "
               f"({what}; {'no profiler' if args.no_profile else 'cProfile on'})")
-        print(f"process CPU per request: {(cpu1 - cpu0) / requests * 1e6:.1f} µs")
+        print(f"process CPU per request: {(cpu1 - cpu0) / requests * 1e6:.1f} µs, "
+              f"{switches / requests:.2f} context switches per request")
         for name in sorted(after, key=lambda n: -(after[n] - before.get(n, 0.0))):
             used = after[name] - before.get(name, 0.0)
             if used > 0:
