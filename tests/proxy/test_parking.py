@@ -99,6 +99,24 @@ def test_parked_connections_count_toward_the_per_client_limit_and_idle_out(make_
     again.close()
 
 
+def test_parked_connections_count_toward_the_connection_limit(make_proxy, origin):
+    proxy = make_proxy(max_connections=2)
+    held = [RawClient(proxy.port) for _ in range(2)]
+    for c in held:
+        assert get(c, origin, "/size/10") == 200
+    assert eventually(lambda: parked(proxy, 2))
+    turned_away = RawClient(proxy.port)
+    assert get(turned_away, origin, "/size/10") == 503
+    turned_away.close()
+    held[0].close()  # closed while parked: the lot forgets it and the place is free again
+    assert eventually(lambda: len(proxy.server.connections) == 1)
+    again = RawClient(proxy.port)
+    assert get(again, origin, "/size/10") == 200
+    assert get(held[1], origin, "/size/10") == 200
+    again.close()
+    held[1].close()
+
+
 def test_a_resumed_connection_reads_a_head_sent_in_pieces_and_idles_out_after_it(make_proxy, origin):
     proxy = make_proxy(idle_timeout=2.0)
     c = RawClient(proxy.port)
