@@ -130,6 +130,10 @@ class ClientConnection:
         except OSError:
             self.close()
             return False
+        except Exception:
+            log.exception("unexpected error serving %s", self.client_ip)
+            self.close()
+            return False
         return self._serve(first=True)
 
     def resume(self) -> bool:

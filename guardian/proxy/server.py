@@ -136,25 +136,17 @@ class ProxyServer:
         with contextlib.suppress(OSError):
             sock.close()
 
-    def _run(self, conn: ClientConnection) -> None:
+    def _run(self, conn: ClientConnection, resumed: bool = False) -> None:
         parked = False
         try:
-            parked = conn.run()
+            parked = conn.resume() if resumed else conn.run()
         finally:
             if not parked:  # a parked connection stays counted; the lot or a later thread forgets it
                 self._forget(conn)
 
     def _resume(self, conn: ClientConnection) -> None:
         """The lot's hand-off: `conn`'s next request has arrived; serve it on a new thread."""
-        threading.Thread(target=self._serve_resumed, args=(conn,), name="proxy-conn", daemon=True).start()
-
-    def _serve_resumed(self, conn: ClientConnection) -> None:
-        parked = False
-        try:
-            parked = conn.resume()
-        finally:
-            if not parked:
-                self._forget(conn)
+        threading.Thread(target=self._run, args=(conn, True), name="proxy-conn", daemon=True).start()
 
     def _forget(self, conn: ClientConnection) -> None:
         with self._lock:
