@@ -48,9 +48,8 @@ from guardian.proxy.context import FanOutRecorder, ProxyContext, ProxySettings
 from guardian.proxy.server import ProxyServer, open_listener
 from guardian.tls.ca import CAError, CertificateAuthority, household_name, tls_dir
 from guardian.tls.intercept import Interceptor
-from guardian.web import create_app
+from guardian.web.lazy import LazySettingsPage
 from guardian.web.services import ConfigConflict
-from guardian.web.serving import create_server as create_web_server
 from guardian.workers.supervisor import Supervisor, WorkerCaches
 from guardian.workers.worker import freeze_long_lived_objects
 
@@ -164,8 +163,8 @@ class Guardian:
         web_socket = undo.enter_context(open_listener(self.config.web.listen, "the settings page"))
         self.web_socket = web_socket  # a forked proxy worker closes its copy
         # Made once both ports are bound, so it logs the set-up code only for a start that works.
-        self.web_app = create_app(self)
-        self.web_server = create_web_server(self.web_app, web_socket)
+        # The page itself (Flask) loads when its first visitor arrives (guardian/web/lazy.py).
+        self.web_server = LazySettingsPage(self, web_socket)
         undo.callback(self.web_server.close)
 
     # ------------------------------------------------------------------ the parts
