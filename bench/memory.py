@@ -82,6 +82,7 @@ def main() -> int:
     ap.add_argument("--unpinned", action="store_true")
     ap.add_argument("--imports-only", action="store_true")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--without", default="", help="household parts to turn off (bench/household.py PARTS)")
     ap.add_argument("--env", default="", help="environment for Guardian, e.g. MALLOC_ARENA_MAX=4")
     args = ap.parse_args()
     result: dict = {"imports": import_groups()}
@@ -113,7 +114,8 @@ def household_figures(args: argparse.Namespace) -> dict[str, float]:
     figures: dict[str, float] = {}
     web_port = peers.free_port()
     config = workdir / "household.toml"
-    config.write_text(config_text(workdir / "household-data", "127.0.0.1:3128", web_port=web_port))
+    config.write_text(config_text(workdir / "household-data", "127.0.0.1:3128", web_port=web_port,
+                                  without=frozenset(p for p in args.without.split(",") if p)))
     command = (f"env {args.env} {ROOT}/.venv/bin/python -m guardian.cli serve --config {config} "
                f"--listen 127.0.0.1:{{port}} --data-dir {{dir}}/guardian-household")
 

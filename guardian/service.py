@@ -46,7 +46,7 @@ from guardian.policy.settings_page import address_for_devices
 from guardian.policy.usage import add_minutes, usage_rows
 from guardian.proxy.context import FanOutRecorder, ProxyContext, ProxySettings
 from guardian.proxy.server import ProxyServer, open_listener
-from guardian.tls.ca import CAError, CertificateAuthority, household_name, tls_dir
+from guardian.tls.authority import CAError, StoredAuthority, authority_for_service, household_name, tls_dir
 from guardian.tls.intercept import Interceptor
 from guardian.web.lazy import LazySettingsPage
 from guardian.web.services import ConfigConflict
@@ -187,7 +187,7 @@ class Guardian:
     def _open_tls(self) -> Interceptor | None:
         """Guardian's certificate authority (made on the very first start) for HTTPS block pages."""
         try:
-            ca = CertificateAuthority.for_service(self.data_dir, household_name(self.config.https.name))
+            ca = authority_for_service(self.data_dir, household_name(self.config.https.name))
         except CAError as exc:
             log.warning("HTTPS block pages are off: %s", exc)
             return None
@@ -479,7 +479,7 @@ class Guardian:
 
         def ca_reload(_: dict[str, Any]) -> dict[str, Any]:
             try:
-                ca = CertificateAuthority.load(self.data_dir)
+                ca = StoredAuthority(self.data_dir)
             except CAError as exc:
                 return {"ok": False, "error": str(exc)}
             self.ctx.tls = Interceptor(ca, self.config.https.leaf_cache_size, self.config.https.extra_ca_file,

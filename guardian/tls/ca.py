@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime
 import os
 import secrets
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,17 +25,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from guardian.fsutil import atomic_write_bytes
+from guardian.tls.authority import CAError, household_name, tls_dir
+
+__all__ = ["BACKDATE", "CAError", "CertificateAuthority", "household_name", "read_certificate", "tls_dir"]
 
 CA_VALIDITY = datetime.timedelta(days=3650)  # a root a parent installs once; devices accept long-lived roots
 BACKDATE = datetime.timedelta(days=1)  # devices whose clocks run a little behind still accept new certificates
-
-
-class CAError(Exception):
-    """The CA cannot be used; the message says what a parent can do."""
-
-
-def tls_dir(data_dir: Path) -> Path:
-    return Path(data_dir) / "tls"
 
 
 def _now() -> datetime.datetime:
@@ -152,8 +146,3 @@ def read_certificate(data_dir: Path) -> x509.Certificate | None:
         return x509.load_pem_x509_certificate((tls_dir(data_dir) / "ca.crt").read_bytes())
     except (OSError, ValueError):
         return None
-
-
-def household_name(configured: str) -> str:
-    """The name on the certificate: the configured one, else this machine's name."""
-    return configured or socket.gethostname().split(".")[0] or "this home"
