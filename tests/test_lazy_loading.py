@@ -18,7 +18,7 @@ from tests.support.serve import GuardianProcess, free_port
 from tests.test_serve import write_config
 
 # Packages a household's proxy does not need every minute: none may be imported by starting.
-LOADED_LATER = ("flask", "werkzeug", "jinja2", "waitress", "cryptography")
+LOADED_LATER = ("flask", "werkzeug", "jinja2", "waitress", "cryptography", "tldextract", "requests")
 
 
 def _web_port(config) -> int:
