@@ -42,12 +42,12 @@ IMPORT_GROUPS: list[tuple[str, list[str]]] = [
     ("the proxy core", ["guardian.proxy.server", "guardian.proxy.handler"]),
     ("the policy", ["guardian.policy"]),
     ("the cache, request log, access log", ["guardian.cache", "guardian.logstore", "guardian.accesslog"]),
+    ("the scheduler (APScheduler)", ["apscheduler.schedulers.background", "guardian.lists.schedule"]),
     ("the lists", ["guardian.lists"]),
     ("HTTPS interception (without certificates)", ["guardian.tls.intercept"]),
     ("the service (what `guardian serve` imports)", ["guardian.service", "guardian.cli"]),
-    ("the scheduler", ["guardian.schedule"]),
-    ("the certificate code (cryptography)", ["guardian.tls.ca", "cryptography.x509"]),
-    ("the settings page (Flask, waitress, blueprints)", ["guardian.web", "guardian.web.serving"]),
+    ("the certificate code (cryptography), on first signing", ["guardian.tls.ca", "guardian.tls.signing"]),
+    ("the settings page (Flask, waitress, blueprints), on first visit", ["guardian.web.app", "guardian.web.serving"]),
 ]
 
 PROBE = """

@@ -119,6 +119,9 @@ class Guardian:
         self._generation_wanted = self._generation_built = 0
         self._config_mtime = self._mtime()
         self.worker_count = worker_count(self.config.proxy) if processes else 1
+        # `guardian serve`: builds from list texts and the first CA are made in helper processes,
+        # so this long-running one never carries their garbage or the certificate code.
+        self.processes = processes
         self.supervisor: Supervisor | None = None
 
         # A failure part-way (a port in use, an unreadable file) must leave nothing behind:
@@ -187,7 +190,7 @@ class Guardian:
     def _open_tls(self) -> Interceptor | None:
         """Guardian's certificate authority (made on the very first start) for HTTPS block pages."""
         try:
-            ca = authority_for_service(self.data_dir, household_name(self.config.https.name))
+            ca = authority_for_service(self.data_dir, household_name(self.config.https.name), aside=self.processes)
         except CAError as exc:
             log.warning("HTTPS block pages are off: %s", exc)
             return None
@@ -208,7 +211,7 @@ class Guardian:
     def _build_policy(self, config: Config, previous: Policy | None) -> Policy:
         return Policy(config, sources_for(config, self.list_store), cache_dir=self.data_dir / "cache" / "filters",
                       neighbours=self.neighbours, seen=self.devices_seen, pauses=self.pauses, previous=previous,
-                      usage=self.usage)
+                      usage=self.usage, build_aside=self.processes)
 
     def rebuild_policy(self, why: str = "lists changed") -> None:
         """The one way a new policy comes in (reload, list refresh, edits): build from the

@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric import ec
 
+MAKE_TIMEOUT_SECONDS = 60
 RENEW_HINT = "Run `guardian ca renew` to make a new one; every device must then trust it again."
 
 
@@ -112,14 +115,29 @@ class StoredAuthority:
         return self.loaded().key
 
 
-def authority_for_service(data_dir: Path, household: str) -> Authority:
+def authority_for_service(data_dir: Path, household: str, *, aside: bool = False) -> Authority:
     """The CA `guardian serve` uses: made on the very first start (no tls folder yet),
-    checked on disk afterwards; CAError when an existing one is missing or damaged."""
+    checked on disk afterwards; CAError when an existing one is missing or damaged.
+    `aside`: the first one is made by a helper process (`python -m guardian.tls.ca`), so
+    this one loads no certificate code for it."""
     if not tls_dir(data_dir).exists():
-        from guardian.tls.ca import CertificateAuthority
+        if not aside:
+            from guardian.tls.ca import CertificateAuthority
 
-        return CertificateAuthority.for_service(data_dir, household)
+            return CertificateAuthority.for_service(data_dir, household)
+        _make_aside(data_dir, household)
     return StoredAuthority(data_dir)
+
+
+def _make_aside(data_dir: Path, household: str) -> None:
+    try:
+        done = subprocess.run([sys.executable, "-m", "guardian.tls.ca", str(data_dir), household],
+                              capture_output=True, text=True, timeout=MAKE_TIMEOUT_SECONDS, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise CAError(f"Guardian's certificate could not be made ({exc}).") from None
+    if done.returncode != 0:
+        reason = done.stderr.strip().splitlines()
+        raise CAError(f"Guardian's certificate could not be made ({reason[-1] if reason else done.returncode}).")
 
 
 def _check_pair(cert_pem: bytes, key_pem: bytes) -> None:

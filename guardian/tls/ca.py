@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime
 import os
 import secrets
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,3 +147,14 @@ def read_certificate(data_dir: Path) -> x509.Certificate | None:
         return x509.load_pem_x509_certificate((tls_dir(data_dir) / "ca.crt").read_bytes())
     except (OSError, ValueError):
         return None
+
+
+def main(argv: list[str]) -> int:
+    """`python -m guardian.tls.ca DATA_DIR HOUSEHOLD`: make the first CA (authority.py runs it)."""
+    data_dir, household = argv
+    CertificateAuthority.for_service(Path(data_dir), household)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

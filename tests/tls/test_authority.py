@@ -83,3 +83,27 @@ def test_a_start_with_a_ca_loads_the_certificate_code_only_for_the_first_leaf(tm
     done = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path)], capture_output=True, text=True,
                           timeout=60, check=True)
     assert json.loads(done.stdout) == [False, False, True]
+
+
+PROBE_FIRST_START = """
+import json, sys
+from guardian.tls.authority import authority_for_service
+ca = authority_for_service(sys.argv[1], "the Smiths", aside=True)
+print(json.dumps([type(ca).__name__, ca.common_name, "cryptography" in sys.modules]))
+"""
+
+
+def test_the_first_ca_made_aside_is_made_by_a_helper_and_held_without_the_certificate_code(tmp_path: Path):
+    done = subprocess.run([sys.executable, "-c", PROBE_FIRST_START, str(tmp_path)], capture_output=True,
+                          text=True, timeout=60, check=True)
+    kind, name, loaded = json.loads(done.stdout)
+    assert kind == "StoredAuthority" and name.startswith("Guardian for the Smiths (") and not loaded
+    assert (tls_dir(tmp_path) / "ca.key").stat().st_mode & 0o777 == 0o600
+    assert CertificateAuthority.load(tmp_path).common_name == name
+
+
+def test_a_first_ca_that_cannot_be_made_aside_says_so(tmp_path: Path):
+    data_dir = tmp_path / "data"
+    data_dir.write_text("a file where the data folder should be")
+    with pytest.raises(CAError, match="could not be made"):
+        authority_for_service(data_dir, "home", aside=True)
