@@ -9,6 +9,7 @@ log) are measured by their CPU time from /proc. Printed: CPU µs per request for
 whole process and per thread, then cProfile's own time per function grouped by the part
 of Guardian it belongs to, and the top functions. cProfile inflates every Python
 call, and its socket figures include waiting, so read the groups as shares and the /proc figures as the cost.
+With PROFILE_DUMP=FILE in the environment the merged profile is also written to FILE (pstats), to see callers.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import cProfile
 import os
 import pstats
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -60,8 +62,14 @@ def thread_cpu() -> dict[str, float]:
     return out
 
 
+def context_switches() -> int:
+    """Voluntary and involuntary context switches of this process so far, exited threads included."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_nvcsw + usage.ru_nivcsw
+
+
 def group_of(filename: str, function: str) -> str:
-    if "_socket.socket" in function:
+    if "_socket.socket" in function or "proxy/quicksend.py" in filename:  # send_all is libc's send
         return "socket calls (with the waits for client and origin)"
     for name, needles in GROUPS:
         if any(n in filename for n in needles):
@@ -115,11 +123,11 @@ def main() -> int:
         script.write_text(f'wrk.path = "{url}"\nwrk.headers["Host"] = "127.0.0.1:{origin}"\n')
         # names the kernel shows for our threads (Python sets them from 3.x on Linux)
         time.sleep(1.5)  # let the start-up jobs finish
-        before, cpu0, t0 = thread_cpu(), time.process_time(), time.monotonic()
+        before, cpu0, t0, switches = thread_cpu(), time.process_time(), time.monotonic(), context_switches()
         out = subprocess.run(["wrk", "-t1", f"-c{args.connections}", f"-d{args.seconds}s", "--latency", "-s",
                               str(script), f"http://127.0.0.1:{port}/"], capture_output=True, text=True).stdout
         time.sleep(1.2)  # the writers' next flush: their share of these requests
-        cpu1, after = time.process_time(), thread_cpu()
+        cpu1, after, switches = time.process_time(), thread_cpu(), context_switches() - switches
         requests = int(re.search(r"(\d+) requests in", out).group(1))
         if re.search(r"Non-2xx", out):
             print(out)
@@ -129,7 +137,8 @@ def main() -> int:
         print(f"{requests} requests over {args.connections} keep-alive connection(s), "
               f"p99 {p99.group(1) if p99 else '?'}, in {time.monotonic() - t0:.1f} s "
               f"({what}; {'no profiler' if args.no_profile else 'cProfile on'})")
-        print(f"process CPU per request: {(cpu1 - cpu0) / requests * 1e6:.1f} µs")
+        print(f"process CPU per request: {(cpu1 - cpu0) / requests * 1e6:.1f} µs, "
+              f"{switches / requests:.2f} context switches per request")
         for name in sorted(after, key=lambda n: -(after[n] - before.get(n, 0.0))):
             used = after[name] - before.get(name, 0.0)
             if used > 0:
@@ -144,6 +153,8 @@ def main() -> int:
     stats = pstats.Stats(profiles[0])
     for prof in profiles[1:]:
         stats.add(prof)
+    if os.environ.get("PROFILE_DUMP"):
+        stats.dump_stats(os.environ["PROFILE_DUMP"])
     groups: dict[str, float] = {}
     total = 0.0
     for (filename, _, function), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]

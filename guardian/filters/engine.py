@@ -102,6 +102,9 @@ class FilterEngine:
         self._nearest_memo: dict[str, tuple[int, str, int] | None] = {}
         self._suffixes = public_suffixes
         self._matchers: dict[int, Glob | RegexMatcher] = {}  # built on first use, by rule id
+        # The rules without a token are tried on every request: keep, per request type, only
+        # those that can apply to it (a script-only regex never runs for a page or an image).
+        self._untokened: dict[tuple[bool, int], tuple[int, ...]] = {}
 
     @classmethod
     def from_lists(
@@ -201,14 +204,14 @@ class FilterEngine:
         index = self._index
         block_tokens = index.block_tokens if with_tokens else None
         exception_tokens = index.exception_tokens if with_tokens else None
-        block_untokened = index.block_untokened if with_tokens else ()
+        block_untokened = self._untokened_for(True, request.type_bit) if with_tokens else ()
         block = self._search(request, True, index.block_hosts, block_tokens, block_untokened, False)
         if block is None:
             return NOT_MATCHED
         if not block[1] & IMPORTANT:
             allow = self._search(
                 request, False, index.exception_hosts, exception_tokens,
-                index.exception_untokened if with_tokens else (), False,
+                self._untokened_for(False, request.type_bit) if with_tokens else (), False,
             )
             if allow is not None:
                 important = self._search(
@@ -218,6 +221,18 @@ class FilterEngine:
                     return Decision(False, allow[0], self._list_names[allow[2]])
                 block = important
         return Decision(True, block[0], self._list_names[block[2]])
+
+    def _untokened_for(self, block: bool, type_bit: int) -> tuple[int, ...]:
+        """The block (or exception) rules without a token whose types include `type_bit`."""
+        try:
+            return self._untokened[block, type_bit]
+        except KeyError:
+            pass
+        every = self._index.block_untokened if block else self._index.exception_untokened
+        rules = self._rules
+        kept = tuple(rule_id for rule_id in every if rules[rule_id].types & type_bit)
+        self._untokened[block, type_bit] = kept  # at most two entries per type bit: bounded
+        return kept
 
     def _search(
         self,

@@ -27,6 +27,7 @@ from guardian.filters import FilterEngine
 from guardian.sizes import size_text
 
 from .catalog import CATEGORIES, CatalogError, find_entry, is_builtin, load_catalog, read_builtin
+from .download import file_url_path
 from .refresh import FAILED, RefreshPolicy, refresh_lists
 from .store import ListStore
 
@@ -156,7 +157,13 @@ def _source(given: str, catalog_ids: list[str]) -> tuple[str | None, str]:
         except (OSError, ValueError):
             return f"{given!r}: Guardian has no built-in list of that name", given
         return None, given
-    path = Path(urlsplit(given).path if lowered.startswith("file://") else given).expanduser()
+    if lowered.startswith("file://"):
+        try:
+            path = file_url_path(given)
+        except ValueError as exc:
+            return str(exc), given
+    else:
+        path = Path(given).expanduser()
     if lowered.startswith("file://") or "://" not in given:
         try:
             with path.open("rb"):

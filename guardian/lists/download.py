@@ -72,10 +72,21 @@ def fetch(
     if scheme in ("http", "https"):
         return _fetch_http(url, etag, last_modified, limits, clock, destinations)
     if scheme == "file":
-        return _fetch_file(Path(unquote(urlsplit(url).path)), limits)
+        try:
+            return _fetch_file(file_url_path(url), limits)
+        except ValueError as exc:
+            raise DownloadError(str(exc)) from None
     if "://" in url or scheme == "builtin":
         raise DownloadError(f"cannot download {url!r}: only http, https, file and local paths")
     return _fetch_file(Path(url), limits)
+
+
+def file_url_path(url: str) -> Path:
+    """The file a file:// address names, %-escapes decoded; ValueError for another machine's."""
+    parts = urlsplit(url)
+    if parts.netloc.lower() not in ("", "localhost"):
+        raise ValueError(f"{url!r}: a file:// address names a file on this machine (file:///home/pi/list.txt)")
+    return Path(unquote(parts.path))
 
 
 def _fetch_file(path: Path, limits: Limits) -> Fetched:

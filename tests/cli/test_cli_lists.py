@@ -32,6 +32,7 @@ def lists_server():
     ("./not-here.txt", "'./not-here.txt': no readable file there"),
     ("ftp://lists.example/ads.txt", "only http://, https:// and file:// URLs"),
     ("builtin:nothing-like-it", "no built-in list of that name"),
+    ("file://nas.local/lists/ads.txt", "a file:// address names a file on this machine"),
 ])
 def test_what_is_not_a_list_is_refused_and_nothing_is_written(household, given, says):
     before = household.config.read_text()
@@ -51,6 +52,16 @@ def test_a_file_is_added_by_its_full_path_and_stored_at_once(household):
     assert entry.url == str(household.elsewhere / "family.txt")
     assert (household.data_dir / "lists" / "family.txt").is_file()
     checked = household.run("check", "http://family-ads.example/", "--client", "Kid tablet")
+    assert checked.stdout.startswith("block"), checked.stdout + checked.stderr
+
+
+def test_a_file_url_with_escapes_names_the_file_it_spells(household):
+    (household.elsewhere / "our list.txt").write_text("||spelled-ads.example^\n")
+    url = f"file://{(household.elsewhere / 'our list.txt').as_posix().replace(' ', '%20')}"
+    done = household.run("lists", "add", url, "--id", "ours", "--profile", "Kids")
+    assert done.returncode == 0, done.stderr
+    assert load_config(household.config).list_by_id("ours").url == str(household.elsewhere / "our list.txt")
+    checked = household.run("check", "http://spelled-ads.example/", "--client", "Kid tablet")
     assert checked.stdout.startswith("block"), checked.stdout + checked.stderr
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from tomlkit import TOMLDocument
@@ -16,6 +15,7 @@ from werkzeug.wrappers import Response  # what redirect() gives; flask's Respons
 from guardian.config import LIST_FORMATS
 from guardian.config_edit import add_list, add_list_to_profile, remove_list
 from guardian.lists.catalog import CatalogEntry, CatalogError, find_entry, is_builtin, load_catalog
+from guardian.lists.download import file_url_path
 
 from .. import forms, mutations
 from ..editing import Mutation, save
@@ -143,10 +143,11 @@ def list_source(typed: str) -> str:
     if typed.lower().startswith(("https://", "http://")):
         return typed
     if typed.lower().startswith("file://"):
-        parts = urlsplit(typed)
-        if parts.netloc not in ("", "localhost"):
-            raise FieldError("Address: a file:// address names a file on this machine (file:///home/pi/list.txt).")
-        path = Path(unquote(parts.path))
+        try:
+            path = file_url_path(typed)
+        except ValueError:
+            raise FieldError("Address: a file:// address names a file on this machine (file:///home/pi/list.txt)."
+                             ) from None
     elif "://" in typed:
         raise FieldError("Address: a list is fetched from an http:// or https:// address, or read from a file "
                          "on this machine.")
