@@ -32,6 +32,14 @@ def test_starting_the_service_imports_no_settings_page_code():
     assert json.loads(done.stdout) == []
 
 
+def test_a_proxy_worker_imports_neither_the_settings_page_nor_the_scheduler():
+    supervisor_only = (*LOADED_LATER, "apscheduler", "importlib.metadata", "guardian.service", "guardian.web.app")
+    done = subprocess.run([sys.executable, "-c", "import json, sys, guardian.workers.worker; "
+                           f"print(json.dumps([m for m in {supervisor_only!r} if m in sys.modules]))"],
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(done.stdout) == []
+
+
 def test_the_settings_page_loads_on_its_first_request_and_takes_the_code_from_the_start_log(tmp_path):
     port = free_port()
     config = tmp_path / "guardian.toml"
