@@ -88,8 +88,9 @@ class Overrides:
 class Guardian:
     def __init__(self, config_path: str | None, overrides: Overrides, *, last_good: bool = True,
                  processes: bool = False) -> None:
-        """`processes`: run `[proxy] workers` proxy processes (`guardian serve`); without it
-        (tests, embedding) the proxy runs in this process whatever the setting says."""
+        """`processes`: run `[proxy] workers` proxy processes (`guardian serve`), and build
+        indexes from list texts and the first CA in helper processes; without it (tests,
+        embedding) everything runs in this process whatever the setting says."""
         self.config_path = find_config_path(config_path)
         self.overrides = overrides
         # An invalid file with a last-known-good copy: run on the copy, and say so everywhere
@@ -119,8 +120,8 @@ class Guardian:
         self._generation_wanted = self._generation_built = 0
         self._config_mtime = self._mtime()
         self.worker_count = worker_count(self.config.proxy) if processes else 1
-        # `guardian serve`: builds from list texts and the first CA are made in helper processes,
-        # so this long-running one never carries their garbage or the certificate code.
+        # helpers for builds and the first CA: this long-running process never carries their
+        # garbage or the certificate code (docs/architecture.md, "What is loaded when")
         self.processes = processes
         self.supervisor: Supervisor | None = None
 
