@@ -40,6 +40,13 @@ def test_a_proxy_worker_imports_neither_the_settings_page_nor_the_scheduler():
     assert json.loads(done.stdout) == []
 
 
+def test_the_settings_page_serves_the_certificate_without_the_certificate_code():
+    done = subprocess.run([sys.executable, "-c", "import json, sys, guardian.web.app; "
+                           "print(json.dumps('cryptography' in sys.modules))"],
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(done.stdout) is False
+
+
 def test_the_settings_page_loads_on_its_first_request_and_takes_the_code_from_the_start_log(tmp_path):
     port = free_port()
     config = tmp_path / "guardian.toml"

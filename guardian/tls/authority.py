@@ -19,6 +19,7 @@ import ssl
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -58,6 +59,36 @@ def household_name(configured: str) -> str:
     return configured or socket.gethostname().split(".")[0] or "this home"
 
 
+@dataclass(frozen=True)
+class StoredCertificate:
+    """The CA's certificate as pages show and serve it, read with the ssl module only."""
+
+    pem: bytes
+    der: bytes
+    common_name: str
+
+    @classmethod
+    def parse(cls, pem: bytes) -> StoredCertificate:
+        """ValueError (or ssl.SSLError) for text that is not one PEM certificate."""
+        der = ssl.PEM_cert_to_DER_cert(pem.decode("ascii"))
+        return cls(pem, der, _subject(pem).get("commonName", ""))
+
+    def sha256(self) -> bytes:
+        return hashlib.sha256(self.der).digest()
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the certificate, as devices show it: AB:CD:..."""
+        return self.sha256().hex(":").upper()
+
+
+def read_stored_certificate(data_dir: Path) -> StoredCertificate | None:
+    """Only the certificate (never the key); None when there is none or it is damaged."""
+    try:
+        return StoredCertificate.parse((tls_dir(data_dir) / "ca.crt").read_bytes())
+    except (OSError, ValueError, ssl.SSLError):
+        return None
+
+
 class StoredAuthority:
     """The CA in `<data_dir>/tls/`, checked without `cryptography`; CAError when it cannot be used."""
 
@@ -70,11 +101,9 @@ class StoredAuthority:
         except OSError as exc:
             raise CAError(f"Guardian's certificate cannot be read ({exc.strerror}: {exc.filename}). "
                           f"{RENEW_HINT}") from None
-        self._cert_pem = cert_pem
         try:
-            self._der = ssl.PEM_cert_to_DER_cert(cert_pem.decode("ascii"))
+            self._certificate = StoredCertificate.parse(cert_pem)
             _check_pair(cert_pem, key_pem)
-            self._subject = _subject(cert_pem)
         except (ValueError, ssl.SSLError) as exc:
             if "mismatch" in str(exc):
                 raise CAError(f"Guardian's certificate and key in {directory} do not belong together. "
@@ -85,17 +114,16 @@ class StoredAuthority:
 
     @property
     def common_name(self) -> str:
-        return self._subject.get("commonName", "")
+        return self._certificate.common_name
 
     def fingerprint(self) -> str:
-        """SHA-256 of the certificate, as devices show it: AB:CD:..."""
-        return hashlib.sha256(self._der).digest().hex(":").upper()
+        return self._certificate.fingerprint()
 
     def pem(self) -> bytes:
-        return self._cert_pem
+        return self._certificate.pem
 
     def der(self) -> bytes:
-        return self._der
+        return self._certificate.der
 
     def loaded(self) -> Any:
         """The CA with its `cryptography` objects (guardian.tls.ca.CertificateAuthority), read once."""

@@ -28,7 +28,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from guardian.fsutil import atomic_write_bytes
 from guardian.tls.authority import CAError, household_name, tls_dir
 
-__all__ = ["BACKDATE", "CAError", "CertificateAuthority", "household_name", "read_certificate", "tls_dir"]
+__all__ = ["BACKDATE", "CAError", "CertificateAuthority", "household_name", "tls_dir"]
 
 CA_VALIDITY = datetime.timedelta(days=3650)  # a root a parent installs once; devices accept long-lived roots
 BACKDATE = datetime.timedelta(days=1)  # devices whose clocks run a little behind still accept new certificates
@@ -139,14 +139,6 @@ class CertificateAuthority:
         ca = cls.create(household)
         ca.save(data_dir)
         return ca
-
-
-def read_certificate(data_dir: Path) -> x509.Certificate | None:
-    """Only the certificate (never the key), for pages and commands that show it."""
-    try:
-        return x509.load_pem_x509_certificate((tls_dir(data_dir) / "ca.crt").read_bytes())
-    except (OSError, ValueError):
-        return None
 
 
 def main(argv: list[str]) -> int:

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from guardian.tls.authority import CAError, StoredAuthority, authority_for_service
+from guardian.tls.authority import CAError, StoredAuthority, authority_for_service, read_stored_certificate
 from guardian.tls.ca import CertificateAuthority, tls_dir
 from guardian.tls.leaves import LeafCache
+
+NOT_A_CERTIFICATE = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n"
 
 
 @pytest.mark.parametrize("damage", ["missing key", "missing certificate", "garbage key", "garbage certificate",
@@ -29,7 +31,7 @@ def test_a_missing_or_damaged_ca_is_refused_at_start_with_what_to_do(tmp_path: P
     elif damage == "garbage key":
         (folder / "ca.key").write_text("not a key")
     elif damage == "garbage certificate":
-        (folder / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n")
+        (folder / "ca.crt").write_text(NOT_A_CERTIFICATE)
     else:
         CertificateAuthority.create("home").save(tmp_path / "other")
         (folder / "ca.key").write_bytes((tmp_path / "other" / "tls" / "ca.key").read_bytes())
@@ -107,3 +109,14 @@ def test_a_first_ca_that_cannot_be_made_aside_says_so(tmp_path: Path):
     data_dir.write_text("a file where the data folder should be")
     with pytest.raises(CAError, match="could not be made"):
         authority_for_service(data_dir, "home", aside=True)
+
+
+def test_the_certificate_alone_is_read_for_pages_and_a_damaged_one_is_none(tmp_path: Path):
+    made = CertificateAuthority.for_service(tmp_path, "the Smiths")
+    (tls_dir(tmp_path) / "ca.key").unlink()  # pages never need the key
+    cert = read_stored_certificate(tmp_path)
+    assert cert is not None and cert.der == made.der() and cert.fingerprint() == made.fingerprint()
+    assert cert.common_name == made.common_name
+    (tls_dir(tmp_path) / "ca.crt").write_text(NOT_A_CERTIFICATE)
+    assert read_stored_certificate(tmp_path) is None
+    assert read_stored_certificate(tmp_path / "nowhere") is None
