@@ -53,8 +53,9 @@ def guardian_command(workdir: Path, name: str, base: Path | None = None) -> str:
     """The command line the harness starts ({port} and {dir} filled by it)."""
     config = workdir / f"{name}.toml"
     config.write_text(config_text(workdir / f"{name}-data", "127.0.0.1:3128", core=name.startswith("core")))
-    # PYTHONSAFEPATH: with -m, the working directory (this tree, when run from it) would come first
-    source = f"env PYTHONSAFEPATH=1 PYTHONPATH={base} " if base is not None else ""
+    # From the base's own folder: `-m` puts the working directory first on sys.path, ahead of
+    # PYTHONPATH, so run from this tree it would import this tree's guardian, not the base's.
+    source = f"env -C {base} PYTHONPATH={base} " if base is not None else ""
     return (f"{source}{ROOT}/.venv/bin/python -m guardian.cli serve --config {config} --listen 127.0.0.1:{{port}} "
             f"--data-dir {{dir}}/guardian-{name}")
 

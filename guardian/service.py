@@ -46,11 +46,10 @@ from guardian.policy.settings_page import address_for_devices
 from guardian.policy.usage import add_minutes, usage_rows
 from guardian.proxy.context import FanOutRecorder, ProxyContext, ProxySettings
 from guardian.proxy.server import ProxyServer, open_listener
-from guardian.tls.ca import CAError, CertificateAuthority, household_name, tls_dir
+from guardian.tls.authority import CAError, StoredAuthority, authority_for_service, household_name, tls_dir
 from guardian.tls.intercept import Interceptor
-from guardian.web import create_app
+from guardian.web.lazy import LazySettingsPage
 from guardian.web.services import ConfigConflict
-from guardian.web.serving import create_server as create_web_server
 from guardian.workers.supervisor import Supervisor, WorkerCaches
 from guardian.workers.worker import freeze_long_lived_objects
 
@@ -89,8 +88,9 @@ class Overrides:
 class Guardian:
     def __init__(self, config_path: str | None, overrides: Overrides, *, last_good: bool = True,
                  processes: bool = False) -> None:
-        """`processes`: run `[proxy] workers` proxy processes (`guardian serve`); without it
-        (tests, embedding) the proxy runs in this process whatever the setting says."""
+        """`processes`: run `[proxy] workers` proxy processes (`guardian serve`), and build
+        indexes from list texts and the first CA in helper processes; without it (tests,
+        embedding) everything runs in this process whatever the setting says."""
         self.config_path = find_config_path(config_path)
         self.overrides = overrides
         # An invalid file with a last-known-good copy: run on the copy, and say so everywhere
@@ -120,6 +120,9 @@ class Guardian:
         self._generation_wanted = self._generation_built = 0
         self._config_mtime = self._mtime()
         self.worker_count = worker_count(self.config.proxy) if processes else 1
+        # helpers for builds and the first CA: this long-running process never carries their
+        # garbage or the certificate code (docs/architecture.md, "What is loaded when")
+        self.processes = processes
         self.supervisor: Supervisor | None = None
 
         # A failure part-way (a port in use, an unreadable file) must leave nothing behind:
@@ -164,8 +167,8 @@ class Guardian:
         web_socket = undo.enter_context(open_listener(self.config.web.listen, "the settings page"))
         self.web_socket = web_socket  # a forked proxy worker closes its copy
         # Made once both ports are bound, so it logs the set-up code only for a start that works.
-        self.web_app = create_app(self)
-        self.web_server = create_web_server(self.web_app, web_socket)
+        # The page itself (Flask) loads when its first visitor arrives (guardian/web/lazy.py).
+        self.web_server = LazySettingsPage(self, web_socket)
         undo.callback(self.web_server.close)
 
     # ------------------------------------------------------------------ the parts
@@ -188,7 +191,7 @@ class Guardian:
     def _open_tls(self) -> Interceptor | None:
         """Guardian's certificate authority (made on the very first start) for HTTPS block pages."""
         try:
-            ca = CertificateAuthority.for_service(self.data_dir, household_name(self.config.https.name))
+            ca = authority_for_service(self.data_dir, household_name(self.config.https.name), aside=self.processes)
         except CAError as exc:
             log.warning("HTTPS block pages are off: %s", exc)
             return None
@@ -209,7 +212,7 @@ class Guardian:
     def _build_policy(self, config: Config, previous: Policy | None) -> Policy:
         return Policy(config, sources_for(config, self.list_store), cache_dir=self.data_dir / "cache" / "filters",
                       neighbours=self.neighbours, seen=self.devices_seen, pauses=self.pauses, previous=previous,
-                      usage=self.usage)
+                      usage=self.usage, build_aside=self.processes)
 
     def rebuild_policy(self, why: str = "lists changed") -> None:
         """The one way a new policy comes in (reload, list refresh, edits): build from the
@@ -480,7 +483,7 @@ class Guardian:
 
         def ca_reload(_: dict[str, Any]) -> dict[str, Any]:
             try:
-                ca = CertificateAuthority.load(self.data_dir)
+                ca = StoredAuthority(self.data_dir)
             except CAError as exc:
                 return {"ok": False, "error": str(exc)}
             self.ctx.tls = Interceptor(ca, self.config.https.leaf_cache_size, self.config.https.extra_ca_file,

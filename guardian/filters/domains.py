@@ -1,8 +1,7 @@
 """Hosts of URLs, registrable domains, and the `$domain=` test.
 
-Registrable domains (eTLD+1) come from `tldextract` with the public suffix list snapshot
-bundled in the package: it is built with no list URLs, so it never touches the network,
-and with no cache dir, so it writes nothing. Lookups are memoised per host because a proxy
+Registrable domains (eTLD+1) come from the public suffix list snapshot `tldextract` ships,
+matched by guardian/filters/suffixes.py: offline, writing nothing. Lookups are memoised per host because a proxy
 sees the same few hundred hosts over and over; the memo is cleared when it grows large so
 a long-running proxy's memory stays bounded.
 """
@@ -10,9 +9,8 @@ a long-running proxy's memory stays bounded.
 from __future__ import annotations
 
 import re
-import threading
 
-import tldextract
+from guardian.filters.suffixes import LazySuffixTable, looks_like_ipv4, suffix_table
 
 # Scheme, optional user info, then the host: a bracketed IPv6 address or up to the port.
 _HOST_RE = re.compile(r"[a-z][a-z0-9+.-]*://(?:[^/?#@]*@)?(\[[^\]/?#]*\]|[^/?#:]*)")
@@ -41,46 +39,44 @@ class PublicSuffixes:
     all, and building it costs about 50 ms.
     """
 
-    def __init__(self) -> None:
-        self._extract: tldextract.TLDExtract | None = None
-        self._build_lock = threading.Lock()
+    def __init__(self, table: LazySuffixTable = suffix_table) -> None:
+        self._table = table
         self._memo: dict[str, tuple[str, str]] = {}
 
     def _split(self, host: str) -> tuple[str, str]:
         """(registrable domain, public suffix) of a host; an IP address is its own domain."""
         split = self._memo.get(host)
         if split is None:
-            parts = (self._extract or self._build())(host)
-            if parts.domain and parts.suffix:
-                split = (f"{parts.domain}.{parts.suffix}", parts.suffix)
-            elif parts.ipv4 or host.startswith("[") or "." not in host:
+            if "." not in host or host.startswith("[") or looks_like_ipv4(host):
                 split = (host, "")
             else:
-                # A top-level label the list does not know (`.example`, `.lan`): the list's
-                # own default rule, `*`, makes the last label the suffix.
-                suffix = host.rsplit(".", 1)[1]
-                split = (".".join(host.rsplit(".", 2)[-2:]), suffix)
+                labels = host.split(".")
+                length = self._table.suffix_length(labels, private=False)
+                if 0 < length < len(labels):
+                    split = (".".join(labels[-length - 1:]), ".".join(labels[-length:]))
+                else:
+                    # A top-level label the list does not know (`.example`, `.lan`), or a host
+                    # that is itself a suffix: the list's own default rule, `*`, makes the last
+                    # label the suffix.
+                    split = (".".join(labels[-2:]), labels[-1])
             if len(self._memo) >= _MEMO_LIMIT:
                 self._memo.clear()
             self._memo[host] = split
         return split
-
-    def _build(self) -> tldextract.TLDExtract:
-        # Built on first use: a restart from cache should not pay for it before a rule needs it.
-        with self._build_lock:
-            if self._extract is None:
-                extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
-                extract("example.com")  # reads the snapshot now, under the lock
-                self._extract = extract
-            return self._extract
 
     def is_suffix(self, host: str) -> bool:
         """Whether `host` is a top-level domain or a public suffix (ICANN or private section:
         `com`, `co.uk`, `github.io`); a single label the list does not know counts too."""
         if "." not in host:
             return bool(host)
-        parts = (self._extract or self._build())(host, include_psl_private_domains=True)
-        return not parts.domain and parts.suffix == host
+        return self.listed(host)
+
+    def listed(self, host: str) -> bool:
+        """Whether the list (either section) names `host` itself as a public suffix."""
+        if looks_like_ipv4(host):
+            return False
+        labels = host.split(".")
+        return self._table.suffix_length(labels, private=True) == len(labels)
 
     def registrable(self, host: str) -> str:
         return self._split(host)[0]

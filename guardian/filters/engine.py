@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
+from .aside import build_aside
 from .cache import cache_path, lists_key, read_cache, write_cache
 from .compact import HostTable, ListFile, cached_table, load_table, open_source, plain_hosts_of, read_list_file
 from .domains import domain_applies, public_suffixes, url_host, url_host_span
@@ -111,17 +112,22 @@ class FilterEngine:
         lists: Mapping[str, str | ListFile],
         formats: Mapping[str, str] | None = None,
         cache_dir: Path | str | None = None,
+        *,
+        aside: bool = False,
     ) -> FilterEngine:
         """Build from {list name: text or ListFile}; formats maps a name to "auto", "abp",
         "hosts" or "domains" (default "auto"). A list given as a file keeps its plain host
         rules in a compact host table mapped from beside the file (compact.py). With
         cache_dir, reuse the index built for the same lists last time, or build it and save
-        it there (and the host tables beside their lists)."""
+        it there (and the host tables beside their lists); with `aside` too, the build runs
+        in a helper process and this one loads what it saved (aside.py)."""
         formats = dict(formats or {})
         if cache_dir is None:
             return cls._build(lists, formats, persist=False)
         path = cache_path(Path(cache_dir), lists_key(lists, formats))
         payload = read_cache(path)
+        if payload is None and aside and build_aside(lists, formats, Path(cache_dir)):
+            payload = read_cache(path)
         if payload is not None:
             try:
                 index = RuleIndex.from_plain(payload)

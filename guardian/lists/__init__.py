@@ -11,14 +11,28 @@ validate.py (what a download must pass to replace the last good copy), refresh.p
 jobs and catch-up of missed runs), commands.py (`guardian lists ...`).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .catalog import CatalogEntry, load_catalog
 from .download import Limits
 from .refresh import ListResult, RefreshPolicy, RefreshSummary, formats_for, refresh_lists, sources_for, texts_for
-from .schedule import register_refresh_job
 from .store import FAILED_KEPT, FAILED_NONE, OK, UNCHANGED, ListMeta, ListStore
+
+if TYPE_CHECKING:
+    from .schedule import register_refresh_job
 
 __all__ = [
     "FAILED_KEPT", "FAILED_NONE", "OK", "UNCHANGED", "CatalogEntry", "Limits", "ListMeta", "ListResult",
     "ListStore", "RefreshPolicy", "RefreshSummary", "formats_for", "load_catalog", "refresh_lists",
     "register_refresh_job", "sources_for", "texts_for",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The schedule (APScheduler) is imported by whoever schedules, not by every user of the
+    # store: a proxy worker reads lists but never schedules their refresh.
+    if name == "register_refresh_job":
+        from .schedule import register_refresh_job
+
+        return register_refresh_job
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,9 +6,12 @@ retention runs hourly because keep_days and max_mb need no finer grain.
 
 from __future__ import annotations
 
-from apscheduler.schedulers.base import BaseScheduler
+from typing import TYPE_CHECKING
 
-from guardian.logstore.store import LogStore
+if TYPE_CHECKING:  # the scheduler is the service's; a proxy worker imports the log store without it
+    from apscheduler.schedulers.base import BaseScheduler
+
+    from guardian.logstore.store import LogStore
 
 ROLLUP_JOB_ID = "logstore-rollup"
 RETENTION_JOB_ID = "logstore-retention"

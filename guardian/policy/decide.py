@@ -112,11 +112,14 @@ class Policy:
         previous: Policy | None = None,
         usage: UsageMeter | None = None,
         clock: Callable[[], float] = time.time,
+        build_aside: bool = False,
     ) -> None:
         """Build a snapshot. `list_texts` maps list ids to their stored text or file (missing or
         disabled lists are left out and noted in `problems`); `previous` lends its
-        engines for lists whose text did not change."""
+        engines for lists whose text did not change; `build_aside`: an index with no cache is
+        built in a helper process (guardian/filters/aside.py)."""
         self.config = config
+        self._build_aside = build_aside
         self.clock = clock  # Unix time of a decision made "now"; tests move it
         self.zone = config.zone()
         self.problems: list[str] = []
@@ -220,7 +223,8 @@ class Policy:
         engine = self._engines.get(key) or old_engines.get(key)
         if engine is None:
             engine = FilterEngine.from_lists(
-                {lid: text for lid, _, text in parts}, formats={lid: fmt for lid, fmt, _ in parts}, cache_dir=cache_dir
+                {lid: text for lid, _, text in parts}, formats={lid: fmt for lid, fmt, _ in parts}, cache_dir=cache_dir,
+                aside=self._build_aside,
             )
         self._engines[key] = engine
         return engine

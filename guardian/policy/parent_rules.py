@@ -26,15 +26,13 @@ unless the profile inspects HTTPS for that site (inspection.py).
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import tldextract
-
 from guardian.config import ProfileConfig
+from guardian.filters.domains import public_suffixes
 
 from .inspection import inspects_https
 
@@ -268,7 +266,7 @@ def _refuse_too_wide(reading: _Reading) -> None:
     """Allowing a whole top-level domain, or every address containing a word, lets
     everything through: refused (a block list gets a warning instead)."""
     pattern = reading.rule.split("$", 1)[0]
-    if _WORD.fullmatch(pattern.lower()) and not _suffixes.listed(pattern.lower()):
+    if _WORD.fullmatch(pattern.lower()) and not public_suffixes.listed(pattern.lower()):
         raise RuleRefused(f"“{pattern}” alone would allow every address that contains it anywhere; "
                           f"write the site with its ending, like {pattern}.com.")
     host = reading.host or (pattern.lower() if _WORD.fullmatch(pattern.lower()) else None)
@@ -342,30 +340,10 @@ def https_record_note(profile: ProfileConfig | None, host: str, bypass: Collecti
     return note
 
 
-class _Suffixes:
-    """Public suffixes from tldextract's bundled list (ICANN and private sections), offline."""
-
-    def __init__(self) -> None:
-        self._extract: tldextract.TLDExtract | None = None
-        self._lock = threading.Lock()
-
-    def is_public_suffix(self, host: str) -> bool:
-        host = host.strip().rstrip(".").lower()
-        if not host:
-            return False
-        if "." not in host:
-            return True  # a top-level domain (`com`, `test`) or a bare machine name
-        return self.listed(host)
-
-    def listed(self, host: str) -> bool:
-        """Whether the suffix list names `host` itself as a public suffix."""
-        with self._lock:
-            if self._extract is None:
-                self._extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None,
-                                                      include_psl_private_domains=True)
-            parts = self._extract(host)
-        return not parts.domain and parts.suffix == host
-
-
-_suffixes = _Suffixes()
-is_public_suffix = _suffixes.is_public_suffix
+def is_public_suffix(host: str) -> bool:
+    """Whether `host` is a public suffix (ICANN or private section of the list), a top-level
+    domain or a bare machine name."""
+    host = host.strip().rstrip(".").lower()
+    if not host:
+        return False
+    return public_suffixes.is_suffix(host)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime
 import os
 import secrets
-import socket
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,17 +26,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from guardian.fsutil import atomic_write_bytes
+from guardian.tls.authority import CAError, household_name, tls_dir
+
+__all__ = ["BACKDATE", "CAError", "CertificateAuthority", "household_name", "tls_dir"]
 
 CA_VALIDITY = datetime.timedelta(days=3650)  # a root a parent installs once; devices accept long-lived roots
 BACKDATE = datetime.timedelta(days=1)  # devices whose clocks run a little behind still accept new certificates
-
-
-class CAError(Exception):
-    """The CA cannot be used; the message says what a parent can do."""
-
-
-def tls_dir(data_dir: Path) -> Path:
-    return Path(data_dir) / "tls"
 
 
 def _now() -> datetime.datetime:
@@ -146,14 +141,12 @@ class CertificateAuthority:
         return ca
 
 
-def read_certificate(data_dir: Path) -> x509.Certificate | None:
-    """Only the certificate (never the key), for pages and commands that show it."""
-    try:
-        return x509.load_pem_x509_certificate((tls_dir(data_dir) / "ca.crt").read_bytes())
-    except (OSError, ValueError):
-        return None
+def main(argv: list[str]) -> int:
+    """`python -m guardian.tls.ca DATA_DIR HOUSEHOLD`: make the first CA (authority.py runs it)."""
+    data_dir, household = argv
+    CertificateAuthority.for_service(Path(data_dir), household)
+    return 0
 
 
-def household_name(configured: str) -> str:
-    """The name on the certificate: the configured one, else this machine's name."""
-    return configured or socket.gethostname().split(".")[0] or "this home"
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

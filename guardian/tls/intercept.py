@@ -32,7 +32,7 @@ from guardian.proxy.responses import error_response, phrase
 from guardian.proxy.stream import BufferedSocket, HeadTooLarge, PeerClosed, Timeout
 from guardian.proxy.upstream import UpstreamPool
 from guardian.records import RequestRecord
-from guardian.tls.ca import CertificateAuthority
+from guardian.tls.authority import Authority
 from guardian.tls.clienthello import MAX_HELLO, NEED_MORE, server_name
 from guardian.tls.inspect import InspectedConnection, inner_context_for, origin_context, origin_form
 from guardian.tls.leaves import LeafCache
@@ -52,7 +52,7 @@ SNI_WAIT = 1.0  # how long an allowed tunnel waits for the client's ClientHello 
 class Interceptor:
     """Guardian's side of TLS for the proxy core: the CA, the leaves, what devices trust."""
 
-    def __init__(self, ca: CertificateAuthority, leaf_cache_size: int = 1000, extra_ca_file: str = "",
+    def __init__(self, ca: Authority, leaf_cache_size: int = 1000, extra_ca_file: str = "",
                  trust_file: Path | None = None, settings_address: str | None = None) -> None:
         self.ca = ca
         # where a device reaches the settings page ("http://guardian"), for the links on error pages

@@ -5,7 +5,8 @@ address in an IP SAN), is good for `LEAF_VALIDITY` (well inside every browser's 
 the CA/Browser Forum's maximum for public certificates is 200 days since March 2026 and
 Apple accepts at most 825 days for any TLS server certificate, with serverAuth in the
 extended key usage and the name in the SAN), and is made again once half of that has
-passed. All leaves share one P-256 key made at start in memory and never written down:
+passed. All leaves share one P-256 key made in memory when the first leaf is needed (with
+`cryptography`, guardian/tls/signing.py) and never written down:
 signing a certificate is cheap, generating a key is not.
 
 Python's ssl module loads certificates only from files, so each leaf is handed to
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import ipaddress
 import os
 import ssl
 import tempfile
@@ -25,20 +25,21 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from guardian.tls.authority import Authority
 
-from guardian.tls.ca import BACKDATE, CertificateAuthority
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from guardian.tls.signing import LeafSigner
 
 LEAF_VALIDITY = datetime.timedelta(days=30)
 _RENEW_AFTER = LEAF_VALIDITY.total_seconds() / 2
 ALPN = ["http/1.1"]  # HTTP/2-capable browsers then speak HTTP/1.1 to Guardian
 
 
-class _SecretFile:
+class SecretFile:
     """A path OpenSSL can read that lives only in memory (memfd), or a 0600 temporary
     file where memfd does not exist; closed (and gone) when no longer needed."""
 
@@ -67,25 +68,17 @@ def server_context() -> ssl.SSLContext:
     return context
 
 
-def san_for(name: str) -> x509.GeneralName:
-    try:
-        return x509.IPAddress(ipaddress.ip_address(name))
-    except ValueError:
-        return x509.DNSName(name)
-
-
 class LeafCache:
     """Ready server contexts per name, made by the CA on first use."""
 
-    def __init__(self, ca: CertificateAuthority, max_entries: int = 1000,
+    def __init__(self, ca: Authority, max_entries: int = 1000,
                  sni_callback: Callable[[ssl.SSLObject, str | None, ssl.SSLContext], None] | None = None) -> None:
         self.ca = ca
         self.sni_callback = sni_callback
         self.max_entries = max_entries
-        self._key = ec.generate_private_key(ec.SECP256R1())
-        key_pem = self._key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption())
-        self._key_file = _SecretFile(key_pem)
+        self._signing: LeafSigner | None = None
+        self._key_file: SecretFile | None = None
+        self._signer_lock = threading.Lock()
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, tuple[ssl.SSLContext, float]] = OrderedDict()
         self.made = 0  # leaves signed since start (for tests and statistics)
@@ -111,32 +104,23 @@ class LeafCache:
         return len(self._entries)
 
     def certificate_for(self, name: str) -> x509.Certificate:
-        now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
-        issuer = self.ca.certificate
-        subject = [x509.NameAttribute(NameOID.COMMON_NAME, name[:64])] if len(name) <= 64 else []
-        return (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name(subject))
-            .issuer_name(issuer.subject)
-            .public_key(self._key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - BACKDATE)
-            .not_valid_after(now + LEAF_VALIDITY)
-            .add_extension(x509.SubjectAlternativeName([san_for(name)]), critical=not subject)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=False, crl_sign=False,
-                                         content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                         key_agreement=False, encipher_only=False, decipher_only=False),
-                           critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.ca.key.public_key()),
-                           critical=False)
-            .sign(self.ca.key, hashes.SHA256())
-        )
+        return self._signer().certificate_for(name)
+
+    def _signer(self) -> LeafSigner:
+        """The signer, made (and `cryptography` loaded) when the first leaf is needed."""
+        with self._signer_lock:
+            if self._signing is None:
+                from guardian.tls.signing import LeafSigner
+
+                signer = LeafSigner(self.ca)
+                self._key_file = SecretFile(signer.key_pem)
+                self._signing = signer
+            return self._signing
 
     def _make(self, name: str) -> ssl.SSLContext:
-        pem = self.certificate_for(name).public_bytes(serialization.Encoding.PEM)
-        cert_file = _SecretFile(pem)
+        signer = self._signer()
+        assert self._key_file is not None  # written with the signer
+        cert_file = SecretFile(signer.pem_for(name))
         try:
             context = server_context()
             context.sni_callback = self.sni_callback

@@ -25,15 +25,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import re
 import secrets
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from werkzeug.security import check_password_hash, generate_password_hash
-
 from guardian.fsutil import atomic_write_text
+
+log = logging.getLogger("guardian")
 
 ADMIN_FILE = "admin.json"
 SECRET_FILE = "web-secret"
@@ -86,6 +87,8 @@ class Credentials:
 
     def set_password(self, password: str) -> None:
         check_new_password(password)
+        from werkzeug.security import generate_password_hash  # werkzeug loads with the page, not at start
+
         plain = {"version": 1, "password_hash": generate_password_hash(password, method="scrypt"),
                  "changed": datetime.now(UTC).isoformat(timespec="seconds")}
         atomic_write_text(self.data_dir / ADMIN_FILE, json.dumps(plain, indent=2) + "\n", mode=PRIVATE)
@@ -98,6 +101,8 @@ class Credentials:
         stored = self._stored_hash()
         if stored is None or len(password) > MAX_PASSWORD:
             return False
+        from werkzeug.security import check_password_hash
+
         return check_password_hash(stored, password)
 
     def generation(self) -> str | None:
@@ -143,6 +148,15 @@ class Credentials:
     def new_setup_code(self) -> str:
         code = "-".join("".join(secrets.choice(_CODE_ALPHABET) for _ in range(4)) for _ in range(3))
         atomic_write_text(self.data_dir / SETUP_CODE_FILE, code + "\n", mode=PRIVATE)
+        return code
+
+    def announce_setup_code(self, page_address: str) -> str:
+        """A new set-up code, written for `guardian setup-code` and logged with where to enter it."""
+        code = self.new_setup_code()
+        log.warning("settings page: no admin password is set. Open http://%s/setup and enter the "
+                    "one-time set-up code %s (codes from earlier starts no longer work; "
+                    "`sudo guardian setup-code` shows the current one; or run `sudo guardian set-password`)",
+                    page_address, code)
         return code
 
     def stored_setup_code(self) -> str | None:

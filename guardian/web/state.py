@@ -7,7 +7,6 @@ side by side and swap a clock or a credential store without touching globals.
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass, field
 
@@ -20,8 +19,6 @@ from .hosts import HostPolicy
 from .refresher import ListRefresher
 from .services import Services
 from .throttle import LoginThrottle
-
-log = logging.getLogger("guardian")
 
 
 @dataclass
@@ -38,11 +35,7 @@ class WebState:
         """The one-time code the set-up form asks for; made (and logged) on first need, new at every start."""
         with self._code_lock:
             if self._setup_code is None:
-                self._setup_code = self.credentials.new_setup_code()
-                log.warning("settings page: no admin password is set. Open http://%s/setup and enter the "
-                            "one-time set-up code %s (codes from earlier starts no longer work; "
-                            "`sudo guardian setup-code` shows the current one; or run `sudo guardian set-password`)",
-                            self.services.web_address(), self._setup_code)
+                self._setup_code = self.credentials.announce_setup_code(self.services.web_address())
             return self._setup_code
 
     def forget_setup_code(self) -> None:

@@ -45,7 +45,7 @@ from guardian.policy.settings_page import address_for_devices
 from guardian.proxy.context import ProxyContext, ProxySettings
 from guardian.proxy.server import ProxyServer
 from guardian.records import RequestRecord
-from guardian.tls.ca import CAError, CertificateAuthority, tls_dir
+from guardian.tls.authority import CAError, StoredAuthority, tls_dir
 from guardian.tls.intercept import Interceptor
 from guardian.tls.trust import TrustRecords, read_trust_file
 from guardian.workers.channel import Channel, ChannelClosed
@@ -169,7 +169,7 @@ class Worker:
     def _open_tls(self, config: Config) -> Interceptor | None:
         """The CA the supervisor made or loaded, loaded again by this process."""
         try:
-            ca = CertificateAuthority.load(config.data_dir)
+            ca = StoredAuthority(config.data_dir)
         except CAError:
             return None  # the supervisor said why when it started
         interceptor = Interceptor(ca, config.https.leaf_cache_size, config.https.extra_ca_file,

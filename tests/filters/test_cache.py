@@ -8,6 +8,7 @@ import pytest
 
 from guardian.filters import FilterEngine
 from guardian.filters import engine as engine_module
+from guardian.filters.compact import ListFile
 
 LISTS = {"easylist": "||ads.example^\n/banner/*$image\n@@||ads.example/ok\n", "hosts": "0.0.0.0 t.example\n"}
 
@@ -81,3 +82,25 @@ def test_unwritable_cache_dir_still_loads(tmp_path):
 def test_no_temp_files_left(tmp_path):
     FilterEngine.from_lists(LISTS, cache_dir=tmp_path)
     assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".tmp")] == []
+
+
+def test_a_build_aside_is_made_by_a_helper_process_and_loaded_from_its_cache(tmp_path, count_builds):
+    files = {}
+    for name, text in LISTS.items():
+        (tmp_path / f"{name}.txt").write_text(text)
+        files[name] = ListFile.of(tmp_path / f"{name}.txt")
+    for kind, lists in (("texts", LISTS), ("files", files)):  # stored list files keep host tables too
+        folder = tmp_path / f"cache-{kind}"
+        engine = FilterEngine.from_lists(lists, {"hosts": "hosts"}, cache_dir=folder, aside=True)
+        same_behaviour(engine)
+        assert len(cache_files(folder)) == 1
+    assert count_builds == []  # this process only loaded what the helper saved
+
+
+def test_a_helper_that_fails_leaves_the_build_to_this_process_and_says_why(tmp_path, count_builds, caplog):
+    not_a_folder = tmp_path / "cache"
+    not_a_folder.write_text("a file where the cache folder should be")
+    engine = FilterEngine.from_lists(LISTS, cache_dir=not_a_folder, aside=True)
+    same_behaviour(engine)
+    assert len(count_builds) == 1
+    assert "the helper failed (the index could not be saved" in caplog.text

@@ -8,12 +8,9 @@ from __future__ import annotations
 import plistlib
 import uuid
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509.oid import NameOID
 from flask import Blueprint, Response, abort, render_template
 
-from guardian.tls.ca import read_certificate
+from guardian.tls.authority import StoredCertificate, read_stored_certificate
 from guardian.tls.trust import read_trust_file
 
 from ..state import services
@@ -21,19 +18,11 @@ from ..state import services
 bp = Blueprint("trust", __name__)
 
 
-def _certificate() -> x509.Certificate:
-    cert = read_certificate(services().data_dir)
+def _certificate() -> StoredCertificate:
+    cert = read_stored_certificate(services().data_dir)
     if cert is None:
         abort(404, "Guardian has no certificate yet: it makes one when it starts.")
     return cert
-
-
-def _name(cert: x509.Certificate) -> str:
-    return str(cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
-
-
-def fingerprint(cert: x509.Certificate) -> str:
-    return cert.fingerprint(hashes.SHA256()).hex(":").upper()
 
 
 def _download(data: bytes, mimetype: str, filename: str) -> Response:
@@ -43,21 +32,21 @@ def _download(data: bytes, mimetype: str, filename: str) -> Response:
 
 @bp.get("/trust")
 def index() -> str:
-    cert = read_certificate(services().data_dir)
+    cert = read_stored_certificate(services().data_dir)
     return render_template("trust/index.html", title="Trust Guardian on your devices", cert=cert,
-                           name=_name(cert) if cert else None, fingerprint=fingerprint(cert) if cert else None)
+                           name=cert.common_name if cert else None, fingerprint=cert.fingerprint() if cert else None)
 
 
 @bp.get("/guardian-ca.crt")
 def der() -> Response:
     """DER: what Windows, Android and ChromeOS import most easily."""
-    return _download(_certificate().public_bytes(serialization.Encoding.DER), "application/x-x509-ca-cert",
+    return _download(_certificate().der, "application/x-x509-ca-cert",
                      "guardian-ca.crt")
 
 
 @bp.get("/guardian-ca.pem")
 def pem() -> Response:
-    return _download(_certificate().public_bytes(serialization.Encoding.PEM), "application/x-pem-file",
+    return _download(_certificate().pem, "application/x-pem-file",
                      "guardian-ca.pem")
 
 
@@ -65,11 +54,11 @@ def pem() -> Response:
 def mobileconfig() -> Response:
     """An Apple configuration profile holding the certificate as a trusted root."""
     cert = _certificate()
-    digest = cert.fingerprint(hashes.SHA256())
-    name = _name(cert)
+    digest = cert.sha256()
+    name = cert.common_name
     payload = {
         "PayloadCertificateFileName": "guardian-ca.cer",
-        "PayloadContent": cert.public_bytes(serialization.Encoding.DER),
+        "PayloadContent": cert.der,
         "PayloadDescription": "Lets this device show Guardian's page when a site is blocked.",
         "PayloadDisplayName": name,
         "PayloadIdentifier": f"guardian.ca.{digest[:8].hex()}",
