@@ -38,7 +38,6 @@ from guardian.proxy.http1 import (
     parse_response_head,
     serialise_head,
 )
-from guardian.proxy.quicksend import send_all
 from guardian.proxy.relay import HAVE_SPLICE, TunnelStats, relay, splice_exact
 from guardian.proxy.responses import error_response, phrase
 from guardian.proxy.stream import BufferedSocket, HeadTooLarge, PeerClosed, Timeout, set_send_timeout
@@ -107,7 +106,6 @@ class ClientConnection:
         self.bytes_sent = 0
         self.open_entry: OpenConnection | None = None  # in ctx.connections while its last request is allowed
         self.tunnel_stats: TunnelStats | None = None  # the relay's byte counts, sampled by ctx.connections
-        self.plain = type(sock) is socket.socket  # not TLS: small sends may skip the GIL hand-off
 
     # ------------------------------------------------------------------ connection loop
 
@@ -430,10 +428,7 @@ class ClientConnection:
         continue_sent = False
         read_before = up_reader.bytes_read
         try:
-            if type(upstream) is socket.socket:
-                send_all(upstream, head_bytes)
-            else:
-                upstream.sendall(head_bytes)
+            upstream.sendall(head_bytes)
             if not isinstance(body, EmptyBody):
                 if expect_continue:
                     early = self._await_continue(up_reader)
@@ -705,10 +700,7 @@ class ClientConnection:
 
     def _send(self, data: bytes) -> None:
         try:
-            if self.plain:
-                send_all(self.sock, data)
-            else:
-                self.sock.sendall(data)
+            self.sock.sendall(data)
         except OSError as exc:
             raise ClientGone() from exc
         self.bytes_sent += len(data)
