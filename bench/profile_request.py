@@ -69,7 +69,7 @@ def context_switches() -> int:
 
 
 def group_of(filename: str, function: str) -> str:
-    if "_socket.socket" in function or "proxy/quicksend.py" in filename:  # send_all is libc's send
+    if "_socket.socket" in function:
         return "socket calls (with the waits for client and origin)"
     for name, needles in GROUPS:
         if any(n in filename for n in needles):

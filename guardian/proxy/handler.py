@@ -40,7 +40,6 @@ from guardian.proxy.http1 import (
     serialise_head,
 )
 from guardian.proxy.parking import LINGER
-from guardian.proxy.quicksend import send_all
 from guardian.proxy.relay import HAVE_SPLICE, TunnelStats, relay, splice_exact
 from guardian.proxy.responses import error_response, phrase
 from guardian.proxy.stream import BufferedSocket, HeadTooLarge, PeerClosed, Timeout, set_send_timeout
@@ -113,7 +112,6 @@ class ClientConnection:
         # parking lot (True: taken). None (a decrypted tunnel's inner connection) never parks.
         self.park: Callable[[ClientConnection], bool] | None = None
         self.idle_deadline = 0.0  # time.monotonic() by which the next request must start
-        self.plain = type(sock) is socket.socket  # not TLS: small sends may skip the GIL hand-off
 
     # ------------------------------------------------------------------ connection loop
 
@@ -478,10 +476,7 @@ class ClientConnection:
         continue_sent = False
         read_before = up_reader.bytes_read
         try:
-            if type(upstream) is socket.socket:
-                send_all(upstream, head_bytes)
-            else:
-                upstream.sendall(head_bytes)
+            upstream.sendall(head_bytes)
             if not isinstance(body, EmptyBody):
                 if expect_continue:
                     early = self._await_continue(up_reader)
@@ -753,10 +748,7 @@ class ClientConnection:
 
     def _send(self, data: bytes) -> None:
         try:
-            if self.plain:
-                send_all(self.sock, data)
-            else:
-                self.sock.sendall(data)
+            self.sock.sendall(data)
         except OSError as exc:
             raise ClientGone() from exc
         self.bytes_sent += len(data)
