@@ -52,7 +52,10 @@ def load_harness():
 def guardian_command(workdir: Path, name: str, base: Path | None = None) -> str:
     """The command line the harness starts ({port} and {dir} filled by it)."""
     config = workdir / f"{name}.toml"
-    config.write_text(config_text(workdir / f"{name}-data", "127.0.0.1:3128", core=name.startswith("core")))
+    text = config_text(workdir / f"{name}-data", "127.0.0.1:3128", core=name.startswith("core"))
+    if base is not None and not (base / "guardian" / "workers").is_dir():
+        text = text.replace("workers = 1\n", "")  # a tree from before `workers` runs one process and refuses the key
+    config.write_text(text)
     # From the base's own folder: `-m` puts the working directory first on sys.path, ahead of
     # PYTHONPATH, so run from this tree it would import this tree's guardian, not the base's.
     source = f"env -C {base} PYTHONPATH={base} " if base is not None else ""
@@ -86,7 +89,8 @@ def ratio_lines(rows: dict[str, dict]) -> list[tuple[str, float, float, bool]]:
     if "KiB_per_idle" in home:
         add(f"household KiB per idle client ({home['idle_held']} held)", home["KiB_per_idle"], 16.0, False)
         add("household fresh request ms while they are held", home["fresh_ms_while_idle"], 5.0, False)
-    peers = [r for n, r in rows.items() if n not in ("household", "core", "direct") and r.get("plain_MiBps")]
+    peers = [r for n, r in rows.items()
+             if n not in ("household", "core", "direct") and not n.endswith("-before") and r.get("plain_MiBps")]
     if core.get("plain_MiBps") and peers:
         best = max(r["plain_MiBps"] for r in peers)
         add("core-only plain download / best peer's", core["plain_MiBps"] / best, 1.0, True)
