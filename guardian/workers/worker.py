@@ -37,7 +37,7 @@ from typing import Any, cast
 
 from guardian.cache import Cache
 from guardian.cli import configure_logging
-from guardian.config import CacheConfig, Config
+from guardian.config import CacheConfig, Config, ProxyConfig
 from guardian.lists import ListStore, sources_for
 from guardian.policy import NeighbourTable, PauseStore, Policy, PolicyHolder, SeenDevices
 from guardian.policy.limits import UsageMeter
@@ -73,6 +73,14 @@ def per_worker_cache(config: CacheConfig, count: int) -> CacheConfig:
     max_bytes = max(1, config.max_bytes // count)
     return dataclasses.replace(config, max_bytes=max_bytes,
                                max_object_bytes=min(config.max_object_bytes, max_bytes))
+
+
+def per_worker_limits(config: ProxyConfig, count: int) -> ProxyConfig:
+    """Each worker counts only its own connections, so each enforces its share of the
+    connection limits (rounded up): one device still cannot hold much more than
+    `max_connections_per_client` in all, nor the household more than `max_connections`."""
+    return dataclasses.replace(config, max_connections=-(-config.max_connections // count),
+                               max_connections_per_client=-(-config.max_connections_per_client // count))
 
 
 @dataclasses.dataclass
@@ -149,7 +157,8 @@ class Worker:
         self.channel = channel
         self.relay = RecordRelay()
         config = parts.config
-        self.ctx = ProxyContext(settings=ProxySettings.build(config.proxy), decider=parts.policy,
+        self.ctx = ProxyContext(settings=ProxySettings.build(per_worker_limits(config.proxy, parts.count)),
+                                decider=parts.policy,
                                 recorder=self.relay, cache=Cache(per_worker_cache(config.cache, parts.count)))
         self.ctx.client_header_secret = parts.client_header_secret  # the settings page checks it
         self.ctx.tls = self._open_tls(config)
@@ -273,7 +282,7 @@ class Worker:
         parts.policy.swap(new)
         parts.config = config
         self._freezer.after_rebuild()
-        self.ctx.settings = ProxySettings.build(config.proxy)
+        self.ctx.settings = ProxySettings.build(per_worker_limits(config.proxy, parts.count))
         if self.ctx.tls is not None:
             self.ctx.tls.settings_address = address_for_devices(config.web)
         self.ctx.pool.close()  # pooled connections were checked against the old destination rules

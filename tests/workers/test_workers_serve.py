@@ -37,7 +37,7 @@ hosts = ["games.example"]
 
 
 def write_config(path: Path, port: int, data_dir: Path, profile_extra: str = "",
-                 block: tuple[str, ...] = ("blocked.example",)) -> None:
+                 block: tuple[str, ...] = ("blocked.example",), proxy_extra: str = "") -> None:
     path.write_text(f'''data_dir = "{data_dir}"
 {SERVICE}
 [proxy]
@@ -46,6 +46,7 @@ deny_destinations = []
 deny_own_addresses = false
 connect_ports = [443, "1024-65535"]
 workers = 2
+{proxy_extra}
 [web]
 listen = "127.0.0.1:{free_port()}"
 [cache]
@@ -63,7 +64,7 @@ block = {list(block)!r}
 
 
 class Served:
-    def __init__(self, tmp_path: Path, profile_extra: str = "") -> None:
+    def __init__(self, tmp_path: Path, profile_extra: str = "", proxy_extra: str = "") -> None:
         self.tmp_path = tmp_path
         self.data_dir = tmp_path / "data"
         self.config = tmp_path / "guardian.toml"
@@ -71,7 +72,7 @@ class Served:
         self.list_file.write_text("||listed.example^\n")
         self.port = free_port()
         self.profile_extra = profile_extra
-        write_config(self.config, self.port, self.data_dir, profile_extra)
+        write_config(self.config, self.port, self.data_dir, profile_extra, proxy_extra=proxy_extra)
         self.process = GuardianProcess(self.config, tmp_path, self.port)
         wait_until(self._serving)
 
@@ -259,6 +260,25 @@ def test_minutes_of_a_limited_service_count_once_across_workers(tmp_path: Path, 
         assert served.process.stop() == 0
     minutes = rows(served.data_dir / "usage.db", "SELECT who, limit_name, COUNT(*) FROM usage_minutes GROUP BY 1, 2")
     assert len(minutes) == 1 and minutes[0][1] == "Games" and 1 <= minutes[0][2] <= 2
+
+
+def test_one_device_holds_no_more_connections_than_the_household_allows_across_workers(
+        tmp_path: Path, origin: Origin) -> None:
+    served = Served(tmp_path, proxy_extra="max_connections_per_client = 4")
+    held: list[RawClient] = []
+    try:
+        answers = []
+        for _ in range(12):  # each keeps its connection open after one answer
+            client = RawClient(served.port)
+            client.send(f"GET {origin.base}/a HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            answers.append(client.read_response().status)
+            held.append(client)
+        # two workers, each with half of the limit: 4 in all, not 4 in each
+        assert 1 <= answers.count(200) <= 4 and answers.count(503) == 12 - answers.count(200), answers
+    finally:
+        for client in held:
+            client.sock.close()
+        served.process.stop()
 
 
 def test_the_listening_socket_is_one_socket_shared_by_the_workers(served: Served) -> None:
