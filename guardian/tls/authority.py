@@ -89,18 +89,23 @@ def read_stored_certificate(data_dir: Path) -> StoredCertificate | None:
         return None
 
 
+def read_stored_pair(data_dir: Path) -> tuple[bytes, bytes]:
+    """The CA's key and certificate (PEM) from `<data_dir>/tls/`; CAError in words when unreadable."""
+    directory = tls_dir(data_dir)
+    try:
+        return (directory / "ca.key").read_bytes(), (directory / "ca.crt").read_bytes()
+    except OSError as exc:
+        raise CAError(f"Guardian's certificate cannot be read ({exc.strerror}: {exc.filename}). "
+                      f"{RENEW_HINT}") from None
+
+
 class StoredAuthority:
     """The CA in `<data_dir>/tls/`, checked without `cryptography`; CAError when it cannot be used."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
         directory = tls_dir(data_dir)
-        try:
-            key_pem = (directory / "ca.key").read_bytes()
-            cert_pem = (directory / "ca.crt").read_bytes()
-        except OSError as exc:
-            raise CAError(f"Guardian's certificate cannot be read ({exc.strerror}: {exc.filename}). "
-                          f"{RENEW_HINT}") from None
+        key_pem, cert_pem = read_stored_pair(data_dir)
         try:
             self._certificate = StoredCertificate.parse(cert_pem)
             _check_pair(cert_pem, key_pem)

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from guardian.fsutil import atomic_write_bytes
-from guardian.tls.authority import CAError, household_name, tls_dir
+from guardian.tls.authority import RENEW_HINT, CAError, household_name, read_stored_pair, tls_dir
 
 __all__ = ["BACKDATE", "CAError", "CertificateAuthority", "household_name", "tls_dir"]
 
@@ -107,21 +107,16 @@ class CertificateAuthority:
     @classmethod
     def load(cls, data_dir: Path) -> CertificateAuthority:
         directory = tls_dir(data_dir)
-        try:
-            key_pem = (directory / "ca.key").read_bytes()
-            cert_pem = (directory / "ca.crt").read_bytes()
-        except OSError as exc:
-            raise CAError(f"Guardian's certificate cannot be read ({exc.strerror}: {exc.filename}). "
-                          "Run `guardian ca renew` to make a new one; every device must then trust it again.") from None
+        key_pem, cert_pem = read_stored_pair(data_dir)
         try:
             key = serialization.load_pem_private_key(key_pem, password=None)
             certificate = x509.load_pem_x509_certificate(cert_pem)
         except ValueError as exc:
             raise CAError(f"Guardian's certificate in {directory} is damaged ({exc}). "
-                          "Run `guardian ca renew` to make a new one; every device must then trust it again.") from None
+                          f"{RENEW_HINT}") from None
         if not isinstance(key, ec.EllipticCurvePrivateKey) or key.public_key() != certificate.public_key():
             raise CAError(f"Guardian's certificate and key in {directory} do not belong together. "
-                          "Run `guardian ca renew` to make a new one; every device must then trust it again.")
+                          f"{RENEW_HINT}")
         return cls(certificate, key)
 
     @classmethod
