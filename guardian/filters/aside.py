@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import logging
 import marshal
-import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+
+from guardian.helper_process import HelperFailed, run_helper
 
 from .compact import ListFile
 
@@ -37,15 +38,10 @@ def build_aside(lists: Mapping[str, str | ListFile], formats: Mapping[str, str],
                   for name, source in lists.items()],
     }
     try:
-        done = subprocess.run([sys.executable, "-m", "guardian.filters.aside"], input=marshal.dumps(request),
-                              capture_output=True, timeout=TIMEOUT_SECONDS, check=False)
-    except (OSError, subprocess.SubprocessError) as exc:
-        log.warning("the filter lists are being read in this process: the helper did not run (%s)", exc)
-        return False
-    if done.returncode != 0:
-        reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        log.warning("the filter lists are being read in this process: the helper failed (%s)",
-                    reason[-1] if reason else f"exit status {done.returncode}")
+        run_helper("guardian.filters.aside", stdin=marshal.dumps(request), timeout=TIMEOUT_SECONDS)
+    except HelperFailed as exc:
+        log.warning("the filter lists are being read in this process: the helper %s (%s)",
+                    "failed" if exc.started else "did not run", exc)
         return False
     return True
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 import hashlib
 import socket
 import ssl
-import subprocess
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+
+from guardian.helper_process import HelperFailed, run_helper
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -33,6 +33,14 @@ RENEW_HINT = "Run `guardian ca renew` to make a new one; every device must then 
 
 class CAError(Exception):
     """The CA cannot be used; the message says what a parent can do."""
+
+
+def damaged(directory: Path, reason: object) -> CAError:
+    return CAError(f"Guardian's certificate in {directory} is damaged ({reason}). {RENEW_HINT}")
+
+
+def mismatched(directory: Path) -> CAError:
+    return CAError(f"Guardian's certificate and key in {directory} do not belong together. {RENEW_HINT}")
 
 
 class Authority(Protocol):
@@ -110,10 +118,7 @@ class StoredAuthority:
             self._certificate = StoredCertificate.parse(cert_pem)
             _check_pair(cert_pem, key_pem)
         except (ValueError, ssl.SSLError) as exc:
-            if "mismatch" in str(exc):
-                raise CAError(f"Guardian's certificate and key in {directory} do not belong together. "
-                              f"{RENEW_HINT}") from None
-            raise CAError(f"Guardian's certificate in {directory} is damaged ({exc}). {RENEW_HINT}") from None
+            raise (mismatched(directory) if "mismatch" in str(exc) else damaged(directory, exc)) from None
         self._loaded: Any = None
         self._lock = threading.Lock()
 
@@ -164,13 +169,9 @@ def authority_for_service(data_dir: Path, household: str, *, aside: bool = False
 
 def _make_aside(data_dir: Path, household: str) -> None:
     try:
-        done = subprocess.run([sys.executable, "-m", "guardian.tls.ca", str(data_dir), household],
-                              capture_output=True, text=True, timeout=MAKE_TIMEOUT_SECONDS, check=False)
-    except (OSError, subprocess.SubprocessError) as exc:
+        run_helper("guardian.tls.ca", str(data_dir), household, timeout=MAKE_TIMEOUT_SECONDS)
+    except HelperFailed as exc:
         raise CAError(f"Guardian's certificate could not be made ({exc}).") from None
-    if done.returncode != 0:
-        reason = done.stderr.strip().splitlines()
-        raise CAError(f"Guardian's certificate could not be made ({reason[-1] if reason else done.returncode}).")
 
 
 def _check_pair(cert_pem: bytes, key_pem: bytes) -> None:

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from guardian.fsutil import atomic_write_bytes
-from guardian.tls.authority import RENEW_HINT, CAError, household_name, read_stored_pair, tls_dir
+from guardian.tls.authority import CAError, damaged, household_name, mismatched, read_stored_pair, tls_dir
 
 __all__ = ["BACKDATE", "CAError", "CertificateAuthority", "household_name", "tls_dir"]
 
@@ -112,11 +112,9 @@ class CertificateAuthority:
             key = serialization.load_pem_private_key(key_pem, password=None)
             certificate = x509.load_pem_x509_certificate(cert_pem)
         except ValueError as exc:
-            raise CAError(f"Guardian's certificate in {directory} is damaged ({exc}). "
-                          f"{RENEW_HINT}") from None
+            raise damaged(directory, exc) from None
         if not isinstance(key, ec.EllipticCurvePrivateKey) or key.public_key() != certificate.public_key():
-            raise CAError(f"Guardian's certificate and key in {directory} do not belong together. "
-                          f"{RENEW_HINT}")
+            raise mismatched(directory)
         return cls(certificate, key)
 
     @classmethod
