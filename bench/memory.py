@@ -105,10 +105,7 @@ def main() -> int:
 
 
 def household_figures(args: argparse.Namespace) -> dict[str, float]:
-    peers = load_harness()
-    if not args.unpinned:
-        peers.PIN_PROXY[:] = ["taskset", "-c", "0"]
-        peers.PIN_LOAD[:] = ["taskset", "-c", "1"]
+    peers = load_harness(pinned=not args.unpinned)
     env = peers.Env()
     workdir = Path(env.dir)
     figures: dict[str, float] = {}

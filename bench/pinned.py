@@ -42,10 +42,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from household import config_text  # noqa: E402
 
 
-def load_harness():
+def load_harness(pinned: bool = False):
+    """The shared harness; `pinned`: every proxy on CPU 0, the origin, wrk and curl on CPU 1."""
     spec = importlib.util.spec_from_file_location("proxy_peers", HARNESS)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    if pinned:
+        module.PIN_PROXY[:] = ["taskset", "-c", "0"]
+        module.PIN_LOAD[:] = ["taskset", "-c", "1"]
     return module
 
 
@@ -113,10 +117,7 @@ def main() -> int:
     if not HARNESS.is_file():
         print(f"pinned: {HARNESS} is missing", file=sys.stderr)
         return 1
-    peers = load_harness()
-    if not args.unpinned:
-        peers.PIN_PROXY[:] = ["taskset", "-c", "0"]
-        peers.PIN_LOAD[:] = ["taskset", "-c", "1"]
+    peers = load_harness(pinned=not args.unpinned)
     env = peers.Env()
     workdir = Path(env.dir)
     names = [n for n in args.peers.split(",") if n] + ["core", "household"]
