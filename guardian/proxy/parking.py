@@ -71,7 +71,7 @@ class ParkingLot:
         self._forget = forget
         self._threads = threads
         self._epoll = select.epoll()
-        self._lock = threading.Lock()  # the maps, the servers and close never interleave
+        self._lock = threading.Lock()  # for the servers' bookkeeping and close()
         self._parked: dict[int, ClientConnection] = {}  # by file descriptor
         self._servers: list[_Server] = []
         self._ready = 0  # servers not replaced for a long connection
@@ -103,18 +103,20 @@ class ParkingLot:
         """Take `conn` (no request in progress, nothing buffered, `conn.idle_deadline` set).
         False when the lot is closed: the caller keeps the connection and closes it. After
         True the caller must not touch `conn` again: another thread may already serve it."""
+        # No lock: epoll_ctl lets the GIL go, and a lock held across it made the other serving
+        # threads queue behind this one. A close() in between is caught by the second look.
         fd = conn.sock.fileno()
-        with self._lock:
-            if self._closed.is_set() or fd < 0:
-                return False
-            self._parked[fd] = conn
-            # Registered once and re-armed after each wake; closing the socket unregisters it.
-            if conn.in_epoll:
-                self._epoll.modify(fd, _ARMED)
-            else:
-                self._epoll.register(fd, _ARMED)
-                conn.in_epoll = True
-        return True
+        if self._closed.is_set() or fd < 0:
+            return False
+        self._parked[fd] = conn
+        # Registered once and re-armed after each wake; closing the socket unregisters it.
+        if conn.in_epoll:
+            self._epoll.modify(fd, _ARMED)
+        else:
+            self._epoll.register(fd, _ARMED)
+            conn.in_epoll = True
+        # False: close() ran meanwhile and did not see it, so the caller closes it
+        return not (self._closed.is_set() and self._parked.pop(fd, None) is conn)
 
     def close(self) -> None:
         """Close every parked connection at once, refuse new ones and end the serving threads."""
@@ -122,6 +124,7 @@ class ParkingLot:
             if self._closed.is_set():
                 return
             self._closed.set()
+        # pop() decides between this, a serving thread taking one, and park()'s second look
         held = [conn for conn in list(self._parked.values()) if self._parked.pop(conn.sock.fileno(), None) is conn]
         for conn in held:
             self._close(conn)

@@ -206,7 +206,8 @@ def test_hundreds_of_parked_connections_hold_no_threads_and_a_fresh_request_is_s
             held.append(c)
         assert eventually(lambda: parked(proxy, PARKED_CLIENTS))
         assert len(proxy.server.connections) == PARKED_CLIENTS
-        assert serving_threads() == proxy.server.lot.threads == THREADS  # not a thread more for them
+        # not a thread more for them (one replaced while a request ran long, on a loaded machine, ends soon)
+        assert eventually(lambda: serving_threads() == proxy.server.lot.threads == THREADS)
         fresh = RawClient(proxy.port)
         t0 = time.monotonic()
         assert get(fresh, origin, "/size/9", "Connection: close\r\n") == 200
@@ -226,7 +227,7 @@ def test_clients_trickling_their_heads_hold_no_thread(make_proxy, origin):
     for c in trickling:
         c.send(f"GET {origin.base}/size/3 HTTP/1.1\r\nHost: x\r\n".encode())  # the blank line not yet sent
     assert eventually(lambda: parked(proxy, len(trickling)))
-    assert serving_threads() == THREADS
+    assert eventually(lambda: serving_threads() == proxy.server.lot.threads == THREADS)
     for c in trickling:
         c.send(b"\r\n")
     assert [c.read_response().status for c in trickling] == [200] * len(trickling)
