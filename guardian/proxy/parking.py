@@ -13,13 +13,14 @@ arrived on it, arms it again and takes the next ready one; a busy proxy's thread
 next socket ready at once, without sleeping, in the order the requests came. Nothing
 stands between the epoll and the thread that serves (no dispatcher thread, no queue).
 
-Most requests hold their thread while the website answers, some for long: a tunnel, a
-download, a slow website. The lot's own thread checks the servers every TICK seconds; a thread that has served one
-connection for LONG seconds no longer counts, and another is started so that THREADS are
-always ready for the rest. When the long one finishes it goes back to waiting, or ends
-if enough others are. The same thread closes connections whose idle deadline passed and,
-on stop, everything the lot holds at once. A client that hangs up wakes its socket like
-a request does, and the serving thread finds the end of the stream and closes it.
+Every request holds its thread while the website answers, some for long: a tunnel, a
+download, a website far away. While anything is being served, the lot's own thread looks
+every TICK seconds: a thread that has served one connection for LONG seconds no longer
+counts, and another is started so that THREADS are always ready for the rest. When the
+long one finishes it goes back to waiting, or ends if enough others are. The same thread
+closes connections whose idle deadline passed and, on stop, everything the lot holds. A
+client that hangs up wakes its socket like a request does, and the serving thread finds
+the end of the stream and closes it.
 """
 
 from __future__ import annotations
@@ -40,10 +41,11 @@ log = logging.getLogger(__name__)
 
 THREADS = 8  # serving threads kept ready (more fought over one GIL for nothing; fewer left the core idle)
 # A website on the internet answers in tens of milliseconds, a tunnel lasts minutes: a thread
-# waiting that long is replaced soon, so requests queued behind the ready threads wait little.
-# (On loopback a request holds its thread well under a millisecond.)
-LONG = 0.02  # seconds on one connection after which a serving thread is replaced
-TICK = 0.01  # seconds between the lot thread's checks of the serving threads
+# waiting that long is replaced at once, so a page's requests queued behind the ready threads
+# wait little (30 requests to a 100 ms website took 0.125 s, as with a thread each; with
+# LONG = 20 ms, 0.175 s). A request on a busy proxy holds its thread about a millisecond.
+LONG = 0.005  # seconds on one connection after which a serving thread is replaced
+TICK = 0.0025  # seconds between the lot thread's checks while any thread is serving
 SWEEP_INTERVAL = 1.0  # seconds between idle-deadline sweeps
 _ARMED = select.EPOLLIN | select.EPOLLONESHOT
 
@@ -76,6 +78,8 @@ class ParkingLot:
         self._servers: list[_Server] = []
         self._ready = 0  # servers not replaced for a long connection
         self._closed = threading.Event()
+        self._dozing = False  # the lot thread waits for the next sweep: nothing is being served
+        self._wake = threading.Event()  # wakes it from that
         self._waker_r, self._waker_w = socket.socketpair()
         self._epoll.register(self._waker_r.fileno(), select.EPOLLIN)  # level-triggered: wakes every server
 
@@ -113,8 +117,10 @@ class ParkingLot:
         if conn.in_epoll:
             self._epoll.modify(fd, _ARMED)
         else:
-            self._epoll.register(fd, _ARMED)
+            # said before registering: the moment it is registered another thread may take it,
+            # serve it and park it again
             conn.in_epoll = True
+            self._epoll.register(fd, _ARMED)
         # False: close() ran meanwhile and did not see it, so the caller closes it
         return not (self._closed.is_set() and self._parked.pop(fd, None) is conn)
 
@@ -128,6 +134,7 @@ class ParkingLot:
         held = [conn for conn in list(self._parked.values()) if self._parked.pop(conn.sock.fileno(), None) is conn]
         for conn in held:
             self._close(conn)
+        self._wake.set()
         with contextlib.suppress(OSError):
             self._waker_w.send(b"x")
 
@@ -156,6 +163,8 @@ class ParkingLot:
                 if conn is None:  # the waker, or a connection the sweep closed meanwhile
                     continue
                 server.since = time.monotonic()
+                if self._dozing:
+                    self._wake.set()
                 try:
                     self._serve(conn)
                 except Exception:
@@ -186,7 +195,18 @@ class ParkingLot:
     def _watch(self) -> None:
         next_sweep = time.monotonic() + SWEEP_INTERVAL
         try:
-            while not self._closed.wait(TICK):
+            while not self._closed.is_set():
+                # While nothing is being served, doze until the next sweep or a server's first
+                # connection (so an idle Pi is not woken every TICK). Dozing is said before the
+                # look, so a server that starts after the look sees it and wakes this thread.
+                self._dozing = True
+                if any(server.since for server in list(self._servers)):
+                    self._dozing = False
+                    time.sleep(TICK)
+                else:
+                    self._wake.wait(max(0.0, next_sweep - time.monotonic()))
+                    self._wake.clear()
+                    self._dozing = False
                 now = time.monotonic()
                 self._replace_long(now)
                 if now >= next_sweep:
