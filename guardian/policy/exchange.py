@@ -91,13 +91,11 @@ class Review(NamedTuple):
     edits: ExchangeEdits | None
 
 
-_UNCHANGED = Review(None, None, (), None)
-
 
 class ExchangeRules:
     """A profile's file kinds (always and during schedules) and its privacy settings."""
 
-    __slots__ = ("_always", "_privacy", "_profile_name", "_scheduled", "constant_edits")
+    __slots__ = ("_always", "_constant_review", "_privacy", "_profile_name", "_scheduled", "constant_edits")
 
     def __init__(self, profile_name: str, always: FileTypeRules | None,
                  scheduled: tuple[ScheduledFileTypes, ...], privacy: PrivacyRules) -> None:
@@ -107,10 +105,11 @@ class ExchangeRules:
         self._privacy = privacy
         # Shared by every request that needs only the profile's constant header changes.
         self.constant_edits = ExchangeEdits(privacy.constant, (), None, profile_name)
+        self._constant_review = Review(None, None, (), self.constant_edits)
 
     def review(self, host: str, target: str, minute: int, headers: Mapping[str, str],
                block: BlockMaker) -> Review:
-        file_rules = self._active_file_rules(minute)
+        file_rules = self._active_file_rules(minute) if self._always is not None or self._scheduled else ()
         for rules, schedule in file_rules:
             kind = rules.match_request(target)
             if kind is not None:
@@ -127,7 +126,7 @@ class ExchangeRules:
         else:
             edits = ExchangeEdits(changes, (), None, self._profile_name)
         if cleaned is None:
-            return _UNCHANGED._replace(edits=edits)
+            return self._constant_review if edits is self.constant_edits else Review(None, None, (), edits)
         return Review(None, cleaned[0], cleaned[1], edits)
 
     def _active_file_rules(self, minute: int) -> list[tuple[FileTypeRules, ScheduledFileTypes | None]]:
