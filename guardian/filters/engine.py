@@ -291,7 +291,7 @@ class FilterEngine:
         with_plain: bool,
         by_host: dict[str, tuple[int, ...]],
         by_token: dict[str, tuple[int, ...]] | None,
-        untokened: tuple[int, ...],
+        untokened: tuple[_Untokened, ...],
         important_only: bool,
     ) -> tuple[str, int, int] | None:
         """(raw, flags, list id) of the first rule in these tables that applies.
