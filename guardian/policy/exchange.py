@@ -95,7 +95,8 @@ class Review(NamedTuple):
 class ExchangeRules:
     """A profile's file kinds (always and during schedules) and its privacy settings."""
 
-    __slots__ = ("_always", "_constant_review", "_privacy", "_profile_name", "_scheduled", "constant_edits")
+    __slots__ = ("_always", "_constant_review", "_file_kinds", "_privacy", "_profile_name", "_scheduled",
+                 "constant_edits")
 
     def __init__(self, profile_name: str, always: FileTypeRules | None,
                  scheduled: tuple[ScheduledFileTypes, ...], privacy: PrivacyRules) -> None:
@@ -106,10 +107,16 @@ class ExchangeRules:
         # Shared by every request that needs only the profile's constant header changes.
         self.constant_edits = ExchangeEdits(privacy.constant, (), None, profile_name)
         self._constant_review = Review(None, None, (), self.constant_edits)
+        self._file_kinds = always is not None or bool(scheduled)
 
     def review(self, host: str, target: str, minute: int, headers: Mapping[str, str],
                block: BlockMaker) -> Review:
-        file_rules = self._active_file_rules(minute) if self._always is not None or self._scheduled else ()
+        if not self._file_kinds and "?" not in target and "referer" not in headers and "origin" not in headers \
+                and headers.get("sec-fetch-site") != "cross-site":
+            # No query to clean and no page it comes from (a navigation, or a client like
+            # wrk or an app): only the profile's constant edits apply.
+            return self._constant_review
+        file_rules = self._active_file_rules(minute) if self._file_kinds else ()
         for rules, schedule in file_rules:
             kind = rules.match_request(target)
             if kind is not None:
