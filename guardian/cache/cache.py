@@ -166,7 +166,6 @@ class Cache:
     ) -> Writer | None:
         """Decide from the response head whether to store the body; a Writer to feed
         it to, or None. A None releases any requests waiting on this one at once."""
-        now = time.time() if now is None else now
         if lookup.outcome not in (Outcome.MISS, Outcome.REVALIDATE):
             return None
         request = lookup.request
@@ -175,12 +174,14 @@ class Cache:
             self._store.count("misses")  # the validation failed: a full response came back
         config = self._config
         facts = None
+        received = 0.0
         if not (lookup.storable and config.enabled):
             reason: str | None = "not storable"
         else:
             reason = rules.quick_refusal(status, response_headers, self._content_types)
             if reason is None:
-                facts = ResponseFacts.read(status, response_headers, lookup.request_time, now)
+                received = time.time() if now is None else now  # only a candidate for storing needs it
+                facts = ResponseFacts.read(status, response_headers, lookup.request_time, received)
                 reason = rules.uncacheable_reason(status, response_headers, facts, request.authorized, config)
             if reason is not None:
                 self._note_unstorable(lookup.url)
@@ -196,7 +197,7 @@ class Cache:
             status=status,
             headers=tuple(rules.stored_headers(response_headers)),
             body=b"",
-            response_time=now,
+            response_time=received,
             initial_age=facts.initial_age,
             lifetime=facts.lifetime,
             shared_with_authorization=facts.shared_with_authorization,
