@@ -67,6 +67,8 @@ _DECISION_MEMO_URL = 320
 # Rules without a token, filtered for a request type and a page host: at most 2048 of these
 # short tuples (a household's pages are on a few hundred sites).
 _UNTOKENED_MEMO_LIMIT = 2048
+# A page host longer than DNS allows (a made-up Referer) is never kept by either memo.
+_MEMO_HOST = 253
 
 _PERCENT_RE = re.compile(r"%([0-9A-Fa-f]{2})")
 # RFC 3986 unreserved characters: their encoded and plain forms are the same URL.
@@ -221,7 +223,7 @@ class FilterEngine:
         url_lower = decoded.lower()
         request = _Request(decoded, url_lower, url_host_span(url_lower), source_host, type_bit)
         decision = self._decide(request, with_tokens=True)
-        if len(url) <= _DECISION_MEMO_URL:
+        if len(url) <= _DECISION_MEMO_URL and len(source_host) <= _MEMO_HOST:
             if len(decisions) >= _DECISION_MEMO_LIMIT:
                 decisions.clear()
             decisions[key] = decision
@@ -280,9 +282,11 @@ class FilterEngine:
                     screened = self._screened[rule_id] = _Untokened(
                         rule_id, rule, required_substring(rule.flags, rule.pattern))
                 kept.append(screened)
-        if len(memo) >= _UNTOKENED_MEMO_LIMIT:
-            memo.clear()
-        found = memo[key] = tuple(kept)
+        found = tuple(kept)
+        if len(request.source_host) <= _MEMO_HOST:
+            if len(memo) >= _UNTOKENED_MEMO_LIMIT:
+                memo.clear()
+            memo[key] = found
         return found
 
     def _search(

@@ -94,6 +94,16 @@ def test_bounded_and_long_urls_not_kept(engine_of, monkeypatch):
     assert (long_url, "", engine_module.request_type_bit(None)) not in engine._decisions
 
 
+def test_a_made_up_page_host_is_not_kept(engine_of):
+    engine = engine_of("/promo.$domain=shop.example", r"/\/[0-9a-f]{8}\/go\.js/$third-party")
+    page = "https://" + "a" * 5000 + ".example/"
+    for _ in range(2):
+        assert not twice(engine, "https://cdn.example/promo.png", page)
+        assert twice(engine, "https://cdn.example/1234abcd/go.js", page)
+    assert all(len(host) <= 253 for _, host, _ in engine._decisions)
+    assert all(len(host) <= 253 for _, _, host in engine._untokened)
+
+
 def test_every_conformance_request_agrees_with_a_fresh_engine(reduced_lists, tmp_path):
     """All of adblock-rust's requests against the reduced EasyList + EasyPrivacy: asked of one
     engine twice (forwards, then backwards), each answer equals the one an engine that never
