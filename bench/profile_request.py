@@ -3,8 +3,8 @@
     .venv/bin/python bench/profile_request.py [--seconds 5] [--core] [--top 25]
 
 Guardian runs in this process (bench/household.py's configuration) on an nginx origin;
-wrk sends keep-alive requests for a 1 KiB text/plain file over ONE connection. The
-connection's thread runs under cProfile; the other threads (request-log writer, access
+wrk sends keep-alive requests for a 1 KiB text/plain file over ONE connection. Each
+serving thread runs under cProfile while it serves it; the other threads (request-log writer, access
 log) are measured by their CPU time from /proc. Printed: CPU µs per request for the
 whole process and per thread, then cProfile's own time per function grouped by the part
 of Guardian it belongs to, and the top functions. cProfile inflates every Python
@@ -21,6 +21,7 @@ import pstats
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,6 +47,11 @@ GROUPS = (
     ("socket reads (stream.py)", ("proxy/stream.py",)),
     ("the handler itself", ("proxy/handler.py", "proxy/connections.py", "proxy/upstream.py", "proxy/hooks.py")),
 )
+
+
+def sample_serving_threads(counts: list[int], done: threading.Event) -> None:
+    while not done.wait(0.05):
+        counts.append(sum(1 for t in threading.enumerate() if t.name == "proxy-serve"))
 
 
 def thread_cpu() -> dict[str, float]:
@@ -97,20 +103,23 @@ def main() -> int:
     workdir.chmod(0o755)
     nginx, origin = start_nginx(workdir)
     profiles: list[cProfile.Profile] = []
-    original_run = ClientConnection.run
+    original_serve = ClientConnection.serve_ready
+    per_thread = threading.local()  # the connection's requests may be served by any serving thread
 
-    def profiled_run(self: ClientConnection) -> None:
+    def profiled_serve(self: ClientConnection) -> bool:
         if args.no_profile:
-            return original_run(self)
-        prof = cProfile.Profile()
+            return original_serve(self)
+        prof = getattr(per_thread, "profile", None)
+        if prof is None:
+            prof = per_thread.profile = cProfile.Profile()
+            profiles.append(prof)
         prof.enable()
         try:
-            original_run(self)
+            return original_serve(self)
         finally:
             prof.disable()
-            profiles.append(prof)
 
-    ClientConnection.run = profiled_run  # type: ignore[method-assign]
+    ClientConnection.serve_ready = profiled_serve  # type: ignore[method-assign]
     port = free_port()
     config = workdir / "guardian.toml"
     config.write_text(config_text(workdir / "data", f"127.0.0.1:{port}", core=args.core,
@@ -124,8 +133,14 @@ def main() -> int:
         # names the kernel shows for our threads (Python sets them from 3.x on Linux)
         time.sleep(1.5)  # let the start-up jobs finish
         before, cpu0, t0, switches = thread_cpu(), time.process_time(), time.monotonic(), context_switches()
+        counts: list[int] = []  # serving threads, sampled: the lot adds some only for requests that run long
+        sampling = threading.Event()
+        sampler = threading.Thread(target=sample_serving_threads, args=(counts, sampling))
+        sampler.start()
         out = subprocess.run(["wrk", "-t1", f"-c{args.connections}", f"-d{args.seconds}s", "--latency", "-s",
                               str(script), f"http://127.0.0.1:{port}/"], capture_output=True, text=True).stdout
+        sampling.set()
+        sampler.join()
         time.sleep(1.2)  # the writers' next flush: their share of these requests
         cpu1, after, switches = time.process_time(), thread_cpu(), context_switches() - switches
         requests = int(re.search(r"(\d+) requests in", out).group(1))
@@ -139,6 +154,8 @@ def main() -> int:
               f"({what}; {'no profiler' if args.no_profile else 'cProfile on'})")
         print(f"process CPU per request: {(cpu1 - cpu0) / requests * 1e6:.1f} µs, "
               f"{switches / requests:.2f} context switches per request")
+        if counts:
+            print(f"serving threads: median {statistics.median(counts):g}, most {max(counts)}")
         for name in sorted(after, key=lambda n: -(after[n] - before.get(n, 0.0))):
             used = after[name] - before.get(name, 0.0)
             if used > 0:

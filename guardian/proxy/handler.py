@@ -1,6 +1,7 @@
 """One client connection: read requests, ask the decider, forward or tunnel, record.
 
-Strategy: a handler thread owns its client socket for the connection's life. Each
+Strategy: a serving thread owns the client socket while a request is in progress; between
+requests the connection waits in the parking lot (parking.py), without a thread. Each
 request is parsed strictly (http1), decided (hooks.Decider), then either answered by
 the decider's response, forwarded over a pooled upstream connection with the body
 streamed both ways (framing), or, for CONNECT and upgrades, handed to the relay.
@@ -14,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-import select
 import socket
 import struct
 import time
@@ -39,10 +39,9 @@ from guardian.proxy.http1 import (
     parse_response_head,
     serialise_head,
 )
-from guardian.proxy.parking import LINGER
 from guardian.proxy.relay import HAVE_SPLICE, TunnelStats, relay, splice_exact
 from guardian.proxy.responses import error_response, phrase
-from guardian.proxy.stream import BufferedSocket, HeadTooLarge, PeerClosed, Timeout, set_send_timeout
+from guardian.proxy.stream import BufferedSocket, HeadTooLarge, PeerClosed, Timeout, readable, set_send_timeout
 from guardian.proxy.upstream import DestinationDenied, UpstreamError, connect
 from guardian.records import ErrorKind, RequestRecord
 
@@ -53,6 +52,7 @@ log = logging.getLogger(__name__)
 _ABSOLUTE = re.compile(r"(?i)(http|https)://([^/?#]*+)([^#]*+)")
 _HOST_NAME = re.compile(r"[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?\.?")
 _AUTHORITY = re.compile(r"\[([0-9a-fA-F:.]+)\](?::(\d{1,5}))?|([^:@\[\]]+)(?::(\d{1,5}))?")
+HEAD_LIMIT = MAX_HEAD + MAX_TARGET + 64  # bytes buffered without an end of head before it is refused
 EXPECT_WAIT = 1.0  # how long to wait for an upstream's 100 Continue before sending the body anyway
 SEND_TIMEOUT = 60.0
 SPLICE_MIN = 256 * 1024  # bodies at least this large go through the kernel (os.splice)
@@ -108,15 +108,18 @@ class ClientConnection:
         self.bytes_sent = 0
         self.open_entry: OpenConnection | None = None  # in ctx.connections while its last request is allowed
         self.tunnel_stats: TunnelStats | None = None  # the relay's byte counts, sampled by ctx.connections
-        # Set by the server for the connections it accepts: hands an idle connection to the
-        # parking lot (True: taken). None (a decrypted tunnel's inner connection) never parks.
+        # Set by the server for the connections it accepts: hands the connection to the parking
+        # lot between requests (True: taken). None (a decrypted tunnel's inner connection) never parks.
         self.park: Callable[[ClientConnection], bool] | None = None
+        self.in_epoll = False  # registered in the lot's epoll (kept there until the socket closes)
+        self.head_scan = 0  # where the search for the end of a head that is still arriving resumes
         self.idle_deadline = 0.0  # time.monotonic() by which the next request must start
 
     # ------------------------------------------------------------------ connection loop
 
-    def run(self) -> bool:
-        """Serve from the connection's first byte. True when it ends parked (see resume)."""
+    def open(self) -> bool:
+        """Set up a newly accepted connection; False when it was turned away (and closed). Then
+        either `park` it until its first request, or `run` it on this thread."""
         try:
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             set_send_timeout(self.sock, SEND_TIMEOUT)
@@ -132,36 +135,52 @@ class ClientConnection:
             log.exception("unexpected error serving %s", self.client_ip)
             self.close()
             return False
-        return self._serve(first=True)
+        self.idle_deadline = time.monotonic() + self.ctx.settings.proxy.head_timeout
+        return True
 
-    def resume(self) -> bool:
-        """Continue serving a parked connection whose socket turned readable, within the idle
-        deadline it parked with. True when it ends parked again."""
-        return self._serve(first=False, resumed=True)
-
-    def _serve(self, first: bool, resumed: bool = False) -> bool:
-        parked = False
+    def run(self) -> None:
+        """Serve on this thread until the connection ends (a decrypted tunnel's inner connection)."""
+        if not self.open():
+            return
         try:
             while not self.ctx.stopping.is_set():
-                proxy = self.ctx.settings.proxy
                 self.idle = True
-                if not resumed:
-                    self.idle_deadline = time.monotonic() + (proxy.head_timeout if first else proxy.idle_timeout)
-                resumed = False
                 try:
-                    if first or self.park is None:
-                        self.reader.wait_for_data(self.idle_deadline)
-                    elif not self._linger():
-                        parked = self.park(self)  # when taken, another thread may own it already: touch nothing
-                        return parked
+                    self.reader.wait_for_data(self.idle_deadline)
                 except (Timeout, PeerClosed):
-                    return False
+                    return
                 self.idle = False
                 # read after the wait: a reload while this connection idled applies to its next request
                 if not self._serve_one(self.ctx.settings):
-                    return False
-                first = False
+                    return
+                self.idle_deadline = time.monotonic() + self.ctx.settings.proxy.idle_timeout
         except (ClientGone, OSError):
+            pass
+        except Exception:
+            log.exception("unexpected error serving %s", self.client_ip)
+        finally:
+            self.close()
+
+    def serve_ready(self) -> bool:
+        """Serve a parked connection whose socket turned readable: every request whose head
+        has arrived, then park it again. True when it ended parked; False when it was closed."""
+        parked = False
+        woken = True  # the lot saw something arrive; after an answer, an empty buffer parks at once
+        try:
+            while not self.ctx.stopping.is_set():
+                if not self._head_arrived(woken):
+                    # the next request, or the rest of its head, is not here yet: wait in the lot,
+                    # so a client that trickles its head holds no thread
+                    parked = self.park is not None and self.park(self)  # True: another thread may own it now
+                    return parked
+                self.idle = False
+                if not self._serve_one(self.ctx.settings):
+                    return False
+                self.idle = True
+                woken = False
+                self.head_scan = 0
+                self.idle_deadline = time.monotonic() + self.ctx.settings.proxy.idle_timeout
+        except (ClientGone, PeerClosed, OSError):
             pass
         except Exception:
             log.exception("unexpected error serving %s", self.client_ip)
@@ -170,16 +189,35 @@ class ClientConnection:
                 self.close()
         return False
 
-    def _linger(self) -> bool:
-        """Wait on this thread for the next request's first byte, `parking.LINGER` at most
-        (busy clients send it well within). False when it did not come and idle time is left."""
-        try:
-            self.reader.wait_for_data(min(time.monotonic() + LINGER, self.idle_deadline))
-        except Timeout:
-            if time.monotonic() >= self.idle_deadline:
-                raise
+    def _head_arrived(self, woken: bool) -> bool:
+        """Whether a whole request head (or more than a head may be) is buffered, reading what
+        has arrived without waiting (`woken`: the lot saw bytes; otherwise, with nothing buffered,
+        nothing is read: a busy client's next request comes after our answer, so a read would
+        find nothing). The first byte of a request starts its head's deadline."""
+        reader = self.reader
+        if not woken and not reader.buffer:
             return False
+        while reader.buffer.find(b"\r\n\r\n", self.head_scan) < 0 and len(reader.buffer) <= HEAD_LIMIT:
+            self.head_scan = max(0, len(reader.buffer) - 3)  # each byte is searched once: linear in the head
+            began = not reader.buffer
+            if not reader.fill_nowait():
+                return False
+            if began:
+                self.idle_deadline = time.monotonic() + self.ctx.settings.proxy.head_timeout
         return True
+
+    def expire(self) -> None:
+        """The lot's deadline passed while parked: an idle connection is closed, one whose
+        request head stopped half-way is answered 408 first (and recorded), as on a thread."""
+        if self.reader.buffer:
+            record = RequestRecord(started=time.time(), duration_ms=self.ctx.settings.proxy.head_timeout * 1000,
+                                   client_addr=self.client_ip, method="-", scheme="http", host="", port=0,
+                                   target="", status=0, bytes_from_client=len(self.reader.buffer))
+            sent_before = self.bytes_sent
+            self._fail(record, 408, "The request did not arrive in time.", "timeout")
+            record.bytes_to_client = self.bytes_sent - sent_before
+            self._record(record)
+        self.close()
 
     def close(self) -> None:
         """Forget the connection's registry entry and close its socket (once is enough; twice is harmless)."""
@@ -247,7 +285,7 @@ class ClientConnection:
     # ------------------------------------------------------------------ one request
 
     def _handle(self, settings: ProxySettings, t0: float, record: RequestRecord) -> bool:
-        head = self.reader.read_head(t0 + settings.proxy.head_timeout, MAX_HEAD + MAX_TARGET + 64)
+        head = self.reader.read_head(t0 + settings.proxy.head_timeout, HEAD_LIMIT)
         request = parse_request_head(head)
         record.method = request.method
         via = request.fields.get("via")
@@ -513,8 +551,7 @@ class ClientConnection:
     def _await_continue(self, up_reader: BufferedSocket) -> ResponseHead | None:
         """Wait briefly for the upstream's answer to Expect: 100-continue.
         Returns a final response that came instead, or None to go ahead with the body."""
-        ready, _, _ = select.select([up_reader.sock], [], [], EXPECT_WAIT)
-        if not ready:
+        if not readable([up_reader.sock], EXPECT_WAIT):
             return None
         try:
             raw = up_reader.read_head(time.monotonic() + 10, MAX_RESPONSE_HEAD)

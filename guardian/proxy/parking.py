@@ -1,28 +1,32 @@
-"""The parking lot: idle keep-alive connections wait in one selector, not one thread each.
+"""The parking lot: connections wait for their next request in one epoll, and a few threads serve them.
 
-A thread per connection is simple while the connection is busy, but a household's
-devices keep hundreds of keep-alive connections open and idle, and each idle thread
-costs its touched stack pages and interpreter state (about 27 KiB). So a connection
-that has had no request for `LINGER` seconds is parked here: its socket is registered
-in one epoll owned by the lot's thread, and its own thread ends. When the socket turns
-readable the lot hands the connection to a fresh thread, which resumes its request
-loop (Apache's event MPM does the same with a pool of workers; a thread starts in
-about 50 us, nothing next to a connection that sat idle for a quarter of a second).
+A thread per connection is simple, but it costs twice. Idle: a household's devices keep
+hundreds of keep-alive connections open, and each waiting thread holds its stack pages and
+interpreter state (about 27 KiB). Busy: fifty connections each blocking on its own socket
+are fifty threads contending for one GIL, and every hand-off between them is a context
+switch (eight per request were measured), which made the tail latency ten times squid's.
 
-The lot also keeps the idle deadline of what it holds (a sweep once a second), closes
-a connection whose client hung up without a thread, and on stop closes everything it
-holds at once.
+So a connection with no request in progress is parked here: its socket is armed in one
+epoll (EPOLLONESHOT, so exactly one thread is woken for it), and a small pool of serving
+threads waits on that epoll. The thread woken for a socket serves every request that has
+arrived on it, arms it again and takes the next ready one; a busy proxy's threads find the
+next socket ready at once, without sleeping, in the order the requests came. Nothing
+stands between the epoll and the thread that serves (no dispatcher thread, no queue).
 
-Strategy for cost: a busy connection never comes here (its next request arrives
-within the linger, on the same thread, with no extra system call); parking is one
-epoll_ctl, resuming one epoll_ctl, a peek and a thread start.
+Most requests hold their thread while the website answers, some for long: a tunnel, a
+download, a slow website. The lot's own thread checks the servers every TICK seconds; a thread that has served one
+connection for LONG seconds no longer counts, and another is started so that THREADS are
+always ready for the rest. When the long one finishes it goes back to waiting, or ends
+if enough others are. The same thread closes connections whose idle deadline passed and,
+on stop, everything the lot holds at once. A client that hangs up wakes its socket like
+a request does, and the serving thread finds the end of the stream and closes it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import selectors
+import select
 import socket
 import threading
 import time
@@ -34,73 +38,157 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LINGER = 0.3  # seconds a connection's thread waits for its next request before the connection parks
+THREADS = 8  # serving threads kept ready (more fought over one GIL for nothing; fewer left the core idle)
+# A website on the internet answers in tens of milliseconds, a tunnel lasts minutes: a thread
+# waiting that long is replaced soon, so requests queued behind the ready threads wait little.
+# (On loopback a request holds its thread well under a millisecond.)
+LONG = 0.02  # seconds on one connection after which a serving thread is replaced
+TICK = 0.01  # seconds between the lot thread's checks of the serving threads
 SWEEP_INTERVAL = 1.0  # seconds between idle-deadline sweeps
+_ARMED = select.EPOLLIN | select.EPOLLONESHOT
+
+
+class _Server:
+    """What the lot knows of one serving thread."""
+
+    __slots__ = ("long", "since")
+
+    def __init__(self) -> None:
+        self.since = 0.0  # time.monotonic() when it took its current connection; 0 while waiting
+        self.long = False  # replaced: it has served one connection for LONG seconds
 
 
 class ParkingLot:
-    """Holds idle connections until their next request, their client's close or their deadline.
+    """Holds connections between requests and serves each on a pool thread when its next one arrives.
 
-    `resume(conn)` must start serving `conn` on a new thread (raising RuntimeError when it
-    cannot); `forget(conn)` is called for every connection the lot closes itself."""
+    `serve(conn)` runs on a serving thread for a connection whose socket turned readable,
+    and returns once `conn` is parked again (`park`) or closed. `forget(conn)` is called
+    for every connection the lot closes itself."""
 
-    def __init__(self, resume: Callable[[ClientConnection], None],
-                 forget: Callable[[ClientConnection], None]) -> None:
-        self._resume = resume
+    def __init__(self, serve: Callable[[ClientConnection], None], forget: Callable[[ClientConnection], None],
+                 threads: int = THREADS) -> None:
+        self._serve = serve
         self._forget = forget
-        self._selector = selectors.DefaultSelector()
-        self._lock = threading.Lock()  # registration, hand-off and close never interleave
-        self._closed = False
+        self._threads = threads
+        self._epoll = select.epoll()
+        self._lock = threading.Lock()  # for the servers' bookkeeping and close()
+        self._parked: dict[int, ClientConnection] = {}  # by file descriptor
+        self._servers: list[_Server] = []
+        self._ready = 0  # servers not replaced for a long connection
+        self._closed = threading.Event()
         self._waker_r, self._waker_w = socket.socketpair()
-        self._waker_r.setblocking(False)
-        self._selector.register(self._waker_r, selectors.EVENT_READ, None)
-        self._thread: threading.Thread | None = None
+        self._epoll.register(self._waker_r.fileno(), select.EPOLLIN)  # level-triggered: wakes every server
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="proxy-parking", daemon=True)
-        self._thread.start()
+        with self._lock:
+            for _ in range(self._threads):
+                self._add_server()
+        threading.Thread(target=self._watch, name="proxy-lot", daemon=True).start()
 
     def __len__(self) -> int:
-        return len(self._selector.get_map()) - 1  # the waker is not a connection
+        return len(self._parked)
+
+    @property
+    def serving(self) -> int:
+        """How many threads are serving a connection now."""
+        with self._lock:
+            return sum(1 for server in self._servers if server.since)
+
+    @property
+    def threads(self) -> int:
+        with self._lock:
+            return len(self._servers)
 
     def park(self, conn: ClientConnection) -> bool:
-        """Take `conn` (idle, nothing buffered, `conn.idle_deadline` set). False when the lot is
-        closed: the caller keeps the connection and closes it. After True the caller must not
-        touch `conn` again: another thread may already be serving it."""
-        with self._lock:
-            if self._closed:
-                return False
-            self._selector.register(conn.sock, selectors.EVENT_READ, conn)
-        return True
+        """Take `conn` (no request in progress, nothing buffered, `conn.idle_deadline` set).
+        False when the lot is closed: the caller keeps the connection and closes it. After
+        True the caller must not touch `conn` again: another thread may already serve it."""
+        # No lock: epoll_ctl lets the GIL go, and a lock held across it made the other serving
+        # threads queue behind this one. A close() in between is caught by the second look.
+        fd = conn.sock.fileno()
+        if self._closed.is_set() or fd < 0:
+            return False
+        self._parked[fd] = conn
+        # Registered once and re-armed after each wake; closing the socket unregisters it.
+        if conn.in_epoll:
+            self._epoll.modify(fd, _ARMED)
+        else:
+            self._epoll.register(fd, _ARMED)
+            conn.in_epoll = True
+        # False: close() ran meanwhile and did not see it, so the caller closes it
+        return not (self._closed.is_set() and self._parked.pop(fd, None) is conn)
 
     def close(self) -> None:
-        """Close every parked connection at once and refuse new ones (the proxy is stopping)."""
+        """Close every parked connection at once, refuse new ones and end the serving threads."""
         with self._lock:
-            if self._closed:
+            if self._closed.is_set():
                 return
-            self._closed = True
-            held = [key for key in self._selector.get_map().values() if key.data is not None]
-            for key in held:
-                self._selector.unregister(key.fd)
-        for key in held:
-            self._close(key.data)
-        if self._thread is None:  # never started: nothing to wake
-            self._release()
-            return
+            self._closed.set()
+        # pop() decides between this, a serving thread taking one, and park()'s second look
+        held = [conn for conn in list(self._parked.values()) if self._parked.pop(conn.sock.fileno(), None) is conn]
+        for conn in held:
+            self._close(conn)
         with contextlib.suppress(OSError):
             self._waker_w.send(b"x")
 
+    # ------------------------------------------------------------ serving threads
+
+    def _add_server(self) -> None:
+        """Start one more serving thread (the lock held)."""
+        server = _Server()
+        try:
+            threading.Thread(target=self._run, args=(server,), name="proxy-serve", daemon=True).start()
+        except RuntimeError:  # cannot start a thread: the others go on
+            log.warning("could not start another thread to serve connections")
+            return
+        self._servers.append(server)
+        self._ready += 1
+
+    def _run(self, server: _Server) -> None:
+        poll = self._epoll.poll
+        try:
+            while not self._closed.is_set():
+                events = poll(-1, 1)
+                if not events:
+                    continue
+                # pop() is atomic: of this thread and the sweep, one takes the connection
+                conn = self._parked.pop(events[0][0], None)
+                if conn is None:  # the waker, or a connection the sweep closed meanwhile
+                    continue
+                server.since = time.monotonic()
+                try:
+                    self._serve(conn)
+                except Exception:
+                    log.exception("serving a connection failed")
+                server.since = 0.0
+                if server.long and self._back(server):
+                    return
+        except Exception:
+            log.exception("a serving thread failed")
+        with self._lock:
+            if server in self._servers:
+                self._servers.remove(server)
+                if not server.long:
+                    self._ready -= 1
+
+    def _back(self, server: _Server) -> bool:
+        """A replaced server has finished its long connection: True when it should end."""
+        with self._lock:
+            server.long = False
+            if self._ready >= self._threads:  # enough are ready without it
+                self._servers.remove(server)
+                return True
+            self._ready += 1
+            return False
+
     # ------------------------------------------------------------ the lot's thread
 
-    def _run(self) -> None:
+    def _watch(self) -> None:
         next_sweep = time.monotonic() + SWEEP_INTERVAL
         try:
-            while not self._closed:
-                events = self._selector.select(max(0.0, next_sweep - time.monotonic()))
-                for key, _ in events:
-                    if key.data is not None:
-                        self._wake(key)
+            while not self._closed.wait(TICK):
                 now = time.monotonic()
+                self._replace_long(now)
                 if now >= next_sweep:
                     self._sweep(now)
                     next_sweep = now + SWEEP_INTERVAL
@@ -110,49 +198,46 @@ class ParkingLot:
         finally:
             self._release()
 
-    def _release(self) -> None:
-        self._selector.close()
-        self._waker_r.close()
-        self._waker_w.close()
-
-    def _take(self, key: selectors.SelectorKey) -> ClientConnection | None:
-        """Unregister the connection of `key` if it is still parked (not closed meanwhile)."""
+    def _replace_long(self, now: float) -> None:
         with self._lock:
-            if self._selector.get_map().get(key.fd) is not key:
-                return None
-            self._selector.unregister(key.fd)
-        return key.data
-
-    def _wake(self, key: selectors.SelectorKey) -> None:
-        conn = self._take(key)
-        if conn is None:
-            return
-        try:
-            # A client that hung up (or reset) is closed here, without a thread.
-            gone = conn.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-        except BlockingIOError:  # a spurious wake-up: the resumed loop lingers, then parks again
-            gone = False
-        except OSError:
-            gone = True
-        if gone:
-            self._close(conn)
-            return
-        try:
-            self._resume(conn)
-        except RuntimeError:  # cannot start a new thread
-            self._close(conn)
+            for server in list(self._servers):
+                if server.since and not server.long and now - server.since >= LONG:
+                    server.long = True
+                    self._ready -= 1
+            while self._ready < self._threads and not self._closed.is_set():
+                before = len(self._servers)
+                self._add_server()
+                if len(self._servers) == before:
+                    break
 
     def _sweep(self, now: float) -> None:
-        with self._lock:
-            expired = [key for key in self._selector.get_map().values()
-                       if key.data is not None and key.data.idle_deadline <= now]
-            for key in expired:
-                self._selector.unregister(key.fd)
-        for key in expired:
-            self._close(key.data)
+        expired = [conn for conn in list(self._parked.values()) if conn.idle_deadline <= now]
+        # a serving thread may have taken one meanwhile: pop() decides
+        expired = [conn for conn in expired if self._parked.pop(conn.sock.fileno(), None) is conn]
+        for conn in expired:
+            try:
+                conn.expire()
+            except Exception:
+                log.exception("closing an idle connection failed")
+            finally:
+                self._forget(conn)
+
+    def _release(self) -> None:
+        # The serving threads may still be between poll() and their check of _closed: give them
+        # the waker until they are gone, then close the epoll.
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._servers:
+                    break
+            time.sleep(0.01)
+        self._epoll.close()
+        self._waker_r.close()
+        self._waker_w.close()
 
     def _close(self, conn: ClientConnection) -> None:
         try:
             conn.close()
         finally:
             self._forget(conn)
+

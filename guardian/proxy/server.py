@@ -1,12 +1,12 @@
-"""The listener: accept connections and give each its own thread while it is busy.
+"""The listener: accept connections and hand them to the parking lot, whose threads serve them.
 
-Threads are the design (the Pi has few cores and the work is I/O): each connection
-gets a small-stack thread that blocks on its own socket, so a slow client never
-delays another. A keep-alive connection that goes idle is parked (`parking`): its
-thread ends and a fresh one takes it up at its next request. Live connections, parked
-ones included, are tracked so a stop can close the idle ones at once and give busy
-ones a bounded grace period, and counted per client address so one device cannot take
-every connection (`max_connections_per_client`).
+Threads are the design (the Pi has few cores and the work is I/O): a request in progress
+has a small-stack thread that blocks on its sockets, so a slow website never delays
+another. Between requests, a new connection's first one included, a connection waits in
+the parking lot (`parking`): one epoll, served by a small pool of threads that grows only
+for requests that run long. Live connections, parked ones included, are tracked so a stop
+can close the idle ones at once and give busy ones a bounded grace period, and counted
+per client address so one device cannot take every connection (`max_connections_per_client`).
 
 The client's address is normalised here, once, for every later use (policy, log, seen
 devices, the settings page's lockout): on a dual-stack `[::]` listener an IPv4 client
@@ -80,7 +80,7 @@ class ProxyServer:
         self._lock = threading.Lock()
         self._accept_thread: threading.Thread | None = None
         self._reaper: threading.Thread | None = None
-        self.lot = ParkingLot(self._resume, self._forget)
+        self.lot = ParkingLot(self._serve, self._forget)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -121,11 +121,11 @@ class ProxyServer:
             if held >= proxy.max_connections_per_client:
                 self._turn_away(sock, "This device has too many connections open; close some and try again.")
                 continue
-            try:
-                threading.Thread(target=self._run, args=(conn,), name="proxy-conn", daemon=True).start()
-            except RuntimeError:  # cannot start a new thread
+            if not conn.open():
                 self._forget(conn)
-                self._turn_away(sock)
+            elif not self.lot.park(conn):  # stopping
+                conn.close()
+                self._forget(conn)
 
     @staticmethod
     def _turn_away(sock: socket.socket,
@@ -136,17 +136,10 @@ class ProxyServer:
         with contextlib.suppress(OSError):
             sock.close()
 
-    def _run(self, conn: ClientConnection, resumed: bool = False) -> None:
-        parked = False
-        try:
-            parked = conn.resume() if resumed else conn.run()
-        finally:
-            if not parked:  # a parked connection stays counted; the lot or a later thread forgets it
-                self._forget(conn)
-
-    def _resume(self, conn: ClientConnection) -> None:
-        """The lot's hand-off: `conn`'s next request has arrived; serve it on a new thread."""
-        threading.Thread(target=self._run, args=(conn, True), name="proxy-conn", daemon=True).start()
+    def _serve(self, conn: ClientConnection) -> None:
+        """The lot's call on a serving thread: `conn`'s next request has arrived."""
+        if not conn.serve_ready():  # a parked connection stays counted; the lot or a later thread forgets it
+            self._forget(conn)
 
     def _forget(self, conn: ClientConnection) -> None:
         with self._lock:

@@ -7,9 +7,11 @@ what makes "the whole head within 10 s" hold against slow-loris clients.
 
 from __future__ import annotations
 
+import select
 import socket
 import struct
 import time
+from collections.abc import Sequence
 
 RECV_SIZE = 65536
 
@@ -29,6 +31,16 @@ class HeadTooLarge(Exception):
 def _timeval(seconds: float) -> bytes:
     whole = int(seconds)
     return struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
+
+
+def readable(socks: Sequence[socket.socket], timeout: float) -> list[socket.socket]:
+    """Those of `socks` with something to read (or closed) within `timeout` seconds. poll(), not
+    select(): a busy proxy's descriptors go past select()'s limit of 1023."""
+    poller = select.poll()
+    for sock in socks:
+        poller.register(sock, select.POLLIN)
+    ready = {fd for fd, _ in poller.poll(max(0.0, timeout) * 1000)}
+    return [sock for sock in socks if sock.fileno() in ready]
 
 
 def set_send_timeout(sock: socket.socket, seconds: float) -> None:
@@ -77,6 +89,20 @@ class BufferedSocket:
             raise PeerClosed()
         self.bytes_read += len(data)
         self.buffer += data
+
+    def fill_nowait(self) -> bool:
+        """Buffer what has arrived without waiting; False when nothing had. PeerClosed at the end."""
+        try:
+            data = self.sock.recv(RECV_SIZE, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return False
+        except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError):
+            raise PeerClosed() from None
+        if not data:
+            raise PeerClosed()
+        self.bytes_read += len(data)
+        self.buffer += data
+        return True
 
     def wait_for_data(self, deadline: float | None) -> None:
         """Block until at least one byte is buffered."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import select
 import socket
 import threading
 import time
@@ -142,10 +141,12 @@ def connect(host: str, port: int, policy: DestinationPolicy, timeout: float,
 def _is_alive(sock: socket.socket) -> bool:
     """An idle pooled socket is reusable only if the peer has neither closed nor sent anything."""
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
+        sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return True  # nothing to read: still open and quiet
+    except OSError:
         return False
-    return not readable
+    return False  # the end of the stream, or bytes nobody asked for
 
 
 class UpstreamPool:

@@ -18,7 +18,6 @@ unknown-CA or bad-certificate alert tells us it does not (`TrustRecords`).
 from __future__ import annotations
 
 import contextlib
-import select
 import socket
 import ssl
 import threading
@@ -29,7 +28,7 @@ from typing import TYPE_CHECKING
 from guardian.proxy.hooks import RequestInfo, Verdict
 from guardian.proxy.http1 import MAX_HEAD, MAX_TARGET, ProtocolError, parse_request_head, serialise_head
 from guardian.proxy.responses import error_response, phrase
-from guardian.proxy.stream import BufferedSocket, HeadTooLarge, PeerClosed, Timeout
+from guardian.proxy.stream import BufferedSocket, HeadTooLarge, PeerClosed, Timeout, readable
 from guardian.proxy.upstream import UpstreamPool
 from guardian.records import RequestRecord
 from guardian.tls.authority import Authority
@@ -192,8 +191,8 @@ class Interceptor:
             if peeked or conn.reader.buffer:
                 time.sleep(0.002)  # the rest of the ClientHello is on its way
             else:
-                readable, _, _ = select.select([conn.sock, upstream], [], [], remaining)
-                if upstream in readable and conn.sock not in readable:
+                ready = readable([conn.sock, upstream], remaining)
+                if upstream in ready and conn.sock not in ready:
                     return None
 
     # ------------------------------------------------------------------ the block page on HTTPS

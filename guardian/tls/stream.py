@@ -11,10 +11,11 @@ TLS the way it reads them outside, with the same kernel timeouts.
 from __future__ import annotations
 
 import contextlib
-import select
 import socket
 import ssl
 import time
+
+from guardian.proxy.stream import readable
 
 RECV_SIZE = 256 * 1024  # raw bytes per recv: several TLS records at once
 
@@ -77,7 +78,7 @@ class TLSStream:
 
     def _pull(self, deadline: float) -> None:
         remaining = deadline - time.monotonic()
-        if remaining <= 0 or not select.select([self.sock], [], [], remaining)[0]:
+        if remaining <= 0 or not readable([self.sock], remaining):
             raise HandshakeFailed("the device did not finish the TLS handshake in time", timeout=True)
         data = self.sock.recv(RECV_SIZE)
         if not data:

@@ -17,11 +17,12 @@ from __future__ import annotations
 import contextlib
 import html
 import logging
-import select
 import socket
 import threading
 import time
 from typing import Any
+
+from guardian.proxy.stream import readable
 
 from .credentials import Credentials
 
@@ -62,7 +63,7 @@ class LazySettingsPage:
         """Wait for the first connection, load the page, then serve it until close()."""
         while not self._stopped.is_set():
             try:
-                ready, _, _ = select.select([self.listener], [], [], WAKE_SECONDS)
+                ready = readable([self.listener], WAKE_SECONDS)
             except (OSError, ValueError):  # closed by close()
                 return
             if ready:
@@ -101,8 +102,7 @@ class LazySettingsPage:
                 f"Content-Length: {len(body)}\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n").encode()
         while not self._stopped.is_set():
             try:
-                ready, _, _ = select.select([self.listener], [], [], WAKE_SECONDS)
-                if not ready:
+                if not readable([self.listener], WAKE_SECONDS):
                     continue
                 client, _ = self.listener.accept()
             except (OSError, ValueError):

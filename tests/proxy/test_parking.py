@@ -1,4 +1,5 @@
-"""Idle keep-alive connections are parked in one selector thread and resumed on their next request."""
+"""Connections wait between requests in the parking lot's epoll, holding no thread, and a small
+pool of serving threads takes each one up when its next request arrives."""
 
 from __future__ import annotations
 
@@ -10,14 +11,14 @@ from collections.abc import Callable
 import pytest
 
 from guardian.proxy.hooks import ALLOW, RequestInfo, Verdict
-from guardian.proxy.parking import LINGER
+from guardian.proxy.parking import THREADS
 from tests.support.client import RawClient
 
 PARKED_CLIENTS = 500
 
 
-def connection_threads() -> int:
-    return sum(1 for t in threading.enumerate() if t.name == "proxy-conn")
+def serving_threads() -> int:
+    return sum(1 for t in threading.enumerate() if t.name == "proxy-serve")
 
 
 def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
@@ -39,7 +40,7 @@ def local_port(client: RawClient) -> int:
 
 
 def parked(proxy, count: int) -> bool:
-    return len(proxy.server.lot) == count and connection_threads() == 0
+    return len(proxy.server.lot) == count and proxy.server.lot.serving == 0
 
 
 class Switch:
@@ -62,7 +63,7 @@ def test_an_idle_keep_alive_connection_is_parked_and_served_again_on_the_same_co
     port = local_port(c)
     assert eventually(lambda: parked(proxy, 1)), "the idle connection still holds a thread"
     assert len(proxy.server.connections) == 1
-    assert get(c, origin, "/size/20") == 200  # resumed on a new thread
+    assert get(c, origin, "/size/20") == 200  # taken up again by a serving thread
     assert local_port(c) == port
     assert eventually(lambda: parked(proxy, 1))  # and parked again after the next request
     assert get(c, origin, "/chunked") == 200
@@ -78,7 +79,7 @@ def test_a_client_closing_a_parked_connection_is_forgotten(make_proxy, origin):
     assert eventually(lambda: parked(proxy, 1))
     c.close()
     assert eventually(lambda: not proxy.server.connections and len(proxy.server.lot) == 0)
-    assert connection_threads() == 0
+    assert proxy.server.lot.serving == 0
 
 
 def test_parked_connections_count_toward_the_per_client_limit_and_idle_out(make_proxy, origin):
@@ -123,7 +124,8 @@ def test_a_resumed_connection_reads_a_head_sent_in_pieces_and_idles_out_after_it
     assert get(c, origin, "/size/10") == 200
     assert eventually(lambda: parked(proxy, 1))
     t0 = time.monotonic()
-    c.send(b"GET ")  # a request begun: resumed, and the rest of the head read on the new thread
+    c.send(b"GET ")  # a request begun: it waits in the lot until the rest of its head is here
+    assert eventually(lambda: parked(proxy, 1) and next(iter(proxy.server.connections)).reader.buffer == b"GET ")
     time.sleep(0.1)
     c.send(f"{origin.base}/size/5 HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     assert c.read_response().status == 200
@@ -172,13 +174,13 @@ def test_pipelined_requests_are_served_without_parking_in_between(make_proxy, or
 
     lot.park = watching_park  # type: ignore[method-assign]  # seen by connections accepted from now on
     c = RawClient(proxy.port)
-    # the first answer takes longer than the linger while the next requests wait in the buffer
-    slow = f"/asset/p.png?delay={LINGER * 2}"
+    # the first answer takes a while, and the next requests wait in the buffer meanwhile
+    slow = "/asset/p.png?delay=0.6"
     c.send("".join(f"GET {origin.base}{path} HTTP/1.1\r\nHost: x\r\n\r\n"
                    for path in (slow, "/size/3", "/size/4")).encode())
     assert [len(c.read_response().body) for _ in range(3)] == [len(b"asset /asset/p.png"), 3, 4]
     assert eventually(lambda: parked(proxy, 1))
-    assert buffered_at_park == [0]
+    assert buffered_at_park == [0, 0]  # before the first request and after the last, not in between
     c.close()
 
 
@@ -204,6 +206,8 @@ def test_hundreds_of_parked_connections_hold_no_threads_and_a_fresh_request_is_s
             held.append(c)
         assert eventually(lambda: parked(proxy, PARKED_CLIENTS))
         assert len(proxy.server.connections) == PARKED_CLIENTS
+        # not a thread more for them (one replaced while a request ran long, on a loaded machine, ends soon)
+        assert eventually(lambda: serving_threads() == proxy.server.lot.threads == THREADS)
         fresh = RawClient(proxy.port)
         t0 = time.monotonic()
         assert get(fresh, origin, "/size/9", "Connection: close\r\n") == 200
@@ -215,3 +219,36 @@ def test_hundreds_of_parked_connections_hold_no_threads_and_a_fresh_request_is_s
         for c in held:
             c.close()
 
+
+
+def test_clients_trickling_their_heads_hold_no_thread(make_proxy, origin):
+    proxy = make_proxy(head_timeout=30)
+    trickling = [RawClient(proxy.port) for _ in range(THREADS * 3)]
+    for c in trickling:
+        c.send(f"GET {origin.base}/size/3 HTTP/1.1\r\nHost: x\r\n".encode())  # the blank line not yet sent
+    assert eventually(lambda: parked(proxy, len(trickling)))
+    assert eventually(lambda: serving_threads() == proxy.server.lot.threads == THREADS)
+    for c in trickling:
+        c.send(b"\r\n")
+    assert [c.read_response().status for c in trickling] == [200] * len(trickling)
+    for c in trickling:
+        c.close()
+
+
+def test_requests_that_run_long_get_threads_of_their_own_and_the_pool_shrinks_after(make_proxy, origin):
+    proxy = make_proxy()
+    slow = [RawClient(proxy.port, timeout=10) for _ in range(THREADS + 2)]
+    for c in slow:
+        c.send(f"GET {origin.base}/asset/slow.png?delay=3 HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert eventually(lambda: proxy.server.lot.serving == len(slow))
+    # every ready thread is held by a slow website: others are started for the rest
+    fresh = RawClient(proxy.port)
+    t0 = time.monotonic()
+    assert get(fresh, origin, "/size/9") == 200
+    assert time.monotonic() - t0 < 2.0  # well before any slow answer came
+    assert proxy.server.lot.threads >= len(slow) + 1
+    assert [c.read_response().status for c in slow] == [200] * len(slow)
+    assert eventually(lambda: proxy.server.lot.threads == THREADS)
+    assert get(fresh, origin, "/size/9") == 200
+    for c in [*slow, fresh]:
+        c.close()
