@@ -90,6 +90,11 @@ class Cache:
         waited = False
         while True:
             entry = self._store.get(key_url, request.accept_encoding)
+            if entry is None and not collapsible:
+                # The commonest answer (nothing stored, nobody to wait for), without the
+                # judging and counting calls.
+                self._store.count("misses")
+                return self._miss(method, key_url, request, now)
             found = self._judge(method, key_url, request, entry, now)
             if found.outcome is Outcome.HIT or not collapsible or waited:
                 return self._counted(found, collapsed=waited)
@@ -121,10 +126,14 @@ class Cache:
             self._unstorable.clear()
         self._unstorable[key_url] = time.monotonic() + UNSTORABLE_SECONDS
 
+    @staticmethod
+    def _miss(method: str, url: str, request: RequestFacts, now: float) -> Lookup:
+        return Lookup(Outcome.MISS, "not stored", method=method, url=url, request=request, request_time=now,
+                      storable=method == "GET" and not request.no_store)
+
     def _judge(self, method: str, url: str, request: RequestFacts, entry: Entry | None, now: float) -> Lookup:
         if entry is None:  # most lookups: no closure for them
-            return Lookup(Outcome.MISS, "not stored", method=method, url=url, request=request, request_time=now,
-                          storable=method == "GET" and not request.no_store)
+            return self._miss(method, url, request, now)
 
         def outcome(kind: Outcome, reason: str, judged: Entry | None = None) -> Lookup:
             return Lookup(kind, reason, method=method, url=url, request=request, request_time=now,
