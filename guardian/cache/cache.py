@@ -17,7 +17,7 @@ from email.utils import formatdate
 from guardian.cache import rules
 from guardian.cache.collapse import Flights
 from guardian.cache.lookup import CachedResponse, Lookup, Outcome
-from guardian.cache.rules import Headers, RequestFacts, ResponseFacts
+from guardian.cache.rules import ContentTypes, Headers, RequestFacts, ResponseFacts
 from guardian.cache.store import Entry, Store
 from guardian.cache.writer import Writer
 from guardian.config import CacheConfig
@@ -35,6 +35,7 @@ class Cache:
 
     def __init__(self, config: CacheConfig | None = None, collapse_timeout: float = COLLAPSE_TIMEOUT) -> None:
         self._config = config or CacheConfig()
+        self._content_types = ContentTypes.of(self._config.content_types)
         self._store = Store(self._config.max_bytes)
         self._flights = Flights(ttl=collapse_timeout)
         self.collapse_timeout = collapse_timeout
@@ -47,6 +48,7 @@ class Cache:
     def configure(self, config: CacheConfig) -> None:
         """Apply a new configuration live: a smaller store evicts, entries the new
         rules would not store are dropped, and disabling empties the cache."""
+        self._content_types = ContentTypes.of(config.content_types)
         self._config = config
         if not config.enabled:
             self._store.clear()
@@ -54,7 +56,7 @@ class Cache:
         self._store.resize(config.max_bytes)
         self._store.remove_if(
             lambda e: len(e.body) > config.max_object_bytes
-            or not rules.content_type_allowed(rules.header(e.headers, "content-type"), config.content_types)
+            or not self._content_types.allows(rules.header(e.headers, "content-type"))
         )
 
     # ---------------------------------------------------------------- the request
@@ -88,6 +90,11 @@ class Cache:
         waited = False
         while True:
             entry = self._store.get(key_url, request.accept_encoding)
+            if entry is None and not collapsible:
+                # The commonest answer (nothing stored, nobody to wait for), without the
+                # judging and counting calls.
+                self._store.count("misses")
+                return self._miss(method, key_url, request, now)
             found = self._judge(method, key_url, request, entry, now)
             if found.outcome is Outcome.HIT or not collapsible or waited:
                 return self._counted(found, collapsed=waited)
@@ -119,13 +126,19 @@ class Cache:
             self._unstorable.clear()
         self._unstorable[key_url] = time.monotonic() + UNSTORABLE_SECONDS
 
+    @staticmethod
+    def _miss(method: str, url: str, request: RequestFacts, now: float) -> Lookup:
+        return Lookup(Outcome.MISS, "not stored", method=method, url=url, request=request, request_time=now,
+                      storable=method == "GET" and not request.no_store)
+
     def _judge(self, method: str, url: str, request: RequestFacts, entry: Entry | None, now: float) -> Lookup:
+        if entry is None:  # most lookups: no closure for them
+            return self._miss(method, url, request, now)
+
         def outcome(kind: Outcome, reason: str, judged: Entry | None = None) -> Lookup:
             return Lookup(kind, reason, method=method, url=url, request=request, request_time=now,
                           entry=judged, storable=method == "GET" and not request.no_store)
 
-        if entry is None:
-            return outcome(Outcome.MISS, "not stored")
         if request.authorized and not entry.shared_with_authorization:
             return outcome(Outcome.MISS, "authorization")
         age = rules.current_age(entry.initial_age, entry.response_time, now)
@@ -162,7 +175,6 @@ class Cache:
     ) -> Writer | None:
         """Decide from the response head whether to store the body; a Writer to feed
         it to, or None. A None releases any requests waiting on this one at once."""
-        now = time.time() if now is None else now
         if lookup.outcome not in (Outcome.MISS, Outcome.REVALIDATE):
             return None
         request = lookup.request
@@ -171,12 +183,14 @@ class Cache:
             self._store.count("misses")  # the validation failed: a full response came back
         config = self._config
         facts = None
+        received = 0.0
         if not (lookup.storable and config.enabled):
             reason: str | None = "not storable"
         else:
-            reason = rules.quick_refusal(status, response_headers, config)
+            reason = rules.quick_refusal(status, response_headers, self._content_types)
             if reason is None:
-                facts = ResponseFacts.read(status, response_headers, lookup.request_time, now)
+                received = time.time() if now is None else now  # only a candidate for storing needs it
+                facts = ResponseFacts.read(status, response_headers, lookup.request_time, received)
                 reason = rules.uncacheable_reason(status, response_headers, facts, request.authorized, config)
             if reason is not None:
                 self._note_unstorable(lookup.url)
@@ -192,7 +206,7 @@ class Cache:
             status=status,
             headers=tuple(rules.stored_headers(response_headers)),
             body=b"",
-            response_time=now,
+            response_time=received,
             initial_age=facts.initial_age,
             lifetime=facts.lifetime,
             shared_with_authorization=facts.shared_with_authorization,

@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from email.utils import mktime_tz, parsedate_tz
+from typing import NamedTuple
 
 from guardian.config import CacheConfig
 
@@ -131,15 +132,28 @@ def normalise_accept_encoding(value: str | None) -> str:
 def content_type_allowed(value: str | None, patterns: Iterable[str]) -> bool:
     """Whether the media type (parameters ignored) matches one of the configured
     patterns; `type/*` matches a whole top-level type."""
-    if not value:
-        return False
-    media = value.split(";", 1)[0].strip().lower()
-    for pattern in patterns:
-        if pattern == media or pattern == "*/*":
-            return True
-        if pattern.endswith("/*") and media.startswith(pattern[:-1]):
-            return True
-    return False
+    return ContentTypes.of(patterns).allows(value)
+
+
+class ContentTypes(NamedTuple):
+    """The configured content types, compiled once per configuration: a set of exact
+    types and a tuple of `type/` prefixes, so a response's type is one set lookup and one
+    `startswith`, not a walk over the patterns."""
+
+    exact: frozenset[str]
+    prefixes: tuple[str, ...]
+
+    @classmethod
+    def of(cls, patterns: Iterable[str]) -> ContentTypes:
+        patterns = tuple(patterns)
+        prefixes = ("",) if "*/*" in patterns else tuple(p[:-1] for p in patterns if p.endswith("/*"))
+        return cls(frozenset(patterns), prefixes)
+
+    def allows(self, value: str | None) -> bool:
+        if not value:
+            return False
+        media = value.split(";", 1)[0].strip().lower()
+        return media in self.exact or media.startswith(self.prefixes)
 
 
 def stored_headers(headers: Headers) -> list[tuple[str, str]]:
@@ -196,7 +210,18 @@ class RequestFacts:
                 wanted.append((key, value))
         if not wanted:
             return _PLAIN_REQUEST
-        return cls._read(wanted)
+        # A browser sends the same few of these (its Accept-Encoding above all) on most
+        # requests: the facts are immutable, so those read before are reused. Credentials
+        # and long values (validators) are not kept.
+        fields = tuple(wanted)
+        found = _READ_BEFORE.get(fields)
+        if found is None:
+            found = cls._read(wanted)
+            if sum(len(value) for _, value in wanted) <= _READ_BEFORE_CHARS and not found.authorized:
+                if len(_READ_BEFORE) >= _READ_BEFORE_LIMIT:
+                    _READ_BEFORE.clear()
+                _READ_BEFORE[fields] = found
+        return found
 
     @classmethod
     def _read(cls, headers: Headers) -> RequestFacts:
@@ -216,6 +241,10 @@ class RequestFacts:
 
 
 _PLAIN_REQUEST = RequestFacts._read(())
+# Request facts by the fields they were read from; validators (If-None-Match) vary, so bounded.
+_READ_BEFORE: dict[tuple[tuple[str, str], ...], RequestFacts] = {}
+_READ_BEFORE_LIMIT = 256
+_READ_BEFORE_CHARS = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,7 +338,7 @@ def uncacheable_reason(
     return None
 
 
-def quick_refusal(status: int, headers: Headers, config: CacheConfig) -> str | None:
+def quick_refusal(status: int, headers: Headers, content_types: ContentTypes) -> str | None:
     """The reasons not to store a response that its status and one pass over its fields
     show (most answers a household fetches: pages, data, other content types), so the
     freshness arithmetic and date parsing run only for candidates. `uncacheable_reason`
@@ -318,12 +347,14 @@ def quick_refusal(status: int, headers: Headers, config: CacheConfig) -> str | N
         return f"status {status}"
     content_type = None
     for key, value in headers:
+        if len(key) not in (10, 12):  # neither "set-cookie" nor "content-type": no lower() needed
+            continue
         key = key.lower()
         if key == "set-cookie":
             return "set-cookie"
         if key == "content-type" and content_type is None:
             content_type = value
-    if not content_type_allowed(content_type, config.content_types):
+    if not content_types.allows(content_type):
         return "content-type"
     return None
 

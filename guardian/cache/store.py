@@ -68,13 +68,17 @@ class Store:
         """The entry for `url`: the one that does not vary if there is one, else the
         variant stored for this request's Accept-Encoding. A found entry becomes the
         most recently used."""
+        entries = self._entries
         with self._lock:
-            for key in ((url, None), (url, variant)):
-                entry = self._entries.get(key)
-                if entry is not None:
-                    self._entries.move_to_end(key)
-                    return entry
-        return None
+            key: Key = (url, None)
+            entry = entries.get(key)
+            if entry is None:
+                key = (url, variant)
+                entry = entries.get(key)
+                if entry is None:
+                    return None
+            entries.move_to_end(key)
+            return entry
 
     def put(self, entry: Entry) -> bool:
         """Store `entry` as most recently used, replacing what it supersedes; False

@@ -14,6 +14,10 @@ a pattern's matcher (built on first use), so a rule for one site never runs its 
 another site's URLs. Party and `$domain=` need the page's host; when it is unknown, party
 options are not evaluated and a `$domain=` rule applies only if it excludes domains only.
 
+A decision is remembered per (URL, page host, request type), everything a rule can ask
+of a request, so a URL asked again costs one dict lookup; an engine never changes, and a
+list change builds a new one.
+
 URLs are matched as browsers and uBlock Origin see them: percent-encoded unreserved
 characters (`%62` for `b`) are decoded first, so an encoding cannot slip past a path rule.
 """
@@ -32,7 +36,7 @@ from .cache import cache_path, lists_key, read_cache, write_cache
 from .compact import HostTable, ListFile, cached_table, load_table, open_source, plain_hosts_of, read_list_file
 from .domains import domain_applies, public_suffixes, url_host, url_host_span
 from .index import RuleIndex, StoredRule, read_list
-from .patterns import TOKEN_RE, Glob, RegexMatcher, compile_pattern
+from .patterns import TOKEN_RE, Glob, RegexMatcher, compile_pattern, required_substring
 from .report import ParseReport
 from .request_types import DOCUMENT, request_type_bit
 from .rules import (
@@ -55,6 +59,16 @@ class Decision(NamedTuple):
 
 NOT_MATCHED = Decision(False, None, None)
 _NEAREST_MEMO_LIMIT = 16_384  # hosts; about 2 MiB
+# Decisions remembered per (URL, page host, type): a household fetches the same URLs again
+# (a page's assets, an app's polling) and the index never changes under an engine. Long
+# URLs (tracking queries, data) are rarely asked twice and are not kept: at most about 1 MiB.
+_DECISION_MEMO_LIMIT = 2048
+_DECISION_MEMO_URL = 320
+# Rules without a token, filtered for a request type and a page host: at most 2048 of these
+# short tuples (a household's pages are on a few hundred sites).
+_UNTOKENED_MEMO_LIMIT = 2048
+# A page host longer than DNS allows (a made-up Referer) is never kept by either memo.
+_MEMO_HOST = 253
 
 _PERCENT_RE = re.compile(r"%([0-9A-Fa-f]{2})")
 # RFC 3986 unreserved characters: their encoded and plain forms are the same URL.
@@ -89,6 +103,15 @@ class _Request:
         self.third_party: bool | None = None  # worked out when a rule first asks
 
 
+class _Untokened(NamedTuple):
+    """A rule without a token, with a substring any URL its pattern matches holds ("" when
+    none is known): most URLs pass over it with one `in` test."""
+
+    rule_id: int
+    rule: StoredRule
+    screen: str
+
+
 class FilterEngine:
     def __init__(self, index: RuleIndex, tables: Mapping[int, HostTable] | None = None) -> None:
         self._index = index
@@ -100,11 +123,15 @@ class FilterEngine:
         self._tables = tuple((tables[list_id], list_id) for list_id in sorted(tables))
         self._cancelled = index.cancelled or None
         self._nearest_memo: dict[str, tuple[int, str, int] | None] = {}
+        self._decisions: dict[tuple[str, str, int], Decision] = {}
         self._suffixes = public_suffixes
         self._matchers: dict[int, Glob | RegexMatcher] = {}  # built on first use, by rule id
-        # The rules without a token are tried on every request: keep, per request type, only
-        # those that can apply to it (a script-only regex never runs for a page or an image).
-        self._untokened: dict[tuple[bool, int], tuple[int, ...]] = {}
+        # The rules without a token are tried on every request: keep, per request type and
+        # page host, only those whose type and `$domain=` admit it (a script-only regex never
+        # runs for a page or an image, one site's rule never on another's pages), each with a
+        # substring a URL must hold for its pattern to match (see _Untokened).
+        self._untokened: dict[tuple[bool, int, str], tuple[_Untokened, ...]] = {}
+        self._screened: dict[int, _Untokened] = {}
 
     @classmethod
     def from_lists(
@@ -183,11 +210,24 @@ class FilterEngine:
         return self._index.rule_count + sum(self._index.reports[list_id].compact for _, list_id in self._tables)
 
     def match(self, url: str, source_url: str | None = None, request_type: str | None = None) -> Decision:
-        url = decode_unreserved(url)
-        url_lower = url.lower()
         source_host = url_host(source_url.lower()) if source_url else ""
-        request = _Request(url, url_lower, url_host_span(url_lower), source_host, request_type_bit(request_type))
-        return self._decide(request, with_tokens=True)
+        type_bit = request_type_bit(request_type)
+        # Everything a rule can ask of a request (pattern, host, party, `$domain=`, type)
+        # follows from these three, so a remembered decision is the decision.
+        key = (url, source_host, type_bit)
+        decisions = self._decisions
+        found = decisions.get(key)
+        if found is not None:
+            return found
+        decoded = decode_unreserved(url)
+        url_lower = decoded.lower()
+        request = _Request(decoded, url_lower, url_host_span(url_lower), source_host, type_bit)
+        decision = self._decide(request, with_tokens=True)
+        if len(url) <= _DECISION_MEMO_URL and len(source_host) <= _MEMO_HOST:
+            if len(decisions) >= _DECISION_MEMO_LIMIT:
+                decisions.clear()
+            decisions[key] = decision
+        return decision
 
     def match_host(self, host: str) -> Decision:
         """Decide on a host alone (a CONNECT tunnel): only rules that are the host itself
@@ -204,14 +244,14 @@ class FilterEngine:
         index = self._index
         block_tokens = index.block_tokens if with_tokens else None
         exception_tokens = index.exception_tokens if with_tokens else None
-        block_untokened = self._untokened_for(True, request.type_bit) if with_tokens else ()
+        block_untokened = self._untokened_for(True, request) if with_tokens else ()
         block = self._search(request, True, index.block_hosts, block_tokens, block_untokened, False)
         if block is None:
             return NOT_MATCHED
         if not block[1] & IMPORTANT:
             allow = self._search(
                 request, False, index.exception_hosts, exception_tokens,
-                self._untokened_for(False, request.type_bit) if with_tokens else (), False,
+                self._untokened_for(False, request) if with_tokens else (), False,
             )
             if allow is not None:
                 important = self._search(
@@ -222,17 +262,32 @@ class FilterEngine:
                 block = important
         return Decision(True, block[0], self._list_names[block[2]])
 
-    def _untokened_for(self, block: bool, type_bit: int) -> tuple[int, ...]:
-        """The block (or exception) rules without a token whose types include `type_bit`."""
+    def _untokened_for(self, block: bool, request: _Request) -> tuple[_Untokened, ...]:
+        """The block (or exception) rules without a token whose types include the request's
+        and whose `$domain=` admits its page host."""
+        key = (block, request.type_bit, request.source_host)
+        memo = self._untokened
         try:
-            return self._untokened[block, type_bit]
+            return memo[key]
         except KeyError:
             pass
         every = self._index.block_untokened if block else self._index.exception_untokened
         rules = self._rules
-        kept = tuple(rule_id for rule_id in every if rules[rule_id].types & type_bit)
-        self._untokened[block, type_bit] = kept  # at most two entries per type bit: bounded
-        return kept
+        kept = []
+        for rule_id in every:
+            rule = rules[rule_id]
+            if rule.types & request.type_bit and self._domains_admit(rule, request.source_host):
+                screened = self._screened.get(rule_id)
+                if screened is None:
+                    screened = self._screened[rule_id] = _Untokened(
+                        rule_id, rule, required_substring(rule.flags, rule.pattern))
+                kept.append(screened)
+        found = tuple(kept)
+        if len(request.source_host) <= _MEMO_HOST:
+            if len(memo) >= _UNTOKENED_MEMO_LIMIT:
+                memo.clear()
+            memo[key] = found
+        return found
 
     def _search(
         self,
@@ -240,7 +295,7 @@ class FilterEngine:
         with_plain: bool,
         by_host: dict[str, tuple[int, ...]],
         by_token: dict[str, tuple[int, ...]] | None,
-        untokened: tuple[int, ...],
+        untokened: tuple[_Untokened, ...],
         important_only: bool,
     ) -> tuple[str, int, int] | None:
         """(raw, flags, list id) of the first rule in these tables that applies.
@@ -279,17 +334,35 @@ class FilterEngine:
             return None
         # Each token once: a URL repeating one token thousands of times must not walk its
         # rules thousands of times.
-        for token in dict.fromkeys(TOKEN_RE.findall(request.url_lower)):
+        url, url_lower, type_bit = request.url, request.url_lower, request.type_bit
+        for token in dict.fromkeys(TOKEN_RE.findall(url_lower)):
             rule_ids = by_token.get(token)
-            if rule_ids is not None:
-                for rule_id in rule_ids:
-                    rule = rules[rule_id]
-                    if (not important_only or rule.flags & IMPORTANT) and self._rule_matches(rule_id, rule, request):
-                        return rule.raw, rule.flags, rule.list_id
-        for rule_id in untokened:
-            rule = rules[rule_id]
-            if (not important_only or rule.flags & IMPORTANT) and self._rule_matches(rule_id, rule, request):
-                return rule.raw, rule.flags, rule.list_id
+            if rule_ids is None:
+                continue
+            for rule_id in rule_ids:
+                # The cheapest tests inline, before any call: type, `$important`, a plain substring.
+                rule = rules[rule_id]
+                if not rule.types & type_bit:
+                    continue
+                flags = rule.flags
+                if important_only and not flags & IMPORTANT:
+                    continue
+                if flags & PLAIN:
+                    if rule.pattern in (url if flags & MATCH_CASE else url_lower) and self._applies(rule, request):
+                        return rule.raw, flags, rule.list_id
+                elif self._applies(rule, request) and self._pattern_matches(rule_id, rule, request):
+                    return rule.raw, flags, rule.list_id
+        # Type and `$domain=` are already settled for these (_untokened_for).
+        for rule_id, rule, screen in untokened:
+            flags = rule.flags
+            if important_only and not flags & IMPORTANT:
+                continue
+            if screen and screen not in (url if flags & MATCH_CASE else url_lower):
+                continue
+            if flags & PARTY_FLAGS and not self._party_admits(flags, request):
+                continue
+            if self._pattern_matches(rule_id, rule, request):
+                return rule.raw, flags, rule.list_id
         return None
 
     def _nearest(self, host: str) -> tuple[int, str, int] | None:
@@ -311,17 +384,6 @@ class FilterEngine:
         memo[host] = nearest
         return nearest
 
-    def _rule_matches(self, rule_id: int, rule: StoredRule, request: _Request) -> bool:
-        """A pattern rule against a request, cheapest test first: a matcher (a regex above
-        all) runs only once type, party and `$domain=` admit the request."""
-        flags = rule.flags
-        if not rule.types & request.type_bit:
-            return False
-        if flags & PLAIN:
-            target = request.url if flags & MATCH_CASE else request.url_lower
-            return rule.pattern in target and self._applies(rule, request)
-        return self._applies(rule, request) and self._pattern_matches(rule_id, rule, request)
-
     def _pattern_matches(self, rule_id: int, rule: StoredRule, request: _Request) -> bool:
         flags = rule.flags
         target = request.url if flags & MATCH_CASE else request.url_lower
@@ -337,21 +399,30 @@ class FilterEngine:
         flags = rule.flags
         if not rule.types & request.type_bit:
             return False
-        source_host = request.source_host
-        if flags & PARTY_FLAGS and source_host:
-            third_party = request.third_party
-            if third_party is None:
-                third_party = request.third_party = self._suffixes.is_third_party(request.host, source_host)
-            if (flags & THIRD_PARTY and not third_party) or (flags & FIRST_PARTY and third_party):
-                return False
+        if flags & PARTY_FLAGS and not self._party_admits(flags, request):
+            return False
+        return rule.domains is None or self._domains_admit(rule, request.source_host)
+
+    def _party_admits(self, flags: int, request: _Request) -> bool:
+        """`$third-party` / `$~third-party` against the request (not evaluated without a page)."""
+        if not request.source_host:
+            return True
+        third_party = request.third_party
+        if third_party is None:
+            third_party = request.third_party = self._suffixes.is_third_party(request.host, request.source_host)
+        return not ((flags & THIRD_PARTY and not third_party) or (flags & FIRST_PARTY and third_party))
+
+    def _domains_admit(self, rule: StoredRule, source_host: str) -> bool:
+        """The rule's `$domain=` against the page host ("" when unknown)."""
         domains = rule.domains
-        if domains is not None:
-            if not source_host:
-                return not flags & HAS_INCLUDES
-            return domain_applies(
-                domains, bool(flags & HAS_INCLUDES), bool(flags & HAS_ENTITIES), source_host, self._suffixes
-            )
-        return True
+        if domains is None:
+            return True
+        flags = rule.flags
+        if not source_host:
+            return not flags & HAS_INCLUDES
+        return domain_applies(
+            domains, bool(flags & HAS_INCLUDES), bool(flags & HAS_ENTITIES), source_host, self._suffixes
+        )
 
 
 

@@ -192,6 +192,17 @@ def _literal(flags: int, source: str) -> str:
     return literal.lower() if literal.isascii() else ""
 
 
+def required_substring(flags: int, pattern: str) -> str:
+    """A substring every URL the pattern matches holds, in the form the pattern is matched
+    against (the lower-cased URL unless `$match-case`); "" when none is known. Lets the
+    engine pass over a rule with one `in` test."""
+    if flags & REGEX:
+        return _literal(flags, pattern)
+    # Outside regexes the pattern is already in that form (rules.py lower-cases it), and
+    # what lies between `*` and `^` is matched literally.
+    return max(pattern.replace("^", "*").split("*"), key=len)
+
+
 def compile_pattern(flags: int, pattern: str) -> Glob | RegexMatcher:
     """The cheapest matcher for a rule's pattern."""
     if flags & REGEX:

@@ -103,6 +103,7 @@ _ACCEPT_PREFIXES: tuple[tuple[str, str], ...] = (
     ("application/javascript", "script"),
     ("text/javascript", "script"),
 )
+_ACCEPT_STARTS = tuple(prefix for prefix, _ in _ACCEPT_PREFIXES)
 
 _EXTENSIONS: dict[str, str] = {
     **dict.fromkeys(("js", "mjs"), "script"),
@@ -125,35 +126,42 @@ def infer_request_type(method: str, url: str, headers: Mapping[str, str]) -> str
 
 def infer_type_from_fields(method: str, url: str, lowered: Mapping[str, str]) -> str | None:
     """`infer_request_type` for headers already keyed by lower-case name (as the proxy core has them)."""
-    if lowered.get("upgrade", "").lower() == "websocket":
+    # Each field is looked up once and lower-cased only when present: most requests carry
+    # few of these, and this runs for every one.
+    upgrade = lowered.get("upgrade")
+    if upgrade is not None and upgrade.lower() == "websocket":
         return "websocket"
     if "ping-to" in lowered or lowered.get("content-type", "").startswith("text/ping"):
         return "ping"
-    dest = lowered.get("sec-fetch-dest", "").lower()
-    if dest in _FETCH_DEST:
-        return _FETCH_DEST[dest]
-    if dest == "empty":
-        # fetch(), XMLHttpRequest and sendBeacon all say "empty"; a beacon is a POST of text.
-        return "xmlhttprequest"
-    accept = lowered.get("accept", "").lower()
-    for prefix, type_name in _ACCEPT_PREFIXES:
-        if accept.startswith(prefix):
-            return type_name
-    if method.upper() == "POST" and "origin" in lowered:
+    dest = lowered.get("sec-fetch-dest")
+    if dest:
+        dest = dest.lower()
+        found = _FETCH_DEST.get(dest)
+        if found is not None:
+            return found
+        if dest == "empty":
+            # fetch(), XMLHttpRequest and sendBeacon all say "empty"; a beacon is a POST of text.
+            return "xmlhttprequest"
+    accept = lowered.get("accept")
+    if accept:
+        accept = accept.lower()
+        if accept.startswith(_ACCEPT_STARTS):
+            for prefix, type_name in _ACCEPT_PREFIXES:
+                if accept.startswith(prefix):
+                    return type_name
+    if "origin" in lowered and method.upper() == "POST":
         # A script's POST without a destination header: fetch() or XMLHttpRequest.
         return "xmlhttprequest"
     return _type_from_extension(url)
 
 
 def _type_from_extension(url: str) -> str | None:
-    path = url.split("#", 1)[0].split("?", 1)[0]
+    path = url.partition("#")[0].partition("?")[0]
     scheme_end = path.find("://")
-    if scheme_end >= 0:
-        slash = path.find("/", scheme_end + 3)
-        if slash < 0:
-            return None
-        path = path[slash:]
-    last_segment = path.rsplit("/", 1)[-1]
-    if "." not in last_segment:
+    if scheme_end >= 0 and path.find("/", scheme_end + 3) < 0:
+        return None  # no path at all: the host's dots are not an extension
+    last_segment = path[path.rfind("/") + 1:]
+    dot = last_segment.rfind(".")
+    if dot < 0:
         return None
-    return _EXTENSIONS.get(last_segment.rsplit(".", 1)[1].lower())
+    return _EXTENSIONS.get(last_segment[dot + 1:].lower())

@@ -9,6 +9,8 @@ logged. `put` never blocks, so the proxy never waits on the log.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 from collections import deque
 from typing import Generic, TypeVar
@@ -56,20 +58,33 @@ class FairQueue(Generic[T]):
             return dropped
 
     def take(self, limit: int) -> list[T]:
-        """Up to `limit` records in arrival order, without waiting."""
-        out: list[T] = []
+        """Up to `limit` records in arrival order, without waiting. Proxy threads wait for
+        this lock to queue, so it is held for bulk operations only: one device's records
+        leave in one slice, several devices' by merging their queues on the sequence number
+        (O(log devices) a record, not a scan of every device per record)."""
         with self._lock:
             queues = self._by_client
-            while queues and len(out) < limit:
-                if len(queues) == 1:
-                    client, only = next(iter(queues.items()))
-                    while only and len(out) < limit:
-                        out.append(only.popleft()[1])
-                else:
-                    client = min(queues, key=lambda key: queues[key][0][0])
-                    out.append(queues[client].popleft()[1])
-                if not queues[client]:
+            if not queues or limit <= 0:
+                return []
+            if len(queues) == 1:
+                client, only = next(iter(queues.items()))
+                if len(only) <= limit:
+                    out = [item for _, item in only]
                     del queues[client]
+                else:
+                    out = [only.popleft()[1] for _ in range(limit)]
+            else:
+                # Each queue is in arrival order and sequence numbers are unique, so the
+                # merge never compares two items.
+                picked = list(itertools.islice(heapq.merge(*queues.values()), limit))
+                last = picked[-1][0]
+                for client in list(queues):
+                    mine = queues[client]
+                    while mine and mine[0][0] <= last:
+                        mine.popleft()
+                    if not mine:
+                        del queues[client]
+                out = [item for _, item in picked]
             self._size -= len(out)
         return out
 

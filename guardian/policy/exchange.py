@@ -91,13 +91,12 @@ class Review(NamedTuple):
     edits: ExchangeEdits | None
 
 
-_UNCHANGED = Review(None, None, (), None)
-
 
 class ExchangeRules:
     """A profile's file kinds (always and during schedules) and its privacy settings."""
 
-    __slots__ = ("_always", "_privacy", "_profile_name", "_scheduled", "constant_edits")
+    __slots__ = ("_always", "_constant_review", "_file_kinds", "_privacy", "_profile_name", "_scheduled",
+                 "constant_edits")
 
     def __init__(self, profile_name: str, always: FileTypeRules | None,
                  scheduled: tuple[ScheduledFileTypes, ...], privacy: PrivacyRules) -> None:
@@ -107,10 +106,17 @@ class ExchangeRules:
         self._privacy = privacy
         # Shared by every request that needs only the profile's constant header changes.
         self.constant_edits = ExchangeEdits(privacy.constant, (), None, profile_name)
+        self._constant_review = Review(None, None, (), self.constant_edits)
+        self._file_kinds = always is not None or bool(scheduled)
 
     def review(self, host: str, target: str, minute: int, headers: Mapping[str, str],
                block: BlockMaker) -> Review:
-        file_rules = self._active_file_rules(minute)
+        if not self._file_kinds and "?" not in target and "referer" not in headers and "origin" not in headers \
+                and headers.get("sec-fetch-site") != "cross-site":
+            # No query to clean and no page it comes from (a navigation, or a client like
+            # wrk or an app): only the profile's constant edits apply.
+            return self._constant_review
+        file_rules = self._active_file_rules(minute) if self._file_kinds else ()
         for rules, schedule in file_rules:
             kind = rules.match_request(target)
             if kind is not None:
@@ -127,7 +133,7 @@ class ExchangeRules:
         else:
             edits = ExchangeEdits(changes, (), None, self._profile_name)
         if cleaned is None:
-            return _UNCHANGED._replace(edits=edits)
+            return self._constant_review if edits is self.constant_edits else Review(None, None, (), edits)
         return Review(None, cleaned[0], cleaned[1], edits)
 
     def _active_file_rules(self, minute: int) -> list[tuple[FileTypeRules, ScheduledFileTypes | None]]:

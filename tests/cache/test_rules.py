@@ -82,6 +82,29 @@ def test_content_types_with_wildcards(value: str | None, allowed: bool) -> None:
     assert rules.content_type_allowed(value, CacheConfig().content_types) is allowed
 
 
+@pytest.mark.parametrize(("patterns", "value", "allowed"), [
+    (("*/*",), "application/json", True), (("*/*",), "; charset=x", True), (("*/*",), None, False),
+    (("text/*",), "TEXT/plain", True), (("text/*",), "textual/plain", False), (("text/*",), "text", False),
+    (("text/css",), "text/css;x=1", True), (("text/css",), "text/cs", False), ((), "text/css", False),
+])
+def test_content_type_patterns(patterns: tuple[str, ...], value: str | None, allowed: bool) -> None:
+    assert rules.content_type_allowed(value, patterns) is allowed
+    assert rules.ContentTypes.of(patterns).allows(value) is allowed
+
+
+def test_request_facts_read_again_are_the_same_and_differ_with_the_fields() -> None:
+    gzip = [("Accept-Encoding", "gzip, br"), ("User-Agent", "x")]
+    assert RequestFacts.read(gzip) is RequestFacts.read(list(gzip))  # kept: the same object
+    assert RequestFacts.read([("accept-encoding", "gzip, br")]).accept_encoding == "br,gzip"
+    assert RequestFacts.read([("Accept-Encoding", "deflate")]).accept_encoding == "deflate"
+    assert RequestFacts.read([*gzip, ("Cache-Control", "no-cache")]).no_cache
+    assert not RequestFacts.read(gzip).no_cache
+    authorized = [("Authorization", "Basic eDp5"), *gzip]
+    assert RequestFacts.read(authorized).authorized
+    assert RequestFacts.read(authorized) is not RequestFacts.read(authorized)  # credentials are never kept
+    assert not any(name == "authorization" for fields in rules._READ_BEFORE for name, _ in fields)
+
+
 def test_request_facts() -> None:
     req = RequestFacts.read([("Cache-Control", "max-age=0"), ("Authorization", "Basic x"),
                              ("Accept-Encoding", "gzip, br"), ("Range", "bytes=0-1")])

@@ -112,3 +112,36 @@ def test_a_failed_write_counts_the_batch_as_dropped(store, make_record, wait, ca
 def test_unknown_detail_is_refused(db_path):
     with pytest.raises(ValueError, match="full, host, none"):
         LogStore(db_path, detail="everything")
+
+
+def test_every_column_is_written_as_recorded_and_in_order(db_path, make_record, clock):
+    """Rows without words (reason, rule, list, schedule, error) go in by their own statement:
+    runs of both kinds, short and longer than one statement, blocked rows between them and
+    every privacy level must come back column for column, in the order they were recorded."""
+    from guardian.logstore.privacy import ROW_COLUMNS, to_row
+
+    kinds = [
+        {},  # no words
+        {"reason": "Allowed by a parent's rule", "rule": "||school.example^", "list_id": "custom"},
+        {"action": "error", "status": 502, "error_kind": "upstream", "reason": "closed", "device": None},
+        {"action": "blocked", "status": 403, "rule": "||ads.example^", "list_id": "ads", "schedule": "bedtime"},
+        {"cache": "MISS", "content_type": "text/plain", "port": 8081, "device": None},
+        {"reason": "Tracking parameters removed: utm_source"},
+    ]
+    runs = [(0, 45), (1, 1), (0, 3), (3, 1), (0, 1), (2, 41), (4, 80), (5, 2), (0, 1), (1, 39), (4, 1)]
+    expected = []
+    with LogStore(db_path, clock=clock, flush_interval=60, batch_size=1000) as store:
+        n = 0
+        for detail in ("full", "host", "none"):
+            store.detail = detail
+            for kind, length in runs:
+                for _ in range(length):
+                    n += 1
+                    record = make_record(started=clock.now + n, target=f"/{n}", bytes_to_client=n, **kinds[kind])
+                    store.record(record)
+                    expected.append(to_row(record, store.detail))
+    conn = sqlite3.connect(db_path)
+    rows = conn.execute(f"SELECT {', '.join(ROW_COLUMNS)} FROM requests ORDER BY id").fetchall()
+    conn.close()
+    assert len(rows) == len(expected) == 3 * sum(length for _, length in runs)
+    assert rows == expected
