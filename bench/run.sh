@@ -35,6 +35,15 @@ for c in 1 50; do
     $PY bench/profile_request.py --seconds 5 --no-profile --connections "$c" --core
 done
 
+section "a page's 100 requests at once to a website 100 ms away, this tree against the one before issue 15"
+BEFORE=$(mktemp -d)
+git archive bbe00be | tar -x -C "$BEFORE"
+$PY bench/page_burst.py --rounds 5 --base "$BEFORE"
+rm -rf "$BEFORE"
+
+section "the household's parts, each alone (timeit, best of 5)"
+$PY bench/household_parts.py
+
 section "same-run ratios: lists, logging, cache hit vs miss"
 $PY bench/ratios.py
 
