@@ -61,12 +61,15 @@ def start_origin(delay: float) -> http.server.ThreadingHTTPServer:
 def start_guardian(workdir: Path, name: str, household: bool, base: Path | None) -> tuple[subprocess.Popen, int]:
     port = free_port()
     config = workdir / f"{name}.toml"
-    config.write_text(config_text(workdir / f"{name}-data", f"127.0.0.1:{port}", core=not household))
+    text = config_text(workdir / f"{name}-data", f"127.0.0.1:{port}", core=not household)
+    if base is not None and not (base / "guardian" / "workers").is_dir():
+        text = text.replace("workers = 1\n", "")  # a tree from before `workers` refuses the key
+    config.write_text(text)
     env = dict(os.environ)
     if base is not None:
         env["PYTHONPATH"] = str(base)
     proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "python"), "-m", "guardian.cli", "serve", "--config",
-                             str(config), "--quiet"], cwd=base or ROOT, env=env,
+                             str(config)], cwd=base or ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port)
     return proc, port
