@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 
 RECV_SIZE = 65536
+_RESET = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
 
 
 class PeerClosed(Exception):
@@ -83,12 +84,9 @@ class BufferedSocket:
             data = self.sock.recv(RECV_SIZE)
         except (BlockingIOError, TimeoutError):  # EAGAIN: SO_RCVTIMEO expired
             raise Timeout() from None
-        except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError):
+        except _RESET:
             raise PeerClosed() from None
-        if not data:
-            raise PeerClosed()
-        self.bytes_read += len(data)
-        self.buffer += data
+        self._keep(data)
 
     def fill_nowait(self) -> bool:
         """Buffer what has arrived without waiting; False when nothing had. PeerClosed at the end."""
@@ -96,13 +94,17 @@ class BufferedSocket:
             data = self.sock.recv(RECV_SIZE, socket.MSG_DONTWAIT)
         except BlockingIOError:
             return False
-        except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError):
+        except _RESET:
             raise PeerClosed() from None
+        self._keep(data)
+        return True
+
+    def _keep(self, data: bytes) -> None:
+        """What one recv() returned: nothing is the end of the stream."""
         if not data:
             raise PeerClosed()
         self.bytes_read += len(data)
         self.buffer += data
-        return True
 
     def wait_for_data(self, deadline: float | None) -> None:
         """Block until at least one byte is buffered."""
