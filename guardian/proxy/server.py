@@ -123,9 +123,18 @@ class ProxyServer:
                 continue
             if not conn.open():
                 self._forget(conn)
-            elif not self.lot.park(conn):  # stopping
+            elif not self._park_new(conn):
                 conn.close()
                 self._forget(conn)
+
+    def _park_new(self, conn: ClientConnection) -> bool:
+        """Hand a new connection to the lot until its first request; False when stopping or
+        when the epoll refused it (out of memory, `max_user_watches`): the listener goes on."""
+        try:
+            return self.lot.park(conn)
+        except OSError as exc:
+            log.warning("could not wait for a new connection's request: %s", exc)
+            return False
 
     @staticmethod
     def _turn_away(sock: socket.socket,
