@@ -11,8 +11,8 @@ are interleaved (A B C D, A B C D, ...) and each figure is the median of its rou
 noisy neighbour hurts all of them alike. After the rounds: a 200 MiB download plain and
 through CONNECT per proxy, RSS, and (with --idle) N idle keep-alive clients held on
 Guardian's household configuration while a fresh request is timed, memory measured at once,
-after 1 s and after `--idle-hold` seconds (idle connections park after a linger, see
-guardian/proxy/parking.py).
+after 1 s and after `--idle-hold` seconds (an idle connection holds no thread, see
+guardian/proxy/parking.py; the later figures show any memory still settling).
 
 Guardian's configurations are bench/household.py's: "household" (EasyList + EasyPrivacy
 for the default profile, request log, cache and access log on, privacy defaults) and
