@@ -76,7 +76,6 @@ class ParkingLot:
         self._lock = threading.Lock()  # for the servers' bookkeeping and close()
         self._parked: dict[int, ClientConnection] = {}  # by file descriptor
         self._servers: list[_Server] = []
-        self._ready = 0  # servers not replaced for a long connection
         self._closed = threading.Event()
         self._dozing = False  # the lot thread waits for the next sweep: nothing is being served
         self._wake = threading.Event()  # wakes it from that
@@ -130,10 +129,8 @@ class ParkingLot:
             if self._closed.is_set():
                 return
             self._closed.set()
-        # pop() decides between this, a serving thread taking one, and park()'s second look
-        held = [conn for conn in list(self._parked.values()) if self._parked.pop(conn.sock.fileno(), None) is conn]
-        for conn in held:
-            self._close(conn)
+        for conn in self._take_parked(lambda conn: True):
+            self._end(conn, conn.close)
         self._wake.set()
         with contextlib.suppress(OSError):
             self._waker_w.send(b"x")
@@ -149,7 +146,10 @@ class ParkingLot:
             log.warning("could not start another thread to serve connections")
             return
         self._servers.append(server)
-        self._ready += 1
+
+    def _ready(self) -> int:
+        """Servers not replaced for a long connection (the lock held)."""
+        return sum(1 for server in self._servers if not server.long)
 
     def _run(self, server: _Server) -> None:
         poll = self._epoll.poll
@@ -177,17 +177,14 @@ class ParkingLot:
         with self._lock:
             if server in self._servers:
                 self._servers.remove(server)
-                if not server.long:
-                    self._ready -= 1
 
     def _back(self, server: _Server) -> bool:
         """A replaced server has finished its long connection: True when it should end."""
         with self._lock:
             server.long = False
-            if self._ready >= self._threads:  # enough are ready without it
+            if self._ready() > self._threads:  # enough are ready without it
                 self._servers.remove(server)
                 return True
-            self._ready += 1
             return False
 
     # ------------------------------------------------------------ the lot's thread
@@ -220,27 +217,24 @@ class ParkingLot:
 
     def _replace_long(self, now: float) -> None:
         with self._lock:
-            for server in list(self._servers):
+            for server in self._servers:
                 if server.since and not server.long and now - server.since >= LONG:
                     server.long = True
-                    self._ready -= 1
-            while self._ready < self._threads and not self._closed.is_set():
+            while self._ready() < self._threads and not self._closed.is_set():
                 before = len(self._servers)
                 self._add_server()
                 if len(self._servers) == before:
                     break
 
     def _sweep(self, now: float) -> None:
-        expired = [conn for conn in list(self._parked.values()) if conn.idle_deadline <= now]
-        # a serving thread may have taken one meanwhile: pop() decides
-        expired = [conn for conn in expired if self._parked.pop(conn.sock.fileno(), None) is conn]
-        for conn in expired:
-            try:
-                conn.expire()
-            except Exception:
-                log.exception("closing an idle connection failed")
-            finally:
-                self._forget(conn)
+        for conn in self._take_parked(lambda conn: conn.idle_deadline <= now):
+            self._end(conn, conn.expire)
+
+    def _take_parked(self, which: Callable[[ClientConnection], bool]) -> list[ClientConnection]:
+        """Take the parked connections `which` picks. A serving thread (or park()'s second
+        look) may take one meanwhile: pop() decides who has it."""
+        picked = [conn for conn in list(self._parked.values()) if which(conn)]
+        return [conn for conn in picked if self._parked.pop(conn.sock.fileno(), None) is conn]
 
     def _release(self) -> None:
         # The serving threads may still be between poll() and their check of _closed: give them
@@ -255,9 +249,12 @@ class ParkingLot:
         self._waker_r.close()
         self._waker_w.close()
 
-    def _close(self, conn: ClientConnection) -> None:
+    def _end(self, conn: ClientConnection, how: Callable[[], None]) -> None:
+        """Close a connection the lot took (`conn.close`, or `conn.expire` past its deadline)."""
         try:
-            conn.close()
+            how()
+        except Exception:
+            log.exception("closing a parked connection failed")
         finally:
             self._forget(conn)
 
