@@ -82,8 +82,8 @@ def test_a_client_closing_a_parked_connection_is_forgotten(make_proxy, origin):
     assert proxy.server.lot.serving == 0
 
 
-def test_parked_connections_count_toward_the_per_client_limit_and_idle_out(make_proxy, origin):
-    proxy = make_proxy(max_connections_per_client=2, idle_timeout=2.0)
+def two_parked_and_a_third_turned_away(proxy, origin) -> list[RawClient]:
+    """Two connections served and parked, at a limit of two; a third is refused."""
     held = [RawClient(proxy.port) for _ in range(2)]
     for c in held:
         assert get(c, origin, "/size/10") == 200
@@ -91,6 +91,12 @@ def test_parked_connections_count_toward_the_per_client_limit_and_idle_out(make_
     turned_away = RawClient(proxy.port)
     assert get(turned_away, origin, "/size/10") == 503
     turned_away.close()
+    return held
+
+
+def test_parked_connections_count_toward_the_per_client_limit_and_idle_out(make_proxy, origin):
+    proxy = make_proxy(max_connections_per_client=2, idle_timeout=2.0)
+    held = two_parked_and_a_third_turned_away(proxy, origin)
     # the idle timeout closes parked connections as it closes waiting ones, and frees the places
     for c in held:
         assert c.is_closed(timeout=8.0)
@@ -102,13 +108,7 @@ def test_parked_connections_count_toward_the_per_client_limit_and_idle_out(make_
 
 def test_parked_connections_count_toward_the_connection_limit(make_proxy, origin):
     proxy = make_proxy(max_connections=2)
-    held = [RawClient(proxy.port) for _ in range(2)]
-    for c in held:
-        assert get(c, origin, "/size/10") == 200
-    assert eventually(lambda: parked(proxy, 2))
-    turned_away = RawClient(proxy.port)
-    assert get(turned_away, origin, "/size/10") == 503
-    turned_away.close()
+    held = two_parked_and_a_third_turned_away(proxy, origin)
     held[0].close()  # closed while parked: the lot forgets it and the place is free again
     assert eventually(lambda: len(proxy.server.connections) == 1)
     again = RawClient(proxy.port)
