@@ -34,6 +34,14 @@ def _free_port() -> int:
 PARTS = ("lists", "log", "cache", "access_log", "privacy")
 
 
+def for_tree(text: str, base: Path | None) -> str:
+    """`text` for the source at `base` (None: this tree): one from before `[proxy] workers`
+    runs one process and refuses the key."""
+    if base is not None and not (base / "guardian" / "workers").is_dir():
+        return text.replace("workers = 1\n", "")
+    return text
+
+
 def config_text(data_dir: Path, listen: str, *, core: bool = False, web_port: int | None = None,
                 without: frozenset[str] = frozenset()) -> str:
     """The household configuration, or the core-only one; `without` turns parts of the

@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from household import config_text
+from household import config_text, for_tree
 from ratios import free_port, wait_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,10 +61,7 @@ def start_origin(delay: float) -> http.server.ThreadingHTTPServer:
 def start_guardian(workdir: Path, name: str, household: bool, base: Path | None) -> tuple[subprocess.Popen, int]:
     port = free_port()
     config = workdir / f"{name}.toml"
-    text = config_text(workdir / f"{name}-data", f"127.0.0.1:{port}", core=not household)
-    if base is not None and not (base / "guardian" / "workers").is_dir():
-        text = text.replace("workers = 1\n", "")  # a tree from before `workers` refuses the key
-    config.write_text(text)
+    config.write_text(for_tree(config_text(workdir / f"{name}-data", f"127.0.0.1:{port}", core=not household), base))
     env = dict(os.environ)
     if base is not None:
         env["PYTHONPATH"] = str(base)

@@ -39,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 HARNESS = ROOT.parent / "shared" / "bench" / "proxy_peers.py"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from household import config_text  # noqa: E402
+from household import config_text, for_tree  # noqa: E402
 
 
 def load_harness(pinned: bool = False):
@@ -56,10 +56,8 @@ def load_harness(pinned: bool = False):
 def guardian_command(workdir: Path, name: str, base: Path | None = None) -> str:
     """The command line the harness starts ({port} and {dir} filled by it)."""
     config = workdir / f"{name}.toml"
-    text = config_text(workdir / f"{name}-data", "127.0.0.1:3128", core=name.startswith("core"))
-    if base is not None and not (base / "guardian" / "workers").is_dir():
-        text = text.replace("workers = 1\n", "")  # a tree from before `workers` runs one process and refuses the key
-    config.write_text(text)
+    config.write_text(for_tree(config_text(workdir / f"{name}-data", "127.0.0.1:3128", core=name.startswith("core")),
+                               base))
     # From the base's own folder: `-m` puts the working directory first on sys.path, ahead of
     # PYTHONPATH, so run from this tree it would import this tree's guardian, not the base's.
     source = f"env -C {base} PYTHONPATH={base} " if base is not None else ""
