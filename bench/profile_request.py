@@ -93,6 +93,7 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=1, help="wrk's keep-alive connections (profiler off if > 1)")
     ap.add_argument("--without", default="", help=f"parts of the household to turn off, comma-separated: {PARTS}")
     ap.add_argument("--no-profile", action="store_true", help="only the /proc CPU figures (no cProfile)")
+    ap.add_argument("--pin", action="store_true", help="Guardian on CPU 0, wrk and nginx on CPU 1 (as bench/pinned.py)")
     args = ap.parse_args()
     args.no_profile = args.no_profile or args.connections > 1
     for tool in ("nginx", "wrk"):
@@ -102,6 +103,11 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="guardian-profile-"))
     workdir.chmod(0o755)
     nginx, origin = start_nginx(workdir)
+    load_prefix: list[str] = []
+    if args.pin:
+        os.sched_setaffinity(nginx.pid, {1})
+        os.sched_setaffinity(0, {0})  # this thread; every thread started after it inherits it
+        load_prefix = ["taskset", "-c", "1"]
     profiles: list[cProfile.Profile] = []
     original_serve = ClientConnection.serve_ready
     per_thread = threading.local()  # the connection's requests may be served by any serving thread
@@ -133,16 +139,18 @@ def main() -> int:
         # names the kernel shows for our threads (Python sets them from 3.x on Linux)
         time.sleep(1.5)  # let the start-up jobs finish
         before, cpu0, t0, switches = thread_cpu(), time.process_time(), time.monotonic(), context_switches()
+        times0 = os.times()
         counts: list[int] = []  # serving threads, sampled: the lot adds some only for requests that run long
         sampling = threading.Event()
         sampler = threading.Thread(target=sample_serving_threads, args=(counts, sampling))
         sampler.start()
-        out = subprocess.run(["wrk", "-t1", f"-c{args.connections}", f"-d{args.seconds}s", "--latency", "-s",
-                              str(script), f"http://127.0.0.1:{port}/"], capture_output=True, text=True).stdout
+        out = subprocess.run([*load_prefix, "wrk", "-t1", f"-c{args.connections}", f"-d{args.seconds}s", "--latency",
+                              "-s", str(script), f"http://127.0.0.1:{port}/"], capture_output=True, text=True).stdout
         sampling.set()
         sampler.join()
         time.sleep(1.2)  # the writers' next flush: their share of these requests
         cpu1, after, switches = time.process_time(), thread_cpu(), context_switches() - switches
+        times1 = os.times()
         requests = int(re.search(r"(\d+) requests in", out).group(1))
         if re.search(r"Non-2xx", out):
             print(out)
@@ -153,7 +161,9 @@ def main() -> int:
               f"p99 {p99.group(1) if p99 else '?'}, in {time.monotonic() - t0:.1f} s "
               f"({what}; {'no profiler' if args.no_profile else 'cProfile on'})")
         print(f"process CPU per request: {(cpu1 - cpu0) / requests * 1e6:.1f} µs, "
-              f"{switches / requests:.2f} context switches per request")
+              f"{switches / requests:.2f} context switches per request; user "
+              f"{(times1.user - times0.user) / requests * 1e6:.1f} µs, "
+              f"system {(times1.system - times0.system) / requests * 1e6:.1f} µs")
         if counts:
             print(f"serving threads: median {statistics.median(counts):g}, most {max(counts)}")
         for name in sorted(after, key=lambda n: -(after[n] - before.get(n, 0.0))):
