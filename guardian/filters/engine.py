@@ -379,9 +379,10 @@ class FilterEngine:
             found = table.find_nearest(host, self._cancelled, 127 if nearest is None else nearest[0])
             if found is not None:
                 nearest = (found[0], found[1], list_id)
-        if len(memo) >= _NEAREST_MEMO_LIMIT:
-            memo.clear()
-        memo[host] = nearest
+        if len(host) <= _MEMO_HOST:  # the proxy refuses longer hosts; others (a check, a page) pass unremembered
+            if len(memo) >= _NEAREST_MEMO_LIMIT:
+                memo.clear()
+            memo[host] = nearest
         return nearest
 
     def _pattern_matches(self, rule_id: int, rule: StoredRule, request: _Request) -> bool:

@@ -28,6 +28,7 @@ from guardian.proxy.framing import Body, ChunkedBody, EmptyBody, LengthBody, fra
 from guardian.proxy.hooks import RequestInfo, Verdict
 from guardian.proxy.http1 import (
     MAX_HEAD,
+    MAX_HOST_NAME,
     MAX_RESPONSE_HEAD,
     MAX_TARGET,
     ProtocolError,
@@ -86,7 +87,10 @@ def parse_authority(authority: str, default_port: int) -> tuple[str, int]:
         raise ProtocolError(400, f"invalid port {port}")
     if m.group(1) is None and not _HOST_NAME.fullmatch(host):
         raise ProtocolError(400, f"invalid host name {host[:80]!r}")
-    return host.rstrip("."), port
+    host = host.rstrip(".")
+    if len(host) > MAX_HOST_NAME:
+        raise ProtocolError(400, f"host name longer than {MAX_HOST_NAME} characters")
+    return host, port
 
 
 def _format_authority(host: str, port: int, default_port: int) -> str:

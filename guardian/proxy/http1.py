@@ -20,6 +20,9 @@ from dataclasses import dataclass
 MAX_TARGET = 8 * 1024
 MAX_HEAD = 64 * 1024
 MAX_FIELDS = 100
+# RFC 1035 §2.3.4: no longer name resolves. A longer host is refused, so nothing keyed on a
+# host (the engine's and the policy's memos, the upstream pool) holds a key kilobytes long.
+MAX_HOST_NAME = 253
 MAX_RESPONSE_HEAD = MAX_HEAD + 8 * 1024  # the status line and the header section
 
 # RFC 9110 §5.6.2: token = 1*tchar

@@ -9,6 +9,8 @@ the handshake once, bounds every length by what is there, and reads at most
 
 from __future__ import annotations
 
+from guardian.proxy.http1 import MAX_HOST_NAME
+
 MAX_HELLO = 64 * 1024
 NEED_MORE = object()  # the ClientHello is not complete yet
 
@@ -69,5 +71,7 @@ def _sni(hello: bytes) -> str | None:
         name = body[5:5 + name_length]
         if len(name) != name_length or not name.isascii():
             return None
-        return name.decode("ascii").rstrip(".").lower() or None
+        host = name.decode("ascii").rstrip(".").lower()
+        # no longer name resolves (the proxy refuses one in a request too)
+        return host if 0 < len(host) <= MAX_HOST_NAME else None
     return None

@@ -44,6 +44,10 @@ REQUESTS = {
     "target over 8 KiB": ("GET {o}/" + "a" * 8300 + " HTTP/1.1\r\n\r\n", 414),
     "target ending in a fragment": ("GET {o}/" + "a" * 8000 + "# HTTP/1.1\r\n\r\n", 400),
     "HTTP/1.2": ("GET {o}/ HTTP/1.2\r\n\r\n", 505),
+    # no name DNS can resolve is longer; every memo keyed on a host stays small
+    "host name over 253 characters": ("GET http://" + ("a" * 60 + ".") * 5 + "example/ HTTP/1.1\r\n\r\n", 400),
+    "CONNECT to a host name over 253 characters": (
+        "CONNECT " + ("a" * 60 + ".") * 5 + "example:443 HTTP/1.1\r\n\r\n", 400),
 }
 
 

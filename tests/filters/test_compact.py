@@ -267,3 +267,11 @@ def test_the_fast_reading_agrees_with_the_line_parsers(tmp_path_factory, names, 
     for name in names:
         for query in (name, f"x.{name}", name.strip(".")):
             assert from_file.match_host(query) == from_text.match_host(query), query
+
+
+def test_a_host_longer_than_any_dns_name_is_answered_and_not_remembered(tmp_path):
+    engine = engine_of_files(tmp_path, {"big": "ads.example\n"}, big="domains")
+    long_host = "a" * 300 + ".ads.example"
+    assert engine.match_host(long_host).blocked
+    assert engine.match_host("www.ads.example").blocked
+    assert long_host not in engine._nearest_memo and "www.ads.example" in engine._nearest_memo

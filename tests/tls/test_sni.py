@@ -40,6 +40,22 @@ def test_the_parser_reads_names_and_refuses_the_rest():
     assert time.perf_counter() - t0 < 0.05
 
 
+def _hello_naming(name: bytes) -> bytes:
+    """A ClientHello put together by hand: a client need not use a TLS library that refuses long names."""
+    sni = b"\x00" + len(name).to_bytes(2, "big") + name
+    extension = b"\x00\x00" + (len(sni) + 2).to_bytes(2, "big") + len(sni).to_bytes(2, "big") + sni
+    body = (b"\x03\x03" + b"\x00" * 32 + b"\x00" + b"\x00\x02\x13\x01" + b"\x01\x00"
+            + len(extension).to_bytes(2, "big") + extension)
+    handshake = b"\x01" + len(body).to_bytes(3, "big") + body
+    return b"\x16\x03\x01" + len(handshake).to_bytes(2, "big") + handshake
+
+
+def test_a_name_longer_than_any_dns_name_is_no_name():
+    assert server_name(_hello_naming(b"www.example.org")) == "www.example.org"
+    assert server_name(_hello_naming(b"a" * 253)) == "a" * 253
+    assert server_name(_hello_naming(b"a" * 254)) is None  # nothing keyed on hosts holds a longer one
+
+
 def test_an_allowed_connect_naming_a_blocked_site_inside_gets_the_block_page(tls_proxy, echo_server, ca_file):
     proxy = tls_proxy(connect_ports=(echo_server.port,))
     proxy.ctx.resolver = lambda host, port: [(socket.AF_INET, ("127.0.0.1", port))]
