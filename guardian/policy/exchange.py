@@ -43,25 +43,24 @@ class FileBlock(NamedTuple):
 class ExchangeEdits:
     """The changes one allowed request gets, applied by the core (see proxy/hooks.py)."""
 
-    __slots__ = ("_additions", "_block", "_changes", "_file_rules", "_profile", "judges_responses")
+    __slots__ = ("_block", "_changes", "_file_rules", "_profile", "judges_responses")
 
     def __init__(self, changes: HeaderChanges, file_rules: tuple[FileTypeRules, ...],
                  block: BlockMaker | None, profile: str) -> None:
         self._changes = changes
-        # The fields to add with their lower-case names, lowered here once, not per request.
-        self._additions = tuple((k.lower(), (k, v)) for k, v in changes.add)
         self._file_rules = file_rules
         self._block = block
         self._profile = profile
         self.judges_responses = bool(file_rules) and block is not None
 
     def request_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        drop = self._changes.drop
-        if drop:
+        changes = self._changes
+        if changes.drop:
+            drop = changes.drop
             headers = [(k, v) for k, v in headers if k.lower() not in drop]
-        if self._additions:
+        if changes.add:
             present = {k.lower() for k, _ in headers}
-            headers = headers + [field for name, field in self._additions if name not in present]
+            headers = headers + [(k, v) for k, v in changes.add if k.lower() not in present]
         return headers
 
     def response_verdict(self, fields: Mapping[str, str]) -> Verdict | None:
