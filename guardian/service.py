@@ -45,6 +45,7 @@ from guardian.policy.limits import UsageMeter
 from guardian.policy.settings_page import address_for_devices
 from guardian.policy.usage import add_minutes, usage_rows
 from guardian.proxy.context import FanOutRecorder, ProxyContext, ProxySettings
+from guardian.proxy.cores import core_for, threads_started_on
 from guardian.proxy.server import ProxyServer, open_listener
 from guardian.tls.authority import CAError, StoredAuthority, authority_for_service, household_name, tls_dir
 from guardian.tls.intercept import Interceptor
@@ -146,15 +147,19 @@ class Guardian:
         cache = Cache(self.config.cache)
         # What the page and the command line manage: the one cache, or the workers' (start()).
         self.cache: Cache | WorkerCaches = cache
-        self.log_store = self._open_log_store()
-        if self.log_store is not None:
-            undo.callback(self.log_store.close)
-        self.access_log = None
-        if self.config.proxy.access_log:
-            self.access_log = AccessLog(self.data_dir / "logs" / "access.log",
-                                        self.config.proxy.access_log_max_mb * 2**20, self.config.proxy.access_log_keep,
-                                        detail=self.config.log.detail)
-            undo.callback(self.access_log.close)
+        # One process: the log writers take a share of every request, so they run on the
+        # proxy's core too (cores.py); with workers, they are the supervisor's and run anywhere.
+        self.proxy_core = core_for(0) if self.worker_count == 1 else None
+        with threads_started_on(self.proxy_core):
+            self.log_store = self._open_log_store()
+            if self.log_store is not None:
+                undo.callback(self.log_store.close)
+            self.access_log = None
+            if self.config.proxy.access_log:
+                self.access_log = AccessLog(self.data_dir / "logs" / "access.log",
+                                            self.config.proxy.access_log_max_mb * 2**20,
+                                            self.config.proxy.access_log_keep, detail=self.config.log.detail)
+                undo.callback(self.access_log.close)
         recorders = [r for r in (self.access_log, self.log_store) if r is not None]
         self.ctx = ProxyContext(settings=ProxySettings.build(self.config.proxy),
                                 decider=self.policy, recorder=FanOutRecorder(*recorders), cache=cache)
@@ -271,7 +276,7 @@ class Guardian:
             self.supervisor.start(self._generation_built)
             self.cache = WorkerCaches(self.supervisor)
         else:
-            self.proxy.start()
+            self.proxy.start(self.proxy_core)
         host, port = self.proxy.address
         started_log.info("Guardian proxy listening on %s:%s (config: %s, data: %s%s)", host, port,
                          self.config.source, self.data_dir,

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from guardian.cache import CachedResponse, Lookup, Outcome, Writer
 from guardian.proxy.connections import OpenConnection
 from guardian.proxy.context import ProxyContext, ProxySettings
+from guardian.proxy.cores import on_every_core
 from guardian.proxy.framing import Body, ChunkedBody, EmptyBody, LengthBody, framing_for_request, framing_for_response
 from guardian.proxy.hooks import RequestInfo, Verdict
 from guardian.proxy.http1 import (
@@ -776,8 +777,9 @@ class ClientConnection:
                 upstream.sendall(early)
         except OSError:
             return
-        up, down = relay(self.sock, upstream, settings.proxy.tunnel_idle_timeout, self.ctx.force_close.is_set,
-                         self.tunnel_stats)
+        with on_every_core():
+            up, down = relay(self.sock, upstream, settings.proxy.tunnel_idle_timeout, self.ctx.force_close.is_set,
+                             self.tunnel_stats)
         self.bytes_sent += down
         self.reader.bytes_read += up
 

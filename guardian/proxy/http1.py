@@ -224,6 +224,8 @@ def content_length(fields: dict[str, str]) -> int | None:
     value = fields.get("content-length")
     if value is None:
         return None
+    if value.isdigit() and value.isascii() and len(value) <= 18:  # one plain value, the usual case
+        return int(value)
     values = {item.strip() for item in value.split(",")}
     if len(values) > 1:
         raise ProtocolError(400, "differing Content-Length values")
@@ -290,6 +292,9 @@ def end_to_end(message: RequestHead | ResponseHead, keep: frozenset[str] = froze
 def _one_content_length(headers: list[tuple[str, str]], fields: dict[str, str]) -> list[tuple[str, str]]:
     """Identical repeats of Content-Length as one line: some origins refuse two (RFC 9110 §8.6).
     A value that does not parse is dropped; framing has already refused or ignored it."""
+    value = fields["content-length"]
+    if value.isdigit() and value.isascii() and (value[0] != "0" or value == "0"):
+        return headers  # one line, written as it will be forwarded
     try:
         length: int | None = content_length(fields)
     except ProtocolError:

@@ -26,6 +26,7 @@ import time
 from guardian.config import Address
 from guardian.port_holders import in_use_hint
 from guardian.proxy.context import ProxyContext
+from guardian.proxy.cores import threads_started_on
 from guardian.proxy.handler import ClientConnection
 from guardian.proxy.parking import ParkingLot
 from guardian.proxy.responses import error_response
@@ -86,11 +87,13 @@ class ProxyServer:
     def address(self) -> tuple[str, int]:
         return self.listener.getsockname()[:2]
 
-    def start(self) -> None:
+    def start(self, core: int | None = None) -> None:
+        """Start accepting; the threads that serve requests run on `core` (see cores.py)."""
         threading.stack_size(THREAD_STACK)
-        self.lot.start()
-        self._accept_thread = threading.Thread(target=self._accept_loop, name="proxy-accept", daemon=True)
-        self._accept_thread.start()
+        with threads_started_on(core):
+            self.lot.start()
+            self._accept_thread = threading.Thread(target=self._accept_loop, name="proxy-accept", daemon=True)
+            self._accept_thread.start()
         self._reaper = threading.Thread(target=self._reap_loop, name="proxy-pool-reaper", daemon=True)
         self._reaper.start()
         still_allowed = getattr(self.ctx.decider, "still_allowed", None)

@@ -43,6 +43,7 @@ from guardian.policy import NeighbourTable, PauseStore, Policy, PolicyHolder, Se
 from guardian.policy.limits import UsageMeter
 from guardian.policy.settings_page import address_for_devices
 from guardian.proxy.context import ProxyContext, ProxySettings
+from guardian.proxy.cores import core_for
 from guardian.proxy.server import ProxyServer
 from guardian.records import RequestRecord
 from guardian.tls.authority import CAError, StoredAuthority, tls_dir
@@ -194,7 +195,7 @@ class Worker:
         # Ctrl-C reaches the whole process group: the supervisor decides; logs are its job.
         for ignored in (signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
             signal.signal(ignored, signal.SIG_IGN)
-        self.proxy.start()
+        self.proxy.start(core_for(self.parts.slot))
         threading.Thread(target=self._housekeeping, name="worker-housekeeping", daemon=True).start()
         threading.Thread(target=self._rebuild_loop, name="worker-rebuild", daemon=True).start()
         threading.Thread(target=self._listen, name="worker-channel", daemon=True).start()

@@ -129,6 +129,16 @@ def test_identical_content_lengths_go_on_as_one_line_both_ways(proxy, raw_origin
     assert b"Content-Length: 3\r\n" in head
 
 
+def test_a_content_length_with_leading_zeros_goes_on_as_its_number(proxy, raw_origin):
+    raw_origin.answers["zeros"] = b"HTTP/1.1 200 OK\r\nContent-Length: 0002\r\n\r\nok"
+    c = RawClient(proxy.port)
+    c.send(f"POST {raw_origin.url('zeros')} HTTP/1.1\r\nHost: x\r\nContent-Length: 03\r\n\r\nabc".encode())
+    r = c.read_response()
+    assert (r.status, r.body, r.header("content-length")) == (200, b"ok", "2")
+    (head,) = raw_origin.heads
+    assert b"Content-Length: 3\r\n" in head and b"Content-Length: 03" not in head
+
+
 def test_client_x_forwarded_for_is_dropped(proxy, raw_origin):
     raw_origin.answers["h"] = b"HTTP/1.1 204 No Content\r\n\r\n"
     c = RawClient(proxy.port)

@@ -371,3 +371,28 @@ def test_a_burst_of_keep_alive_connections_is_shared_between_the_workers(served:
         assert client.read_response().status == 200
     held = [worker_holding(client.sock, served) for client in clients]
     assert min(held.count(0), held.count(1)) >= 5  # not all on the worker that happened to be running
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="placing workers on cores needs two")
+def test_each_worker_serves_on_a_core_of_its_own_and_a_restarted_one_takes_the_same(
+        served: Served, origin: Origin) -> None:
+    def single_cores(pid: int) -> set[int]:
+        """The cores that threads of `pid` confined to one core are on (the serving threads')."""
+        cores = set()
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(ProcessLookupError):  # a thread that ended meanwhile
+                mask = os.sched_getaffinity(int(task.name))
+                if len(mask) == 1:
+                    cores |= mask
+        return cores
+
+    allowed = sorted(os.sched_getaffinity(0))
+    for _ in range(4):
+        assert served.get(f"{origin.base}/size/1") == 200
+    workers = served.status()["workers"]
+    assert [single_cores(w["pid"]) for w in workers] == [{allowed[-1]}, {allowed[-2]}]
+    assert single_cores(served.process.proc.pid) == set()  # the supervisor (page, log writers) runs anywhere
+
+    os.kill(workers[1]["pid"], signal.SIGKILL)  # started again by exec, not fork
+    wait_until(lambda: served.status()["restarts"] == 1 and all(w["serving"] for w in served.status()["workers"]))
+    assert single_cores(served.status()["workers"][1]["pid"]) == {allowed[-2]}

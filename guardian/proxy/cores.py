@@ -1,0 +1,69 @@
+"""The one core a proxy process's request threads run on.
+
+CPython runs one thread's Python at a time (the GIL), and a request lets go of it at every
+socket call. Spread over several cores, the serving threads pass the GIL across them at
+each of those calls: the thread that let go finds it taken when its call returns, and
+sleeps until it is handed back. With 50 busy connections on a 2-core machine that was
+about 7 context switches and 110 µs of CPU per request; with the same threads kept on one
+core, 1.2 and 70 µs, and half the p99 (docs/benchmarks.md, "One core per process").
+
+So the threads that serve requests start on one core and every thread they start
+inherits it (the kernel copies a thread's CPU mask to the threads it creates). The rest
+of the process (the log writers, the settings page, list refreshes, helper processes)
+keeps every core. Worker processes each take a different core, from the last one down:
+on a Raspberry Pi the first core takes the network card's interrupts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+
+log = logging.getLogger(__name__)
+
+
+def core_for(slot: int) -> int | None:
+    """The core for proxy process number `slot` (0 for a single process), or None when this
+    process may only run on one core anyway."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        return None
+    return allowed[-1 - slot % len(allowed)]
+
+
+@contextlib.contextmanager
+def threads_started_on(core: int | None) -> Iterator[None]:
+    """Threads started inside the block run on `core` (None: wherever the caller may run)."""
+    if core is None:
+        yield
+        return
+    before = os.sched_getaffinity(0)  # of the calling thread
+    try:
+        os.sched_setaffinity(0, {core})
+    except OSError as exc:  # a cpuset that changed under us: run unpinned rather than not at all
+        log.info("proxy threads left on every core (core %d: %s)", core, exc)
+        yield
+        return
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+@contextlib.contextmanager
+def on_every_core() -> Iterator[None]:
+    """Inside the block the calling thread may run on any core the process may: a tunnel's
+    relay moves its bytes in the kernel, and kept on the proxy's core that work would queue
+    behind the requests served there."""
+    mine = os.sched_getaffinity(0)
+    everywhere = os.sched_getaffinity(os.getpid())  # the main thread's, which is never placed
+    if mine == everywhere:
+        yield
+        return
+    os.sched_setaffinity(0, everywhere)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, mine)
