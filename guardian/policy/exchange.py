@@ -102,8 +102,9 @@ class FromPage(NamedTuple):
     edits: ExchangeEdits
 
 
-# Answers kept per profile; keys (host and Referer or Origin) longer than this are not kept.
-_FROM_PAGE_MAX = 512
+# Answers kept per profile (a few pages' worth; at most about 300 KiB); keys (host and
+# Referer or Origin) longer than this are not kept.
+_FROM_PAGE_MAX = 256
 _FROM_PAGE_CHARS = 512
 
 
