@@ -29,10 +29,12 @@ else
     echo "skipping the peer comparison: ../shared/bench is missing"
 fi
 
-section "CPU per request, household then core only, 1 and 50 keep-alive connections"
-for c in 1 50; do
-    $PY bench/profile_request.py --seconds 5 --no-profile --connections "$c"
-    $PY bench/profile_request.py --seconds 5 --no-profile --connections "$c" --core
+section "CPU per request, household then core only, 1 and 50 keep-alive connections; unpinned, then Guardian on CPU 0"
+for pin in "" --pin; do
+    for c in 1 50; do
+        $PY bench/profile_request.py --seconds 5 --no-profile --connections "$c" $pin
+        $PY bench/profile_request.py --seconds 5 --no-profile --connections "$c" --core $pin
+    done
 done
 
 section "a page's 100 requests at once to a website 100 ms away, this tree against the one before issue 15"

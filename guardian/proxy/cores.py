@@ -8,10 +8,12 @@ about 7 context switches and 110 µs of CPU per request; with the same threads k
 core, 1.2 and 70 µs, and half the p99 (docs/benchmarks.md, "One core per process").
 
 So the threads that serve requests start on one core and every thread they start
-inherits it (the kernel copies a thread's CPU mask to the threads it creates). The rest
-of the process (the log writers, the settings page, list refreshes, helper processes)
-keeps every core. Worker processes each take a different core, from the last one down:
-on a Raspberry Pi the first core takes the network card's interrupts.
+inherits it (the kernel copies a thread's CPU mask to the threads it creates). A single
+process starts its log writers there too (service.py); the rest (the settings page, list
+refreshes, helper processes, a supervisor) keeps every core. Worker processes each take a
+different core, from the last one down: on a Raspberry Pi the first core takes the
+network card's interrupts. A CPU mask the kernel refuses (the cores allowed changed
+meanwhile) leaves threads where they are: placement is worth having, never worth failing for.
 """
 
 from __future__ import annotations
@@ -40,16 +42,14 @@ def threads_started_on(core: int | None) -> Iterator[None]:
         yield
         return
     before = os.sched_getaffinity(0)  # of the calling thread
-    try:
-        os.sched_setaffinity(0, {core})
-    except OSError as exc:  # a cpuset that changed under us: run unpinned rather than not at all
-        log.info("proxy threads left on every core (core %d: %s)", core, exc)
-        yield
-        return
+    placed = _place({core})
+    if not placed:
+        log.info("proxy threads left on every core: core %d is not allowed now", core)
     try:
         yield
     finally:
-        os.sched_setaffinity(0, before)
+        if placed:
+            _place(before)
 
 
 @contextlib.contextmanager
@@ -59,11 +59,19 @@ def on_every_core() -> Iterator[None]:
     behind the requests served there."""
     mine = os.sched_getaffinity(0)
     everywhere = os.sched_getaffinity(os.getpid())  # the main thread's, which is never placed
-    if mine == everywhere:
+    if mine == everywhere or not _place(everywhere):
         yield
         return
-    os.sched_setaffinity(0, everywhere)
     try:
         yield
     finally:
-        os.sched_setaffinity(0, mine)
+        _place(mine)
+
+
+def _place(cores: set[int]) -> bool:
+    """The calling thread on `cores`; False when the kernel refused."""
+    try:
+        os.sched_setaffinity(0, cores)
+    except OSError:
+        return False
+    return True

@@ -86,6 +86,19 @@ def test_the_threads_that_serve_run_on_the_core_given_and_the_caller_is_left_as_
         server.stop(grace=1.0)
 
 
+def test_a_core_the_kernel_refuses_leaves_the_threads_where_they_were_and_the_proxy_serves(origin: Origin) -> None:
+    older = {thread.native_id for thread in threading.enumerate()}
+    server, port = start_server(max(ALLOWED) + 4096)  # no such core here
+    try:
+        client = RawClient(port)
+        client.send(f"GET {origin.base}/hello HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert client.read_response().status == 200
+        assert masks_by_name(older)["proxy-serve"] == {frozenset(ALLOWED)}
+        client.sock.close()
+    finally:
+        server.stop(grace=1.0)
+
+
 def test_a_tunnel_moves_its_bytes_from_any_core_and_its_thread_comes_back_after(echo_server: EchoServer) -> None:
     core = ALLOWED[0]
     older = {thread.native_id for thread in threading.enumerate()}
