@@ -92,14 +92,10 @@ class Review(NamedTuple):
 
 
 
-class FromPage(NamedTuple):
-    """The part of a review that depends only on the host and the page asking (see
-    `ExchangeRules._edits_from_page`): the page's host, the header changes, and the edits
-    that make them when no file kind is judged."""
-
-    site_host: str | None
-    changes: HeaderChanges
-    edits: ExchangeEdits
+# The part of a review that depends only on the host and the page asking (see
+# `ExchangeRules._edits_from_page`): the page's host, the header changes, and the edits that
+# make them when no file kind is judged. A plain tuple: made on every first visit.
+FromPage = tuple[str | None, HeaderChanges, ExchangeEdits]
 
 
 # Answers kept per profile (a few pages' worth; at most about 300 KiB); keys (host and
@@ -169,7 +165,7 @@ class ExchangeRules:
         changes = self._privacy.header_changes(host, site_host, referer, fetch_site)
         edits = self.constant_edits if changes is self._privacy.constant else \
             ExchangeEdits(changes, (), None, self._profile_name)
-        return FromPage(site_host, changes, edits)
+        return site_host, changes, edits
 
     def _active_file_rules(self, minute: int) -> list[tuple[FileTypeRules, ScheduledFileTypes | None]]:
         active: list[tuple[FileTypeRules, ScheduledFileTypes | None]] = []

@@ -64,12 +64,11 @@ def test_what_a_page_changes_is_remembered_as_it_was_worked_out() -> None:
         exchange = rules(**settings)
         for _ in range(2):  # the second time from the memo
             for host, referer, origin, site in product(hosts, pages, pages, (None, "cross-site", "same-site")):
-                remembered = exchange._edits_from_page(host, referer, origin, site)
-                fresh = exchange._read_page(host, referer, origin, site)
-                assert (remembered.site_host, remembered.changes) == (fresh.site_host, fresh.changes)
-                assert remembered.edits._changes == fresh.edits._changes
+                site_host, changes, edits = exchange._edits_from_page(host, referer, origin, site)
+                fresh_host, fresh_changes, fresh_edits = exchange._read_page(host, referer, origin, site)
+                assert (site_host, changes, edits._changes) == (fresh_host, fresh_changes, fresh_edits._changes)
                 headers = [("Referer", referer or "x"), ("Cookie", "a=1"), ("Accept", "*/*")]
-                assert remembered.edits.request_headers(headers) == fresh.edits.request_headers(headers)
+                assert edits.request_headers(headers) == fresh_edits.request_headers(headers)
     for n in range(3 * module._FROM_PAGE_MAX):  # pages a client invents: emptied when full, never grown
         exchange._edits_from_page("ads.tracker.example", f"https://site{n}.example/", None, None)
     exchange._edits_from_page("ads.tracker.example", "https://long.example/" + "x" * 1000, None, None)
