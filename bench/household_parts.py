@@ -13,8 +13,9 @@ browser's (9 fields, a page's script on a CDN). Each part is timed with timeit, 
 - privacy edits: the Verdict's edits on the request headers and on nginx's response headers;
 - cache: `lookup` + `begin_store` for nginx's 1 KiB text/plain answer it will not store;
 - record: filling a `RequestRecord` as the core does, and `record()` into both logs' queues;
-- writers: the request-log writer's CPU per row (`to_row` + INSERT, batches of 500, on a
-  real SQLite file) and the access log's per line (`squid_line`).
+- writers: the request-log writer's CPU per row (`plain_row`/`to_row` + INSERT, batches of
+  500, on a real SQLite file) and the access log's per line (`squid_line`, and the writer
+  thread's whole pass: formatting 500 queued lines and writing them to a real file).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from guardian.accesslog import squid_line
 from guardian.cache import Cache
 from guardian.config import CacheConfig
 from guardian.filters.request_types import infer_type_from_fields
+from guardian.logstore.fairqueue import FairQueue
 from guardian.logstore.store import LogStore
 from guardian.logstore.writer import BatchWriter
 from guardian.proxy.hooks import RequestInfo
@@ -104,6 +106,7 @@ def main() -> int:
             rows += measure_request(guardian, name, head, args.number)
         record = record_of(info_of(WRK), guardian.policy.decide(info_of(WRK)))
         rows.append(("request-log writer, per row (batches of 500)", writer_cost(work, record)))
+        rows.append(("access-log writer, per line (batches of 500)", access_log_cost(work, record)))
     finally:
         guardian.stop()
         shutil.rmtree(work, ignore_errors=True)
@@ -148,8 +151,33 @@ def measure_request(guardian: Guardian, name: str, head: bytes, n: int) -> list[
     record = record_of(info, verdict)
     recorder = guardian.ctx.recorder
     rows.append((f"{name}: record() into both queues", best(lambda: recorder.record(record), 2000)))
+    rows.append((f"{name}:   the request log's queue alone (FairQueue.put)", queue_cost(record)))
     rows.append((f"{name}: access log line", best(lambda: squid_line(record), n)))
     return rows
+
+
+def queue_cost(record: RequestRecord, puts: int = 2000) -> float:
+    """µs per record queued for the request-log writer, on a fresh queue each round (best of 5)."""
+    rounds = []
+    for _ in range(5):
+        queue: FairQueue[tuple[RequestRecord, str]] = FairQueue(10_000)
+        t0 = time.perf_counter()
+        for _ in range(puts):
+            queue.put(record.client_addr, (record, "full"))
+        rounds.append(time.perf_counter() - t0)
+    return min(rounds) / puts * 1e6
+
+
+def access_log_cost(work: Path, record: RequestRecord, batches: int = 40) -> float:
+    """CPU µs per line of the access-log writer's pass: 500 queued lines formatted and written."""
+    pending = [(record, "full")] * 500
+    with (work / "parts-access.log").open("a") as out:
+        t0 = time.thread_time()
+        for _ in range(batches):
+            out.write("".join([squid_line(*entry) for entry in pending]))
+            out.flush()
+        used = time.thread_time() - t0
+    return used / (batches * 500) * 1e6
 
 
 def writer_cost(work: Path, record: RequestRecord, batches: int = 40) -> float:

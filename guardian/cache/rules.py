@@ -18,7 +18,6 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from email.utils import mktime_tz, parsedate_tz
-from typing import NamedTuple
 
 from guardian.config import CacheConfig
 
@@ -113,11 +112,27 @@ def cache_url(url: str) -> str:
     """The URL as a key: scheme and host lower-cased, no fragment. Path and query are
     kept byte for byte because origins may treat their case as meaningful. (A regex,
     not `urlsplit`, whose internal cache would hold on to recent URLs.)"""
+    return url if _already_a_key(url) else _normalised(url)
+
+
+def _normalised(url: str) -> str:
     match = _URL_RE.match(url)
     if match is None:
         return url.partition("#")[0]
     scheme, authority, rest = match.groups()
     return f"{scheme.lower()}://{authority.lower()}{'/' if not rest.startswith('/') else ''}{rest}"
+
+
+def _already_a_key(url: str) -> bool:
+    """Whether `cache_url` would return `url` unchanged, seen without the regex and the
+    rebuild: no fragment, and a path after the authority with nothing upper-case or "?"
+    before it (an invalid scheme makes no difference: the URL is then its own key). The
+    proxy core builds every URL it asks about this way."""
+    path_start = url.find("/", url.find("://") + 3)
+    if path_start < 0 or "#" in url:
+        return False
+    head = url[:path_start]
+    return "://" in head and head.islower() and "?" not in head
 
 
 def normalise_accept_encoding(value: str | None) -> str:
@@ -135,13 +150,23 @@ def content_type_allowed(value: str | None, patterns: Iterable[str]) -> bool:
     return ContentTypes.of(patterns).allows(value)
 
 
-class ContentTypes(NamedTuple):
+# Content-Type values judged before, per configuration: an origin sends the same few.
+# Values come from origins, so the memo is bounded in entries and in length.
+_JUDGED_MAX = 256
+_JUDGED_CHARS = 100
+
+
+class ContentTypes:
     """The configured content types, compiled once per configuration: a set of exact
     types and a tuple of `type/` prefixes, so a response's type is one set lookup and one
-    `startswith`, not a walk over the patterns."""
+    `startswith`, not a walk over the patterns; a value judged before is one dict lookup."""
 
-    exact: frozenset[str]
-    prefixes: tuple[str, ...]
+    __slots__ = ("_judged", "exact", "prefixes")
+
+    def __init__(self, exact: frozenset[str], prefixes: tuple[str, ...]) -> None:
+        self.exact = exact
+        self.prefixes = prefixes
+        self._judged: dict[str, bool] = {}
 
     @classmethod
     def of(cls, patterns: Iterable[str]) -> ContentTypes:
@@ -152,6 +177,16 @@ class ContentTypes(NamedTuple):
     def allows(self, value: str | None) -> bool:
         if not value:
             return False
+        judged = self._judged.get(value)
+        if judged is None:
+            judged = self._judge(value)
+            if len(value) <= _JUDGED_CHARS:
+                if len(self._judged) >= _JUDGED_MAX:
+                    self._judged.clear()
+                self._judged[value] = judged
+        return judged
+
+    def _judge(self, value: str) -> bool:
         media = value.split(";", 1)[0].strip().lower()
         return media in self.exact or media.startswith(self.prefixes)
 
@@ -185,6 +220,7 @@ def with_x_cache(headers: Headers, label: str) -> list[tuple[str, str]]:
 _REQUEST_FIELDS = frozenset({
     "cache-control", "pragma", "authorization", "range", "accept-encoding", "if-none-match", "if-modified-since",
 })
+_REQUEST_FIELD_LENGTHS = frozenset(len(name) for name in _REQUEST_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,9 +241,10 @@ class RequestFacts:
     def read(cls, headers: Headers) -> RequestFacts:
         wanted = []
         for key, value in headers:
-            key = key.lower()
-            if key in _REQUEST_FIELDS:
-                wanted.append((key, value))
+            if len(key) in _REQUEST_FIELD_LENGTHS:  # most of a browser's fields: no lower() needed
+                key = key.lower()
+                if key in _REQUEST_FIELDS:
+                    wanted.append((key, value))
         if not wanted:
             return _PLAIN_REQUEST
         # A browser sends the same few of these (its Accept-Encoding above all) on most

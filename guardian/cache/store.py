@@ -64,10 +64,11 @@ class Store:
         self._max_bytes = max_bytes
         self._counters: Counter[str] = Counter()
 
-    def get(self, url: str, variant: str) -> Entry | None:
+    def get(self, url: str, variant: str, count_miss: bool = False) -> Entry | None:
         """The entry for `url`: the one that does not vary if there is one, else the
         variant stored for this request's Accept-Encoding. A found entry becomes the
-        most recently used."""
+        most recently used. `count_miss`: count "misses" when there is none, under the
+        same lock (the commonest lookup takes it once)."""
         entries = self._entries
         with self._lock:
             key: Key = (url, None)
@@ -76,6 +77,8 @@ class Store:
                 key = (url, variant)
                 entry = entries.get(key)
                 if entry is None:
+                    if count_miss:
+                        self._counters["misses"] += 1
                     return None
             entries.move_to_end(key)
             return entry

@@ -156,12 +156,15 @@ def infer_type_from_fields(method: str, url: str, lowered: Mapping[str, str]) ->
 
 
 def _type_from_extension(url: str) -> str | None:
-    path = url.partition("#")[0].partition("?")[0]
+    # Few calls, as it runs for every request without a destination header (apps, wrk).
+    path = url.partition("?")[0]
+    if "#" in path:
+        path = path.partition("#")[0]
+    slash = path.rfind("/")
+    dot = path.rfind(".")
+    if dot <= slash:
+        return None  # no dot in the last segment
     scheme_end = path.find("://")
-    if scheme_end >= 0 and path.find("/", scheme_end + 3) < 0:
+    if scheme_end >= 0 and slash < scheme_end + 3:
         return None  # no path at all: the host's dots are not an extension
-    last_segment = path[path.rfind("/") + 1:]
-    dot = last_segment.rfind(".")
-    if dot < 0:
-        return None
-    return _EXTENSIONS.get(last_segment[dot + 1:].lower())
+    return _EXTENSIONS.get(path[dot + 1:].lower())

@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 from guardian.logstore.database import transaction
 from guardian.logstore.fairqueue import FairQueue
-from guardian.logstore.privacy import ROW_COLUMNS, Detail, to_row
+from guardian.logstore.privacy import PLAIN_COLUMNS, ROW_COLUMNS, Detail, has_no_words, plain_row, to_row
 from guardian.logstore.retention import trim_to_size, used_bytes
 from guardian.records import RequestRecord
 
@@ -47,28 +47,30 @@ _INSERT = (
 # rows of 22 columns stay under 999 variables, the limit of SQLite before 3.32.
 _ROWS_PER_INSERT = 40
 # The words of a row (reason, rule, list, schedule, error kind) are None for most requests
-# (allowed, nothing to say). Binding a parameter costs the sqlite3 module about 90 ns, a
-# quarter of a row's whole cost with 22 of them, so rows without words go in by a statement
-# that writes those five as NULL in its text and binds the other 17.
-_WORDS = slice(ROW_COLUMNS.index("reason"), ROW_COLUMNS.index("error_kind") + 1)
-_NO_WORDS = (None,) * (_WORDS.stop - _WORDS.start)
+# (allowed, nothing to say). Binding a parameter costs the sqlite3 module about 50-90 ns, so
+# such records become `plain_row`s, written by a statement that leaves the words NULL and
+# `times` at its default and binds the other 16 values.
+_PLAIN_WIDTH = len(PLAIN_COLUMNS)
 _ROW = f"({', '.join('?' * len(ROW_COLUMNS))})"
-_ROW_NO_WORDS = "(" + ", ".join(
-    "NULL" if _WORDS.start <= i < _WORDS.stop else "?" for i in range(len(ROW_COLUMNS))) + ")"
+_PLAIN_ROW = f"({', '.join('?' * _PLAIN_WIDTH)})"
 
 
 @functools.cache
-def _insert_statement(rows: int, no_words: bool) -> str:
+def _insert_statement(rows: int, plain: bool) -> str:
     """INSERT for `rows` rows (1 to _ROWS_PER_INSERT); at most 80 texts, each prepared once
     and kept by the connection's statement cache."""
-    values = _ROW_NO_WORDS if no_words else _ROW
-    return f"INSERT INTO requests({', '.join(ROW_COLUMNS)}) VALUES " + ", ".join([values] * rows)
+    columns, values = (PLAIN_COLUMNS, _PLAIN_ROW) if plain else (ROW_COLUMNS, _ROW)
+    return f"INSERT INTO requests({', '.join(columns)}) VALUES " + ", ".join([values] * rows)
+
+
 _ADD_REPEATS = """UPDATE requests SET times = times + ?, bytes_from_client = bytes_from_client + ?,
     bytes_to_client = bytes_to_client + ?
     WHERE id = ? AND id > (SELECT value FROM meta WHERE key = 'rolled_id')"""
 COLLAPSE_SECONDS = 60.0
 _STARTED, _FROM_CLIENT, _TO_CLIENT, _ACTION, _TIMES = (
     ROW_COLUMNS.index(name) for name in ("started", "bytes_from_client", "bytes_to_client", "action", "times"))
+# Plain rows are told from blocked ones by the same index.
+assert PLAIN_COLUMNS.index("action") == _ACTION
 # What makes two blocked requests "the same": everything but when, how long and how many bytes.
 _SAME = tuple(i for i, name in enumerate(ROW_COLUMNS)
               if name not in ("started", "duration_ms", "bytes_from_client", "bytes_to_client", "times"))
@@ -76,21 +78,23 @@ _MAX_OPEN_ROWS = 1000
 
 
 def insert_rows(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:
-    """Insert `rows` in order: each run of rows with words, or without, in statements of
-    up to _ROWS_PER_INSERT rows."""
+    """Insert `rows` (`to_row`'s or `plain_row`'s) in order: each run of one kind in
+    statements of up to _ROWS_PER_INSERT rows."""
     start, count = 0, len(rows)
     while start < count:
-        no_words = rows[start][_WORDS] == _NO_WORDS
+        width = len(rows[start])
         end = start + 1
-        while end < count and end - start < _ROWS_PER_INSERT and (rows[end][_WORDS] == _NO_WORDS) == no_words:
+        while end < count and end - start < _ROWS_PER_INSERT and len(rows[end]) == width:
             end += 1
         chunk = rows[start:end]
-        if no_words:
-            params = tuple(itertools.chain.from_iterable(row[:_WORDS.start] + row[_WORDS.stop:] for row in chunk))
-        else:
-            params = tuple(itertools.chain.from_iterable(chunk))
-        conn.execute(_insert_statement(len(chunk), no_words), params)
+        conn.execute(_insert_statement(len(chunk), width == _PLAIN_WIDTH),
+                     tuple(itertools.chain.from_iterable(chunk)))
         start = end
+
+
+def row_of(rec: RequestRecord, detail: Detail) -> tuple[object, ...]:
+    """The row the writer keeps for a record: the short one when it has no words."""
+    return plain_row(rec, detail) if has_no_words(rec) else to_row(rec, detail)
 
 
 def _same_key(row: tuple[object, ...]) -> tuple[object, ...]:
@@ -202,7 +206,7 @@ class BatchWriter(threading.Thread):
         if not batch and not dropped:
             return
         try:
-            rows = collapse([to_row(rec, detail) for rec, detail in batch])
+            rows = collapse([row_of(rec, detail) for rec, detail in batch])
             with self._write_lock, transaction(self._conn) as conn:
                 plain: list[tuple[object, ...]] = []  # written in runs, keeping the order of the log
                 for row in rows:

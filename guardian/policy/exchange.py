@@ -92,11 +92,23 @@ class Review(NamedTuple):
 
 
 
+# The part of a review that depends only on the host and the page asking (see
+# `ExchangeRules._edits_from_page`): the page's host, the header changes, and the edits that
+# make them when no file kind is judged. A plain tuple: made on every first visit.
+FromPage = tuple[str | None, HeaderChanges, ExchangeEdits]
+
+
+# Answers kept per profile (a few pages' worth; at most about 300 KiB); keys (host and
+# Referer or Origin) longer than this are not kept.
+_FROM_PAGE_MAX = 256
+_FROM_PAGE_CHARS = 512
+
+
 class ExchangeRules:
     """A profile's file kinds (always and during schedules) and its privacy settings."""
 
-    __slots__ = ("_always", "_constant_review", "_file_kinds", "_privacy", "_profile_name", "_scheduled",
-                 "constant_edits")
+    __slots__ = ("_always", "_constant_review", "_file_kinds", "_from_page", "_privacy", "_profile_name",
+                 "_scheduled", "constant_edits")
 
     def __init__(self, profile_name: str, always: FileTypeRules | None,
                  scheduled: tuple[ScheduledFileTypes, ...], privacy: PrivacyRules) -> None:
@@ -108,6 +120,7 @@ class ExchangeRules:
         self.constant_edits = ExchangeEdits(privacy.constant, (), None, profile_name)
         self._constant_review = Review(None, None, (), self.constant_edits)
         self._file_kinds = always is not None or bool(scheduled)
+        self._from_page: dict[tuple[str, str | None, str | None, str | None], FromPage] = {}
 
     def review(self, host: str, target: str, minute: int, headers: Mapping[str, str],
                block: BlockMaker) -> Review:
@@ -121,20 +134,38 @@ class ExchangeRules:
             kind = rules.match_request(target)
             if kind is not None:
                 return Review(FileBlock(kind, schedule), None, (), None)
-        referer = headers.get("referer")
-        site_url = referer or headers.get("origin")
-        site_host = url_host(site_url) if site_url else None
+        site_host, changes, edits = self._edits_from_page(
+            host, headers.get("referer"), headers.get("origin"), headers.get("sec-fetch-site"))
         cleaned = self._privacy.clean_target(host, target, site_host or host)
-        changes = self._privacy.header_changes(host, site_host, referer, headers.get("sec-fetch-site"))
         if file_rules:
             edits = ExchangeEdits(changes, tuple(r for r, _ in file_rules), block, self._profile_name)
-        elif changes is self._privacy.constant:
-            edits = self.constant_edits
-        else:
-            edits = ExchangeEdits(changes, (), None, self._profile_name)
         if cleaned is None:
             return self._constant_review if edits is self.constant_edits else Review(None, None, (), edits)
         return Review(None, cleaned[0], cleaned[1], edits)
+
+    def _edits_from_page(self, host: str, referer: str | None, origin: str | None,
+                         fetch_site: str | None) -> FromPage:
+        """What privacy changes for a request to `host` from the page its fields name. A
+        page's requests (tens, to a few hosts) ask the same again: the answers, which
+        depend on nothing else, are remembered (bounded in entries and in length, as the
+        fields come from clients)."""
+        key = (host, referer, None if referer else origin, fetch_site)
+        found = self._from_page.get(key)
+        if found is None:
+            found = self._read_page(host, referer, origin, fetch_site)
+            if len(host) + len(referer or origin or "") <= _FROM_PAGE_CHARS:
+                if len(self._from_page) >= _FROM_PAGE_MAX:
+                    self._from_page.clear()
+                self._from_page[key] = found
+        return found
+
+    def _read_page(self, host: str, referer: str | None, origin: str | None, fetch_site: str | None) -> FromPage:
+        site_url = referer or origin
+        site_host = url_host(site_url) if site_url else None
+        changes = self._privacy.header_changes(host, site_host, referer, fetch_site)
+        edits = self.constant_edits if changes is self._privacy.constant else \
+            ExchangeEdits(changes, (), None, self._profile_name)
+        return site_host, changes, edits
 
     def _active_file_rules(self, minute: int) -> list[tuple[FileTypeRules, ScheduledFileTypes | None]]:
         active: list[tuple[FileTypeRules, ScheduledFileTypes | None]] = []

@@ -67,6 +67,21 @@ def test_cache_url_normalises_scheme_and_host_only() -> None:
     assert rules.cache_url("http://example.com?q") == "http://example.com/?q"
 
 
+def test_cache_url_skips_the_rebuild_only_where_it_changes_nothing() -> None:
+    # The quick check for an already normal URL must agree with the full normalisation
+    # on every URL, normal or not: generated from the characters that matter to it.
+    import random
+    pieces = ["http", "HTTP", "h", "1", "+", "://", ":", "/", "//", "?", "#", "a", "B", ".", "80", "İ", "é", "-"]
+    rng = random.Random(15)
+    urls = ["".join(rng.choice(pieces) for _ in range(rng.randrange(1, 10))) for _ in range(20000)]
+    urls += ["http://127.0.0.1:8081/small.txt", "http://Example.com/", "http://a?b/c", "a://b://c/", "://x/y"]
+    skipped = 0
+    for url in urls:
+        assert rules.cache_url(url) == rules._normalised(url), url
+        skipped += rules._already_a_key(url)
+    assert skipped > 100  # the quick path was taken, not only the full one
+
+
 def test_accept_encoding_normalised_for_the_variant_key() -> None:
     assert rules.normalise_accept_encoding("gzip, deflate, br") == "br,deflate,gzip"
     assert rules.normalise_accept_encoding("br,GZIP ,deflate") == "br,deflate,gzip"
@@ -90,6 +105,21 @@ def test_content_types_with_wildcards(value: str | None, allowed: bool) -> None:
 def test_content_type_patterns(patterns: tuple[str, ...], value: str | None, allowed: bool) -> None:
     assert rules.content_type_allowed(value, patterns) is allowed
     assert rules.ContentTypes.of(patterns).allows(value) is allowed
+
+
+def test_content_types_remembered_agree_with_a_fresh_judgement_and_stay_bounded() -> None:
+    types = rules.ContentTypes.of(CacheConfig().content_types)
+    values = [f"{kind}/{sub}{params}" for kind in ("image", "TEXT", "text", "font", "application")
+              for sub in ("css", "html", "png", "javascript", "json", "Plain")
+              for params in ("", "; charset=utf-8", " ;x=1")]
+    values += ["image/" + "x" * 200, "text/html; " + "y" * 200]
+    for _ in range(2):  # the second time from the memo
+        for value in values:
+            assert types.allows(value) is rules.ContentTypes.of(CacheConfig().content_types).allows(value), value
+    for n in range(3 * rules._JUDGED_MAX):  # an origin inventing types: the memo is emptied, not grown
+        types.allows(f"x-{n}/y")
+    assert len(types._judged) <= rules._JUDGED_MAX
+    assert all(len(value) <= rules._JUDGED_CHARS for value in types._judged)
 
 
 def test_request_facts_read_again_are_the_same_and_differ_with_the_fields() -> None:

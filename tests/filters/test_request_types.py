@@ -31,3 +31,29 @@ from guardian.filters import infer_request_type
 )
 def test_infer(headers, url, expected):
     assert infer_request_type("GET", url, headers) == expected
+
+
+def _extension_type_by_segments(url: str) -> str | None:
+    """The extension rule written out step by step: the reference for the quick one."""
+    from guardian.filters.request_types import _EXTENSIONS
+    path = url.partition("#")[0].partition("?")[0]
+    scheme_end = path.find("://")
+    if scheme_end >= 0 and path.find("/", scheme_end + 3) < 0:
+        return None
+    last_segment = path[path.rfind("/") + 1:]
+    dot = last_segment.rfind(".")
+    return None if dot < 0 else _EXTENSIONS.get(last_segment[dot + 1:].lower())
+
+
+def test_the_extension_rule_agrees_with_its_reference_on_generated_urls() -> None:
+    import random
+
+    from guardian.filters.request_types import _type_from_extension
+    pieces = ["https", "://", "/", "a", ".", "js", "PNG", "?", "#", "x.css", "woff2", ".example", "q=1.mp4"]
+    rng = random.Random(15)
+    urls = ["".join(rng.choice(pieces) for _ in range(rng.randrange(1, 9))) for _ in range(20000)]
+    found = 0
+    for url in urls:
+        assert _type_from_extension(url) == _extension_type_by_segments(url), url
+        found += _type_from_extension(url) is not None
+    assert found > 1000  # generated URLs with a known extension were among them

@@ -59,3 +59,21 @@ def test_changing_detail_applies_to_new_records_only(db_path, clock, make_record
     records = store.queries.search().records
     assert [(r.detail, r.host, r.target) for r in reversed(records)] == [
         ("full", "example.com", "/first"), ("host", "example.com", None), ("none", None, None)]
+
+
+@pytest.mark.parametrize("detail", ["full", "host", "none"])
+def test_a_plain_row_is_the_full_row_without_its_words(make_record, detail):
+    """The writer's short row for a record with nothing to say holds exactly what to_row
+    keeps of it at every level; the words left out are all None and `times` is 1."""
+    from guardian.logstore.privacy import PLAIN_COLUMNS, ROW_COLUMNS, has_no_words, plain_row, to_row
+
+    for record in (make_record(), make_record(cache="HIT", action="cached"), make_record(device=None, port=8081)):
+        assert has_no_words(record)
+        full = dict(zip(ROW_COLUMNS, to_row(record, detail), strict=True))
+        plain = dict(zip(PLAIN_COLUMNS, plain_row(record, detail), strict=True))
+        assert plain == {name: full[name] for name in PLAIN_COLUMNS}
+        assert {name: full[name] for name in ROW_COLUMNS if name not in PLAIN_COLUMNS} == {
+            "reason": None, "rule": None, "list_id": None, "schedule": None, "error_kind": None, "times": 1}
+    for says in ({"reason": "why"}, {"rule": "||x^"}, {"list_id": "ads"}, {"schedule": "bedtime"},
+                 {"error_kind": "dns", "action": "error"}, {"action": "blocked", "status": 403}):
+        assert not has_no_words(make_record(**says)), says

@@ -47,3 +47,31 @@ def test_file_kinds_are_checked_without_a_page_or_a_query() -> None:
     review = exchange.review("downloads.example", "/setup.exe", 0, {}, block)
     assert review.blocked is not None and review.blocked.reason("kids").startswith("Downloads of programs")
     assert exchange.review("downloads.example", "/readme.txt", 0, {}, block).blocked is None
+
+
+def test_what_a_page_changes_is_remembered_as_it_was_worked_out() -> None:
+    """The remembered answer for (host, Referer or Origin, Sec-Fetch-Site) is the one worked
+    out afresh, for every privacy setting and every kind of page; the memo stays bounded."""
+    from itertools import product
+
+    from guardian.policy import exchange as module
+
+    hosts = ["ads.tracker.example", "news.example", "static.news.example", "cdn.other.example", "192.168.1.5"]
+    pages = [None, "", "https://news.example/story?id=1", "http://www.news.example/", "https://cdn.other.example/a",
+             "null", "not a url", "https://[::1]:8443/x"]
+    for settings in ({}, {"third_party_cookies": "block"}, {"referer": "none"}, {"referer": "full"},
+                     {"global_privacy_control": False, "third_party_cookies": "block"}):
+        exchange = rules(**settings)
+        for _ in range(2):  # the second time from the memo
+            for host, referer, origin, site in product(hosts, pages, pages, (None, "cross-site", "same-site")):
+                site_host, changes, edits = exchange._edits_from_page(host, referer, origin, site)
+                fresh_host, fresh_changes, fresh_edits = exchange._read_page(host, referer, origin, site)
+                assert (site_host, changes, edits._changes) == (fresh_host, fresh_changes, fresh_edits._changes)
+                headers = [("Referer", referer or "x"), ("Cookie", "a=1"), ("Accept", "*/*")]
+                assert edits.request_headers(headers) == fresh_edits.request_headers(headers)
+    for n in range(3 * module._FROM_PAGE_MAX):  # pages a client invents: emptied when full, never grown
+        exchange._edits_from_page("ads.tracker.example", f"https://site{n}.example/", None, None)
+    exchange._edits_from_page("ads.tracker.example", "https://long.example/" + "x" * 1000, None, None)
+    assert len(exchange._from_page) <= module._FROM_PAGE_MAX
+    assert all(len(host) + len(referer or origin or "") <= module._FROM_PAGE_CHARS
+               for host, referer, origin, _ in exchange._from_page)
