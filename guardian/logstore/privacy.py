@@ -53,8 +53,8 @@ def without_excerpts(reason: str | None) -> str | None:
     return _EXCERPT.sub("…", reason) if reason else reason
 
 
-def to_row(rec: RequestRecord, detail: Detail) -> tuple[object, ...]:
-    hidden = detail == "none"
+def _request_columns(rec: RequestRecord, detail: Detail, hidden: bool) -> tuple[object, ...]:
+    """The columns every row starts with, from `started` to `action`."""
     return (
         rec.started,
         rec.duration_ms,
@@ -70,6 +70,13 @@ def to_row(rec: RequestRecord, detail: Detail) -> tuple[object, ...]:
         rec.bytes_from_client,
         rec.bytes_to_client,
         rec.action,
+    )
+
+
+def to_row(rec: RequestRecord, detail: Detail) -> tuple[object, ...]:
+    hidden = detail == "none"
+    return (
+        *_request_columns(rec, detail, hidden),
         None if hidden else rec.reason if detail == "full" else without_excerpts(rec.reason),
         None if hidden else rec.rule,
         rec.list_id,
@@ -91,22 +98,4 @@ def has_no_words(rec: RequestRecord) -> bool:
 def plain_row(rec: RequestRecord, detail: Detail) -> tuple[object, ...]:
     """`to_row` for a record with no words, in PLAIN_COLUMNS: the request log writes most
     rows this way, binding fewer values and building no row to slice."""
-    hidden = detail == "none"
-    return (
-        rec.started,
-        rec.duration_ms,
-        None if hidden else rec.client_addr,
-        rec.device,
-        rec.profile,
-        rec.method,
-        rec.scheme,
-        None if hidden else rec.host,
-        None if hidden else rec.port,
-        rec.target if detail == "full" else None,
-        rec.status,
-        rec.bytes_from_client,
-        rec.bytes_to_client,
-        rec.action,
-        rec.cache,
-        detail,
-    )
+    return (*_request_columns(rec, detail, detail == "none"), rec.cache, detail)
