@@ -98,8 +98,8 @@ class Review(NamedTuple):
 FromPage = tuple[str | None, HeaderChanges, ExchangeEdits]
 
 
-# Answers kept per profile (a few pages' worth; at most about 300 KiB); keys (host and
-# Referer or Origin) longer than this are not kept.
+# Answers kept per profile (a few pages' worth; at most about 300 KiB); keys (host,
+# Referer or Origin, Sec-Fetch-Site) longer than this are not kept.
 _FROM_PAGE_MAX = 256
 _FROM_PAGE_CHARS = 512
 
@@ -153,7 +153,7 @@ class ExchangeRules:
         found = self._from_page.get(key)
         if found is None:
             found = self._read_page(host, referer, origin, fetch_site)
-            if len(host) + len(referer or origin or "") <= _FROM_PAGE_CHARS:
+            if len(host) + len(referer or origin or "") + len(fetch_site or "") <= _FROM_PAGE_CHARS:
                 if len(self._from_page) >= _FROM_PAGE_MAX:
                     self._from_page.clear()
                 self._from_page[key] = found

@@ -72,6 +72,7 @@ def test_what_a_page_changes_is_remembered_as_it_was_worked_out() -> None:
     for n in range(3 * module._FROM_PAGE_MAX):  # pages a client invents: emptied when full, never grown
         exchange._edits_from_page("ads.tracker.example", f"https://site{n}.example/", None, None)
     exchange._edits_from_page("ads.tracker.example", "https://long.example/" + "x" * 1000, None, None)
+    exchange._edits_from_page("ads.tracker.example", "https://a.example/", None, "x" * 60000)  # any client field
     assert len(exchange._from_page) <= module._FROM_PAGE_MAX
-    assert all(len(host) + len(referer or origin or "") <= module._FROM_PAGE_CHARS
-               for host, referer, origin, _ in exchange._from_page)
+    assert all(len(host) + len(referer or origin or "") + len(site or "") <= module._FROM_PAGE_CHARS
+               for host, referer, origin, site in exchange._from_page)
