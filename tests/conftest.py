@@ -77,7 +77,8 @@ def echo_server() -> Iterator[EchoServer]:
 def make_proxy() -> Iterator:
     started: list[ProxyServer] = []
 
-    def factory(decider: Decider | None = None, **proxy_overrides) -> RunningProxy:
+    def factory(decider: Decider | None = None, *, core: int | None = None, **proxy_overrides) -> RunningProxy:
+        """A started proxy; `core`: the core its request threads run on (guardian/proxy/cores.py)."""
         config = loopback_proxy_config(**proxy_overrides)
         listener = open_listener(config.listen)
         config = replace(config, listen=Address("127.0.0.1", listener.getsockname()[1]))
@@ -85,7 +86,7 @@ def make_proxy() -> Iterator:
         ctx = ProxyContext(settings=ProxySettings.build(config),
                            decider=decider or AllowAll(), recorder=recorder)
         server = ProxyServer(ctx, listener)
-        server.start()
+        server.start(core)
         started.append(server)
         return RunningProxy(server, recorder)
 

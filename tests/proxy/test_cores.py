@@ -10,11 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from guardian.proxy.context import ProxyContext, ProxySettings
 from guardian.proxy.cores import core_for
-from guardian.proxy.hooks import AllowAll
-from guardian.proxy.server import ProxyServer, open_listener
-from tests.conftest import ListRecorder, loopback_proxy_config
 from tests.support.client import RawClient
 from tests.support.household import start_guardian
 from tests.support.origin import EchoServer, Origin
@@ -58,63 +54,48 @@ def test_a_process_that_may_run_on_one_core_places_nothing() -> None:
     assert answers == [None]
 
 
-def start_server(core: int, **overrides: object) -> tuple[ProxyServer, int]:
-    config = loopback_proxy_config(**overrides)
-    listener = open_listener(config.listen)
-    ctx = ProxyContext(settings=ProxySettings.build(config), decider=AllowAll(), recorder=ListRecorder())
-    server = ProxyServer(ctx, listener)
-    server.start(core)
-    return server, listener.getsockname()[1]
-
-
-def test_the_threads_that_serve_run_on_the_core_given_and_the_caller_is_left_as_it_was(origin: Origin) -> None:
+def test_the_threads_that_serve_run_on_the_core_given_and_the_caller_is_left_as_it_was(make_proxy,
+                                                                                      origin: Origin) -> None:
     core = ALLOWED[0]
     before = os.sched_getaffinity(0)
     older = {thread.native_id for thread in threading.enumerate()}
-    server, port = start_server(core)
-    try:
-        assert os.sched_getaffinity(0) == before
-        client = RawClient(port)
-        client.send(f"GET {origin.base}/hello HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-        assert client.read_response().status == 200
-        masks = masks_by_name(older)
-        for name in ("proxy-serve", "proxy-lot", "proxy-accept"):
-            assert masks[name] == {frozenset({core})}, name
-        assert masks["proxy-pool-reaper"] == {frozenset(ALLOWED)}  # housekeeping runs anywhere
-        client.sock.close()
-    finally:
-        server.stop(grace=1.0)
+    proxy = make_proxy(core=core)
+    assert os.sched_getaffinity(0) == before
+    client = RawClient(proxy.port)
+    client.send(f"GET {origin.base}/hello HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert client.read_response().status == 200
+    masks = masks_by_name(older)
+    for name in ("proxy-serve", "proxy-lot", "proxy-accept"):
+        assert masks[name] == {frozenset({core})}, name
+    assert masks["proxy-pool-reaper"] == {frozenset(ALLOWED)}  # housekeeping runs anywhere
+    client.sock.close()
 
 
-def test_a_core_the_kernel_refuses_leaves_the_threads_where_they_were_and_the_proxy_serves(origin: Origin) -> None:
+def test_a_core_the_kernel_refuses_leaves_the_threads_where_they_were_and_the_proxy_serves(make_proxy,
+                                                                                          origin: Origin) -> None:
     older = {thread.native_id for thread in threading.enumerate()}
-    server, port = start_server(max(ALLOWED) + 4096)  # no such core here
-    try:
-        client = RawClient(port)
-        client.send(f"GET {origin.base}/hello HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-        assert client.read_response().status == 200
-        assert masks_by_name(older)["proxy-serve"] == {frozenset(ALLOWED)}
-        client.sock.close()
-    finally:
-        server.stop(grace=1.0)
+    proxy = make_proxy(core=max(ALLOWED) + 4096)  # no such core here
+    client = RawClient(proxy.port)
+    client.send(f"GET {origin.base}/hello HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert client.read_response().status == 200
+    assert masks_by_name(older)["proxy-serve"] == {frozenset(ALLOWED)}
+    client.sock.close()
 
 
-def test_a_tunnel_moves_its_bytes_from_any_core_and_its_thread_comes_back_after(echo_server: EchoServer) -> None:
+def test_a_tunnel_moves_its_bytes_from_any_core_and_its_thread_comes_back_after(make_proxy,
+                                                                                 echo_server: EchoServer) -> None:
     core = ALLOWED[0]
     older = {thread.native_id for thread in threading.enumerate()}
-    server, port = start_server(core, connect_ports=(echo_server.port,))
-    try:
-        tunnel = connect_tunnel(port, f"127.0.0.1:{echo_server.port}")
-        tunnel.sendall(b"ping")
-        assert tunnel.recv(4) == b"ping"  # the relay is running
-        assert frozenset(ALLOWED) in masks_by_name(older)["proxy-serve"]
-        tunnel.close()
-        deadline = time.monotonic() + 5
-        while masks_by_name(older)["proxy-serve"] != {frozenset({core})}:
-            assert time.monotonic() < deadline, "the relay's thread was not placed back on the proxy's core"
-            time.sleep(0.02)
-    finally:
-        server.stop(grace=1.0)
+    proxy = make_proxy(core=core, connect_ports=(echo_server.port,))
+    tunnel = connect_tunnel(proxy.port, f"127.0.0.1:{echo_server.port}")
+    tunnel.sendall(b"ping")
+    assert tunnel.recv(4) == b"ping"  # the relay is running
+    assert frozenset(ALLOWED) in masks_by_name(older)["proxy-serve"]
+    tunnel.close()
+    deadline = time.monotonic() + 5
+    while masks_by_name(older)["proxy-serve"] != {frozenset({core})}:
+        assert time.monotonic() < deadline, "the relay's thread was not placed back on the proxy's core"
+        time.sleep(0.02)
 
 
 def test_one_process_serves_and_logs_on_one_core_and_leaves_the_others_free(tmp_path: Path, origin: Origin) -> None:
