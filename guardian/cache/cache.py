@@ -21,6 +21,7 @@ from guardian.cache.rules import ContentTypes, Headers, RequestFacts, ResponseFa
 from guardian.cache.store import Entry, Store
 from guardian.cache.writer import Writer
 from guardian.config import CacheConfig
+from guardian.memo import remember
 
 COLLAPSE_TIMEOUT = 30.0  # seconds a follower waits for its leader's response
 # A URL whose last answer could not be stored is fetched without a collapsed-forwarding
@@ -124,9 +125,7 @@ class Cache:
         return False
 
     def _note_unstorable(self, key_url: str) -> None:
-        if len(self._unstorable) >= UNSTORABLE_MAX:
-            self._unstorable.clear()
-        self._unstorable[key_url] = time.monotonic() + UNSTORABLE_SECONDS
+        remember(self._unstorable, key_url, time.monotonic() + UNSTORABLE_SECONDS, UNSTORABLE_MAX)
 
     @staticmethod
     def _miss(method: str, url: str, request: RequestFacts, now: float) -> Lookup:

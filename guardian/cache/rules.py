@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from email.utils import mktime_tz, parsedate_tz
 
 from guardian.config import CacheConfig
+from guardian.memo import remember
 
 Headers = Sequence[tuple[str, str]]
 
@@ -181,9 +182,7 @@ class ContentTypes:
         if judged is None:
             judged = self._judge(value)
             if len(value) <= _JUDGED_CHARS:
-                if len(self._judged) >= _JUDGED_MAX:
-                    self._judged.clear()
-                self._judged[value] = judged
+                remember(self._judged, value, judged, _JUDGED_MAX)
         return judged
 
     def _judge(self, value: str) -> bool:
@@ -255,9 +254,7 @@ class RequestFacts:
         if found is None:
             found = cls._read(wanted)
             if sum(len(value) for _, value in wanted) <= _READ_BEFORE_CHARS and not found.authorized:
-                if len(_READ_BEFORE) >= _READ_BEFORE_LIMIT:
-                    _READ_BEFORE.clear()
-                _READ_BEFORE[fields] = found
+                remember(_READ_BEFORE, fields, found, _READ_BEFORE_LIMIT)
         return found
 
     @classmethod

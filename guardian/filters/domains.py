@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from guardian.filters.suffixes import LazySuffixTable, looks_like_ipv4, suffix_table
+from guardian.memo import remember
 
 # Scheme, optional user info, then the host: a bracketed IPv6 address or up to the port.
 _HOST_RE = re.compile(r"[a-z][a-z0-9+.-]*://(?:[^/?#@]*@)?(\[[^\]/?#]*\]|[^/?#:]*)")
@@ -59,9 +60,7 @@ class PublicSuffixes:
                     # that is itself a suffix: the list's own default rule, `*`, makes the last
                     # label the suffix.
                     split = (".".join(labels[-2:]), labels[-1])
-            if len(self._memo) >= _MEMO_LIMIT:
-                self._memo.clear()
-            self._memo[host] = split
+            remember(self._memo, host, split, _MEMO_LIMIT)
         return split
 
     def is_suffix(self, host: str) -> bool:

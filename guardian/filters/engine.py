@@ -31,6 +31,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
+from guardian.memo import remember
+
 from .aside import build_aside
 from .cache import cache_path, lists_key, read_cache, write_cache
 from .compact import HostTable, ListFile, cached_table, load_table, open_source, plain_hosts_of, read_list_file
@@ -224,9 +226,7 @@ class FilterEngine:
         request = _Request(decoded, url_lower, url_host_span(url_lower), source_host, type_bit)
         decision = self._decide(request, with_tokens=True)
         if len(url) <= _DECISION_MEMO_URL and len(source_host) <= _MEMO_HOST:
-            if len(decisions) >= _DECISION_MEMO_LIMIT:
-                decisions.clear()
-            decisions[key] = decision
+            remember(decisions, key, decision, _DECISION_MEMO_LIMIT)
         return decision
 
     def match_host(self, host: str) -> Decision:
@@ -284,9 +284,7 @@ class FilterEngine:
                 kept.append(screened)
         found = tuple(kept)
         if len(request.source_host) <= _MEMO_HOST:
-            if len(memo) >= _UNTOKENED_MEMO_LIMIT:
-                memo.clear()
-            memo[key] = found
+            remember(memo, key, found, _UNTOKENED_MEMO_LIMIT)
         return found
 
     def _search(
@@ -380,9 +378,7 @@ class FilterEngine:
             if found is not None:
                 nearest = (found[0], found[1], list_id)
         if len(host) <= _MEMO_HOST:  # the proxy refuses longer hosts; others (a check, a page) pass unremembered
-            if len(memo) >= _NEAREST_MEMO_LIMIT:
-                memo.clear()
-            memo[host] = nearest
+            remember(memo, host, nearest, _NEAREST_MEMO_LIMIT)
         return nearest
 
     def _pattern_matches(self, rule_id: int, rule: StoredRule, request: _Request) -> bool:

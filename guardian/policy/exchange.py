@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
+from guardian.memo import remember
 from guardian.proxy.hooks import Verdict
 
 from .filetypes import FileKind, FileTypeRules
@@ -154,9 +155,7 @@ class ExchangeRules:
         if found is None:
             found = self._read_page(host, referer, origin, fetch_site)
             if len(host) + len(referer or origin or "") + len(fetch_site or "") <= _FROM_PAGE_CHARS:
-                if len(self._from_page) >= _FROM_PAGE_MAX:
-                    self._from_page.clear()
-                self._from_page[key] = found
+                remember(self._from_page, key, found, _FROM_PAGE_MAX)
         return found
 
     def _read_page(self, host: str, referer: str | None, origin: str | None, fetch_site: str | None) -> FromPage:
