@@ -41,15 +41,10 @@ def threads_started_on(core: int | None) -> Iterator[None]:
     if core is None:
         yield
         return
-    before = os.sched_getaffinity(0)  # of the calling thread
-    placed = _place({core})
-    if not placed:
-        log.info("proxy threads left on every core: core %d is not allowed now", core)
-    try:
+    with _placed({core}) as refused:
+        if refused:
+            log.info("proxy threads left on every core: core %d is not allowed now", core)
         yield
-    finally:
-        if placed:
-            _place(before)
 
 
 @contextlib.contextmanager
@@ -57,21 +52,25 @@ def on_every_core() -> Iterator[None]:
     """Inside the block the calling thread may run on any core the process may: a tunnel's
     relay moves its bytes in the kernel, and kept on the proxy's core that work would queue
     behind the requests served there."""
-    mine = os.sched_getaffinity(0)
-    everywhere = os.sched_getaffinity(os.getpid())  # the main thread's, which is never placed
-    if mine == everywhere or not _place(everywhere):
+    with _placed(os.sched_getaffinity(os.getpid())):  # the main thread's, which is never placed
         yield
+
+
+@contextlib.contextmanager
+def _placed(cores: set[int]) -> Iterator[bool]:
+    """The calling thread on `cores` inside the block, and back where it was after it; the
+    block is told True when the kernel refused (the thread stays where it was)."""
+    before = os.sched_getaffinity(0)
+    if before == cores:
+        yield False
         return
-    try:
-        yield
-    finally:
-        _place(mine)
-
-
-def _place(cores: set[int]) -> bool:
-    """The calling thread on `cores`; False when the kernel refused."""
     try:
         os.sched_setaffinity(0, cores)
     except OSError:
-        return False
-    return True
+        yield True
+        return
+    try:
+        yield False
+    finally:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, before)
