@@ -138,8 +138,7 @@ def main() -> int:
         script.write_text(f'wrk.path = "{url}"\nwrk.headers["Host"] = "127.0.0.1:{origin}"\n')
         # names the kernel shows for our threads (Python sets them from 3.x on Linux)
         time.sleep(1.5)  # let the start-up jobs finish
-        before, cpu0, t0, switches = thread_cpu(), time.process_time(), time.monotonic(), context_switches()
-        times0 = os.times()
+        before, times0, t0, switches = thread_cpu(), os.times(), time.monotonic(), context_switches()
         counts: list[int] = []  # serving threads, sampled: the lot adds some only for requests that run long
         sampling = threading.Event()
         sampler = threading.Thread(target=sample_serving_threads, args=(counts, sampling))
@@ -149,8 +148,8 @@ def main() -> int:
         sampling.set()
         sampler.join()
         time.sleep(1.2)  # the writers' next flush: their share of these requests
-        cpu1, after, switches = time.process_time(), thread_cpu(), context_switches() - switches
-        times1 = os.times()
+        times1, after, switches = os.times(), thread_cpu(), context_switches() - switches
+        user, system = times1.user - times0.user, times1.system - times0.system
         requests = int(re.search(r"(\d+) requests in", out).group(1))
         if re.search(r"Non-2xx", out):
             print(out)
@@ -160,10 +159,9 @@ def main() -> int:
         print(f"{requests} requests over {args.connections} keep-alive connection(s), "
               f"p99 {p99.group(1) if p99 else '?'}, in {time.monotonic() - t0:.1f} s "
               f"({what}; {'no profiler' if args.no_profile else 'cProfile on'})")
-        print(f"process CPU per request: {(cpu1 - cpu0) / requests * 1e6:.1f} µs, "
+        print(f"process CPU per request: {(user + system) / requests * 1e6:.1f} µs, "
               f"{switches / requests:.2f} context switches per request; user "
-              f"{(times1.user - times0.user) / requests * 1e6:.1f} µs, "
-              f"system {(times1.system - times0.system) / requests * 1e6:.1f} µs")
+              f"{user / requests * 1e6:.1f} µs, system {system / requests * 1e6:.1f} µs")
         if counts:
             print(f"serving threads: median {statistics.median(counts):g}, most {max(counts)}")
         for name in sorted(after, key=lambda n: -(after[n] - before.get(n, 0.0))):
