@@ -9,6 +9,12 @@ seconds or at once when woken (a policy rebuild, a limit running out), asks the
 decider again. A connection whose request is now blocked is closed: both sockets are
 shut down, so the handler's relay or read ends within moments.
 
+A keep-alive connection is never closed while a request on it waits for its answer
+(`OpenConnection.busy`): closing it then would leave that request without any answer
+(the client sees the connection end, not an error page). That request was decided
+before the change and gets its answer; the watcher looks again every `RETRY` seconds,
+and closes the connection once the answer is streaming (a long download stops) or done.
+
 It also samples the bytes each open tunnel moved (relay.TunnelStats, read without a
 lock) and reports them per minute to the connection's `Verdict.activity`, so a limited
 service's time counts while a video plays in a tunnel opened earlier. The proxy core
@@ -36,27 +42,42 @@ log = logging.getLogger(__name__)
 
 Activity = Callable[[float, "int | None"], None]
 CHECK_INTERVAL = 2.0  # seconds between re-decisions: "closed within a few seconds"
+RETRY = 0.1  # seconds until a connection left open because its request waited for an answer is looked at again
 
 
 class OpenConnection:
-    __slots__ = ("activity", "closed", "last_moved", "minute", "minute_bytes", "request", "sockets", "stats")
+    __slots__ = ("_lock", "activity", "busy", "closed", "last_moved", "minute", "minute_bytes", "request",
+                 "sockets", "stats")
 
     def __init__(self, request: RequestInfo, sockets: tuple[socket.socket, ...], activity: Activity | None,
-                 stats: TunnelStats | None) -> None:
+                 stats: TunnelStats | None, busy: bool = False) -> None:
         self.request = request
         self.sockets = sockets
         self.activity = activity
         self.stats = stats
+        self.busy = busy  # a request on it waits for its answer: not closed now (see the module's docstring)
+        self._lock = threading.Lock()  # the watcher's close and the handler's `busy` go one at a time
         self.closed = False  # closed by the registry because the decision changed
         self.last_moved = 0
         self.minute = -1
         self.minute_bytes = 0
 
-    def close(self) -> None:
-        self.closed = True
+    def set_busy(self, busy: bool) -> None:
+        """The handler: a request has arrived (True), or its answer has begun or ended (False)."""
+        with self._lock:
+            self.busy = busy
+
+    def close_unless_busy(self, decided: RequestInfo) -> bool:
+        """Close, unless a request waits for its answer or a newer one replaced `decided`
+        (the request the watcher re-decided) meanwhile: False, to be looked at again."""
+        with self._lock:
+            if self.busy or self.request is not decided:
+                return False
+            self.closed = True
         for sock in self.sockets:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+        return True
 
 
 class ConnectionRegistry:
@@ -69,8 +90,8 @@ class ConnectionRegistry:
         self._wake = threading.Event()
 
     def add(self, request: RequestInfo, sockets: tuple[socket.socket, ...], activity: Activity | None = None,
-            stats: TunnelStats | None = None) -> OpenConnection:
-        entry = OpenConnection(request, sockets, activity, stats)
+            stats: TunnelStats | None = None, busy: bool = False) -> OpenConnection:
+        entry = OpenConnection(request, sockets, activity, stats, busy)
         with self._lock:
             self._open[id(entry)] = entry
         return entry
@@ -113,35 +134,43 @@ class ConnectionRegistry:
                 except Exception:
                     log.exception("counting a tunnel's use failed")
 
-    def recheck(self, still_allowed: Callable[[RequestInfo], bool]) -> int:
-        """Close the connections whose request would now be blocked; returns how many."""
-        closed = 0
+    def recheck(self, still_allowed: Callable[[RequestInfo], bool]) -> tuple[int, int]:
+        """Close the connections whose request would now be blocked. Returns how many were
+        closed, and how many of those to close were left open for now (`close_unless_busy`)."""
+        closed = waiting = 0
         for entry in self.snapshot():
             if entry.closed:
                 continue
+            request = entry.request
             try:
-                allowed = still_allowed(entry.request)
+                allowed = still_allowed(request)
             except Exception:
                 log.exception("re-deciding an open connection failed; leaving it open")
                 continue
-            if not allowed:
-                entry.close()
+            if allowed:
+                continue
+            if entry.close_unless_busy(request):
                 closed += 1
+            else:
+                waiting += 1
         if closed:
             log.info("closed %d open connection(s) that the rules now block", closed)
-        return closed
+        return closed, waiting
 
     def run(self, still_allowed: Callable[[RequestInfo], bool], stopping: threading.Event) -> None:
         """The watcher loop, every `interval` seconds or when woken: re-decide, then count
         the tunnels' bytes. In that order, so a minute past a used-up limit is refused
         before a still-running stream could count it."""
+        wait = self.interval
         while not stopping.is_set():
-            self._wake.wait(self.interval)
+            self._wake.wait(wait)
             self._wake.clear()
             if stopping.is_set():
                 return
+            wait = self.interval
             try:
-                self.recheck(still_allowed)
+                if self.recheck(still_allowed)[1]:
+                    wait = min(RETRY, self.interval)
                 self.sample()
             except Exception:
                 log.exception("the open-connection watcher failed; trying again")

@@ -248,6 +248,8 @@ class ClientConnection:
         record = RequestRecord(started=started, duration_ms=0.0, client_addr=self.client_ip, method="-",
                                scheme="http", host="", port=0, target="", status=0)
         keep = False
+        if self.open_entry is not None:  # a rule change leaves it open until this request has its answer
+            self.open_entry.set_busy(True)
         try:
             keep = self._handle(settings, t0, record)
         except UpstreamProtocolError as exc:
@@ -266,6 +268,8 @@ class ClientConnection:
         except ClientGone:
             record.action, record.error_kind = "error", "client"
         finally:
+            if self.open_entry is not None:
+                self.open_entry.set_busy(False)
             record.duration_ms = (time.monotonic() - t0) * 1000
             record.bytes_from_client = self.reader.bytes_read - len(self.reader.buffer) - read_before
             record.bytes_to_client = self.bytes_sent - sent_before
@@ -331,12 +335,18 @@ class ClientConnection:
 
     def _keep_open(self, info: RequestInfo, verdict: Verdict) -> None:
         """Register this keep-alive connection (or update it) with its latest allowed request,
-        so a change of rules closes it if that request would now be blocked."""
+        so a change of rules closes it if that request would now be blocked (once it has its answer)."""
         entry = self.open_entry
         if entry is None:
-            self.open_entry = self.ctx.connections.add(info, (self.sock,), verdict.activity)
+            self.open_entry = self.ctx.connections.add(info, (self.sock,), verdict.activity, busy=True)
         else:
             entry.request, entry.activity = info, verdict.activity
+
+    def _answer_begun(self) -> None:
+        """A long answer (a body streamed, an upgraded connection) has begun: from here a rule
+        change that blocks its site may close the connection (connections.py)."""
+        if self.open_entry is not None:
+            self.open_entry.set_busy(False)
 
     def _note_verdict(self, record: RequestRecord, verdict: Verdict) -> None:
         record.device, record.profile = verdict.device, verdict.profile
@@ -676,6 +686,7 @@ class ClientConnection:
                 self._send(head + payload)
                 return
             self._send(head)
+            self._answer_begun()
             if writer is None and isinstance(body, LengthBody) and HAVE_SPLICE and body.length >= SPLICE_MIN:
                 self._splice_length_body(body, up_reader, timeout)
                 return
@@ -709,6 +720,7 @@ class ClientConnection:
         headers += [("Connection", "Upgrade"), ("Via", f"1.1 {settings.via_name}")]
         try:
             self._send(serialise_head(f"HTTP/1.1 101 {response.reason}", headers) + up_reader.take_buffer())
+            self._answer_begun()
             self.tunnel_stats = TunnelStats()
             if self.open_entry is not None:  # an upgraded connection's use counts like a tunnel's
                 self.open_entry.stats = self.tunnel_stats
@@ -721,6 +733,9 @@ class ClientConnection:
 
     def _connect(self, settings: ProxySettings, request: RequestHead, record: RequestRecord) -> bool:
         record.scheme = "https"
+        if self.open_entry is not None:  # no HTTP request follows a CONNECT: a tunnel has an entry of its own
+            self.ctx.connections.remove(self.open_entry)
+            self.open_entry = None
         host, port = parse_authority(request.target, 0)
         if port == 0:
             raise ProtocolError(400, "CONNECT needs host:port")
@@ -750,9 +765,11 @@ class ClientConnection:
         upstream, addr, _ = opened
         record.upstream_addr = addr
         record.status = 200
-        entry = self.ctx.connections.add(info, (self.sock, upstream.sock), verdict.activity, TunnelStats())
+        # busy until the client has its 200: a rule change closes the tunnel, never the CONNECT unanswered
+        entry = self.ctx.connections.add(info, (self.sock, upstream.sock), verdict.activity, TunnelStats(), busy=True)
         try:
             self._send(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            entry.set_busy(False)
             self.tunnel_stats = entry.stats
             # The site named inside the TLS handshake (SNI) is decided too; the stricter wins.
             tls = self.ctx.tls
