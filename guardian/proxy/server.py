@@ -126,8 +126,8 @@ class ProxyServer:
                 continue
             if not conn.open():
                 self._forget(conn)
-            elif not self._park_new(conn):
-                conn.close()
+            elif not self._park_new(conn):  # an answer, not a connection closed without one
+                self._turn_away(sock, "Guardian cannot take this connection just now; try again in a moment.")
                 self._forget(conn)
 
     def _park_new(self, conn: ClientConnection) -> bool:

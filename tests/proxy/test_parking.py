@@ -252,3 +252,13 @@ def test_requests_that_run_long_get_threads_of_their_own_and_the_pool_shrinks_af
     assert get(fresh, origin, "/size/9") == 200
     for c in [*slow, fresh]:
         c.close()
+
+
+def test_a_new_connection_the_lot_cannot_take_is_answered_not_closed_unanswered(make_proxy, origin):
+    proxy = make_proxy()
+    proxy.server.lot.close()  # as when the proxy stops, or the epoll refuses another socket
+    c = RawClient(proxy.port)
+    c.send(f"GET {origin.base}/size/10 HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    answer = c.read_response()
+    assert answer.status == 503 and b"try again in a moment" in answer.body
+    assert eventually(lambda: not proxy.server.connections)
