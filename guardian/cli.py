@@ -302,6 +302,18 @@ def _who(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--device")
 
 
+class _ShowVersion(argparse.Action):
+    """--version, worked out only when asked: in a checkout, knowing the commit means running git."""
+
+    def __init__(self, option_strings: list[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        print(f"guardian {describe_version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: a subcommand's own --config must not reset one given before the subcommand
@@ -311,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="guardian", description="A household filtering web proxy.",
                                      parents=[common])
-    parser.add_argument("--version", action="version", version=f"guardian {describe_version()}")
+    parser.add_argument("--version", action=_ShowVersion, help="show the version and the commit, and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", parents=[common], help="run the proxy and the settings page")

@@ -47,6 +47,7 @@ from guardian.policy.usage import add_minutes, usage_rows
 from guardian.proxy.context import FanOutRecorder, ProxyContext, ProxySettings
 from guardian.proxy.cores import core_for, threads_started_on
 from guardian.proxy.server import ProxyServer, open_listener
+from guardian.signals import SignalInbox
 from guardian.tls.authority import CAError, StoredAuthority, authority_for_service, household_name, tls_dir
 from guardian.tls.intercept import Interceptor
 from guardian.web.lazy import LazySettingsPage
@@ -125,6 +126,7 @@ class Guardian:
         # garbage or the certificate code (docs/architecture.md, "What is loaded when")
         self.processes = processes
         self.supervisor: Supervisor | None = None
+        self.signals: SignalInbox | None = None  # run_forever's: a forked worker closes its copy
 
         # A failure part-way (a port in use, an unreadable file) must leave nothing behind:
         # every part that holds a socket or a thread is closed again before the error leaves.
@@ -307,19 +309,18 @@ class Guardian:
             if not self.stopped.is_set():
                 raise
 
-    def install_signal_handlers(self) -> None:
-        signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=self.reload, daemon=True).start())
-        signal.signal(signal.SIGUSR1, lambda *_: self.reopen_logs())
-        signal.signal(signal.SIGTERM, lambda *_: self.stopped.set())
-        signal.signal(signal.SIGINT, lambda *_: self.stopped.set())
-
     def run_forever(self) -> int:
-        self.install_signal_handlers()
+        # Signals wait in the inbox until start() is done; the main thread acts on them (signals.py).
+        inbox = self.signals = SignalInbox((signal.SIGHUP, signal.SIGUSR1, signal.SIGTERM, signal.SIGINT))
         self.start()
-        # Python runs signal handlers on the main thread only, between bytecodes; an untimed
-        # wait can sleep through a signal the kernel delivered to another thread.
-        while not self.stopped.wait(0.5):
-            pass
+        while not self.stopped.is_set():  # restart() sets it from another thread: seen within 0.5 s
+            asked = set(inbox.wait(0.5))  # a burst of the same signal is one request
+            if asked & {signal.SIGTERM, signal.SIGINT}:
+                break
+            if signal.SIGHUP in asked:
+                threading.Thread(target=self.reload, name="reload", daemon=True).start()
+            if signal.SIGUSR1 in asked:
+                self.reopen_logs()
         log.info("stopping: finishing requests in flight (at most %.0f s)", STOP_GRACE_SECONDS)
         self.stop()
         return self.exit_status

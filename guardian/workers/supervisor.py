@@ -119,6 +119,9 @@ class Supervisor:
 
     def _run_forked(self, index: int, channel: Channel) -> int:
         guardian = self.guardian
+        if guardian.signals is not None:  # a signal now must not wake the supervisor's main loop
+            guardian.signals.close()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as an exec'd worker, until Worker.run
         with contextlib.suppress(OSError):
             guardian.web_socket.close()
         guardian.usage.store = None  # the supervisor alone writes usage.db

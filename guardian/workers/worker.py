@@ -46,6 +46,7 @@ from guardian.proxy.context import ProxyContext, ProxySettings
 from guardian.proxy.cores import core_for
 from guardian.proxy.server import ProxyServer
 from guardian.records import RequestRecord
+from guardian.signals import SignalInbox
 from guardian.tls.authority import CAError, StoredAuthority, tls_dir
 from guardian.tls.intercept import Interceptor
 from guardian.tls.trust import TrustRecords, read_trust_file
@@ -191,7 +192,7 @@ class Worker:
     # ------------------------------------------------------------------ running
 
     def run(self) -> int:
-        signal.signal(signal.SIGTERM, lambda *_: self.stopped.set())
+        inbox = SignalInbox((signal.SIGTERM,))  # acted on below, not in a handler (signals.py)
         # Ctrl-C reaches the whole process group: the supervisor decides; logs are its job.
         for ignored in (signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
             signal.signal(ignored, signal.SIG_IGN)
@@ -201,8 +202,9 @@ class Worker:
         threading.Thread(target=self._listen, name="worker-channel", daemon=True).start()
         with contextlib.suppress(ChannelClosed):
             self.channel.send("ready", os.getpid(), self.parts.generation)
-        while not self.stopped.wait(0.5):
-            pass
+        while not self.stopped.is_set():  # the supervisor's "stop" sets it: seen within 0.5 s
+            if inbox.wait(0.5):
+                self.stopped.set()
         self.proxy.stop(STOP_GRACE_SECONDS)
         with self._rebuild:
             self._rebuild.notify()

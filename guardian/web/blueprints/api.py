@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from guardian.logstore import LogUnavailableError
+from guardian.logstore import LogQueries, LogUnavailableError
 from guardian.policy.pauses import Scope
 
 from .. import forms, mutations
@@ -37,7 +37,7 @@ def _no_log(exc: LogUnavailableError) -> Response:
     return api_error(503, f"the request log cannot be read: {exc}")
 
 
-def _queries():
+def _queries() -> LogQueries:
     queries = services().log_queries
     if queries is None:
         raise LogUnavailableError("the request log is turned off")
