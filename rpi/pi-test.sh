@@ -10,8 +10,8 @@
 #    two runs at once, Ctrl-C, a path with spaces, an invalid configuration (install.sh
 #    refuses; at a restart the fallback unit serves the last-known-good copy), --uninstall
 #    without --purge, a foreign `guardian` user, the WPAD name through the documented
-#    dnsmasq lines, `systemd-analyze security`, and the memory footprint with EasyList,
-#    EasyPrivacy and 200 idle connections.
+#    dnsmasq lines, `systemd-analyze security`, the memory footprint with EasyList,
+#    EasyPrivacy and 200 idle connections, and each proxy process on a core of its own.
 # 3. Powers the Pi off and removes what the test-bed left (namespaces, overlay mount, its
 #    LAN web server), whatever happened.
 #
@@ -308,6 +308,26 @@ c_wpad() {
     return $ok
 }
 
+# Each proxy process keeps its request threads on a core of its own (guardian/proxy/cores.py),
+# which the unit's system call filter must let it do: every worker (or the one process) has
+# threads on exactly one core, no two workers share one, and the journal never said "left
+# on every core".
+c_cores() {
+    local pid placed
+    pid="$(main_pid)"
+    if pi_root journalctl -u guardian -o cat --no-pager | grep "left on every core"; then
+        return 1
+    fi
+    # shellcheck disable=SC2016  # expanded by the Pi's shell
+    placed="$(pi_root sh -c 'ps=$(ps -o pid= --ppid $1); for p in ${ps:-$1}; do
+        printf "%s " $p; for t in /proc/$p/task/*; do sed -n "s/^Cpus_allowed_list:[[:space:]]*\([0-9]*\)$/\1/p" $t/status; done |
+        sort -u | tr "\n" " "; echo; done' sh "$pid")"
+    echo "process, then the single cores its threads are on: $placed"
+    info "proxy processes and their cores ($ARCH, $(pi_root nproc) cores): $(echo "$placed" | tr '\n' ';')"
+    # one core per process, and each a different one
+    echo "$placed" | awk 'NF != 2 { bad = 1 } { seen[$2]++ } END { for (c in seen) if (seen[c] > 1) bad = 1; exit bad || NR == 0 }'
+}
+
 # RSS of the service with EasyList + EasyPrivacy applied and 200 idle connections open.
 c_footprint() {
     local lists="$CHECKOUT/../shared/data/filterlists" pid rss_idle rss_conn hwm holder
@@ -381,6 +401,7 @@ log "== Project checks in the same Pi ($(date +%T))"
 wait_for_proxy 60
 check "security: systemd-analyze security exposure at or below 3.3" c_security
 check "footprint: EasyList + EasyPrivacy and 200 idle connections" c_footprint
+check "cores: each proxy process serves on a core of its own (the unit lets it)" c_cores
 check "WPAD: the documented dnsmasq lines; a device fetches http://wpad:8080/wpad.dat" c_wpad
 check "re-running install.sh twice: both succeed, two releases kept" c_rerun_idempotent
 check "failed update (pip error): exit non-zero, the running version untouched" c_failed_update_pip

@@ -541,7 +541,7 @@ def test_unit_hardening():
                        "PrivateUsers": "yes", "PrivateDevices": "yes", "ProtectKernelTunables": "yes",
                        "RestrictNamespaces": "yes", "LockPersonality": "yes"}.items():
         assert service.get(key) == value, key
-    assert directives("SystemCallFilter") == ["@system-service", "~@privileged @resources"]
+    assert directives("SystemCallFilter") == ["@system-service", "~@privileged @resources", "sched_setaffinity"]
     # devices are identified from /proc/net/arp: the process-only view of /proc would hide it
     assert not directives("ProcSubset")
     # a 512 MB Pi Zero 2 W: the limit leaves room for the measured footprint plus the cache

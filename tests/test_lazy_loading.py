@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 
+import pytest
 import requests
 
 from tests.support.serve import GuardianProcess, free_port
@@ -105,6 +107,25 @@ def test_a_settings_page_that_cannot_load_answers_with_why_and_the_proxy_keeps_w
             assert "The settings page could not start" in text and "flask" in text  # the reason, for whoever helps
             assert "still filtering" in text
         assert "the settings page could not be loaded" in log_path.read_text()
+        # Connections that say nothing, or a byte at a time, hold up no one else.
+        web = ("127.0.0.1", _web_port(config))
+        silent = [socket.create_connection(web) for _ in range(6)]
+        dribbling = socket.create_connection(web)
+        dribbling.sendall(b"G")
+        started = time.monotonic()
+        try:
+            with pytest.raises(urllib.error.HTTPError) as answer:
+                urllib.request.urlopen(f"http://{web[0]}:{web[1]}/", timeout=10)
+            assert answer.value.code == 503 and time.monotonic() - started < 1.5
+            for _ in range(3):  # each byte would restart a timeout per read; the last one is well before 2 s
+                time.sleep(0.4)
+                dribbling.sendall(b"E")
+            dribbling.settimeout(5)
+            assert dribbling.recv(100).startswith(b"HTTP/1.1 503 ")  # answered at 2 s, head or no head
+            assert time.monotonic() - started < 3
+        finally:
+            for sock in (*silent, dribbling):
+                sock.close()
         proxy = urllib.request.build_opener(urllib.request.ProxyHandler({"http": f"http://127.0.0.1:{port}"}))
         with proxy.open(f"{origin.base}/still-filtering", timeout=10) as answer:
             assert answer.status == 200

@@ -13,7 +13,8 @@ process starts its log writers there too (service.py); the rest (the settings pa
 refreshes, helper processes, a supervisor) keeps every core. Worker processes each take a
 different core, from the last one down: on a Raspberry Pi the first core takes the
 network card's interrupts. A CPU mask the kernel refuses (the cores allowed changed
-meanwhile) leaves threads where they are: placement is worth having, never worth failing for.
+meanwhile, or a system call filter: rpi/guardian.service lets this one call through)
+leaves threads where they are: placement is worth having, never worth failing for.
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ def threads_started_on(core: int | None) -> Iterator[None]:
         yield
         return
     with _placed({core}) as refused:
-        if refused:
-            log.info("proxy threads left on every core: core %d is not allowed now", core)
+        if refused is not None:  # a core taken away meanwhile, or a system call filter
+            log.info("proxy threads left on every core: placing them on core %d was refused (%s)",
+                     core, refused.strerror)
         yield
 
 
@@ -57,20 +59,20 @@ def on_every_core() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _placed(cores: set[int]) -> Iterator[bool]:
+def _placed(cores: set[int]) -> Iterator[OSError | None]:
     """The calling thread on `cores` inside the block, and back where it was after it; the
-    block is told True when the kernel refused (the thread stays where it was)."""
+    block is given the kernel's refusal, if it refused (the thread stays where it was)."""
     before = os.sched_getaffinity(0)
     if before == cores:
-        yield False
+        yield None
         return
     try:
         os.sched_setaffinity(0, cores)
-    except OSError:
-        yield True
+    except OSError as exc:
+        yield exc
         return
     try:
-        yield False
+        yield None
     finally:
         with contextlib.suppress(OSError):
             os.sched_setaffinity(0, before)

@@ -29,7 +29,10 @@ from .credentials import Credentials
 log = logging.getLogger("guardian")
 
 WAKE_SECONDS = 0.5  # how often the waiting thread checks whether the service is stopping
-READ_SECONDS = 2.0  # how long the failure page waits for a request before answering anyway
+READ_SECONDS = 2.0  # how long the failure page waits for a request, in all, before answering anyway
+# Visitors answered at once: a device that opens connections and sends nothing (or a byte
+# at a time) holds one each for READ_SECONDS, not the page for everyone.
+FAILURE_ANSWERS = 16
 FAILURE_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Settings page unavailable</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
@@ -100,17 +103,32 @@ class LazySettingsPage:
         body = FAILURE_PAGE.format(reason=html.escape(self.failure or "")).encode()
         head = (f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/html; charset=utf-8\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n").encode()
+        answering = threading.BoundedSemaphore(FAILURE_ANSWERS)
+
+        def answer(client: socket.socket) -> None:
+            try:
+                with client, contextlib.suppress(OSError):
+                    _read_head(client, time.monotonic() + READ_SECONDS)
+                    client.settimeout(READ_SECONDS)
+                    client.sendall(head + body)
+            finally:
+                answering.release()
+
         while not self._stopped.is_set():
             try:
                 if not readable([self.listener], WAKE_SECONDS):
                     continue
-                client, _ = self.listener.accept()
-            except (OSError, ValueError):
+            except (OSError, ValueError):  # closed by close()
                 return
-            with client, contextlib.suppress(OSError):
-                client.settimeout(READ_SECONDS)
-                _read_head(client)
-                client.sendall(head + body)
+            if not answering.acquire(timeout=WAKE_SECONDS):
+                continue
+            try:
+                client, _ = self.listener.accept()
+            except (OSError, ValueError):  # gone before it was accepted, out of descriptors, or closing
+                answering.release()
+                self._stopped.wait(0.05)
+                continue
+            threading.Thread(target=answer, args=(client,), name="settings-page-failure", daemon=True).start()
 
     def close(self) -> None:
         with self._lock:
@@ -122,12 +140,19 @@ class LazySettingsPage:
             self.listener.close()
 
 
-def _read_head(client: socket.socket, limit: int = 16384) -> None:
-    """Read the request head (at most `limit` bytes) so closing does not reset the
-    connection before the browser has read the answer."""
+def _read_head(client: socket.socket, deadline: float, limit: int = 16384) -> None:
+    """Read the request head (at most `limit` bytes, until `deadline`) so closing does not
+    reset the connection before the browser has read the answer."""
     total, tail = 0, b""
     while total < limit:
-        chunk = client.recv(4096)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        client.settimeout(remaining)
+        try:
+            chunk = client.recv(4096)
+        except TimeoutError:  # answered anyway
+            return
         if not chunk:
             return
         total += len(chunk)

@@ -3,6 +3,7 @@ process keeps every core. Read from the kernel: each thread's CPU mask, by its n
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -71,10 +72,13 @@ def test_the_threads_that_serve_run_on_the_core_given_and_the_caller_is_left_as_
     client.sock.close()
 
 
-def test_a_core_the_kernel_refuses_leaves_the_threads_where_they_were_and_the_proxy_serves(make_proxy,
-                                                                                          origin: Origin) -> None:
+def test_a_core_the_kernel_refuses_leaves_the_threads_where_they_were_and_the_proxy_serves(
+        make_proxy, origin: Origin, caplog: pytest.LogCaptureFixture) -> None:
     older = {thread.native_id for thread in threading.enumerate()}
-    proxy = make_proxy(core=max(ALLOWED) + 4096)  # no such core here
+    with caplog.at_level(logging.INFO, logger="guardian.proxy.cores"):
+        proxy = make_proxy(core=max(ALLOWED) + 4096)  # no such core here
+    # the kernel's reason, for whoever reads the journal: a filter would say "Operation not permitted"
+    assert f"placing them on core {max(ALLOWED) + 4096} was refused (Invalid argument)" in caplog.text
     client = RawClient(proxy.port)
     client.send(f"GET {origin.base}/hello HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     assert client.read_response().status == 200
