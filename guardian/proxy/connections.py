@@ -46,8 +46,8 @@ RETRY = 0.1  # seconds until a connection left open because its request waited f
 
 
 class OpenConnection:
-    __slots__ = ("_lock", "activity", "busy", "closed", "last_moved", "minute", "minute_bytes", "request",
-                 "sockets", "stats")
+    __slots__ = ("activity", "busy", "closed", "last_moved", "minute", "minute_bytes", "request", "sockets",
+                 "stats")
 
     def __init__(self, request: RequestInfo, sockets: tuple[socket.socket, ...], activity: Activity | None,
                  stats: TunnelStats | None, busy: bool = False) -> None:
@@ -55,25 +55,22 @@ class OpenConnection:
         self.sockets = sockets
         self.activity = activity
         self.stats = stats
-        self.busy = busy  # a request on it waits for its answer: not closed now (see the module's docstring)
-        self._lock = threading.Lock()  # the watcher's close and the handler's `busy` go one at a time
+        # A request on it waits for its answer: not closed now (see the module's docstring). The
+        # handler sets it twice a request, so it is a plain attribute: a lock would order it
+        # against the watcher's look, but the sockets are shut after that look either way, and a
+        # request arriving in that instant meets the close as any keep-alive request can.
+        self.busy = busy
         self.closed = False  # closed by the registry because the decision changed
         self.last_moved = 0
         self.minute = -1
         self.minute_bytes = 0
 
-    def set_busy(self, busy: bool) -> None:
-        """The handler: a request has arrived (True), or its answer has begun or ended (False)."""
-        with self._lock:
-            self.busy = busy
-
     def close_unless_busy(self, decided: RequestInfo) -> bool:
         """Close, unless a request waits for its answer or a newer one replaced `decided`
         (the request the watcher re-decided) meanwhile: False, to be looked at again."""
-        with self._lock:
-            if self.busy or self.request is not decided:
-                return False
-            self.closed = True
+        if self.busy or self.request is not decided:
+            return False
+        self.closed = True
         for sock in self.sockets:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)

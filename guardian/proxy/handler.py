@@ -249,7 +249,7 @@ class ClientConnection:
                                scheme="http", host="", port=0, target="", status=0)
         keep = False
         if self.open_entry is not None:  # a rule change leaves it open until this request has its answer
-            self.open_entry.set_busy(True)
+            self.open_entry.busy = True
         try:
             keep = self._handle(settings, t0, record)
         except UpstreamProtocolError as exc:
@@ -269,7 +269,7 @@ class ClientConnection:
             record.action, record.error_kind = "error", "client"
         finally:
             if self.open_entry is not None:
-                self.open_entry.set_busy(False)
+                self.open_entry.busy = False
             record.duration_ms = (time.monotonic() - t0) * 1000
             record.bytes_from_client = self.reader.bytes_read - len(self.reader.buffer) - read_before
             record.bytes_to_client = self.bytes_sent - sent_before
@@ -346,7 +346,7 @@ class ClientConnection:
         """A long answer (a body streamed, an upgraded connection) has begun: from here a rule
         change that blocks its site may close the connection (connections.py)."""
         if self.open_entry is not None:
-            self.open_entry.set_busy(False)
+            self.open_entry.busy = False
 
     def _note_verdict(self, record: RequestRecord, verdict: Verdict) -> None:
         record.device, record.profile = verdict.device, verdict.profile
@@ -769,7 +769,7 @@ class ClientConnection:
         entry = self.ctx.connections.add(info, (self.sock, upstream.sock), verdict.activity, TunnelStats(), busy=True)
         try:
             self._send(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            entry.set_busy(False)
+            entry.busy = False
             self.tunnel_stats = entry.stats
             # The site named inside the TLS handshake (SNI) is decided too; the stricter wins.
             tls = self.ctx.tls
