@@ -17,10 +17,6 @@ from guardian.records import RequestRecord
 from guardian.workers.channel import Channel, ChannelClosed
 from guardian.workers.worker import RecordRelay, per_worker_cache, record_from_tuple
 
-# A helper thread that dies of an exception fails the test, not only prints a warning
-# (a browse thread that died on a closed connection once let a failed request pass).
-pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
-
 
 def _proxy(body: str):
     return parse_config(f"[proxy]\n{body}\n").proxy
