@@ -10,9 +10,9 @@ from collections.abc import Callable
 
 import pytest
 
-from guardian.proxy.hooks import ALLOW, RequestInfo, Verdict
 from guardian.proxy.parking import THREADS
 from tests.support.client import RawClient
+from tests.support.switch import Switch
 
 PARKED_CLIENTS = 500
 
@@ -41,19 +41,6 @@ def local_port(client: RawClient) -> int:
 
 def parked(proxy, count: int) -> bool:
     return len(proxy.server.lot) == count and proxy.server.lot.serving == 0
-
-
-class Switch:
-    """Allows everything until `block` is set; re-decides open connections like the policy does."""
-
-    def __init__(self) -> None:
-        self.block = False
-
-    def decide(self, request: RequestInfo) -> Verdict:
-        return Verdict(allowed=False, body=b"blocked") if self.block else ALLOW
-
-    def still_allowed(self, request: RequestInfo) -> bool:
-        return not self.block
 
 
 def test_an_idle_keep_alive_connection_is_parked_and_served_again_on_the_same_connection(make_proxy, origin):

@@ -13,21 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from guardian.proxy.hooks import ALLOW, RequestInfo, Verdict
 from tests.support.client import RawClient
-
-
-class Switch:
-    """Allows everything until `block` is set; re-decides open connections like the policy does."""
-
-    def __init__(self) -> None:
-        self.block = False
-
-    def decide(self, request: RequestInfo) -> Verdict:
-        return Verdict(allowed=False, body=b"blocked") if self.block else ALLOW
-
-    def still_allowed(self, request: RequestInfo) -> bool:
-        return not self.block
+from tests.support.switch import Switch
 
 
 def block_now(proxy, switch: Switch) -> None:
