@@ -750,7 +750,7 @@ class ClientConnection:
             # A decrypted tunnel is closed too when the rules come to block its site.
             entry = self.ctx.connections.add(info, (self.sock,), verdict.activity) if verdict.allowed else None
             try:
-                return self.ctx.tls.inspect(self, settings, host, port, verdict, record)
+                return self.ctx.tls.inspect(self, settings, host, port, verdict, record, entry)
             finally:
                 if entry is not None:
                     self.ctx.connections.remove(entry)

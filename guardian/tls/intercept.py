@@ -39,6 +39,7 @@ from guardian.tls.stream import HandshakeFailed, TLSStream
 from guardian.tls.trust import TrustRecords
 
 if TYPE_CHECKING:
+    from guardian.proxy.connections import OpenConnection
     from guardian.proxy.context import ProxySettings
     from guardian.proxy.handler import ClientConnection
 
@@ -112,8 +113,9 @@ class Interceptor:
             self._refused[(client_ip, host)] = time.monotonic()
 
     def inspect(self, conn: ClientConnection, settings: ProxySettings, host: str, port: int,
-                verdict: Verdict, record: RequestRecord) -> bool:
-        """Decrypt the tunnel and serve the requests inside it; each is decided and recorded."""
+                verdict: Verdict, record: RequestRecord, entry: OpenConnection | None) -> bool:
+        """Decrypt the tunnel and serve the requests inside it; each is decided and recorded.
+        `entry`: the tunnel's place among the open connections a rule change re-decides."""
         record.status = 200
         deadline = time.monotonic() + settings.proxy.head_timeout
         try:
@@ -141,6 +143,10 @@ class Interceptor:
         record.reason = "Inspected: each request inside is decided and logged on its own"
         name = stream.server_name or host
         inner = InspectedConnection(inner_context_for(conn.ctx, self), stream, conn.client_ip, name, port, self)
+        # The tunnel's entry is the inner connection's own, so each request inside marks it
+        # busy until its answer: a rule change that blocks the site closes the tunnel between
+        # requests or under a long answer, never under a request waiting (proxy/connections.py).
+        inner.open_entry = entry
         try:
             inner.run()
         finally:
