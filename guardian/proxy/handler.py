@@ -464,7 +464,7 @@ class ClientConnection:
         if lookup is not None and lookup.outcome is Outcome.REVALIDATE:
             headers = lookup.upstream_headers(headers)
         if verdict.edits is not None:
-            headers = [(k, v) for k, v in verdict.edits.request_headers(headers) if k.lower() != "guardian-client"]
+            headers = verdict.edits.request_headers(headers)  # they drop or add, never Guardian-Client
         headers.insert(0, ("Host", _format_authority(host, record.port, self.default_port)))
         headers.append(("Via", f"{request.version[5:]} {settings.via_name}"))
         if settings.proxy.forwarded_for:
@@ -651,10 +651,13 @@ class ClientConnection:
         record.content_type = response.get("content-type")
         head = serialise_head(f"HTTP/1.1 {response.status} {response.reason}", headers)
         chunked_out = rechunk and request.version == "HTTP/1.1"
-        with writer or contextlib.nullcontext():
-            self._stream_body(settings, head, body, up_reader, chunked_out, writer)
-            if writer is not None and body.complete:
-                writer.finish()
+        if writer is None:  # most responses: no context to enter
+            self._stream_body(settings, head, body, up_reader, chunked_out, None)
+        else:
+            with writer:
+                self._stream_body(settings, head, body, up_reader, chunked_out, writer)
+                if body.complete:
+                    writer.finish()
         self._release_upstream(up_reader, body, response, request_done, connect_host, port, record)
         return keep
 

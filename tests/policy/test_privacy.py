@@ -120,6 +120,17 @@ def test_global_privacy_control_is_sent_once(make_proxy, origin, tmp_path) -> No
     assert sum(1 for k, _ in origin.stats.requests[1].headers if k.lower() == "sec-gpc") == 1
 
 
+def test_a_device_cannot_name_itself_to_a_site_through_the_edited_headers(make_proxy, origin, tmp_path) -> None:
+    """Only Guardian says which device asks (signed, and only to its own page): a device's own
+    Guardian-Client goes nowhere, however the privacy edits rebuild the header list."""
+    proxy = _proxy(make_proxy, tmp_path)
+    _get(proxy.port, f"{origin.base}/a", "Guardian-Client: 10.0.0.9 forged\r\nReferer: https://news.example/x\r\n"
+         "Cookie: id=1\r\n")
+    received = origin.stats.requests[0]
+    assert received.header("sec-gpc") == "1" and received.header("referer") == "https://news.example/"
+    assert not [k for k, _ in received.headers if k.lower() == "guardian-client"]
+
+
 @pytest.mark.parametrize(("referer", "stripped"), [
     ("http://news.example/story", True),  # another site: a third-party request
     (None, False),  # a navigation
