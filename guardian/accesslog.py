@@ -65,9 +65,10 @@ class AccessLog:
     # request costs the proxy a GIL hand-off each time. Ten times a second when idle; fifty
     # while lines come. Formatting holds the GIL, and a tenth of a second's lines at full
     # speed (about 1,400) held it for 1.7 ms at a time, which every request waiting then
-    # waited out: the core's p99 went from 6.5-7.3 to 4.5-5.0 ms on one core, and its
-    # requests per second rose 4 % (docs/benchmarks.md). Records waiting also scatter
-    # Python's memory: at 0.5 s a 5 s burst left about 5 MiB more resident (bench/memory.py).
+    # waited out: the core's p99 on one core went from a median of 6.95 to 5.4 ms, its
+    # requests per second the same within the noise (docs/benchmarks.md). Records waiting
+    # also scatter Python's memory: at 0.5 s a 5 s burst left about 5 MiB more resident
+    # (bench/memory.py).
     FLUSH_SECONDS = 0.1
     BUSY_FLUSH_SECONDS = 0.02
 
