@@ -12,28 +12,38 @@ STAMP := $(VENV)/.installed
 # (-W matches the start of the message); any other warning still shows.
 PIP := $(PY) -W "ignore:Editable installation:UserWarning" -m pip
 
-$(STAMP): pyproject.toml
+# The install compiles the request path (setup.py) beside its sources; $(BUILT) compiles it
+# again when one of those sources changes, as Python would otherwise run the old copy.
+COMPILED := $(shell sed -n 's/^    "\(guardian\/[^"]*\.py\)",.*$$/\1/p' setup.py)
+BUILT := $(VENV)/.compiled
+
+$(STAMP): pyproject.toml setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PIP) install -q --upgrade pip
 	@$(PIP) install -q -e '.[test]'
-	@touch $(STAMP)
+	@touch $(STAMP) && touch $(BUILT)
+
+$(BUILT): $(STAMP) $(COMPILED)
+	@echo "compiling the request path again (its source changed)"
+	@$(PIP) install -q --no-deps -e .
+	@touch $(BUILT)
 
 # Only what a first run needs: where the proxy and the settings page listen, the set-up code,
 # and any warning. `guardian serve` without --quiet logs everything. ARGS: more serve options
 # (make run ARGS="--listen 0.0.0.0:3128").
-run: $(STAMP)
+run: $(BUILT)
 	@$(VENV)/bin/guardian serve --quiet $(ARGS)
 
-test: $(STAMP)
+test: $(BUILT)
 	$(VENV)/bin/ruff check guardian tests bench
 	$(VENV)/bin/mypy guardian
 	$(VENV)/bin/pytest
 
-lint: $(STAMP)
+lint: $(BUILT)
 	$(VENV)/bin/ruff check guardian tests bench
 	$(VENV)/bin/mypy guardian
 
-bench: $(STAMP)
+bench: $(BUILT)
 	$(PIP) install -q -e '.[test,bench]'
 	bash bench/run.sh 2>&1 | tee bench/last-run.txt
 
@@ -61,4 +71,5 @@ pin:
 	rm -rf .pin-venv
 
 clean:
-	rm -rf $(VENV) .guardian-data
+	rm -rf $(VENV) .guardian-data build guardian_compiled__mypyc.*.so guardian/compiled_sources.json
+	find guardian -name '*.so' -delete

@@ -441,6 +441,9 @@ build_release() {
     log="$(mktemp)"
     # The exact versions CI tested, each checked against its hash; then Guardian itself,
     # editable so it finds the lists/ folder beside its code, with nothing resolved anew.
+    # The Pi runs the request path as plain Python: compiling it (setup.py) needs a C
+    # compiler and Python's headers there, which this installer does not add yet.
+    export GUARDIAN_PURE_PYTHON=1
     if [[ $DRY_RUN -eq 1 ]]; then
         run "${pip[@]}" "${source_args[@]}" --require-hashes --no-deps -r "$REPO/rpi/requirements.txt"
         run "${pip[@]}" --no-index --no-deps --no-build-isolation --editable "$dir/src"

@@ -36,7 +36,7 @@ class Body:
 
 
 class EmptyBody(Body):
-    length = 0
+    length: int | None = 0  # the base's type: compiled code allows a subclass no narrower one
 
     def __init__(self) -> None:
         super().__init__()
@@ -44,8 +44,6 @@ class EmptyBody(Body):
 
 
 class LengthBody(Body):
-    length: int
-
     def __init__(self, reader: BufferedSocket, length: int) -> None:
         super().__init__()
         self.reader = reader

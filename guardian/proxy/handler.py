@@ -106,6 +106,7 @@ class ClientConnection:
 
     def __init__(self, ctx: ProxyContext, sock: socket.socket, client_ip: str) -> None:
         self.ctx = ctx
+        self.pool = ctx.pool  # where upstream connections wait between requests (an inspected tunnel's: TLS ones)
         self.sock = sock
         self.client_ip = client_ip
         self.reader = BufferedSocket(sock)
@@ -252,18 +253,18 @@ class ClientConnection:
             self.open_entry.busy = True
         try:
             keep = self._handle(settings, t0, record)
-        except UpstreamProtocolError as exc:
-            self._fail(record, 502, f"The website sent an invalid response: {exc.message}", "upstream")
-        except ProtocolError as exc:
-            self._fail(record, exc.status, exc.message, "bad_request")
+        except UpstreamProtocolError as invalid:
+            self._fail(record, 502, f"The website sent an invalid response: {invalid.message}", "upstream")
+        except ProtocolError as malformed:
+            self._fail(record, malformed.status, malformed.message, "bad_request")
         except Timeout:
             self._fail(record, 408, "The request did not arrive in time.", "timeout")
         except HeadTooLarge:
             self._fail(record, *self._oversize_status(), "bad_request")
         except PeerClosed:
             record.action, record.error_kind = "error", "client"
-        except UpstreamBroke as exc:
-            record.action, record.error_kind, record.reason = "error", "upstream", str(exc)
+        except UpstreamBroke as broke:
+            record.action, record.error_kind, record.reason = "error", "upstream", str(broke)
             self._abort()
         except ClientGone:
             record.action, record.error_kind = "error", "client"
@@ -379,7 +380,7 @@ class ClientConnection:
     def _open_upstream(self, settings: ProxySettings, host: str, port: int, checked: bool,
                        record: RequestRecord, verify: bool = True) -> tuple[BufferedSocket, str, bool] | None:
         """A pooled or new upstream connection; None when an error answer was sent."""
-        pooled = self.ctx.pool.get(host, port, verify)
+        pooled = self.pool.get(host, port, verify)
         if pooled:
             return pooled[0], pooled[1], True
         try:
@@ -388,14 +389,14 @@ class ClientConnection:
                                      self.ctx.resolver)
             else:
                 sock, addr = self._connect_unchecked(host, port, settings.proxy.connect_timeout)
-        except DestinationDenied as exc:
-            record.action, record.reason = "blocked", f"destination denied: {exc}"
-            self._send(error_response(403, f"Guardian does not connect to this address: {exc}."))
+        except DestinationDenied as denied:
+            record.action, record.reason = "blocked", f"destination denied: {denied}"
+            self._send(error_response(403, f"Guardian does not connect to this address: {denied}."))
             record.status = 403
             return None
-        except UpstreamError as exc:
-            status = 504 if exc.kind == "timeout" else 502
-            self._fail(record, status, exc.message, exc.kind)
+        except UpstreamError as failed:
+            status = 504 if failed.kind == "timeout" else 502
+            self._fail(record, status, failed.message, failed.kind)
             return None
         set_send_timeout(sock, SEND_TIMEOUT)
         return BufferedSocket(sock), addr, False
@@ -498,18 +499,18 @@ class ClientConnection:
                 if not (reused and attempt == 1 and retryable):
                     self._fail(record, 502, "The website closed the connection without answering.", "upstream")
                     return False
-            except UpstreamError as exc:
+            except UpstreamError as failed:
                 upstream.close()
-                self._fail(record, 504 if exc.kind == "timeout" else 502, exc.message, exc.kind)
+                self._fail(record, 504 if failed.kind == "timeout" else 502, failed.message, failed.kind)
                 return False
-            except UpstreamProtocolError as exc:
+            except UpstreamProtocolError as invalid:
                 upstream.close()
-                self._fail(record, 502, f"The website sent an invalid response: {exc.message}", "upstream")
+                self._fail(record, 502, f"The website sent an invalid response: {invalid.message}", "upstream")
                 return False
-            except ProtocolError as exc:
+            except ProtocolError as malformed:
                 upstream.close()
                 # the client's body was malformed while we streamed it
-                self._fail(record, exc.status, exc.message, "bad_request")
+                self._fail(record, malformed.status, malformed.message, "bad_request")
                 return False
             except BaseException:
                 upstream.close()
@@ -668,7 +669,7 @@ class ClientConnection:
                     and response.version == "HTTP/1.1"
                     and "close" not in connection_tokens(response.fields) and not up_reader.buffer)
         if reusable:
-            self.ctx.pool.put(connect_host, port, up_reader, record.upstream_addr or "")
+            self.pool.put(connect_host, port, up_reader, record.upstream_addr or "")
         else:
             up_reader.close()
 
@@ -676,9 +677,9 @@ class ClientConnection:
                      chunked_out: bool, writer: Writer | None) -> None:
         timeout = settings.proxy.response_timeout
         try:
-            if isinstance(body, LengthBody) and len(up_reader.buffer) >= body.length:
+            if isinstance(body, LengthBody) and len(up_reader.buffer) >= body.remaining:
                 # the whole (small) body is here already: one send for head and body
-                payload = up_reader.read_exact(body.length, None)
+                payload = up_reader.read_exact(body.remaining, None)
                 body.remaining = 0
                 body.complete = True
                 if writer is not None:
@@ -690,7 +691,7 @@ class ClientConnection:
                 return
             self._send(head)
             self._answer_begun()
-            if writer is None and isinstance(body, LengthBody) and HAVE_SPLICE and body.length >= SPLICE_MIN:
+            if writer is None and isinstance(body, LengthBody) and HAVE_SPLICE and body.remaining >= SPLICE_MIN:
                 self._splice_length_body(body, up_reader, timeout)
                 return
             for piece in body.chunks(timeout):

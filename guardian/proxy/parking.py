@@ -242,8 +242,9 @@ class ParkingLot:
         deadline = time.monotonic() + 5.0
         while time.monotonic() < deadline:
             with self._lock:
-                if not self._servers:
-                    break
+                gone = not self._servers
+            if gone:  # not a break inside the with: compiled code cannot leave a with that way
+                break
             time.sleep(0.01)
         self._epoll.close()
         self._waker_r.close()

@@ -21,7 +21,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from guardian.proxy.context import ProxyContext, ProxySettings
@@ -31,7 +31,6 @@ from guardian.proxy.hooks import RequestInfo
 from guardian.proxy.http1 import MAX_HEAD, MAX_TARGET, parse_request_head
 from guardian.proxy.responses import error_response
 from guardian.proxy.stream import BufferedSocket
-from guardian.proxy.upstream import UpstreamPool
 from guardian.records import RequestRecord
 from guardian.tls.stream import HandshakeFailed, TLSStream
 
@@ -72,6 +71,7 @@ class InspectedConnection(ClientConnection):
     def __init__(self, ctx: ProxyContext, stream: TLSStream, client_ip: str, host: str, port: int,
                  interceptor: Interceptor) -> None:
         super().__init__(ctx, stream, client_ip)  # type: ignore[arg-type]  # TLSStream: the socket methods the core calls
+        self.pool = interceptor.pool
         self.host = host
         self.port = port
         self.interceptor = interceptor
@@ -224,20 +224,3 @@ def relay_tls(client: TLSStream, origin: TLSStream, idle_timeout: float,
                     dst.sendall(data)
                     moved[fd] += len(data)
     return moved[client.fileno()], moved[origin.fileno()]
-
-
-class _InnerContext:
-    """The proxy's context with the TLS connection pool in place of the plain one. Every
-    other attribute is read from the proxy's own context when asked, so a reload (new
-    settings, a new decider) reaches a long-lived inspected tunnel at its next request."""
-
-    def __init__(self, outer: ProxyContext, pool: UpstreamPool) -> None:
-        self._outer = outer
-        self.pool = pool
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._outer, name)
-
-
-def inner_context_for(ctx: ProxyContext, interceptor: Interceptor) -> ProxyContext:
-    return _InnerContext(ctx, interceptor.pool)  # type: ignore[return-value]  # reads the rest from ctx

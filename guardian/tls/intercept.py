@@ -33,7 +33,7 @@ from guardian.proxy.upstream import UpstreamPool
 from guardian.records import RequestRecord
 from guardian.tls.authority import Authority
 from guardian.tls.clienthello import MAX_HELLO, NEED_MORE, server_name
-from guardian.tls.inspect import InspectedConnection, inner_context_for, origin_context, origin_form
+from guardian.tls.inspect import InspectedConnection, origin_context, origin_form
 from guardian.tls.leaves import LeafCache
 from guardian.tls.stream import HandshakeFailed, TLSStream
 from guardian.tls.trust import TrustRecords
@@ -142,7 +142,7 @@ class Interceptor:
         record.action, record.rule, record.list_id, record.schedule = "allowed", None, None, None
         record.reason = "Inspected: each request inside is decided and logged on its own"
         name = stream.server_name or host
-        inner = InspectedConnection(inner_context_for(conn.ctx, self), stream, conn.client_ip, name, port, self)
+        inner = InspectedConnection(conn.ctx, stream, conn.client_ip, name, port, self)
         # The tunnel's entry is the inner connection's own, so each request inside marks it
         # busy until its answer: a rule change that blocks the site closes the tunnel between
         # requests or under a long answer, never under a request waiting (proxy/connections.py).

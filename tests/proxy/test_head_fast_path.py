@@ -3,6 +3,8 @@ line-by-line parser on every head: the same fields, or the same error and status
 
 from __future__ import annotations
 
+import dataclasses
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,7 +28,7 @@ def outcome(parse, head: bytes) -> tuple:
         parsed = parse(head)
     except ProtocolError as exc:
         return type(exc), exc.status, exc.message
-    return tuple(getattr(parsed, name) for name in parsed.__slots__)
+    return tuple(getattr(parsed, field.name) for field in dataclasses.fields(parsed))
 
 
 @settings(max_examples=3000, deadline=None)

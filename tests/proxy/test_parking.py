@@ -149,17 +149,29 @@ def test_a_rule_change_closes_a_parked_connection_whose_last_request_is_now_bloc
     assert proxy.ctx.connections.snapshot() == []
 
 
+class WatchingLot:
+    """The server's parking lot, noting how much each connection it parks has buffered."""
+
+    def __init__(self, lot, buffered_at_park: list[int]) -> None:
+        self._lot = lot
+        self._buffered_at_park = buffered_at_park
+
+    def park(self, conn) -> bool:
+        self._buffered_at_park.append(len(conn.reader.buffer))
+        return self._lot.park(conn)
+
+    def __len__(self) -> int:
+        return len(self._lot)
+
+    def __getattr__(self, name: str):
+        return getattr(self._lot, name)
+
+
 def test_pipelined_requests_are_served_without_parking_in_between(make_proxy, origin):
     proxy = make_proxy()
-    lot = proxy.server.lot
     buffered_at_park: list[int] = []
-    real_park = lot.park
-
-    def watching_park(conn) -> bool:
-        buffered_at_park.append(len(conn.reader.buffer))
-        return real_park(conn)
-
-    lot.park = watching_park  # type: ignore[method-assign]  # seen by connections accepted from now on
+    # seen by connections accepted from now on (the lot itself is compiled: no attribute of its own can change)
+    proxy.server.lot = WatchingLot(proxy.server.lot, buffered_at_park)
     c = RawClient(proxy.port)
     # the first answer takes a while, and the next requests wait in the buffer meanwhile
     slow = "/asset/p.png?delay=0.6"

@@ -1,0 +1,68 @@
+"""The build: the modules every request runs through, compiled to C by mypyc.
+
+pyproject.toml holds everything else. mypyc turns these type-checked modules into C
+extensions with the same behaviour (the whole test suite runs against them), and a request
+then costs about two thirds of its CPU time (docs/benchmarks.md, "Compiled request path").
+GUARDIAN_PURE_PYTHON=1 builds without them: Guardian then runs the same source as plain
+Python, more slowly. guardian/compiled.py checks at start that what was compiled is still
+what the source says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from setuptools import Extension, setup
+
+HERE = Path(__file__).resolve().parent
+
+# On every request's path; each is plain typed Python. mypyc gives a local variable one type
+# for a whole function, so each `except ... as NAME` names its exception differently
+# (tests/test_compiled.py checks).
+COMPILED = [
+    "guardian/memo.py",
+    "guardian/records.py",
+    "guardian/proxy/connections.py",
+    "guardian/proxy/context.py",
+    "guardian/proxy/framing.py",
+    "guardian/proxy/handler.py",
+    "guardian/proxy/http1.py",
+    "guardian/proxy/parking.py",
+    "guardian/proxy/relay.py",
+    "guardian/proxy/responses.py",
+    "guardian/proxy/stream.py",
+    "guardian/proxy/upstream.py",
+    "guardian/policy/decide.py",
+    "guardian/policy/exchange.py",
+    "guardian/policy/privacy.py",
+    "guardian/cache/cache.py",
+    "guardian/cache/collapse.py",
+    "guardian/cache/lookup.py",
+    "guardian/cache/rules.py",
+    "guardian/cache/store.py",
+    "guardian/filters/engine.py",
+    "guardian/filters/request_types.py",
+    "guardian/logstore/fairqueue.py",
+    "guardian/tls/inspect.py",  # its connection is the core's: Python cannot subclass a compiled class
+]
+RECORD = HERE / "guardian" / "compiled_sources.json"
+
+
+def compiled_extensions() -> list[Extension]:
+    if os.environ.get("GUARDIAN_PURE_PYTHON") == "1":
+        RECORD.unlink(missing_ok=True)
+        return []
+    from mypyc.build import mypycify
+
+    # What was compiled, so a changed source is noticed (guardian/compiled.py).
+    digests = {path: hashlib.sha256((HERE / path).read_bytes()).hexdigest() for path in COMPILED}
+    RECORD.write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n")
+    # pip builds in an environment without Guardian's dependencies: what the compiled modules
+    # use of them is then typed Any, as their calls into Python are anyway.
+    return mypycify(["--ignore-missing-imports", *COMPILED], opt_level="3", group_name="guardian_compiled")
+
+
+setup(ext_modules=compiled_extensions())
