@@ -169,10 +169,10 @@ LOCK_FILE="${PREFIX:-/run/lock}/guardian-install.lock"
 [[ -z "$PREFIX" ]] || LOCK_FILE="$PREFIX/.guardian-install.lock"
 
 # Left out of the copy: version control, the developer's virtual environment, data and
-# caches (anywhere), and build output at the top. *.egg-info is the editable install's
-# metadata, which pip writes into the copy.
-EXCLUDES=(.git .venv .guardian-data __pycache__ '*.pyc' .pytest_cache .ruff_cache)
-TOP_EXCLUDES=(build dist '*.egg-info' guardian/COMMIT)
+# caches (anywhere), compiled modules (each release compiles its own), and build output at
+# the top. *.egg-info is the editable install's metadata, which pip writes into the copy.
+EXCLUDES=(.git .venv .guardian-data __pycache__ '*.pyc' .pytest_cache .ruff_cache '*.so')
+TOP_EXCLUDES=(build dist '*.egg-info' guardian/COMMIT guardian/compiled_sources.json)
 
 # Set while a new release is being built: removed again if the run stops before it is done.
 BUILDING=""
@@ -340,18 +340,58 @@ install_venv_package() {
     if [[ -n "$PREFIX" ]]; then
         die "$PYTHON has no venv module; install it first: sudo apt-get install python3-venv"
     fi
-    run mkdir -p "$DEST_APP"
-    # A fresh image may have stale package lists: update them only if the first try fails
-    # (the docs' install block has updated them just before).
     if [[ $DRY_RUN -eq 1 ]]; then
+        run mkdir -p "$DEST_APP"
         run apt-get install -y python3-venv
         return
     fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv || {
-        apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv
-    } || die "could not install python3-venv with apt (no network?); install it with: sudo apt-get update && sudo apt-get install python3-venv"
-    echo python3-venv >"$DEST_APT_NOTE"
+    apt_install python3-venv ||
+        die "could not install python3-venv with apt (no network?); install it with: sudo apt-get update && sudo apt-get install python3-venv"
     venv_available || die "python3-venv is installed but $PYTHON still cannot create a virtual environment"
+}
+
+# apt-get install PACKAGES, updating the package lists only if the first try fails (a fresh
+# image may have stale ones; the docs' install block has updated them just before). What it
+# added is noted for --uninstall's advice.
+apt_install() {
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "$@" || {
+        apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"
+    } || return 1
+    mkdir -p "$DEST_APP"
+    printf '%s\n' "$@" >>"$DEST_APT_NOTE"
+}
+
+# A C compiler and Python's headers: the install compiles the request path with them
+# (setup.py; about twice as fast per request). Without them Guardian runs as plain Python.
+compiler_available() {
+    command -v gcc >/dev/null 2>&1 && "$PYTHON" -c '
+import os, sys, sysconfig
+sys.exit(0 if os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")) else 1)' >/dev/null 2>&1
+}
+
+# Missing compiler or headers are added with apt (they are only used at install time);
+# if apt cannot, the build step says so and installs plain Python.
+install_build_tools() {
+    step "C compiler and Python's headers (to compile the request path)"
+    if compiler_available; then
+        note "present"
+        return
+    fi
+    if [[ -n "$PREFIX" ]]; then
+        note "missing; left alone (--prefix): Guardian will be staged as plain Python"
+        return
+    fi
+    local missing=() package
+    for package in gcc python3-dev; do
+        dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+    done
+    [[ ${#missing[@]} -gt 0 ]] || missing=(gcc python3-dev)  # installed but broken: ask apt again
+    if [[ $DRY_RUN -eq 1 ]]; then
+        run apt-get install -y "${missing[@]}"
+        return
+    fi
+    apt_install "${missing[@]}" ||
+        warn "could not install ${missing[*]} with apt (no network?); Guardian will run as plain Python, more slowly (see below)"
 }
 
 create_user() {
@@ -419,6 +459,58 @@ If the Pi cannot reach pypi.org, download the packages on a computer that can an
 then run: sudo ./install.sh --wheels wheels      (see docs/install.md, \"Without internet\")"
 }
 
+# The compile's peak memory (mypyc, then gcc on its one large C file), with room to spare,
+# in MiB: with less free, the compile would push the running service into swap or be killed.
+COMPILE_MEMORY=600
+# Why this install runs as plain Python (empty: compiled), for the summary.
+PLAIN_PYTHON=""
+
+# MiB of memory free for the compile now (available memory and free swap).
+free_memory() {
+    awk '/^(MemAvailable|SwapFree):/ { kb += $2 } END { print int(kb / 1024) }' /proc/meminfo
+}
+
+# Install Guardian into DIR's venv, its request path compiled (setup.py); when that cannot
+# be done here, as plain Python, after telling the parent why and how to try again.
+build_guardian() {
+    local dir="$1" log="$2" why="" retry="" free
+    local pip=(nice "$dir/venv/bin/python" -m pip install --quiet --no-index --no-deps --no-build-isolation)
+    local build_log="$dir/compile.log"
+    free="$(free_memory)"
+    if ! compiler_available; then
+        why="there is no C compiler or no Python headers on this system (the Debian packages gcc and python3-dev)"
+        retry="sudo apt-get update && sudo apt-get install gcc python3-dev"
+    elif [[ "$free" -lt $COMPILE_MEMORY ]]; then
+        why="the build needs about $COMPILE_MEMORY MB of free memory and this system has $free MB free"
+        retry="stop other programs (or add swap space)"
+    elif ! GUARDIAN_PURE_PYTHON=0 "${pip[@]}" --editable "$dir/src" >"$build_log" 2>&1; then
+        why="the build stopped with an error"
+        grep -q -i 'killed\|out of memory\|signal 9' "$build_log" && why="the build ran out of memory"
+        retry="stop other programs (or add swap space)"
+        why="$why (its messages: $build_log)"
+    # (-I: the installed package, not a guardian/ folder in the directory install.sh runs from)
+    elif ! "$dir/venv/bin/python" -I -c 'import sys, guardian.proxy.handler as h; sys.exit(not h.__file__.endswith(".so"))' \
+        >>"$build_log" 2>&1; then
+        why="the compiled copy does not load (its messages: $build_log)"
+        retry="look at those messages"
+    fi
+    # mypyc's C sources: only needed during the build
+    rm -rf "$dir/src/build"
+    if [[ -z "$why" ]]; then
+        rm -f "$build_log"
+        note "compiled: the faster version"
+        return 0
+    fi
+    PLAIN_PYTHON="$why"
+    warn "Guardian's faster, compiled version could not be built: $why.
+    Guardian is installed as plain Python instead: it works the same, only more slowly (each
+    web request takes about twice as much of the processor's time). To try again: $retry,
+    then run this installer again (sudo ./install.sh)."
+    # Nothing half-compiled stays beside the sources (Python would load it).
+    find "$dir/src" -name '*.so' -delete
+    GUARDIAN_PURE_PYTHON=1 "${pip[@]}" --editable "$dir/src" >"$log" 2>&1 || pip_failed "$log"
+}
+
 # Build a complete new release in DEST_RELEASES/ID (built in place: a virtual environment
 # names its own path). It is marked complete only at the end; until then a stop removes it.
 build_release() {
@@ -439,19 +531,16 @@ build_release() {
     local source_args=()
     mapfile -t source_args < <(pip_source)
     log="$(mktemp)"
-    # The exact versions CI tested, each checked against its hash; then Guardian itself,
-    # editable so it finds the lists/ folder beside its code, with nothing resolved anew.
-    # The Pi runs the request path as plain Python: compiling it (setup.py) needs a C
-    # compiler and Python's headers there, which this installer does not add yet.
-    export GUARDIAN_PURE_PYTHON=1
+    # The exact versions CI tested, each checked against its hash (mypy among them: it
+    # compiles the request path); then Guardian itself, editable so it finds the lists/
+    # folder beside its code, with nothing resolved anew.
     if [[ $DRY_RUN -eq 1 ]]; then
         run "${pip[@]}" "${source_args[@]}" --require-hashes --no-deps -r "$REPO/rpi/requirements.txt"
-        run "${pip[@]}" --no-index --no-deps --no-build-isolation --editable "$dir/src"
+        run nice "${pip[@]}" --no-index --no-deps --no-build-isolation --editable "$dir/src"
     else
         "${pip[@]}" "${source_args[@]}" --require-hashes --no-deps -r "$dir/src/rpi/requirements.txt" >"$log" 2>&1 ||
             pip_failed "$log"
-        "${pip[@]}" --no-index --no-deps --no-build-isolation --editable "$dir/src" >"$log" 2>&1 ||
-            pip_failed "$log"
+        build_guardian "$dir" "$log"
         "$dir/venv/bin/python" -m pip check >"$log" 2>&1 || pip_failed "$log"
     fi
     rm -f "$log"
@@ -684,11 +773,14 @@ summary() {
         echo "Dry run: nothing was changed."
         return
     fi
+    local plain="It runs as plain Python, more slowly: the warning above says why and how to try again."
     if [[ -n "$PREFIX" ]]; then
         echo "Guardian is staged under $PREFIX (nothing outside it was changed)."
+        [[ -z "$PLAIN_PYTHON" ]] || echo "$plain"
         return
     fi
     echo "Guardian is installed: version $("$DEST_VENV/bin/guardian" --version 2>/dev/null | sed 's/^guardian //')."
+    [[ -z "$PLAIN_PYTHON" ]] || echo "$plain"
     if [[ "$started" -ne 1 ]]; then
         echo
         echo "It is not running. Start it with systemd (sudo systemctl enable --now guardian), or by hand:"
@@ -749,6 +841,7 @@ install_main() {
     trap on_interrupt INT TERM
 
     install_venv_package
+    install_build_tools
     create_user
     local previous id
     previous="$(current_release)"
@@ -793,7 +886,7 @@ uninstall_main() {
         run systemctl reset-failed guardian guardian-last-good 2>/dev/null || true
     fi
     local apt_added=""
-    [[ -f "$DEST_APT_NOTE" ]] && apt_added="$(tr '\n' ' ' <"$DEST_APT_NOTE")"
+    [[ -f "$DEST_APT_NOTE" ]] && apt_added="$(sort -u "$DEST_APT_NOTE" | tr '\n' ' ')"
     run rm -rf "$DEST_APP"
     if [[ $PURGE -eq 1 ]]; then
         step "Removing the settings, the data and the user"

@@ -17,8 +17,10 @@ from __future__ import annotations
 import configparser
 import filecmp
 import grp
+import json
 import os
 import pwd
+import re
 import shlex
 import shutil
 import signal
@@ -40,11 +42,11 @@ BASH = shutil.which("bash") or "/bin/bash"
 
 
 def install(*args: str, env: dict[str, str] | None = None, timeout: float = 60,
-            user: str | None = None) -> subprocess.CompletedProcess[str]:
+            user: str | None = None, cwd: Path | str = "/") -> subprocess.CompletedProcess[str]:
     command = [BASH, str(INSTALL), *args]
     if user:
         command = ["runuser", "-u", user, "--", *command]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd="/",
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=cwd,
                           env={**os.environ, **(env or {})}, check=False)
 
 
@@ -96,7 +98,8 @@ def test_dry_run_into_prefix_prints_the_steps_and_changes_nothing(tmp_path):
     out = done.stdout
     steps = [line[4:] for line in out.splitlines() if line.startswith("==> ")]
     assert [s.split()[0] for s in steps] == [
-        "Checks", "Python's", "System", "New", "Command", "Configuration", "Data", "systemd", "Switching", "Service",
+        "Checks", "Python's", "C", "System", "New", "Command", "Configuration", "Data", "systemd", "Switching",
+        "Service",
     ]
     assert "skipped (--prefix)" in out.split("==> System user")[1].split("==>")[0]
     run = commands(out)
@@ -108,8 +111,11 @@ def test_dry_run_into_prefix_prints_the_steps_and_changes_nothing(tmp_path):
     assert release.parent == prefix / "opt/guardian/releases"
     src, venv = release / "src", release / "venv"
     # the pinned versions, each checked against its hash, then Guardian itself with nothing resolved anew
-    pip = [argv for argv in run if argv[:4] == [str(venv / "bin/python"), "-m", "pip", "install"]]
+    pip = [argv[argv[0] == "nice":] for argv in run]
+    pip = [argv for argv in pip if argv[:4] == [str(venv / "bin/python"), "-m", "pip", "install"]]
     assert pip[0][-4:] == ["--require-hashes", "--no-deps", "-r", str(REPO / "rpi/requirements.txt")]
+    # the build (a compile of the request path) gives way to the running service
+    assert ["nice", *pip[1]] in run
     assert pip[1][-4:] == ["--no-deps", "--no-build-isolation", "--editable", str(src)] and "--no-index" in pip[1]
     # the switch: one rename of the `current` symlink, src and venv through it
     assert ["ln", "-sfn", f"releases/{release.name}", str(prefix / "opt/guardian/current.new")] in run
@@ -337,6 +343,8 @@ def test_the_copy_leaves_out_version_control_and_local_state(tmp_path):
         parts = Path(top).parts
         assert not {".git", ".venv", ".guardian-data", "__pycache__"} & set(parts), top
         assert not parts[0].endswith(".egg-info"), top
+        # each release compiles its own request path: no compiled module or record is copied
+        assert not top.endswith(".so") and top != "guardian/compiled_sources.json", top
 
 
 # ---------------------------------------------------------------- a real install into a prefix
@@ -357,9 +365,32 @@ def staged(tmp_path_factory):
     if not _index_reachable():
         pytest.skip("a real install builds a virtual environment with pip: needs the package index (pypi.org)")
     prefix = tmp_path_factory.mktemp("staged")
-    done = install("--prefix", str(prefix), "--no-systemd", timeout=600)
+    # from the clone, as the docs say (`cd guardian && sudo ./install.sh`): its guardian/ folder
+    # is not what the installed venv runs
+    done = install("--prefix", str(prefix), "--no-systemd", timeout=600, cwd=REPO)
     assert done.returncode == 0, done.stdout + done.stderr
+    STAGED_OUTPUT.append(done.stdout + done.stderr)
     return prefix
+
+
+STAGED_OUTPUT: list[str] = []  # what the staged install printed
+# The modules setup.py compiles (its COMPILED list).
+COMPILED = re.findall(r'^    "(guardian/[^"]+\.py)",', (REPO / "setup.py").read_text(), re.MULTILINE)
+
+# Run in the installed venv: where the compiled request path's modules come from.
+COMPILED_PROBE = """
+import importlib, json, sys
+from guardian.compiled import stale_sources
+files = {name: importlib.import_module(name[:-3].replace("/", ".")).__file__ for name in sys.argv[1:]}
+print(json.dumps({"files": files, "stale": stale_sources()}))
+"""
+
+
+def compiled_files(venv: Path) -> dict[str, object]:
+    probe = subprocess.run([str(venv / "bin/python"), "-c", COMPILED_PROBE, *COMPILED], capture_output=True,
+                           text=True, check=False, cwd="/")
+    assert probe.returncode == 0, probe.stderr
+    return json.loads(probe.stdout)
 
 
 @pytest.mark.timeout(900)
@@ -386,6 +417,41 @@ def test_real_install_into_prefix(staged):
                            capture_output=True, text=True, check=False, cwd="/")
     assert check.returncode == 0, check.stderr
     assert 'data_dir = "/var/lib/guardian"' in check.stdout
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="no C compiler here (CI installs gcc and python3-dev)")
+def test_the_install_compiles_the_request_path(staged):
+    src = (staged / "opt/guardian/src").resolve()
+    found = compiled_files(staged / "opt/guardian/venv")
+    assert len(COMPILED) >= 20 and found["stale"] == []
+    for name, file in found["files"].items():
+        assert file.endswith(".so") and Path(file).resolve().parent == (src / name).parent, (name, file)
+    # mypyc's C sources and the build's log are not kept; nothing said the install is slower
+    assert not (src / "build").exists() and not (src.parent / "compile.log").exists()
+    assert "compiled: the faster version" in STAGED_OUTPUT[0] and "plain Python" not in STAGED_OUTPUT[0]
+
+
+@pytest.mark.timeout(900)
+def test_a_failed_compile_installs_plain_python_and_says_so(tmp_path):
+    """The compiler stops with an error (CC=false, as setuptools' build honours CC)."""
+    if not _index_reachable():
+        pytest.skip("a real install builds a virtual environment with pip: needs the package index (pypi.org)")
+    done = install("--prefix", str(tmp_path), "--no-systemd", env={"CC": "false"}, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    release = (tmp_path / "opt/guardian/current").resolve()
+    assert "compiled version could not be built: the build stopped with an error" in done.stderr
+    assert "it works the same, only more slowly" in done.stderr and "sudo ./install.sh" in done.stderr
+    assert f"(its messages: {release}/compile.log)" in done.stderr
+    assert "It runs as plain Python, more slowly" in done.stdout
+    assert "error" in (release / "compile.log").read_text().lower()
+    found = compiled_files(tmp_path / "opt/guardian/venv")
+    assert all(file.endswith(".py") for file in found["files"].values()), found
+    assert not list((release / "src").rglob("*.so")) and not (release / "src/build").exists()
+    check = subprocess.run([str(tmp_path / "opt/guardian/venv/bin/guardian"), "config", "check", "--config",
+                            str(tmp_path / "etc/guardian/guardian.toml")], capture_output=True, text=True,
+                           check=False, cwd="/")
+    assert check.returncode == 0, check.stderr
 
 
 @pytest.mark.timeout(900)
