@@ -5,7 +5,10 @@
 #
 # 1. Runs the shared test-bed (TESTBED, e.g. ../shared/pi/testbed.sh) on CHECKOUT with
 #    --keep: it boots the Pi, follows docs/install.md word for word, and leaves the Pi running.
-# 2. Then, in that same Pi, the checks the test-bed does not make: a failed update (pip
+# 2. Then, in that same Pi, the checks the test-bed does not make: the compiled request
+#    path (the test-bed's install, without a compiler, said it runs plain Python; with gcc
+#    and python3-dev in apt's cache an install compiles it and the service maps it, and how
+#    long and how much memory the build took), a failed update (pip
 #    error) and an update whose service does not answer (roll-back), idempotent re-runs,
 #    two runs at once, Ctrl-C, a path with spaces, an invalid configuration (install.sh
 #    refuses; at a restart the fallback unit serves the last-known-good copy), --uninstall
@@ -377,6 +380,82 @@ time.sleep(20)
     grep -q open "$OUT/idle-connections.txt" && [[ -n "$rss_conn" ]] && blocked_from_lan
 }
 
+# The compiled request path. The test-bed's Pi has no internet: its first install (the
+# test-bed's) found no gcc and python3-dev, could not fetch them, and must have said so and
+# installed plain Python. With their .debs in apt's cache (as if the Pi were online) an
+# install adds them, compiles, and the running service maps the compiled modules.
+seed_compiler_debs() {
+    local root="$PIBED_DIR/root-$ARCH" tmp="$OUT/apt-overlay" rc
+    mkdir -p "$tmp/upper" "$tmp/work" "$tmp/merged"
+    # apt in a throw-away overlay of the Pi's pristine root, with this machine's network
+    mount -t overlay overlay -o "lowerdir=$root,upperdir=$tmp/upper,workdir=$tmp/work" "$tmp/merged" || return 1
+    systemd-nspawn --quiet --register=no --keep-unit --resolv-conf=copy-host --timezone=off --link-journal=no \
+        -D "$tmp/merged" --pipe /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --download-only gcc python3-dev >"$OUT/apt-download.log" 2>&1
+    rc=$?
+    [[ $rc -eq 0 ]] && cp "$tmp"/upper/var/cache/apt/archives/*.deb "$RUN/merged/var/cache/apt/archives/"
+    rc=$((rc + $?))
+    umount "$tmp/merged"
+    rm -rf "$tmp"
+    echo "into the Pi's apt cache: $(find "$RUN/merged/var/cache/apt/archives" -name '*.deb' | wc -l) .debs"
+    return $rc
+}
+
+# Peak memory (kB) and seconds of the build's processes in the Pi, sampled from this
+# machine, until the file $OUT/sampling is removed: "cc1 KB SECONDS build KB SECONDS".
+sample_build() {
+    local ns cc=0 py=0 cc_first="" cc_last="" py_first="" py_last="" pid rss args t
+    ns="$(readlink "/proc/$LEADER/ns/pid")"
+    while [[ -e "$OUT/sampling" ]]; do
+        t=$(date +%s.%N)
+        while read -r pid rss args; do
+            [[ "$(readlink "/proc/$pid/ns/pid" 2>/dev/null)" == "$ns" ]] || continue
+            case "$args" in
+                *cc1\ *) ((rss > cc)) && cc=$rss; cc_first="${cc_first:-$t}"; cc_last=$t ;;
+                *pip*--no-build-isolation*|*build_meta*|*_in_process*) ((rss > py)) && py=$rss; py_first="${py_first:-$t}"; py_last=$t ;;
+            esac
+        done < <(ps -e -o pid=,rss=,args=)
+        sleep 0.5
+    done
+    awk -v a="$cc" -v b="${cc_first:-0}" -v c="${cc_last:-0}" -v d="$py" -v e="${py_first:-0}" -v f="${py_last:-0}" \
+        'BEGIN { printf "cc1 %d %.0f build %d %.0f\n", a, c - b, d, f - e }'
+}
+
+c_compiled() {
+    local log="$RUN/logs/install.log" pid pids p maps rc ok=1 measured t0 seconds cc cc_s py py_s
+    # the test-bed's install, without gcc and python3-dev and without internet
+    grep -A3 "compiled version could not be built: there is no C compiler" "$log" || { echo "no fallback warning in $log"; return 1; }
+    grep -q "It runs as plain Python, more slowly" "$log" || { echo "no plain-Python line in the summary"; return 1; }
+    seed_compiler_debs || { tail -n 5 "$OUT/apt-download.log"; return 1; }
+    touch "$OUT/sampling"
+    sample_build >"$OUT/build-sample.txt" &
+    local sampler=$!
+    t0=$(date +%s)
+    parent "cd guardian && sudo ./install.sh" >"$OUT/install-compiled.log" 2>&1
+    rc=$?
+    seconds=$(($(date +%s) - t0))
+    rm -f "$OUT/sampling"
+    wait "$sampler"
+    read -r _ cc cc_s _ py py_s <"$OUT/build-sample.txt"
+    measured="install $seconds s (the test-bed's plain one: $(sed -n 's/^PASS  sudo .\/install.sh on a fresh system (\([0-9.]*\) s).*/\1/p' "$OUT/testbed.log") s); mypyc and the build: ${py_s} s, peak $((py / 1024)) MiB; gcc: ${cc_s} s, peak $((cc / 1024)) MiB"
+    info "compiled install ($ARCH, $(pi_root nproc) cores): $measured; apt added $(pi_root cat /opt/guardian/apt-installed | tr '\n' ' ')"
+    echo "exit $rc; $measured"
+    grep -E 'C compiler|compiled|plain Python' "$OUT/install-compiled.log"
+    [[ $rc -eq 0 ]] && grep -q "compiled: the faster version" "$OUT/install-compiled.log" &&
+        ! grep -q "plain Python" "$OUT/install-compiled.log" || return 1
+    pi_root grep -qx gcc /opt/guardian/apt-installed && pi_root grep -qx python3-dev /opt/guardian/apt-installed || return 1
+    wait_for_proxy 30 || return 1
+    # every process serving the proxy (the workers, or the one process) maps the compiled core
+    pid="$(main_pid)"
+    pids="$(pi_root ps -o pid= --ppid "$pid" | tr -d ' ')"
+    for p in ${pids:-$pid}; do
+        maps="$(pi_root grep -o '/opt/guardian/releases/[^ ]*/src/guardian/proxy/handler\.cpython-[^ ]*\.so' "/proc/$p/maps" | sort -u)"
+        echo "process $p maps: ${maps:-no compiled handler}"
+        [[ -n "$maps" ]] && ok=0 || return 1
+    done
+    return $ok
+}
+
 # ---------------------------------------------------------------- the run
 
 trap cleanup EXIT
@@ -400,6 +479,7 @@ log ""
 log "== Project checks in the same Pi ($(date +%T))"
 wait_for_proxy 60
 check "security: systemd-analyze security exposure at or below 3.3" c_security
+check "compiled: plain Python said so without a compiler; with gcc and python3-dev the service runs the compiled core" c_compiled
 check "footprint: EasyList + EasyPrivacy and 200 idle connections" c_footprint
 check "cores: each proxy process serves on a core of its own (the unit lets it)" c_cores
 check "WPAD: the documented dnsmasq lines; a device fetches http://wpad:8080/wpad.dat" c_wpad
