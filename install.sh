@@ -484,28 +484,31 @@ build_guardian() {
         why="the build needs about $COMPILE_MEMORY MB of free memory and this system has $free MB free"
         retry="stop other programs (or add swap space)"
     elif ! GUARDIAN_PURE_PYTHON=0 "${pip[@]}" --editable "$dir/src" >"$build_log" 2>&1; then
-        why="the build stopped with an error"
-        grep -q -i 'killed\|out of memory\|signal 9' "$build_log" && why="the build ran out of memory"
-        retry="stop other programs (or add swap space)"
-        why="$why (its messages: $build_log)"
+        why="the build stopped with an error (its messages: $build_log)"
+        retry="show those messages to whoever gave you Guardian"
+        if grep -q -i 'killed\|out of memory\|signal 9' "$build_log"; then
+            why="the build ran out of memory (its messages: $build_log)"
+            retry="stop other programs (or add swap space)"
+        fi
     # (-I: the installed package, not a guardian/ folder in the directory install.sh runs from)
     elif ! "$dir/venv/bin/python" -I -c 'import sys, guardian.proxy.handler as h; sys.exit(not h.__file__.endswith(".so"))' \
         >>"$build_log" 2>&1; then
         why="the compiled copy does not load (its messages: $build_log)"
-        retry="look at those messages"
+        retry="show those messages to whoever gave you Guardian"
     fi
-    # mypyc's C sources: only needed during the build
-    rm -rf "$dir/src/build"
+    # mypyc's C sources and mypy's cache: only needed during the build
+    rm -rf "$dir/src/build" "$dir/src/.mypy_cache"
     if [[ -z "$why" ]]; then
         rm -f "$build_log"
         note "compiled: the faster version"
         return 0
     fi
     PLAIN_PYTHON="$why"
-    warn "Guardian's faster, compiled version could not be built: $why.
-    Guardian is installed as plain Python instead: it works the same, only more slowly (each
-    web request takes about twice as much of the processor's time). To try again: $retry,
-    then run this installer again (sudo ./install.sh)."
+    warn "Guardian's faster, compiled version could not be built:
+    $why.
+    Guardian is installed as plain Python instead: it works the same, only more slowly
+    (each web request takes about twice as much of the processor's time).
+    To try again: $retry, then run this installer again: sudo ./install.sh"
     # Nothing half-compiled stays beside the sources (Python would load it).
     find "$dir/src" -name '*.so' -delete
     GUARDIAN_PURE_PYTHON=1 "${pip[@]}" --editable "$dir/src" >"$log" 2>&1 || pip_failed "$log"

@@ -427,8 +427,9 @@ def test_the_install_compiles_the_request_path(staged):
     assert len(COMPILED) >= 20 and found["stale"] == []
     for name, file in found["files"].items():
         assert file.endswith(".so") and Path(file).resolve().parent == (src / name).parent, (name, file)
-    # mypyc's C sources and the build's log are not kept; nothing said the install is slower
-    assert not (src / "build").exists() and not (src.parent / "compile.log").exists()
+    # mypyc's C sources, mypy's cache and the build's log are not kept; nothing said the install is slower
+    assert not (src / "build").exists() and not (src / ".mypy_cache").exists()
+    assert not (src.parent / "compile.log").exists()
     assert "compiled: the faster version" in STAGED_OUTPUT[0] and "plain Python" not in STAGED_OUTPUT[0]
 
 
@@ -440,7 +441,7 @@ def test_a_failed_compile_installs_plain_python_and_says_so(tmp_path):
     done = install("--prefix", str(tmp_path), "--no-systemd", env={"CC": "false"}, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     release = (tmp_path / "opt/guardian/current").resolve()
-    assert "compiled version could not be built: the build stopped with an error" in done.stderr
+    assert "compiled version could not be built:\n    the build stopped with an error" in done.stderr
     assert "it works the same, only more slowly" in done.stderr and "sudo ./install.sh" in done.stderr
     assert f"(its messages: {release}/compile.log)" in done.stderr
     assert "It runs as plain Python, more slowly" in done.stdout
@@ -448,6 +449,7 @@ def test_a_failed_compile_installs_plain_python_and_says_so(tmp_path):
     found = compiled_files(tmp_path / "opt/guardian/venv")
     assert all(file.endswith(".py") for file in found["files"].values()), found
     assert not list((release / "src").rglob("*.so")) and not (release / "src/build").exists()
+    assert not (release / "src/.mypy_cache").exists()
     check = subprocess.run([str(tmp_path / "opt/guardian/venv/bin/guardian"), "config", "check", "--config",
                             str(tmp_path / "etc/guardian/guardian.toml")], capture_output=True, text=True,
                            check=False, cwd="/")
