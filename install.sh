@@ -358,7 +358,25 @@ apt_install() {
         apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"
     } || return 1
     mkdir -p "$DEST_APP"
-    printf '%s\n' "$@" >>"$DEST_APT_NOTE"
+    local package
+    for package in "$@"; do
+        [[ "$package" == -* ]] || printf '%s\n' "$package" >>"$DEST_APT_NOTE"
+    done
+}
+
+# Can apt download what installing PACKAGES needs? Tried with the smallest file it would
+# fetch (apt's own downloader: its mirrors and proxy settings). Without internet apt would
+# otherwise wait out a failed name lookup for each of the dozens of files, twice: minutes.
+apt_can_fetch() {
+    local smallest helper=/usr/lib/apt/apt-helper probe status=0
+    [[ -x "$helper" ]] || return 0
+    smallest="$(apt-get install -qq --print-uris -y "$@" 2>/dev/null | sort -k3,3n | head -n 1 | cut -d' ' -f1)"
+    smallest="${smallest//\'/}"
+    [[ -n "$smallest" ]] || return 0  # nothing to fetch (in apt's cache), or apt will say what is wrong
+    probe="$(mktemp -d)"
+    "$helper" download-file "$smallest" "$probe/file" >/dev/null 2>&1 || status=1
+    rm -rf "$probe"
+    return $status
 }
 
 # A C compiler and Python's headers: the install compiles the request path with them
@@ -381,17 +399,24 @@ install_build_tools() {
         note "missing; left alone (--prefix): Guardian will be staged as plain Python"
         return
     fi
+    # (libc6-dev: the C library's headers, which gcc only recommends)
     local missing=() package
-    for package in gcc python3-dev; do
+    for package in gcc libc6-dev python3-dev; do
         dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
     done
-    [[ ${#missing[@]} -gt 0 ]] || missing=(gcc python3-dev)  # installed but broken: ask apt again
+    [[ ${#missing[@]} -gt 0 ]] || missing=(gcc libc6-dev python3-dev)  # installed but broken: ask apt again
+    # Recommended packages (manuals, debugging tools and the image libraries they use)
+    # would triple the download and the disk space, for nothing the build uses.
     if [[ $DRY_RUN -eq 1 ]]; then
-        run apt-get install -y "${missing[@]}"
+        run apt-get install -y --no-install-recommends "${missing[@]}"
         return
     fi
-    apt_install "${missing[@]}" ||
-        warn "could not install ${missing[*]} with apt (no network?); Guardian will run as plain Python, more slowly (see below)"
+    if ! apt_can_fetch --no-install-recommends "${missing[@]}"; then
+        warn "apt cannot download ${missing[*]} (no internet?); Guardian will run as plain Python, more slowly (see below)"
+        return
+    fi
+    apt_install --no-install-recommends "${missing[@]}" ||
+        warn "could not install ${missing[*]} with apt; Guardian will run as plain Python, more slowly (see below)"
 }
 
 create_user() {
@@ -479,7 +504,7 @@ build_guardian() {
     free="$(free_memory)"
     if ! compiler_available; then
         why="there is no C compiler or no Python headers on this system (the Debian packages gcc and python3-dev)"
-        retry="sudo apt-get update && sudo apt-get install gcc python3-dev"
+        retry="connect the Pi to the internet, or run: sudo apt-get update && sudo apt-get install gcc python3-dev"
     elif [[ "$free" -lt $COMPILE_MEMORY ]]; then
         why="the build needs about $COMPILE_MEMORY MB of free memory and this system has $free MB free"
         retry="stop other programs (or add swap space)"
