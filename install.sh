@@ -504,7 +504,7 @@ build_guardian() {
     free="$(free_memory)"
     if ! compiler_available; then
         why="there is no C compiler or no Python headers on this system (the Debian packages gcc and python3-dev)"
-        retry="connect the Pi to the internet, or run: sudo apt-get update && sudo apt-get install gcc python3-dev"
+        retry="connect the Pi to the internet (the installer then adds them with apt)"
     elif [[ "$free" -lt $COMPILE_MEMORY ]]; then
         why="the build needs about $COMPILE_MEMORY MB of free memory and this system has $free MB free"
         retry="stop other programs (or add swap space)"
@@ -532,7 +532,7 @@ build_guardian() {
     warn "Guardian's faster, compiled version could not be built:
     $why.
     Guardian is installed as plain Python instead: it works the same, only more slowly
-    (each web request takes about twice as much of the processor's time).
+    (each web request takes nearly twice as much of the processor's time).
     To try again: $retry, then run this installer again: sudo ./install.sh"
     # Nothing half-compiled stays beside the sources (Python would load it).
     find "$dir/src" -name '*.so' -delete
