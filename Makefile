@@ -12,38 +12,32 @@ STAMP := $(VENV)/.installed
 # (-W matches the start of the message); any other warning still shows.
 PIP := $(PY) -W "ignore:Editable installation:UserWarning" -m pip
 
-# The install compiles the request path (setup.py) beside its sources; $(BUILT) compiles it
-# again when one of those sources changes, as Python would otherwise run the old copy.
+# The install compiles the request path (setup.py) beside its sources, so it runs again when
+# one of those sources changes: Python would otherwise run the old compiled copy.
 COMPILED := $(shell sed -n 's/^    "\(guardian\/[^"]*\.py\)",.*$$/\1/p' setup.py)
-BUILT := $(VENV)/.compiled
 
-$(STAMP): pyproject.toml setup.py
+$(STAMP): pyproject.toml setup.py $(COMPILED)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PIP) install -q --upgrade pip
 	@$(PIP) install -q -e '.[test]'
-	@touch $(STAMP) && touch $(BUILT)
-
-$(BUILT): $(STAMP) $(COMPILED)
-	@echo "compiling the request path again (its source changed)"
-	@$(PIP) install -q --no-deps -e .
-	@touch $(BUILT)
+	@touch $(STAMP)
 
 # Only what a first run needs: where the proxy and the settings page listen, the set-up code,
 # and any warning. `guardian serve` without --quiet logs everything. ARGS: more serve options
 # (make run ARGS="--listen 0.0.0.0:3128").
-run: $(BUILT)
+run: $(STAMP)
 	@$(VENV)/bin/guardian serve --quiet $(ARGS)
 
-test: $(BUILT)
+test: $(STAMP)
 	$(VENV)/bin/ruff check guardian tests bench
 	$(VENV)/bin/mypy guardian
 	$(VENV)/bin/pytest
 
-lint: $(BUILT)
+lint: $(STAMP)
 	$(VENV)/bin/ruff check guardian tests bench
 	$(VENV)/bin/mypy guardian
 
-bench: $(BUILT)
+bench: $(STAMP)
 	$(PIP) install -q -e '.[test,bench]'
 	bash bench/run.sh 2>&1 | tee bench/last-run.txt
 

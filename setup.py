@@ -53,6 +53,9 @@ RECORD = HERE / "guardian" / "compiled_sources.json"
 
 def compiled_extensions() -> list[Extension]:
     if os.environ.get("GUARDIAN_PURE_PYTHON") == "1":
+        # An earlier build's compiled copies would still be imported first: remove them.
+        for built in [*HERE.glob("guardian_compiled__mypyc.*"), *(HERE / "guardian").rglob("*.so")]:
+            built.unlink()
         RECORD.unlink(missing_ok=True)
         return []
     from mypyc.build import mypycify

@@ -16,21 +16,21 @@ PACKAGE = Path(__file__).resolve().parent
 RECORD = PACKAGE / "compiled_sources.json"  # written by setup.py with what it compiled
 
 
-def compiled_modules() -> list[Path]:
+def compiled_modules(package: Path = PACKAGE) -> list[Path]:
     """The package's compiled modules (the `.so` beside each compiled source)."""
-    return sorted({path for suffix in EXTENSION_SUFFIXES for path in PACKAGE.rglob(f"*{suffix}")})
+    return sorted({path for suffix in EXTENSION_SUFFIXES for path in package.rglob(f"*{suffix}")})
 
 
-def stale_sources() -> list[str]:
+def stale_sources(package: Path = PACKAGE) -> list[str]:
     """Sources whose compiled copy was built from other text (or from an unrecorded build)."""
     try:
-        record: dict[str, str] = json.loads(RECORD.read_text())
+        record: dict[str, str] = json.loads((package / RECORD.name).read_text())
     except (FileNotFoundError, ValueError):
         record = {}
     stale = []
-    for module in compiled_modules():
+    for module in compiled_modules(package):
         source = module.with_name(module.name.split(".", 1)[0] + ".py")
-        key = source.relative_to(PACKAGE.parent).as_posix()
+        key = source.relative_to(package.parent).as_posix()
         try:
             digest = hashlib.sha256(source.read_bytes()).hexdigest()
         except FileNotFoundError:

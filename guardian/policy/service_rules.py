@@ -89,8 +89,9 @@ class ServiceRules:
                 limits.setdefault(service, []).append(limit)
         self.limits: dict[str, tuple[Limit, ...]] = {k: tuple(v) for k, v in limits.items()}
         self.all_limits = tuple(by_name.values())
-        self.mentioned = (self.blocked | self.only_during.keys() | self.limits.keys()
-                          | {s for b in self.schedule_blocks for s in b.services})
+        # frozenset(): a frozenset | dict keys is a set at run time, whatever the stubs say
+        self.mentioned = frozenset(self.blocked | self.only_during.keys() | self.limits.keys()
+                                   | {s for b in self.schedule_blocks for s in b.services})
 
     @classmethod
     def build(cls, profile: ProfileConfig, index: ServiceIndex, meter: UsageMeter) -> ServiceRules | None:
