@@ -20,7 +20,6 @@ import grp
 import json
 import os
 import pwd
-import re
 import shlex
 import shutil
 import signal
@@ -33,6 +32,7 @@ import pytest
 
 from guardian.cli import build_parser
 from guardian.config import Address, default_config_text, load_config, parse_config
+from tests.support.build import compiled_sources
 from tests.support.serve import free_port, wait_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -374,8 +374,7 @@ def staged(tmp_path_factory):
 
 
 STAGED_OUTPUT: list[str] = []  # what the staged install printed
-# The modules setup.py compiles (its COMPILED list).
-COMPILED = re.findall(r'^    "(guardian/[^"]+\.py)",', (REPO / "setup.py").read_text(), re.MULTILINE)
+COMPILED = compiled_sources()  # what setup.py compiles
 
 # Run in the installed venv: where the compiled request path's modules come from.
 COMPILED_PROBE = """
