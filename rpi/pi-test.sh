@@ -442,7 +442,7 @@ c_compiled() {
     rm -f "$OUT/sampling"
     wait "$sampler"
     read -r _ cc cc_s _ py py_s <"$OUT/build-sample.txt"
-    measured="install $seconds s (the test-bed's plain one: $(sed -n 's/^PASS  sudo .\/install.sh on a fresh system (\([0-9.]*\) s).*/\1/p' "$OUT/testbed.log") s); mypyc and the build: ${py_s} s, peak $((py / 1024)) MiB; gcc: ${cc_s} s, peak $((cc / 1024)) MiB"
+    measured="install.sh $seconds s; the build (mypyc, then gcc): ${py_s} s, peak $((py / 1024)) MiB; gcc alone: ${cc_s} s, peak $((cc / 1024)) MiB"
     info "compiled install ($ARCH, $(pi_root nproc) cores): $measured; apt added $(pi_root cat /opt/guardian/apt-installed | tr '\n' ' ')($(grep -o '[0-9.,]* [kM]B of additional disk space' "$OUT/install-compiled.log"))"
     echo "exit $rc; $measured"
     grep -E 'C compiler|compiled|plain Python' "$OUT/install-compiled.log"
