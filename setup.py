@@ -23,12 +23,14 @@ HERE = Path(__file__).resolve().parent
 # for a whole function, so each `except ... as NAME` names its exception differently
 # (tests/test_compiled.py checks).
 COMPILED = [
+    "guardian/accesslog.py",
     "guardian/memo.py",
     "guardian/records.py",
     "guardian/proxy/connections.py",
     "guardian/proxy/context.py",
     "guardian/proxy/framing.py",
     "guardian/proxy/handler.py",
+    "guardian/proxy/hooks.py",
     "guardian/proxy/http1.py",
     "guardian/proxy/parking.py",
     "guardian/proxy/relay.py",
@@ -36,8 +38,11 @@ COMPILED = [
     "guardian/proxy/stream.py",
     "guardian/proxy/upstream.py",
     "guardian/policy/decide.py",
+    "guardian/policy/devices.py",
     "guardian/policy/exchange.py",
+    "guardian/policy/pauses.py",
     "guardian/policy/privacy.py",
+    "guardian/policy/settings_page.py",
     "guardian/cache/cache.py",
     "guardian/cache/collapse.py",
     "guardian/cache/lookup.py",
@@ -46,6 +51,8 @@ COMPILED = [
     "guardian/filters/engine.py",
     "guardian/filters/request_types.py",
     "guardian/logstore/fairqueue.py",
+    "guardian/logstore/store.py",
+    "guardian/logstore/writer.py",
     "guardian/tls/inspect.py",  # its connection is the core's: Python cannot subclass a compiled class
 ]
 RECORD = HERE / "guardian" / "compiled_sources.json"
