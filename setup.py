@@ -71,8 +71,12 @@ def compiled_extensions() -> list[Extension]:
     digests = {path: hashlib.sha256((HERE / path).read_bytes()).hexdigest() for path in COMPILED}
     RECORD.write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n")
     # pip builds in an environment without Guardian's dependencies: what the compiled modules
-    # use of them is then typed Any, as their calls into Python are anyway.
-    return mypycify(["--ignore-missing-imports", *COMPILED], opt_level="3", group_name="guardian_compiled")
+    # use of them is then typed Any, as their calls into Python are anyway. One C file per
+    # module: gcc then peaks at about 130 MB (the handler's) instead of about 600 MB on one
+    # large file, so mypyc's own 270 MB is the build's peak, and requests cost the same
+    # (docs/benchmarks.md).
+    return mypycify(["--ignore-missing-imports", *COMPILED], opt_level="3", group_name="guardian_compiled",
+                    multi_file=True)
 
 
 setup(ext_modules=compiled_extensions())
