@@ -23,12 +23,14 @@ HERE = Path(__file__).resolve().parent
 # for a whole function, so each `except ... as NAME` names its exception differently
 # (tests/test_compiled.py checks).
 COMPILED = [
+    "guardian/accesslog.py",
     "guardian/memo.py",
     "guardian/records.py",
     "guardian/proxy/connections.py",
     "guardian/proxy/context.py",
     "guardian/proxy/framing.py",
     "guardian/proxy/handler.py",
+    "guardian/proxy/hooks.py",
     "guardian/proxy/http1.py",
     "guardian/proxy/parking.py",
     "guardian/proxy/relay.py",
@@ -36,16 +38,25 @@ COMPILED = [
     "guardian/proxy/stream.py",
     "guardian/proxy/upstream.py",
     "guardian/policy/decide.py",
+    "guardian/policy/devices.py",
     "guardian/policy/exchange.py",
+    "guardian/policy/filetypes.py",
+    "guardian/policy/pauses.py",
     "guardian/policy/privacy.py",
+    "guardian/policy/rulesets.py",
+    "guardian/policy/settings_page.py",
     "guardian/cache/cache.py",
     "guardian/cache/collapse.py",
     "guardian/cache/lookup.py",
     "guardian/cache/rules.py",
     "guardian/cache/store.py",
+    "guardian/filters/domains.py",
     "guardian/filters/engine.py",
+    "guardian/filters/patterns.py",
     "guardian/filters/request_types.py",
     "guardian/logstore/fairqueue.py",
+    "guardian/logstore/store.py",
+    "guardian/logstore/writer.py",
     "guardian/tls/inspect.py",  # its connection is the core's: Python cannot subclass a compiled class
 ]
 RECORD = HERE / "guardian" / "compiled_sources.json"
@@ -64,8 +75,12 @@ def compiled_extensions() -> list[Extension]:
     digests = {path: hashlib.sha256((HERE / path).read_bytes()).hexdigest() for path in COMPILED}
     RECORD.write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n")
     # pip builds in an environment without Guardian's dependencies: what the compiled modules
-    # use of them is then typed Any, as their calls into Python are anyway.
-    return mypycify(["--ignore-missing-imports", *COMPILED], opt_level="3", group_name="guardian_compiled")
+    # use of them is then typed Any, as their calls into Python are anyway. One C file per
+    # module: gcc then peaks at about 130 MB (the handler's) instead of about 600 MB on one
+    # large file, so mypyc's own 270 MB is the build's peak, and requests cost the same
+    # (docs/benchmarks.md).
+    return mypycify(["--ignore-missing-imports", *COMPILED], opt_level="3", group_name="guardian_compiled",
+                    multi_file=True)
 
 
 setup(ext_modules=compiled_extensions())

@@ -78,7 +78,7 @@ def test_a_failed_rotation_does_not_stop_the_log(tmp_path):
         # the writer thread survived the failed rotation and still writes
         log.record(record(target="/after"))
         assert wait_for(lambda: "/after" in path.read_text())
-        assert log._thread.is_alive()
+        assert log._writer.is_alive()
     finally:
         log.close()
 
