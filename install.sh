@@ -484,9 +484,10 @@ If the Pi cannot reach pypi.org, download the packages on a computer that can an
 then run: sudo ./install.sh --wheels wheels      (see docs/install.md, \"Without internet\")"
 }
 
-# The compile's peak memory (mypyc, then gcc on its one large C file), with room to spare,
-# in MiB: with less free, the compile would push the running service into swap or be killed.
-COMPILE_MEMORY=600
+# The compile's peak memory in MB (mypyc's, about 250; gcc then needs about 130 per C
+# file), with room to spare: with less free, the compile would push the running service
+# into swap or be killed.
+COMPILE_MEMORY=350
 # Why this install runs as plain Python (empty: compiled), for the summary.
 PLAIN_PYTHON=""
 
