@@ -406,7 +406,8 @@ install_build_tools() {
     done
     [[ ${#missing[@]} -gt 0 ]] || missing=(gcc libc6-dev python3-dev)  # installed but broken: ask apt again
     # Recommended packages (manuals, debugging tools and the image libraries they use)
-    # would triple the download and the disk space, for nothing the build uses.
+    # would add about 60 MB on disk (297 MB instead of 240 on Debian 12), for nothing the
+    # build uses.
     if [[ $DRY_RUN -eq 1 ]]; then
         run apt-get install -y --no-install-recommends "${missing[@]}"
         return
