@@ -536,8 +536,7 @@ build_guardian() {
     Guardian is installed as plain Python instead: it works the same, only more slowly
     (each web request takes nearly twice as much of the processor's time).
     To try again: $retry, then run this installer again: sudo ./install.sh"
-    # Nothing half-compiled stays beside the sources (Python would load it).
-    find "$dir/src" -name '*.so' -delete
+    # (the plain build removes anything half-compiled beside the sources: setup.py)
     GUARDIAN_PURE_PYTHON=1 "${pip[@]}" --editable "$dir/src" >"$log" 2>&1 || pip_failed "$log"
 }
 

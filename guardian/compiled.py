@@ -13,7 +13,7 @@ from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
-RECORD = PACKAGE / "compiled_sources.json"  # written by setup.py with what it compiled
+RECORD_NAME = "compiled_sources.json"  # written by setup.py beside the package's modules: what it compiled
 
 
 def compiled_modules(package: Path = PACKAGE) -> list[Path]:
@@ -24,7 +24,7 @@ def compiled_modules(package: Path = PACKAGE) -> list[Path]:
 def stale_sources(package: Path = PACKAGE) -> list[str]:
     """Sources whose compiled copy was built from other text (or from an unrecorded build)."""
     try:
-        record: dict[str, str] = json.loads((package / RECORD.name).read_text())
+        record: dict[str, str] = json.loads((package / RECORD_NAME).read_text())
     except (FileNotFoundError, ValueError):
         record = {}
     stale = []
